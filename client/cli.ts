@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+/**
+ * pchat-dr: the operator's command line. Each command lives in client/commands/; this file wires them together
+ * and turns every failure into a one-line message and a documented exit code (client/output.ts).
+ */
+import { Command, CommanderError } from 'commander';
+import { PACKAGE_VERSION } from '../scripts/project-root';
+import { topologyCommand } from './commands/topology-check';
+import { CliError, EXIT } from './output';
+
+export function buildProgram(): Command {
+  const program = new Command('pchat-dr')
+    .description('Durable disaster-recovery runbooks for Persistent Chat SQL Server back ends, on Temporal')
+    .version(PACKAGE_VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  program.addCommand(topologyCommand());
+  // Sub-commands inherit exitOverride only when added after it is set, so set it on every one.
+  const overrideAll = (command: Command) => {
+    command.exitOverride();
+    command.commands.forEach(overrideAll);
+  };
+  overrideAll(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has already printed its message (or the help / version text).
+      const informational = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code);
+      return informational ? EXIT.ok : EXIT.badInput;
+    }
+    if (err instanceof CliError) {
+      if (err.message) process.stderr.write(`${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`pchat-dr: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    return EXIT.failed;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,91 @@
+/**
+ * `pchat-dr topology check -f FILE`: validates a topology file and prints a summary of the estate, or every
+ * problem found (exit 2).
+ */
+import { Command, Option } from 'commander';
+import { gatePolicy } from '../../topology/approvals';
+import { GATE_NAMES } from '../../topology/gates';
+import { loadTopology, TopologyError } from '../../topology/load';
+import { ROLES, type Topology } from '../../topology/schema';
+import { CliError, EXIT, formatTable, parseOutputFormat, printJson, printLine, type OutputFormat } from '../output';
+
+export function topologyCommand(): Command {
+  const topology = new Command('topology').description('work with topology files (the description of an estate)');
+  topology
+    .command('check')
+    .description('validate a topology file and summarise the estate it describes')
+    .requiredOption('-f, --file <file>', 'topology file (YAML)')
+    .addOption(new Option('-o, --output <format>', 'text or json').default('text').argParser(parseOutputFormat))
+    .action((options: { file: string; output: OutputFormat }) => checkTopology(options.file, options.output));
+  return topology;
+}
+
+function checkTopology(file: string, output: OutputFormat): void {
+  try {
+    const loaded = loadTopology(file);
+    if (output === 'json') printJson({ valid: true, file: loaded.file, topology: loaded.topology });
+    else printSummary(file, loaded.topology);
+  } catch (err) {
+    if (!(err instanceof TopologyError)) throw err;
+    if (output === 'json') {
+      printJson({ valid: false, file, problems: err.problems });
+      throw new CliError('', EXIT.badInput);
+    }
+    const count = err.problems.length;
+    throw new CliError(`${err.message}\n${count} problem${count === 1 ? '' : 's'} in ${file}; nothing was checked against the estate`);
+  }
+}
+
+function address(instance: Topology['instances'][number]): string {
+  const named = instance.instanceName ? `\\${instance.instanceName}` : '';
+  return `${instance.host}${named}${instance.port ? `:${instance.port}` : ''}`;
+}
+
+function printSummary(file: string, topology: Topology): void {
+  printLine(`${file}: valid${topology.simulated ? ' (simulated rehearsal estate)' : ''}`);
+  printLine();
+  const pool = topology.pool;
+  printLine(`Pool ${pool.fqdn} (identity ${pool.identity ?? `service:${pool.fqdn}`})`);
+  printLine(`  DC1 servers: ${pool.servers.dc1.join(', ')}`);
+  printLine(`  DC2 servers: ${pool.servers.dc2.join(', ')}`);
+  printLine();
+
+  const instances = new Map(topology.instances.map((instance) => [instance.name, instance]));
+  const rows = [['DATABASE', 'ROLE', 'INSTANCE', 'ADDRESS', 'LOGIN']];
+  for (const kind of ['mgc', 'mgccomp'] as const) {
+    const roles = topology.databases[kind];
+    if (!roles) continue;
+    const label = roles.name && roles.name !== kind ? `${kind} (${roles.name})` : kind;
+    ROLES.filter((role) => roles[role]).forEach((role, index) => {
+      const instance = instances.get(roles[role]!)!;
+      rows.push([index === 0 ? label : '', role, instance.name, address(instance), instance.login]);
+    });
+  }
+  formatTable(rows).forEach((line) => printLine(line));
+  printLine();
+
+  const ls = topology.logShipping;
+  printLine(`Backup share: ${topology.backupShare.sqlPath} (SQL Server) = ${topology.backupShare.workerPath} (worker)`);
+  printLine(`Copy folder:  ${topology.copyFolder.sqlPath} (SQL Server) = ${topology.copyFolder.workerPath} (worker)`);
+  printLine(
+    `Log shipping: backup every ${ls.backupEvery}, copy every ${ls.copyEvery}, restore every ${ls.restoreEvery}; ` +
+      `delete files older than ${ls.deleteFilesOlderThan}; alert after ${ls.backupAlertAfter} without backup, ` +
+      `${ls.restoreAlertAfter} without restore`,
+  );
+  printLine(`Pool control: ${topology.poolControl.command.join(' ')} (timeout ${topology.poolControl.timeout})`);
+  printLine();
+
+  printLine('Approval gates:');
+  const gateRows = GATE_NAMES.map((gate) => {
+    const policy = gatePolicy(topology.approvals, gate);
+    if (policy.waived) return [gate, 'waived'];
+    const parts = [`${policy.required} of ${policy.people.join(', ')}`];
+    if (policy.twoPersonRule) parts.push('two-person rule');
+    const escalation = policy.escalation ? `, escalate after ${policy.escalation.after} to ${policy.escalation.people.join(', ')}` : '';
+    parts.push(`timeout ${policy.timeout}${escalation}, then abort`);
+    return [gate, parts.join('; ')];
+  });
+  formatTable(gateRows, '  ').forEach((line) => printLine(line));
+  printLine();
+  printLine(`Objectives: RPO ${topology.objectives.rpo}, RTO ${topology.objectives.rto}`);
+}

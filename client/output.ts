@@ -1,0 +1,51 @@
+/**
+ * How the CLI talks to people and scripts: exit codes, errors, JSON on stdout, aligned text.
+ */
+
+/** Documented in README.md and docs/cli.md; scripts depend on them. */
+export const EXIT = {
+  ok: 0,
+  /** The run failed or was aborted. */
+  failed: 1,
+  /** Bad input: usage, flags, topology file. */
+  badInput: 2,
+  /** Rejected (an approval that did not count) or a precondition failed. */
+  refused: 3,
+  timedOut: 4,
+  interrupted: 130,
+} as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** An error meant for the operator: the message says what to fix; the exit code says what kind of failure it is. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode = EXIT.badInput,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export type OutputFormat = 'text' | 'json';
+
+export function parseOutputFormat(value: string): OutputFormat {
+  if (value === 'text' || value === 'json') return value;
+  throw new CliError(`-o ${value}: unknown output format (use text or json)`);
+}
+
+/** One JSON document on stdout, so `-o json` output can be piped into jq. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function printLine(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** Rows of cells padded into columns (the last column is not padded). */
+export function formatTable(rows: string[][], indent = ''): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
+  return rows.map((row) => indent + row.map((cell, index) => (index === row.length - 1 ? cell : cell.padEnd(widths[index]))).join('  ').trimEnd());
+}

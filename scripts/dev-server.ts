@@ -1,0 +1,112 @@
+/**
+ * Starts a real Temporal dev server (`temporal server start-dev`) with pchat-dr's search attributes registered,
+ * on free loopback ports, and waits until it answers. Used by the test harness and the demo.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+
+export interface DevServerOptions {
+  /** Path of the temporal CLI (see ensureTemporalCli). */
+  cli: string;
+  /** gRPC port; a free one when omitted. */
+  port?: number;
+  /** Serve the Web UI (on its own free port unless uiPort is given). */
+  ui?: boolean;
+  uiPort?: number;
+  /** SQLite file that keeps workflow state across restarts; in memory when omitted. */
+  dbFile?: string;
+  /** Where the server's own log goes; discarded when omitted. */
+  logFile?: string;
+  /** How long to wait for the server to answer. */
+  startTimeoutMs?: number;
+}
+
+export interface DevServer {
+  /** host:port of the gRPC frontend, for TEMPORAL_ADDRESS. */
+  address: string;
+  port: number;
+  /** The Web UI, when enabled. */
+  uiUrl?: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const port = options.port ?? (await freePort());
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
+  let uiUrl: string | undefined;
+  if (options.ui) {
+    const uiPort = options.uiPort ?? (await freePort());
+    args.push('--ui-port', String(uiPort));
+    uiUrl = `http://127.0.0.1:${uiPort}`;
+  } else {
+    args.push('--headless');
+  }
+  if (options.dbFile) {
+    mkdirSync(path.dirname(options.dbFile), { recursive: true });
+    args.push('--db-filename', options.dbFile);
+  }
+  for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=Keyword`);
+
+  const child = spawn(options.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let recentOutput = '';
+  const keepTail = (chunk: Buffer) => {
+    recentOutput = (recentOutput + chunk.toString()).slice(-4000);
+  };
+  child.stdout!.on('data', keepTail);
+  child.stderr!.on('data', keepTail);
+  if (options.logFile) {
+    mkdirSync(path.dirname(options.logFile), { recursive: true });
+    const log = createWriteStream(options.logFile, { flags: 'a' });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+  }
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const address = `127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(`temporal server start-dev exited with code ${child.exitCode}:\n${recentOutput}`);
+    }
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+      } finally {
+        await connection.close();
+      }
+      return { address, port, uiUrl, process: child, stop };
+    } catch (err) {
+      lastError = err;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  await stop();
+  throw new Error(`the Temporal dev server on ${address} did not answer in time (${String(lastError)}):\n${recentOutput}`);
+}
+
+/** A port the OS says is free right now (another process may still take it before we bind; unlikely on loopback). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

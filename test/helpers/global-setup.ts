@@ -1,0 +1,37 @@
+/**
+ * Once per test run: a real Temporal dev server (with pchat-dr's search attributes) and the real workflow bundle.
+ * Tests read both through inject() (see test/helpers/temporal.ts).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
+import { startDevServer } from '../../scripts/dev-server';
+import { PROJECT_ROOT } from '../../scripts/project-root';
+import { ensureTemporalCli } from '../../scripts/temporal-cli';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    workflowBundlePath: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const scratch = path.join(PROJECT_ROOT, '.tmp', 'test');
+  mkdirSync(scratch, { recursive: true });
+  const cli = await ensureTemporalCli();
+  const server = await startDevServer({ cli, logFile: path.join(scratch, 'temporal-dev-server.log') });
+  process.stderr.write(`Temporal dev server for this test run: ${server.address}\n`);
+
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: path.join(PROJECT_ROOT, 'workflows', 'index.ts'),
+    logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
+  });
+  const bundlePath = path.join(scratch, 'workflow-bundle.js');
+  writeFileSync(bundlePath, bundle.code);
+
+  project.provide('temporalAddress', server.address);
+  project.provide('workflowBundlePath', bundlePath);
+  return () => server.stop();
+}

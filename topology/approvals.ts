@@ -1,0 +1,50 @@
+/**
+ * The effective policy of one gate: the gate's own settings over approvals.default over built-in defaults.
+ * Pure (types only from the schema), so workflows use it to run gates and the schema uses it to validate.
+ */
+import { CRITICAL_GATES, defaultRequiredApprovals, type GateName } from './gates';
+import type { Topology } from './schema';
+
+export interface GatePolicy {
+  gate: GateName;
+  /** As written: people and group:NAME entries. */
+  approvers: string[];
+  /** The people those entries name, groups expanded, each once. */
+  people: string[];
+  required: number;
+  twoPersonRule: boolean;
+  timeout: string;
+  escalation?: { after: string; notify: string[]; people: string[] };
+  onTimeout: 'abort';
+  waived: boolean;
+}
+
+export const DEFAULT_GATE_TIMEOUT = '1h';
+
+export function expandPeople(entries: readonly string[], groups: Record<string, string[]>): string[] {
+  const people = entries.flatMap((entry) => (entry.startsWith('group:') ? (groups[entry.slice(6)] ?? []) : [entry]));
+  return [...new Set(people)];
+}
+
+export function gatePolicy(approvals: Topology['approvals'], gate: GateName): GatePolicy {
+  const own = approvals.gates[gate] ?? {};
+  const base = approvals.default;
+  const approvers = own.approvers ?? base.approvers ?? [];
+  const escalation = own.escalation ?? base.escalation;
+  return {
+    gate,
+    approvers,
+    people: expandPeople(approvers, approvals.groups),
+    required: own.required ?? base.required ?? defaultRequiredApprovals(gate),
+    twoPersonRule: own.twoPersonRule ?? base.twoPersonRule ?? CRITICAL_GATES.includes(gate),
+    timeout: own.timeout ?? base.timeout ?? DEFAULT_GATE_TIMEOUT,
+    escalation: escalation && { ...escalation, people: expandPeople(escalation.notify, approvals.groups) },
+    onTimeout: 'abort',
+    waived: own.waived ?? false,
+  };
+}
+
+/** Who may answer a decision gate (retry / skip / abort): approvals.decisions, else the default approvers. */
+export function decisionMakers(approvals: Topology['approvals']): string[] {
+  return expandPeople(approvals.decisions ?? approvals.default.approvers ?? [], approvals.groups);
+}

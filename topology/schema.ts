@@ -1,0 +1,243 @@
+/**
+ * The topology file: one Persistent Chat estate (pool, SQL Server instances and their roles per database, shares,
+ * log-shipping settings, pool control, approval policy, objectives). docs/topology.md is the reference for users;
+ * keep the two in step.
+ */
+import { z } from 'zod';
+import { DURATION_PATTERN, durationMs } from './durations';
+import { gatePolicy } from './approvals';
+import { CRITICAL_GATES, GATE_NAMES, type GateName } from './gates';
+import { isSecretRef } from './secrets';
+
+/** Every object rejects keys it does not know, and the message lists the ones it does. */
+function strict<Shape extends z.ZodRawShape>(shape: Shape) {
+  const allowed = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown key (allowed here: ${allowed})` : undefined),
+  });
+}
+
+const nonEmpty = z.string({ error: 'must be text' }).trim().min(1, 'must not be empty');
+
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const hostname = z.string({ error: 'must be a host name' }).regex(HOSTNAME, 'must be a host name or IPv4 address (letters, digits, - and .)');
+
+/** A regular SQL Server identifier: what may safely be bracket-quoted into T-SQL without surprises. */
+const PLAIN_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const databaseName = z
+  .string({ error: 'must be a database name' })
+  .regex(PLAIN_IDENTIFIER, 'must be a plain identifier: letters, digits and _, starting with a letter or _, at most 128 characters');
+
+const duration = z.string({ error: 'must be a duration such as 90s, 15m, 1h or 2d' }).regex(DURATION_PATTERN, 'must be a duration such as 90s, 15m, 1h or 2d');
+/** SQL Server Agent cannot run a schedule more often than every 10 seconds. */
+const agentInterval = duration.refine((text) => durationMs(text) >= 10_000, 'must be at least 10s (SQL Server Agent minimum)');
+
+/** Never the password itself: the message must not echo the value either, it may be a real password. */
+const secretRef = z.string({ error: 'must be a secret reference (env:NAME or file:/path)' }).refine(isSecretRef, {
+  error: 'must be a secret reference (env:NAME or file:/path), never an inline password',
+});
+
+const instanceSchema = strict({
+  /** The name roles refer to, e.g. dc1-sql-a. */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be a short name: letters, digits, _ . and -'),
+  host: hostname,
+  /** Omit with a named instance to let SQL Server Browser find the port. */
+  port: z.number({ error: 'must be a TCP port number' }).int('must be a whole number').min(1, 'must be a TCP port between 1 and 65535').max(65535, 'must be a TCP port between 1 and 65535').optional(),
+  instanceName: z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]{0,15}$/, 'must be a SQL Server instance name (at most 16 letters, digits, _ or $)').optional(),
+  login: nonEmpty,
+  password: secretRef,
+  encrypt: z.boolean({ error: 'must be true or false' }).default(true),
+  trustServerCertificate: z.boolean({ error: 'must be true or false' }).default(false),
+});
+
+const instanceRef = z.string({ error: 'is required: the name of an instance under instances' }).min(1);
+
+const databaseSchema = strict({
+  /** The database name on SQL Server; defaults to the key (mgc, mgccomp). */
+  name: databaseName.optional(),
+  primary: instanceRef,
+  mirror: instanceRef,
+  backup: instanceRef,
+  backupMirror: instanceRef.optional(),
+  /** WITH MOVE when seeding `backup` (and restoring elsewhere): logical file name → path as that SQL Server sees it. */
+  restoreMove: z.array(strict({ logicalName: nonEmpty, to: nonEmpty })).default([]),
+});
+
+const folderSchema = strict({
+  /** The path as SQL Server sees it (UNC share or local path on that server). */
+  sqlPath: nonEmpty,
+  /** The same folder as the worker sees it (a mount point). */
+  workerPath: nonEmpty,
+});
+
+const backupShareSchema = strict({
+  ...folderSchema.shape,
+  /** Microsoft: when the primary's SQL service runs as Local System, the folder is local and this is its local path. */
+  localPath: nonEmpty.optional(),
+});
+
+const logShippingSchema = strict({
+  backupEvery: agentInterval.default('15m'),
+  copyEvery: agentInterval.default('15m'),
+  restoreEvery: agentInterval.default('15m'),
+  /** "Delete files older than" (backup retention on the share, copy retention on the secondary). */
+  deleteFilesOlderThan: duration.default('3d'),
+  /** "Alert if no backup occurs within". */
+  backupAlertAfter: duration.default('1h'),
+  /** "Alert if no restore occurs within". */
+  restoreAlertAfter: duration.default('45m'),
+  /** Microsoft: restore delay 0 minutes. */
+  restoreDelay: duration.default('0m'),
+  compression: z.enum(['default', 'on', 'off']).default('default'),
+});
+
+const approverList = z.array(nonEmpty).min(1, 'must name at least one person or group:NAME');
+
+const gatePolicySchema = strict({
+  /** People, or group:NAME from approvals.groups. */
+  approvers: approverList.optional(),
+  /** Distinct approvals needed (M of N). */
+  required: z.number().int().min(1, 'must be at least 1').optional(),
+  /** The person who started the run may not approve. */
+  twoPersonRule: z.boolean().optional(),
+  timeout: duration.optional(),
+  escalation: strict({ after: duration, notify: approverList }).optional(),
+  onTimeout: z.literal('abort').optional(),
+  /** Skip the gate entirely (not allowed for critical gates). */
+  waived: z.boolean().optional(),
+});
+
+const gateNameSchema = z.enum(GATE_NAMES as [GateName, ...GateName[]], {
+  error: `unknown gate (known gates: ${GATE_NAMES.join(', ')})`,
+});
+
+const approvalsSchema = strict({
+  groups: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be a group name'), z.array(nonEmpty).min(1, 'a group needs at least one person')).default({}),
+  /** Applies to every gate unless the gate says otherwise. */
+  default: gatePolicySchema.default({}),
+  gates: z.partialRecord(gateNameSchema, gatePolicySchema).default({}),
+  /** Who may answer decision gates (retry / skip / abort after a failed step). */
+  decisions: approverList.optional(),
+});
+
+const topologyShape = strict({
+  /** A rehearsal estate (the simulator): drills may run real failovers on it. */
+  simulated: z.boolean({ error: 'must be true or false' }).default(false),
+  pool: strict({
+    fqdn: hostname,
+    /** -Identity for Set-CsPersistentChatState / Set-CsPersistentChatActiveServer; default service:<fqdn>. */
+    identity: nonEmpty.optional(),
+    servers: strict({
+      dc1: z.array(hostname).min(1, 'list at least one Persistent Chat server in DC1'),
+      dc2: z.array(hostname).min(1, 'list at least one Persistent Chat server in DC2'),
+    }),
+  }),
+  instances: z.array(instanceSchema).min(1, 'list the SQL Server instances of the estate'),
+  databases: strict({ mgc: databaseSchema, mgccomp: databaseSchema.optional() }),
+  backupShare: backupShareSchema,
+  copyFolder: folderSchema,
+  logShipping: logShippingSchema.default(() => logShippingSchema.parse({})),
+  poolControl: strict({
+    /** Program and leading arguments; the cmdlet line is appended as the last argument. */
+    command: z.array(nonEmpty).min(1, 'give the program to run, e.g. [pwsh, -NoProfile, -NonInteractive, -Command]'),
+    timeout: duration.default('5m'),
+  }),
+  approvals: approvalsSchema.default(() => approvalsSchema.parse({})),
+  objectives: strict({ rpo: duration, rto: duration }),
+  notifications: strict({ webhook: z.url({ error: 'must be an http(s) URL' }).optional() }).default({}),
+});
+
+export type Topology = z.infer<typeof topologyShape>;
+export const topologySchema = topologyShape.superRefine(checkReferences);
+export type Instance = Topology['instances'][number];
+export type DatabaseRoles = Topology['databases']['mgc'];
+export type DatabaseKind = keyof Topology['databases'];
+export type Role = 'primary' | 'mirror' | 'backup' | 'backupMirror';
+export const ROLES: readonly Role[] = ['primary', 'mirror', 'backup', 'backupMirror'];
+export type GatePolicyInput = z.infer<typeof gatePolicySchema>;
+
+type Ctx = z.RefinementCtx;
+
+/** Rules that span fields: names resolve, nothing is listed twice, policies can be met. */
+function checkReferences(topology: Topology, ctx: Ctx): void {
+  const byName = new Map<string, number>();
+  const byEndpoint = new Map<string, number>();
+  topology.instances.forEach((instance, index) => {
+    const seen = byName.get(instance.name);
+    if (seen !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['instances', index, 'name'], message: `duplicate instance "${instance.name}" (also instances[${seen}])` });
+    } else byName.set(instance.name, index);
+    const endpoint = `${instance.host.toLowerCase()}:${instance.port ?? ''}\\${(instance.instanceName ?? '').toLowerCase()}`;
+    const same = byEndpoint.get(endpoint);
+    if (same !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['instances', index, 'host'], message: `duplicate instance: same host, port and instance name as instances[${same}] (${topology.instances[same].name})` });
+    } else byEndpoint.set(endpoint, index);
+  });
+
+  const names = new Map<string, string>();
+  for (const kind of ['mgc', 'mgccomp'] as const) {
+    const roles = topology.databases[kind];
+    if (!roles) continue;
+    const used = new Map<string, Role>();
+    for (const role of ROLES) {
+      const ref = roles[role];
+      if (ref === undefined) continue;
+      if (!byName.has(ref)) {
+        ctx.addIssue({ code: 'custom', path: ['databases', kind, role], message: `unknown instance "${ref}" (instances: ${[...byName.keys()].join(', ')})` });
+      }
+      const other = used.get(ref);
+      if (other) ctx.addIssue({ code: 'custom', path: ['databases', kind, role], message: `instance "${ref}" already plays ${other} for ${kind}; each role needs its own instance` });
+      used.set(ref, role);
+    }
+    const name = roles.name ?? kind;
+    const clash = names.get(name.toLowerCase());
+    if (clash) ctx.addIssue({ code: 'custom', path: ['databases', kind, 'name'], message: `database name "${name}" is also used by ${clash}` });
+    names.set(name.toLowerCase(), kind);
+  }
+
+  const servers = new Map<string, string>();
+  for (const dc of ['dc1', 'dc2'] as const) {
+    topology.pool.servers[dc].forEach((server, index) => {
+      const other = servers.get(server.toLowerCase());
+      if (other) ctx.addIssue({ code: 'custom', path: ['pool', 'servers', dc, index], message: `server "${server}" is listed twice (also in ${other})` });
+      servers.set(server.toLowerCase(), dc);
+    });
+  }
+
+  checkApprovals(topology.approvals, ctx);
+}
+
+function checkApprovals(approvals: Topology['approvals'], ctx: Ctx): void {
+  const checkGroups = (list: string[] | undefined, path: (string | number)[]) =>
+    list?.forEach((entry, index) => {
+      if (entry.startsWith('group:') && !(entry.slice(6) in approvals.groups)) {
+        ctx.addIssue({ code: 'custom', path: [...path, index], message: `unknown group "${entry.slice(6)}" (define it under approvals.groups)` });
+      }
+    });
+  checkGroups(approvals.decisions, ['approvals', 'decisions']);
+  checkGroups(approvals.default.approvers, ['approvals', 'default', 'approvers']);
+  checkGroups(approvals.default.escalation?.notify, ['approvals', 'default', 'escalation', 'notify']);
+  if (approvals.default.waived) {
+    ctx.addIssue({ code: 'custom', path: ['approvals', 'default', 'waived'], message: 'waive individual gates, not the default policy' });
+  }
+  for (const [gate, own] of Object.entries(approvals.gates) as [GateName, GatePolicyInput][]) {
+    checkGroups(own.approvers, ['approvals', 'gates', gate, 'approvers']);
+    checkGroups(own.escalation?.notify, ['approvals', 'gates', gate, 'escalation', 'notify']);
+    if (own.waived && CRITICAL_GATES.includes(gate)) {
+      ctx.addIssue({ code: 'custom', path: ['approvals', 'gates', gate, 'waived'], message: `${gate} accepts data loss or a datacenter switch and cannot be waived` });
+    }
+  }
+  // Every gate a runbook may open must be answerable: someone may approve, and enough distinct people exist.
+  for (const gate of GATE_NAMES) {
+    const policy = gatePolicy(approvals, gate);
+    if (policy.waived) continue;
+    const own = approvals.gates[gate];
+    const path = own?.approvers ? ['approvals', 'gates', gate, 'approvers'] : ['approvals', 'default', 'approvers'];
+    if (policy.people.length === 0) {
+      ctx.addIssue({ code: 'custom', path, message: `nobody may approve gate ${gate}: set approvals.default.approvers or approvals.gates.${gate}.approvers` });
+    } else if (policy.required > policy.people.length) {
+      const where = own?.required !== undefined ? ['approvals', 'gates', gate, 'required'] : path;
+      ctx.addIssue({ code: 'custom', path: where, message: `gate ${gate} needs ${policy.required} distinct approvals but only ${policy.people.length} ${policy.people.length === 1 ? 'person' : 'people'} may approve` });
+    }
+  }
+}
