@@ -1,0 +1,104 @@
+/**
+ * A simulated estate for one test: examples/simulated.yaml copied into a fresh folder (so its share, copy folder,
+ * state and pool file are the test's own), on free loopback ports, with real mssql connections to its instances.
+ */
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sql from 'mssql';
+import { freePort } from '../../scripts/dev-server';
+import { PROJECT_ROOT } from '../../scripts/project-root';
+import { loadTopology } from '../../topology/load';
+import type { Topology } from '../../topology/schema';
+import { resolveSecret } from '../../topology/secrets';
+import { SimulatedEstate } from '../../simulator/estate';
+
+export interface TestEstate {
+  estate: SimulatedEstate;
+  topology: Topology;
+  topologyFile: string;
+  dir: string;
+  /** A connection pool to an instance, as the activities open them (closed by close()). */
+  connect(instance: string, options?: Partial<sql.config>): Promise<sql.ConnectionPool>;
+  /** Runs one query on an instance and returns its result. */
+  query<T extends object = Record<string, unknown>>(instance: string, text: string, inputs?: Record<string, unknown>): Promise<sql.IResult<T>>;
+  close(): Promise<void>;
+}
+
+/** Writes the simulated example into `dir` with free ports and the built stand-in shell's absolute path. */
+export async function writeSimulatedTopology(dir: string, edit: (yaml: string) => string = (yaml) => yaml): Promise<string> {
+  let yaml = readFileSync(path.join(PROJECT_ROOT, 'examples', 'simulated.yaml'), 'utf8');
+  for (const port of ['14331', '14332', '14333', '14334']) yaml = yaml.replace(`port: ${port}`, `port: ${await freePort()}`);
+  yaml = yaml.replace('../dist/simulator/pool/management-shell.js', path.join(PROJECT_ROOT, 'dist', 'simulator', 'pool', 'management-shell.js'));
+  const file = path.join(dir, 'estate.yaml');
+  writeFileSync(file, edit(yaml));
+  copyFileSync(path.join(PROJECT_ROOT, 'examples', 'simulated.secret'), path.join(dir, 'simulated.secret'));
+  return file;
+}
+
+export async function startTestEstate(options: { edit?: (yaml: string) => string; synchronizeAfterMs?: number } = {}): Promise<TestEstate> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pchat-estate-'));
+  const { file, topology } = loadTopology(await writeSimulatedTopology(dir, options.edit));
+  const estate = await SimulatedEstate.start({ topology, topologyFile: file, stateDir: path.join(dir, '.sim'), synchronizeAfterMs: options.synchronizeAfterMs ?? 300 });
+  const pools: sql.ConnectionPool[] = [];
+  const connect = async (name: string, overrides: Partial<sql.config> = {}) => {
+    const instance = topology.instances.find((candidate) => candidate.name === name)!;
+    const pool = new sql.ConnectionPool({
+      server: instance.host,
+      port: instance.port,
+      user: instance.login,
+      password: resolveSecret(instance.password),
+      database: 'master',
+      options: { encrypt: false, trustServerCertificate: true },
+      ...overrides,
+    });
+    pool.on('error', () => {});
+    pools.push(pool);
+    return pool.connect();
+  };
+  const query = async <T extends object>(name: string, text: string, inputs: Record<string, unknown> = {}): Promise<sql.IResult<T>> => {
+    const pool = await connect(name);
+    try {
+      const request = pool.request();
+      for (const [key, value] of Object.entries(inputs)) request.input(key, value);
+      return await request.query<T>(text);
+    } finally {
+      await pool.close();
+    }
+  };
+  return {
+    estate,
+    topology,
+    topologyFile: file,
+    dir,
+    connect,
+    query,
+    async close() {
+      await Promise.all(pools.map((pool) => pool.close().catch(() => {})));
+      await estate.close();
+    },
+  };
+}
+
+/** Waits until `check` returns a truthy value (polling), or fails with what it last saw. */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000, what = 'condition'): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+      last = value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The SQL Server error numbers an mssql failure carries, preceding ones first (4305 then 3013 ...). */
+export function errorNumbers(err: unknown): number[] {
+  const error = err as { number?: number; precedingErrors?: { number: number }[] };
+  return [...(error.precedingErrors ?? []).map((preceding) => preceding.number), ...(error.number !== undefined ? [error.number] : [])];
+}
