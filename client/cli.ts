@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { PACKAGE_VERSION } from '../scripts/project-root';
+import { simCommand } from './commands/sim';
 import { topologyCommand } from './commands/topology-check';
 import { CliError, EXIT } from './output';
 
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   program.addCommand(topologyCommand());
+  program.addCommand(simCommand());
   // Sub-commands inherit exitOverride only when added after it is set, so set it on every one.
   const overrideAll = (command: Command) => {
     command.exitOverride();
@@ -44,6 +46,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // `pchat-dr ... | head` closes the pipe early: that is not an error worth a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   void main(process.argv).then((code) => {
     process.exitCode = code;
   });

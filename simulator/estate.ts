@@ -73,6 +73,8 @@ interface SavedEstate {
   version: 1;
   instances: InstanceData[];
   partitions: [string, string][];
+  /** Instances that were down: a restarted simulator keeps them down (a lost datacenter stays lost). */
+  stopped: string[];
 }
 
 const AGENT_USER = 'pchat-dr simulator';
@@ -140,7 +142,8 @@ export class SimulatedEstate {
       mkdirSync(path.dirname(this.poolStateFile), { recursive: true });
       writePoolState(this.poolStateFile, initialPoolState(this.options.topologyFile, topology));
     }
-    await Promise.all([...this.instances.values()].map((instance) => instance.start()));
+    const stopped = new Set(saved?.stopped ?? []);
+    await Promise.all([...this.instances.values()].filter((instance) => !stopped.has(instance.serverName)).map((instance) => instance.start()));
     if (!saved) this.deployDatabases();
     this.network.start();
     this.save();
@@ -337,6 +340,7 @@ export class SimulatedEstate {
       version: 1,
       instances: [...this.instances.values()].map((instance) => instance.toData()),
       partitions: this.network.partitioned(),
+      stopped: [...this.instances.values()].filter((instance) => !instance.running).map((instance) => instance.serverName),
     };
     const temporary = `${this.stateFile}.${randomUUID().slice(0, 8)}.tmp`;
     writeFileSync(temporary, JSON.stringify(saved, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)));
@@ -348,10 +352,11 @@ export class SimulatedEstate {
     await this.chat.close();
     this.network.stop();
     await Promise.all([...this.instances.values()].map((instance) => instance.agent.idle()));
-    await Promise.all([...this.instances.values()].map((instance) => instance.stop()));
-    if (this.saveTimer) clearTimeout(this.saveTimer);
-    this.closed = true;
+    // Saved before stopping: which instances were up is part of the state a restart continues from.
     this.save();
+    this.closed = true;
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    await Promise.all([...this.instances.values()].map((instance) => instance.stop()));
   }
 }
 
