@@ -327,10 +327,11 @@ export class SimulatedEstate {
 
   private scheduleSave(): void {
     if (this.closed || this.saveTimer) return;
+    // At most once a second: the state holds every message and msdb row, and writing it is not free.
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
       this.save();
-    }, 200);
+    }, 1_000);
     this.saveTimer.unref();
   }
 

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { DURATION_PATTERN, durationMs } from './durations';
 import { gatePolicy } from './approvals';
 import { CRITICAL_GATES, GATE_NAMES, type GateName } from './gates';
+import { PLAIN_IDENTIFIER } from './identifiers';
 import { isSecretRef } from './secrets';
 
 /** Every object rejects keys it does not know, and the message lists the ones it does. */
@@ -22,8 +23,6 @@ const nonEmpty = z.string({ error: 'must be text' }).trim().min(1, 'must not be 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const hostname = z.string({ error: 'must be a host name' }).regex(HOSTNAME, 'must be a host name or IPv4 address (letters, digits, - and .)');
 
-/** A regular SQL Server identifier: what may safely be bracket-quoted into T-SQL without surprises. */
-const PLAIN_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const databaseName = z
   .string({ error: 'must be a database name' })
   .regex(PLAIN_IDENTIFIER, 'must be a plain identifier: letters, digits and _, starting with a letter or _, at most 128 characters');

@@ -84,8 +84,18 @@ export async function restore(statement: Extract<Statement, { kind: 'restore' }>
   messages.forEach((message) => execution.out.info(message));
 }
 
-export function restoreInfo(statement: Extract<Statement, { kind: 'restoreInfo' }>, execution: Execution): SelectResult {
-  const sets = readBackupFile(execution.text(statement.devices[0]));
+/** HEADERONLY and FILELISTONLY return rows; VERIFYONLY checks the set (and with LOADHISTORY records it in msdb). */
+export function restoreInfo(statement: Extract<Statement, { kind: 'restoreInfo' }>, execution: Execution): SelectResult | null {
+  const device = execution.text(statement.devices[0]);
+  const sets = readBackupFile(device);
+  if (statement.what === 'VERIFYONLY') {
+    const position = statement.file ? Number(castValue(execution.evaluate(statement.file), INT)) : 1;
+    const set = sets[position - 1];
+    if (!set) throw new SqlError(4038, `Cannot find file ID ${position} on device '${device}'.`, 16, 1);
+    if (statement.loadHistory) recordBackup(execution.instance, set.header, device);
+    execution.out.info({ number: 3262, state: 1, class: 0, message: `The backup set on file ${position} is valid.` });
+    return null;
+  }
   if (statement.what === 'HEADERONLY') {
     return { columns: HEADER_COLUMNS, rows: sets.map((set) => HEADER_COLUMNS.map((column) => headerValue(set.header, column.name))) };
   }

@@ -97,6 +97,7 @@ const SYSTEM_VIEWS: Record<string, { columns: Column[]; rows: (instance: SqlInst
     columns: [
       column('database_id', INT), column('file_id', INT), column('type', TINYINT), column('type_desc', NVARCHAR_60), column('name', NVARCHAR_128),
       column('physical_name', nvarchar(260)), column('state', TINYINT), column('state_desc', NVARCHAR_60), column('size', INT),
+      column('redo_start_lsn', LSN), column('redo_start_fork_guid', GUID),
     ],
     rows: (instance) =>
       sortedDatabases(instance).flatMap((database) =>
@@ -110,6 +111,9 @@ const SYSTEM_VIEWS: Record<string, { columns: Column[]; rows: (instance: SqlInst
           state: database.state === 'ONLINE' ? 0 : 1,
           state_desc: database.state === 'ONLINE' ? 'ONLINE' : 'RESTORING',
           size: file.sizePages,
+          // "LSN at which the next roll forward must start. NULL unless state = RESTORING or RECOVERY_PENDING."
+          redo_start_lsn: database.state === 'RESTORING' ? database.nextLsn.toString() : null,
+          redo_start_fork_guid: database.state === 'RESTORING' ? database.currentFork.guid : null,
         })),
       ),
   },

@@ -220,7 +220,7 @@ function trailerFor(statement: Statement, error: SqlError): SqlError | undefined
     case 'restore':
       return errors.terminatingAbnormally(`RESTORE ${statement.target}`);
     case 'restoreInfo':
-      return errors.terminatingAbnormally(statement.what === 'HEADERONLY' ? 'RESTORE HEADERONLY' : 'RESTORE FILELIST');
+      return errors.terminatingAbnormally({ HEADERONLY: 'RESTORE HEADERONLY', FILELISTONLY: 'RESTORE FILELIST', VERIFYONLY: 'VERIFY DATABASE' }[statement.what]);
     case 'alterDatabase':
       return errors.alterDatabaseFailed();
     default:

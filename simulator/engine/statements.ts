@@ -66,7 +66,8 @@ export async function runStatement(statement: Statement, execution: Execution): 
       return;
     case 'restoreInfo': {
       const result = restoreInfo(statement, execution);
-      out.resultSet(result.columns, result.rows);
+      if (result) out.resultSet(result.columns, result.rows);
+      else out.done();
       return;
     }
     case 'execute': {

@@ -16,7 +16,7 @@ export type StatementBody =
   | { kind: 'dropDatabase'; databases: string[] }
   | { kind: 'backup'; target: 'DATABASE' | 'LOG'; database: NameOrVariable; devices: Expression[]; options: BackupOptions }
   | { kind: 'restore'; target: 'DATABASE' | 'LOG'; database: NameOrVariable; devices: Expression[]; options: RestoreOptions }
-  | { kind: 'restoreInfo'; what: 'HEADERONLY' | 'FILELISTONLY'; devices: Expression[] }
+  | { kind: 'restoreInfo'; what: 'HEADERONLY' | 'FILELISTONLY' | 'VERIFYONLY'; devices: Expression[]; file?: Expression; loadHistory: boolean }
   | { kind: 'execute'; procedure: string; arguments: ExecuteArgument[]; returnVariable?: string }
   | { kind: 'kill'; spid: Expression }
   | { kind: 'waitfor'; delay: Expression }

@@ -270,21 +270,27 @@ class Parser {
     this.expectWord('RESTORE');
     const targetToken = this.peek();
     const target = this.word();
-    if (target === 'HEADERONLY' || target === 'FILELISTONLY') {
+    if (target === 'HEADERONLY' || target === 'FILELISTONLY' || target === 'VERIFYONLY') {
       this.expectWord('FROM');
       const devices = this.devices();
       if (devices.length > 1) throw this.unsupported(targetToken, 'reading several backup files at once');
+      let file: Expression | undefined;
+      let loadHistory = false;
       if (this.acceptWord('WITH')) {
         do {
           const optionToken = this.peek();
           const option = this.word();
           if (option === 'FILE') {
             this.expectOperator('=');
-            this.expression();
-          } else if (!['NOUNLOAD', 'UNLOAD', 'CHECKSUM', 'NO_CHECKSUM'].includes(option)) throw this.unsupported(optionToken);
+            file = this.expression();
+          } else if (option === 'LOADHISTORY' && target === 'VERIFYONLY') {
+            loadHistory = true;
+          } else if (option === 'STATS') {
+            if (this.acceptOperator('=')) this.expect('number');
+          } else if (!['NOUNLOAD', 'UNLOAD', 'CHECKSUM', 'NO_CHECKSUM', 'CONTINUE_AFTER_ERROR', 'STOP_ON_ERROR'].includes(option)) throw this.unsupported(optionToken);
         } while (this.acceptOperator(','));
       }
-      return { kind: 'restoreInfo', what: target, devices };
+      return { kind: 'restoreInfo', what: target, devices, ...(file ? { file } : {}), loadHistory };
     }
     if (target !== 'DATABASE' && target !== 'LOG') throw this.unsupported(targetToken);
     const database = this.nameOrVariable();

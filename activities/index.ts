@@ -1,0 +1,26 @@
+/**
+ * Every activity the worker serves, built over injected dependencies (activities/dependencies.ts): the worker wires
+ * the real ones; workflows see only the type (`import type { Activities }`).
+ */
+import type { ActivityDependencies } from './dependencies';
+import { evidenceActivities } from './evidence';
+import { filesActivities } from './files';
+import { logShippingActivities } from './log-shipping';
+import { mirroringActivities } from './mirroring';
+import { notifyActivities } from './notify';
+import { poolControlActivities } from './pool-control';
+import { restoreActivities } from './restore';
+
+export function createActivities(deps: ActivityDependencies) {
+  return {
+    ...mirroringActivities(deps),
+    ...logShippingActivities(deps),
+    ...restoreActivities(deps),
+    ...filesActivities(deps),
+    ...evidenceActivities(deps),
+    ...poolControlActivities(deps),
+    ...notifyActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,502 @@
+/**
+ * Log-shipping steps (runbooks 2 and 3; runbook 4 step 5; runbook 5 step 9), with the msdb procedures of
+ * reference/sqlserver-behaviour.md §B. Each step converges: it reads the configuration, adds what is missing, skips
+ * what is already there with the same settings, and refuses (ConfigurationDiffers) to overwrite different settings
+ * unless asked to replace them.
+ */
+import { Context } from '@temporalio/activity';
+import sql from 'mssql';
+import type { Instance } from '../topology/schema';
+import type { ActivityDependencies } from './dependencies';
+import { stepFailure } from './failures';
+import { StepClock, type StepResult } from './step-result';
+
+export interface JobInfo {
+  id: string;
+  name: string;
+  enabled: boolean;
+  /** The interval of its enabled schedule, in seconds; null when no schedule is attached. */
+  scheduleSeconds: number | null;
+  running: boolean;
+  lastOutcome: 'succeeded' | 'failed' | null;
+  lastRunAt: string | null;
+  lastMessage: string | null;
+}
+
+export interface PrimaryConfiguration {
+  primaryId: string;
+  database: string;
+  backupDirectory: string;
+  backupShare: string;
+  retentionMinutes: number;
+  backupThresholdMinutes: number;
+  compression: 'default' | 'on' | 'off';
+  lastBackupFile: string | null;
+  lastBackupDate: string | null;
+  secondaries: { server: string; database: string }[];
+  backupJob: JobInfo | null;
+}
+
+export interface SecondaryConfiguration {
+  secondaryId: string;
+  database: string;
+  primaryServer: string;
+  primaryDatabase: string;
+  sourceDirectory: string;
+  destinationDirectory: string;
+  retentionMinutes: number;
+  restoreDelayMinutes: number;
+  restoreMode: 'NORECOVERY' | 'STANDBY';
+  restoreThresholdMinutes: number | null;
+  lastCopiedFile: string | null;
+  lastCopiedDate: string | null;
+  lastRestoredFile: string | null;
+  lastRestoredDate: string | null;
+  lastRestoredLatencyMinutes: number | null;
+  copyJob: JobInfo | null;
+  restoreJob: JobInfo | null;
+}
+
+/** The settings runbook 2 gives the primary; runbook 3 copies them to the mirror unchanged. */
+export interface PrimarySettings {
+  backupDirectory: string;
+  backupShare: string;
+  retentionMinutes: number;
+  backupThresholdMinutes: number;
+  compression: 'default' | 'on' | 'off';
+  jobName: string;
+  scheduleSeconds: number;
+}
+
+export interface SecondarySettings {
+  primaryServer: string;
+  primaryDatabase: string;
+  sourceDirectory: string;
+  destinationDirectory: string;
+  retentionMinutes: number;
+  copyJobName: string;
+  restoreJobName: string;
+  copyScheduleSeconds: number;
+  restoreScheduleSeconds: number;
+  restoreDelayMinutes: number;
+  restoreThresholdMinutes: number;
+}
+
+const COMPRESSION = { off: 0, on: 1, default: 2 } as const;
+const COMPRESSION_NAMES = ['off', 'on', 'default'] as const;
+
+const iso = (value: unknown): string | null => (value instanceof Date ? value.toISOString() : null);
+
+/** SQL Server Agent sub-day schedules: every N hours (8), minutes (4) or seconds (2). */
+function subdaySchedule(seconds: number): { type: number; interval: number } {
+  if (seconds % 3600 === 0) return { type: 8, interval: seconds / 3600 };
+  if (seconds % 60 === 0) return { type: 4, interval: seconds / 60 };
+  return { type: 2, interval: seconds };
+}
+
+const SUBDAY_SECONDS: Record<number, number> = { 2: 1, 4: 60, 8: 3600 };
+
+export async function readJob(deps: ActivityDependencies, instance: Instance, jobId: string | null): Promise<JobInfo | null> {
+  if (!jobId) return null;
+  const id = { sqlType: sql.UniqueIdentifier, value: jobId };
+  const job = (await deps.sql.query<{ name: string; enabled: number }>(instance, 'SELECT name, enabled FROM msdb.dbo.sysjobs WHERE job_id = @id', { id })).recordset[0];
+  if (!job) return null;
+  const schedule = (
+    await deps.sql.query<{ freq_subday_type: number; freq_subday_interval: number }>(
+      instance,
+      `SELECT s.freq_subday_type, s.freq_subday_interval FROM msdb.dbo.sysjobschedules js
+         JOIN msdb.dbo.sysschedules s ON s.schedule_id = js.schedule_id WHERE js.job_id = @id AND s.enabled = 1`,
+      { id },
+    )
+  ).recordset[0];
+  const last = (
+    await deps.sql.query<{ run_status: number; run_date: number; run_time: number; message: string }>(
+      instance,
+      'SELECT TOP 1 run_status, run_date, run_time, message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0 ORDER BY instance_id DESC',
+      { id },
+    )
+  ).recordset[0];
+  const running = (
+    await deps.sql.query<{ runs: number }>(
+      instance,
+      'SELECT COUNT(*) AS runs FROM msdb.dbo.sysjobactivity WHERE job_id = @id AND start_execution_date IS NOT NULL AND stop_execution_date IS NULL',
+      { id },
+    )
+  ).recordset[0].runs > 0;
+  return {
+    id: jobId.toUpperCase(),
+    name: job.name,
+    enabled: job.enabled === 1,
+    scheduleSeconds: schedule ? (SUBDAY_SECONDS[schedule.freq_subday_type] ?? 86_400) * (schedule.freq_subday_type === 1 ? 1 : schedule.freq_subday_interval) : null,
+    running,
+    lastOutcome: last ? (last.run_status === 1 ? 'succeeded' : 'failed') : null,
+    lastRunAt: last ? agentDateTime(last.run_date, last.run_time) : null,
+    lastMessage: last?.message ?? null,
+  };
+}
+
+/** msdb's integer date (yyyymmdd) and time (hhmmss) as an ISO string (the simulator and this tool use UTC). */
+function agentDateTime(date: number, time: number): string {
+  const pad = (value: number) => String(value).padStart(2, '0');
+  return `${Math.floor(date / 10000)}-${pad(Math.floor(date / 100) % 100)}-${pad(date % 100)}T${pad(Math.floor(time / 10000))}:${pad(Math.floor(time / 100) % 100)}:${pad(time % 100)}.000Z`;
+}
+
+export async function readPrimaryConfiguration(deps: ActivityDependencies, instance: Instance, database: string): Promise<PrimaryConfiguration | null> {
+  const row = (
+    await deps.sql.query<Record<string, unknown>>(
+      instance,
+      `SELECT p.primary_id, p.primary_database, p.backup_directory, p.backup_share, p.backup_retention_period, p.backup_job_id,
+              p.backup_compression, p.last_backup_file, p.last_backup_date, m.backup_threshold
+         FROM msdb.dbo.log_shipping_primary_databases p
+         LEFT JOIN msdb.dbo.log_shipping_monitor_primary m ON m.primary_id = p.primary_id
+        WHERE p.primary_database = @database`,
+      { database },
+    )
+  ).recordset[0];
+  if (!row) return null;
+  const secondaries = (
+    await deps.sql.query<{ secondary_server: string; secondary_database: string }>(
+      instance,
+      'SELECT secondary_server, secondary_database FROM msdb.dbo.log_shipping_primary_secondaries WHERE primary_id = @id',
+      { id: { sqlType: sql.UniqueIdentifier, value: row.primary_id } },
+    )
+  ).recordset;
+  return {
+    primaryId: String(row.primary_id),
+    database: String(row.primary_database),
+    backupDirectory: String(row.backup_directory),
+    backupShare: String(row.backup_share),
+    retentionMinutes: Number(row.backup_retention_period),
+    backupThresholdMinutes: Number(row.backup_threshold ?? 60),
+    compression: COMPRESSION_NAMES[Number(row.backup_compression ?? 2)] ?? 'default',
+    lastBackupFile: (row.last_backup_file as string | null) ?? null,
+    lastBackupDate: iso(row.last_backup_date),
+    secondaries: secondaries.map((secondary) => ({ server: secondary.secondary_server, database: secondary.secondary_database })),
+    backupJob: await readJob(deps, instance, (row.backup_job_id as string | null) ?? null),
+  };
+}
+
+export async function readSecondaryConfiguration(deps: ActivityDependencies, instance: Instance, database: string): Promise<SecondaryConfiguration | null> {
+  const row = (
+    await deps.sql.query<Record<string, unknown>>(
+      instance,
+      `SELECT s.secondary_id, s.primary_server, s.primary_database, s.backup_source_directory, s.backup_destination_directory,
+              s.file_retention_period, s.copy_job_id, s.restore_job_id, s.last_copied_file, s.last_copied_date,
+              d.secondary_database, d.restore_delay, d.restore_mode, d.last_restored_file, d.last_restored_date,
+              m.restore_threshold, m.last_restored_latency
+         FROM msdb.dbo.log_shipping_secondary_databases d
+         JOIN msdb.dbo.log_shipping_secondary s ON s.secondary_id = d.secondary_id
+         LEFT JOIN msdb.dbo.log_shipping_monitor_secondary m ON m.secondary_database = d.secondary_database
+        WHERE d.secondary_database = @database`,
+      { database },
+    )
+  ).recordset[0];
+  if (!row) return null;
+  return {
+    secondaryId: String(row.secondary_id),
+    database: String(row.secondary_database),
+    primaryServer: String(row.primary_server),
+    primaryDatabase: String(row.primary_database),
+    sourceDirectory: String(row.backup_source_directory),
+    destinationDirectory: String(row.backup_destination_directory),
+    retentionMinutes: Number(row.file_retention_period),
+    restoreDelayMinutes: Number(row.restore_delay ?? 0),
+    restoreMode: row.restore_mode ? 'STANDBY' : 'NORECOVERY',
+    restoreThresholdMinutes: row.restore_threshold === null ? null : Number(row.restore_threshold),
+    lastCopiedFile: (row.last_copied_file as string | null) ?? null,
+    lastCopiedDate: iso(row.last_copied_date),
+    lastRestoredFile: (row.last_restored_file as string | null) ?? null,
+    lastRestoredDate: iso(row.last_restored_date),
+    lastRestoredLatencyMinutes: row.last_restored_latency === null ? null : Number(row.last_restored_latency),
+    copyJob: await readJob(deps, instance, (row.copy_job_id as string | null) ?? null),
+    restoreJob: await readJob(deps, instance, (row.restore_job_id as string | null) ?? null),
+  };
+}
+
+/** Settings that differ between what is configured and what is asked, as "field: configured → asked". */
+function differences(configured: Record<string, unknown>, asked: Record<string, unknown>): string[] {
+  return Object.keys(asked)
+    .filter((key) => String(configured[key]).toLowerCase() !== String(asked[key]).toLowerCase())
+    .map((key) => `${key}: ${String(configured[key])} → ${String(asked[key])}`);
+}
+
+/** Gives a job an enabled schedule of `seconds` (when it has none) and enables the job. Returns what it did. */
+async function scheduleAndEnable(deps: ActivityDependencies, instance: Instance, job: JobInfo, scheduleName: string, seconds: number): Promise<string[]> {
+  const done: string[] = [];
+  const id = { sqlType: sql.UniqueIdentifier, value: job.id };
+  if (job.scheduleSeconds === null) {
+    const schedule = subdaySchedule(seconds);
+    await deps.sql.query(
+      instance,
+      `DECLARE @schedule int;
+       EXEC msdb.dbo.sp_add_schedule @schedule_name = @name, @enabled = 1, @freq_type = 4, @freq_interval = 1,
+         @freq_subday_type = @type, @freq_subday_interval = @interval, @active_start_time = 0, @schedule_id = @schedule OUTPUT;
+       EXEC msdb.dbo.sp_attach_schedule @job_id = @id, @schedule_id = @schedule;`,
+      { name: scheduleName, type: schedule.type, interval: schedule.interval, id },
+      'change',
+    );
+    done.push(`scheduled ${job.name} every ${seconds} s`);
+  }
+  if (!job.enabled) {
+    await deps.sql.query(instance, 'EXEC msdb.dbo.sp_update_job @job_id = @id, @enabled = 1', { id }, 'change');
+    done.push(`enabled ${job.name}`);
+  }
+  return done;
+}
+
+async function ensurePrimary(
+  deps: ActivityDependencies,
+  instance: Instance,
+  database: string,
+  settings: PrimarySettings,
+  replace: boolean,
+): Promise<{ before: PrimaryConfiguration | null; done: string[] }> {
+  const before = await readPrimaryConfiguration(deps, instance, database);
+  const done: string[] = [];
+  let current = before;
+  const differing = current
+    ? differences(
+        { backupDirectory: current.backupDirectory, backupShare: current.backupShare, retentionMinutes: current.retentionMinutes, backupThresholdMinutes: current.backupThresholdMinutes, compression: current.compression, jobName: current.backupJob?.name, scheduleSeconds: current.backupJob?.scheduleSeconds ?? settings.scheduleSeconds },
+        { ...settings },
+      )
+    : [];
+  if (differing.length > 0 && !replace) {
+    throw stepFailure('ConfigurationDiffers', `${instance.name} already ships ${database} with other settings (${differing.join('; ')})`, { instance: instance.name, differences: differing });
+  }
+  if (!current || differing.length > 0) {
+    await deps.sql.query(
+      instance,
+      `DECLARE @job uniqueidentifier, @primary uniqueidentifier;
+       EXEC master.dbo.sp_add_log_shipping_primary_database @database = @database, @backup_directory = @directory,
+         @backup_share = @share, @backup_job_name = @job_name, @backup_retention_period = @retention,
+         @backup_threshold = @threshold, @threshold_alert_enabled = 1, @history_retention_period = 5760,
+         @backup_compression = @compression, @backup_job_id = @job OUTPUT, @primary_id = @primary OUTPUT, @overwrite = @overwrite;`,
+      {
+        database,
+        directory: settings.backupDirectory,
+        share: settings.backupShare,
+        job_name: settings.jobName,
+        retention: settings.retentionMinutes,
+        threshold: settings.backupThresholdMinutes,
+        compression: COMPRESSION[settings.compression],
+        overwrite: current ? 1 : 0,
+      },
+      'change',
+    );
+    done.push(current ? `replaced the primary configuration (${differing.join('; ')})` : `configured ${database} as log-shipping primary`);
+    current = await readPrimaryConfiguration(deps, instance, database);
+  }
+  done.push(...(await scheduleAndEnable(deps, instance, current!.backupJob!, `${settings.jobName}_schedule`, settings.scheduleSeconds)));
+  return { before, done };
+}
+
+async function ensureSecondaryLink(deps: ActivityDependencies, instance: Instance, database: string, secondaryServer: string, secondaryDatabase: string): Promise<string[]> {
+  const current = await readPrimaryConfiguration(deps, instance, database);
+  if (!current) throw stepFailure('LogShippingConfiguration', `${database} is not a log-shipping primary on ${instance.name}: configure the primary first`, { instance: instance.name });
+  const linked = current.secondaries.some((secondary) => secondary.server.toLowerCase() === secondaryServer.toLowerCase() && secondary.database.toLowerCase() === secondaryDatabase.toLowerCase());
+  if (linked) return [];
+  await deps.sql.query(
+    instance,
+    'EXEC master.dbo.sp_add_log_shipping_primary_secondary @primary_database = @database, @secondary_server = @server, @secondary_database = @secondary',
+    { database, server: secondaryServer, secondary: secondaryDatabase },
+    'change',
+  );
+  return [`linked ${database} to secondary ${secondaryServer}.${secondaryDatabase}`];
+}
+
+/** Waits (heartbeating) until none of the jobs is running. */
+async function waitForJobsToFinish(deps: ActivityDependencies, instance: Instance, jobIds: string[], timeoutSeconds: number): Promise<number> {
+  const started = Date.now();
+  const context = Context.current();
+  for (;;) {
+    const jobs = await Promise.all(jobIds.map((id) => readJob(deps, instance, id)));
+    const running = jobs.filter((job): job is JobInfo => job?.running === true);
+    if (running.length === 0) return Date.now() - started;
+    if (Date.now() - started > timeoutSeconds * 1000) {
+      throw stepFailure('JobFailed', `${running.map((job) => job.name).join(', ')} still running on ${instance.name} after ${timeoutSeconds} s`, { instance: instance.name });
+    }
+    context.heartbeat({ waitingFor: running.map((job) => job.name) });
+    await context.sleep(500);
+  }
+}
+
+export function logShippingActivities(deps: ActivityDependencies) {
+  return {
+    async readLogShippingPrimary(input: { instance: Instance; database: string }): Promise<StepResult<PrimaryConfiguration | null>> {
+      const clock = new StepClock(deps.clock);
+      const configuration = await readPrimaryConfiguration(deps, input.instance, input.database);
+      return clock.observed(
+        configuration ? `${input.instance.name} ships ${input.database} to ${configuration.secondaries.map((secondary) => secondary.server).join(', ') || 'no secondary'}` : `${input.database} is not a log-shipping primary on ${input.instance.name}`,
+        configuration,
+      );
+    },
+
+    async readLogShippingSecondary(input: { instance: Instance; database: string }): Promise<StepResult<SecondaryConfiguration | null>> {
+      const clock = new StepClock(deps.clock);
+      const configuration = await readSecondaryConfiguration(deps, input.instance, input.database);
+      return clock.observed(
+        configuration ? `${input.instance.name} restores ${input.database} from ${configuration.primaryServer}; last restored ${configuration.lastRestoredFile ?? 'nothing yet'}` : `${input.database} is not a log-shipping secondary on ${input.instance.name}`,
+        configuration,
+      );
+    },
+
+    /** Runbook 2 step 2: the primary configuration, its backup job schedule, enabled. */
+    async addLogShippingPrimary(input: { instance: Instance; database: string; settings: PrimarySettings; replace?: boolean }): Promise<StepResult<PrimaryConfiguration | null, { actions: string[] }>> {
+      const clock = new StepClock(deps.clock);
+      const { before, done } = await ensurePrimary(deps, input.instance, input.database, input.settings, input.replace ?? false);
+      if (done.length === 0) return clock.skipped(`${input.instance.name} already ships ${input.database} with these settings`, before, { actions: done });
+      return clock.acted(done.join('; '), before, { actions: done });
+    },
+
+    /** Runbook 2 step 2: the primary's record of its secondary. */
+    async addLogShippingPrimarySecondary(input: { instance: Instance; database: string; secondaryServer: string; secondaryDatabase: string }): Promise<StepResult<null, { actions: string[] }>> {
+      const clock = new StepClock(deps.clock);
+      const done = await ensureSecondaryLink(deps, input.instance, input.database, input.secondaryServer, input.secondaryDatabase);
+      if (done.length === 0) return clock.skipped(`${input.instance.name} already knows secondary ${input.secondaryServer}.${input.secondaryDatabase}`, null, { actions: done });
+      return clock.acted(done.join('; '), null, { actions: done });
+    },
+
+    /** Runbook 2 step 4: the secondary's copy and restore jobs (NORECOVERY, restore delay as given), scheduled and enabled. */
+    async addLogShippingSecondary(input: { instance: Instance; database: string; settings: SecondarySettings; replace?: boolean }): Promise<StepResult<SecondaryConfiguration | null, { actions: string[] }>> {
+      const clock = new StepClock(deps.clock);
+      const { instance, database, settings } = input;
+      const before = await readSecondaryConfiguration(deps, instance, database);
+      const done: string[] = [];
+      if (before) {
+        const differing = differences(
+          { primaryServer: before.primaryServer, primaryDatabase: before.primaryDatabase, sourceDirectory: before.sourceDirectory, destinationDirectory: before.destinationDirectory, restoreDelayMinutes: before.restoreDelayMinutes },
+          { primaryServer: settings.primaryServer, primaryDatabase: settings.primaryDatabase, sourceDirectory: settings.sourceDirectory, destinationDirectory: settings.destinationDirectory, restoreDelayMinutes: settings.restoreDelayMinutes },
+        );
+        if (differing.length > 0) {
+          if (!input.replace) throw stepFailure('ConfigurationDiffers', `${instance.name} already restores ${database} with other settings (${differing.join('; ')})`, { instance: instance.name, differences: differing });
+          await deps.sql.query(instance, 'EXEC master.dbo.sp_delete_log_shipping_secondary_database @secondary_database = @database', { database }, 'change');
+          done.push(`removed the previous secondary configuration (${differing.join('; ')})`);
+        }
+      }
+      if (!before || done.length > 0) {
+        const registered = (
+          await deps.sql.query<{ n: number }>(instance, 'SELECT COUNT(*) AS n FROM msdb.dbo.log_shipping_secondary WHERE primary_server = @server AND primary_database = @database', { server: settings.primaryServer, database: settings.primaryDatabase })
+        ).recordset[0].n > 0;
+        if (!registered) {
+          await deps.sql.query(
+            instance,
+            `DECLARE @copy uniqueidentifier, @restore uniqueidentifier, @secondary uniqueidentifier;
+             EXEC master.dbo.sp_add_log_shipping_secondary_primary @primary_server = @server, @primary_database = @database,
+               @backup_source_directory = @source, @backup_destination_directory = @destination,
+               @copy_job_name = @copy_job, @restore_job_name = @restore_job, @file_retention_period = @retention,
+               @copy_job_id = @copy OUTPUT, @restore_job_id = @restore OUTPUT, @secondary_id = @secondary OUTPUT;`,
+            { server: settings.primaryServer, database: settings.primaryDatabase, source: settings.sourceDirectory, destination: settings.destinationDirectory, copy_job: settings.copyJobName, restore_job: settings.restoreJobName, retention: settings.retentionMinutes },
+            'change',
+          );
+          done.push(`registered primary ${settings.primaryServer}.${settings.primaryDatabase} with copy and restore jobs`);
+        }
+        await deps.sql.query(
+          instance,
+          `EXEC master.dbo.sp_add_log_shipping_secondary_database @secondary_database = @secondary, @primary_server = @server,
+             @primary_database = @database, @restore_delay = @delay, @restore_all = 1, @restore_mode = 0, @disconnect_users = 0,
+             @restore_threshold = @threshold, @threshold_alert_enabled = 1, @history_retention_period = 5760`,
+          { secondary: database, server: settings.primaryServer, database: settings.primaryDatabase, delay: settings.restoreDelayMinutes, threshold: settings.restoreThresholdMinutes },
+          'change',
+        );
+        done.push(`configured ${database} as log-shipping secondary (NORECOVERY, restore delay ${settings.restoreDelayMinutes} min)`);
+      }
+      const current = (await readSecondaryConfiguration(deps, instance, database))!;
+      done.push(...(await scheduleAndEnable(deps, instance, current.copyJob!, `${settings.copyJobName}_schedule`, settings.copyScheduleSeconds)));
+      done.push(...(await scheduleAndEnable(deps, instance, current.restoreJob!, `${settings.restoreJobName}_schedule`, settings.restoreScheduleSeconds)));
+      if (done.length === 0) return clock.skipped(`${instance.name} already restores ${database} from ${settings.primaryServer}`, before, { actions: done });
+      return clock.acted(done.join('; '), before, { actions: done });
+    },
+
+    /**
+     * Runbook 4 step 5: sp_delete_log_shipping_secondary_database, after any running copy or restore job finished (it
+     * also deletes those jobs, so from here the runbook copies and restores by itself).
+     */
+    async removeLogShippingSecondary(input: { instance: Instance; database: string; waitSeconds: number }): Promise<StepResult<SecondaryConfiguration | null, { waitedMs: number }>> {
+      const clock = new StepClock(deps.clock);
+      const before = await readSecondaryConfiguration(deps, input.instance, input.database);
+      if (!before) return clock.skipped(`${input.database} is not a log-shipping secondary on ${input.instance.name}`, before, { waitedMs: 0 });
+      const waitedMs = await waitForJobsToFinish(deps, input.instance, [before.copyJob?.id, before.restoreJob?.id].filter((id): id is string => Boolean(id)), input.waitSeconds);
+      await deps.sql.query(input.instance, 'EXEC master.dbo.sp_delete_log_shipping_secondary_database @secondary_database = @database', { database: input.database }, 'change');
+      return clock.acted(`removed log shipping of ${input.database} on ${input.instance.name} (copy and restore jobs deleted)`, before, { waitedMs });
+    },
+
+    /** Runbook 5 step 9 [beyond]: stale primary metadata left on a rebuilt or former primary. */
+    async removeLogShippingPrimary(input: { instance: Instance; database: string }): Promise<StepResult<PrimaryConfiguration | null>> {
+      const clock = new StepClock(deps.clock);
+      const before = await readPrimaryConfiguration(deps, input.instance, input.database);
+      if (!before) return clock.skipped(`${input.database} is not a log-shipping primary on ${input.instance.name}`, before);
+      for (const secondary of before.secondaries) {
+        await deps.sql.query(
+          input.instance,
+          'EXEC master.dbo.sp_delete_log_shipping_primary_secondary @primary_database = @database, @secondary_server = @server, @secondary_database = @secondary',
+          { database: input.database, server: secondary.server, secondary: secondary.database },
+          'change',
+        );
+      }
+      await deps.sql.query(input.instance, 'EXEC master.dbo.sp_delete_log_shipping_primary_database @database = @database', { database: input.database }, 'change');
+      return clock.acted(`removed the log-shipping primary configuration of ${input.database} on ${input.instance.name} and its backup job`, before);
+    },
+
+    /** Runbook 3 step 3: the mirror gets the primary half with the primary's own settings, read from its msdb. */
+    async copyLogShippingPrimarySettings(input: { from: Instance; to: Instance; database: string; secondaryServer: string; secondaryDatabase: string }): Promise<StepResult<PrimaryConfiguration | null, { actions: string[]; settings: PrimarySettings }>> {
+      const clock = new StepClock(deps.clock);
+      const source = await readPrimaryConfiguration(deps, input.from, input.database);
+      if (!source?.backupJob) throw stepFailure('LogShippingConfiguration', `${input.database} is not a log-shipping primary on ${input.from.name}: there are no settings to copy (run setup-log-shipping first)`, { instance: input.from.name });
+      const settings: PrimarySettings = {
+        backupDirectory: source.backupDirectory,
+        backupShare: source.backupShare,
+        retentionMinutes: source.retentionMinutes,
+        backupThresholdMinutes: source.backupThresholdMinutes,
+        compression: source.compression,
+        jobName: source.backupJob.name,
+        scheduleSeconds: source.backupJob.scheduleSeconds ?? 900,
+      };
+      const { before, done } = await ensurePrimary(deps, input.to, input.database, settings, false);
+      done.push(...(await ensureSecondaryLink(deps, input.to, input.database, input.secondaryServer, input.secondaryDatabase)));
+      if (done.length === 0) return clock.skipped(`${input.to.name} already ships ${input.database} with ${input.from.name}'s settings`, before, { actions: done, settings });
+      return clock.acted(`${input.to.name}: ${done.join('; ')} (settings copied from ${input.from.name})`, before, { actions: done, settings });
+    },
+
+    /** Runbook 2 step 5: runs an Agent job (or joins the run in progress) and waits for its outcome. */
+    async runAgentJob(input: { instance: Instance; jobName: string; timeoutSeconds: number }): Promise<StepResult<JobInfo, { durationMs: number; message: string }>> {
+      const clock = new StepClock(deps.clock);
+      const started = Date.now();
+      const row = (await deps.sql.query<{ job_id: string }>(input.instance, 'SELECT job_id FROM msdb.dbo.sysjobs WHERE name = @name', { name: input.jobName })).recordset[0];
+      if (!row) throw stepFailure('JobFailed', `there is no job named ${input.jobName} on ${input.instance.name}`, { instance: input.instance.name });
+      const id = { sqlType: sql.UniqueIdentifier, value: row.job_id };
+      const before = (await readJob(deps, input.instance, row.job_id))!;
+      const lastBefore = (await deps.sql.query<{ last: number | null }>(input.instance, 'SELECT MAX(instance_id) AS last FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0', { id })).recordset[0].last ?? 0;
+      if (!before.running) {
+        try {
+          await deps.sql.query(input.instance, 'EXEC msdb.dbo.sp_start_job @job_id = @id', { id }, 'change');
+        } catch (error) {
+          // Started by its schedule a moment ago: wait for that run instead.
+          if (!/already running/.test((error as Error).message)) throw error;
+        }
+      }
+      const context = Context.current();
+      for (;;) {
+        const outcome = (
+          await deps.sql.query<{ run_status: number; message: string }>(
+            input.instance,
+            'SELECT TOP 1 run_status, message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0 AND instance_id > @last ORDER BY instance_id',
+            { id, last: lastBefore },
+          )
+        ).recordset[0];
+        if (outcome) {
+          const durationMs = Date.now() - started;
+          if (outcome.run_status !== 1) {
+            const steps = (await deps.sql.query<{ message: string }>(input.instance, 'SELECT TOP 1 message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 1 ORDER BY instance_id DESC', { id })).recordset[0];
+            throw stepFailure('JobFailed', `${input.jobName} on ${input.instance.name} failed: ${steps?.message ?? outcome.message}`, { instance: input.instance.name, job: input.jobName });
+          }
+          return clock.acted(`${input.jobName} on ${input.instance.name} succeeded`, before, { durationMs, message: outcome.message });
+        }
+        if (Date.now() - started > input.timeoutSeconds * 1000) {
+          throw stepFailure('JobFailed', `${input.jobName} on ${input.instance.name} did not finish within ${input.timeoutSeconds} s`, { instance: input.instance.name, job: input.jobName });
+        }
+        context.heartbeat({ job: input.jobName });
+        await context.sleep(250);
+      }
+    },
+  };
+}

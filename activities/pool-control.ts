@@ -1,0 +1,158 @@
+/**
+ * The Persistent Chat pool through the Lync / Skype for Business Management Shell (runbook 4 steps 9-11, runbook 5
+ * steps 3, 8, 9): the topology's pool-control command runs one cmdlet line, passed as a single argument without a
+ * shell, every value single-quoted for PowerShell. Reads go through `| ConvertTo-Json`; changes are verified by
+ * reading back.
+ */
+import type { Instance, Topology } from '../topology/schema';
+import { durationMs } from '../topology/durations';
+import type { ActivityDependencies } from './dependencies';
+import { stepFailure } from './failures';
+import { readMirroring } from './mirroring';
+import { StepClock, type StepResult } from './step-result';
+
+/**
+ * A PowerShell single-quoted string. Inside one, PowerShell treats the ASCII quote and the typographic single
+ * quotes alike, so each is doubled; nothing else is special ($, `, ;, newlines stay literal).
+ */
+export function powershellQuote(value: string): string {
+  return `'${value.replace(/['\u2018\u2019\u201A\u201B]/g, (quote) => quote + quote)}'`;
+}
+
+export interface PoolTarget {
+  poolControl: Topology['poolControl'];
+  fqdn: string;
+  identity: string;
+}
+
+export interface PoolView {
+  poolState: 'Normal' | 'FailedOver';
+  activeServers: string[];
+}
+
+/** Runs one cmdlet line; a non-zero exit is the cmdlet's error, surfaced with its message. */
+async function runCmdlet(deps: ActivityDependencies, target: PoolTarget, line: string): Promise<string> {
+  const [program] = target.poolControl.command;
+  let result;
+  try {
+    result = await deps.poolControl.run(target.poolControl.command, line, { timeoutMs: durationMs(target.poolControl.timeout) });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw stepFailure(
+      'PoolControlUnavailable',
+      `cannot run the pool-control command ${program}${code === 'ENOENT' ? ': not found' : `: ${(error as Error).message}`}; check poolControl.command in the topology`,
+      { program },
+    );
+  }
+  if (result.timedOut) throw stepFailure('NotReachable', `the Management Shell did not answer within ${target.poolControl.timeout}: ${line}`, { cmdlet: line.split(' ')[0] });
+  if (result.exitCode !== 0) {
+    const message = result.stderr.trim().split('\n').slice(0, 6).join('\n') || `exit code ${result.exitCode}`;
+    throw stepFailure('PoolControlFailed', `${line.split(' ')[0]} failed: ${message}`, { cmdlet: line.split(' ')[0], exitCode: result.exitCode });
+  }
+  return result.stdout;
+}
+
+function parseJson<T>(text: string, cmdlet: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw stepFailure('PoolControlFailed', `${cmdlet} did not print JSON: ${text.slice(0, 200)}`, { cmdlet });
+  }
+}
+
+export async function readPool(deps: ActivityDependencies, target: PoolTarget): Promise<PoolView> {
+  const state = parseJson<{ PoolState?: string } | { PoolState?: string }[]>(
+    await runCmdlet(deps, target, `Get-CsPersistentChatState -Identity ${powershellQuote(target.identity)} | ConvertTo-Json -Compress`),
+    'Get-CsPersistentChatState',
+  );
+  const service = parseJson<{ ActiveServers?: string[] | string | null } | { ActiveServers?: string[] | string | null }[]>(
+    await runCmdlet(deps, target, `Get-CsService -PersistentChatServer -PoolFqdn ${powershellQuote(target.fqdn)} | ConvertTo-Json -Compress`),
+    'Get-CsService',
+  );
+  const first = <T>(value: T | T[]) => (Array.isArray(value) ? value[0] : value);
+  const poolState = first(state)?.PoolState;
+  if (poolState !== 'Normal' && poolState !== 'FailedOver') throw stepFailure('PoolControlFailed', `Get-CsPersistentChatState returned no PoolState for ${target.identity}`, {});
+  const servers = first(service)?.ActiveServers ?? [];
+  return { poolState, activeServers: Array.isArray(servers) ? servers : [servers] };
+}
+
+const sameServers = (a: string[], b: string[]) => a.length === b.length && a.every((server) => b.some((other) => other.toLowerCase() === server.toLowerCase()));
+
+export function poolControlActivities(deps: ActivityDependencies) {
+  return {
+    async readPoolState(input: { pool: PoolTarget }): Promise<StepResult<PoolView>> {
+      const clock = new StepClock(deps.clock);
+      const view = await readPool(deps, input.pool);
+      return clock.observed(`pool ${input.pool.fqdn} is ${view.poolState}; active servers: ${view.activeServers.join(', ') || 'none'}`, view);
+    },
+
+    /** Runbook 4 step 9 / runbook 5 step 8: Set-CsPersistentChatState -PoolState Normal|FailedOver. */
+    async setPoolState(input: { pool: PoolTarget; state: PoolView['poolState'] }): Promise<StepResult<PoolView>> {
+      const clock = new StepClock(deps.clock);
+      const before = await readPool(deps, input.pool);
+      if (before.poolState === input.state) return clock.skipped(`pool ${input.pool.fqdn} is already ${input.state}`, before);
+      await runCmdlet(deps, input.pool, `Set-CsPersistentChatState -Identity ${powershellQuote(input.pool.identity)} -PoolState ${powershellQuote(input.state)} -Confirm:$false`);
+      const after = await readPool(deps, input.pool);
+      if (after.poolState !== input.state) throw stepFailure('PoolControlFailed', `pool ${input.pool.fqdn} is still ${after.poolState} after Set-CsPersistentChatState`, {});
+      return clock.acted(`pool ${input.pool.fqdn} set from ${before.poolState} to ${input.state}`, before);
+    },
+
+    /** Runbook 4 step 11 / runbook 5 steps 3 and 8: the active servers become exactly `servers` (none: $Null). */
+    async setActiveServers(input: { pool: PoolTarget; servers: string[] }): Promise<StepResult<PoolView>> {
+      const clock = new StepClock(deps.clock);
+      const before = await readPool(deps, input.pool);
+      if (sameServers(before.activeServers, input.servers)) return clock.skipped(`active servers of ${input.pool.fqdn} are already ${input.servers.join(', ') || 'none'}`, before);
+      const value = input.servers.length === 0 ? '$Null' : `@{Replace=${input.servers.map(powershellQuote).join(',')}}`;
+      await runCmdlet(deps, input.pool, `Set-CsPersistentChatActiveServer -Identity ${powershellQuote(input.pool.identity)} -ActiveServers ${value} -Confirm:$false`);
+      const after = await readPool(deps, input.pool);
+      if (!sameServers(after.activeServers, input.servers)) throw stepFailure('PoolControlFailed', `active servers are ${after.activeServers.join(', ') || 'none'} after Set-CsPersistentChatActiveServer`, {});
+      return clock.acted(`active servers of ${input.pool.fqdn}: ${before.activeServers.join(', ') || 'none'} → ${input.servers.join(', ') || 'none'}`, before);
+    },
+
+    /** Invoke-CsDatabaseFailover: the pool's own way of switching mirroring partners (skipped when the target already leads). */
+    async invokeDatabaseFailover(input: {
+      pool: PoolTarget;
+      databaseType: 'PersistentChat' | 'PersistentChatCompliance';
+      database: string;
+      newPrincipal: 'Primary' | 'Mirror';
+      target: Instance;
+      force: boolean;
+    }): Promise<StepResult<{ target: Awaited<ReturnType<typeof readMirroring>> }>> {
+      const clock = new StepClock(deps.clock);
+      const target = await readMirroring(deps, input.target, input.database);
+      if (target.role === 'PRINCIPAL' && target.state === 'ONLINE') return clock.skipped(`${input.target.name} is already the principal of ${input.database}`, { target });
+      await runCmdlet(
+        deps,
+        input.pool,
+        `Invoke-CsDatabaseFailover -PoolFqdn ${powershellQuote(input.pool.fqdn)} -DatabaseType ${input.databaseType} -NewPrincipal ${input.newPrincipal}${input.force ? ' -Force' : ''} -Confirm:$false`,
+      );
+      await deps.sql.evict(input.target);
+      return clock.acted(`Invoke-CsDatabaseFailover made the ${input.newPrincipal.toLowerCase()} (${input.target.name}) principal of ${input.database}`, { target });
+    },
+
+    /** Runbook 4 step 10 / runbook 5 step 9: Install-CsMirrorDatabase, skipped when the pair is already mirrored. */
+    async installMirrorDatabase(input: {
+      pool: PoolTarget;
+      databaseType: 'PersistentChat' | 'PersistentChatCompliance';
+      database: string;
+      principal: Instance;
+      mirror: Instance;
+      fileShare: string;
+    }): Promise<StepResult<{ principal: Awaited<ReturnType<typeof readMirroring>> }>> {
+      const clock = new StepClock(deps.clock);
+      const principal = await readMirroring(deps, input.principal, input.database);
+      if (principal.role === 'PRINCIPAL' && principal.partner?.toLowerCase() === input.mirror.name.toLowerCase()) {
+        return clock.skipped(`${input.database} on ${input.principal.name} is already mirrored to ${input.mirror.name}`, { principal });
+      }
+      const instanceName = input.principal.instanceName ? ` -SqlInstanceName ${powershellQuote(input.principal.instanceName)}` : '';
+      await runCmdlet(
+        deps,
+        input.pool,
+        `Install-CsMirrorDatabase -DatabaseType ${input.databaseType} -SqlServerFqdn ${powershellQuote(input.principal.host)}${instanceName} -FileShare ${powershellQuote(input.fileShare)} -DropExistingDatabasesOnMirror -Confirm:$false`,
+      );
+      const after = await readMirroring(deps, input.principal, input.database);
+      if (after.role !== 'PRINCIPAL') throw stepFailure('NotMirrored', `${input.database} on ${input.principal.name} is not mirrored after Install-CsMirrorDatabase`, { instance: input.principal.name });
+      return clock.acted(`${input.database} mirrored from ${input.principal.name} to ${input.mirror.name} (Install-CsMirrorDatabase); SfB requires restarting the Front End servers after a mirroring change`, { principal });
+    },
+  };
+}
