@@ -83,6 +83,14 @@ describe('pool-control activities', () => {
     expect((missing as Error).message).toBe('cannot run the pool-control command /nonexistent/pwsh: not found; check poolControl.command in the topology');
   });
 
+  it('fails mgc over to the mirror through Invoke-CsDatabaseFailover once', async () => {
+    await start();
+    const input = { pool: pool(), databaseType: 'PersistentChat' as const, database: 'mgc', newPrincipal: 'Mirror' as const, target: harness.instance('dc1-sql-b'), force: false };
+    expect((await harness.run('invokeDatabaseFailover', input)).outcome).toBe('acted');
+    expect(env.estate.snapshot().instances[1].databases[0]).toMatchObject({ name: 'mgc', state: 'ONLINE', mirroring: { role: 'PRINCIPAL' } });
+    expect((await harness.run('invokeDatabaseFailover', input)).outcome).toBe('skipped');
+  });
+
   it('installs mirroring through Install-CsMirrorDatabase once (skipped when the pair is already mirrored)', async () => {
     await start();
     const primary = harness.instance('dc1-sql-a');
