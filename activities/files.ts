@@ -6,6 +6,7 @@ import { Context } from '@temporalio/activity';
 import path from 'node:path';
 import type { ActivityDependencies, FileInfo } from './dependencies';
 import { stepFailure } from './failures';
+import { heartbeatWhile } from './heartbeat';
 import { StepClock, type StepResult } from './step-result';
 
 export interface Folder {
@@ -73,7 +74,7 @@ export function filesActivities(deps: ActivityDependencies) {
         const from = path.join(input.from.workerPath, file.name);
         const to = path.join(input.to.workerPath, file.name);
         try {
-          await deps.files.copy(from, to);
+          await heartbeatWhile(deps.files.copy(from, to), { copied: copied.length, of: pending.length });
         } catch (error) {
           throw stepFailure('CopyFailed', `copying ${from} to ${to} failed: ${(error as Error).message}`, { file: file.name });
         }

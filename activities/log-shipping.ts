@@ -322,6 +322,14 @@ async function waitForJobsToFinish(deps: ActivityDependencies, instance: Instanc
 
 export function logShippingActivities(deps: ActivityDependencies) {
   return {
+    /** Runbook 2 step 1: SQL Server Agent must run where log-shipping jobs will run. */
+    async readAgentStatus(input: { instance: Instance }): Promise<StepResult<{ running: boolean; status: string | null }>> {
+      const clock = new StepClock(deps.clock);
+      const row = (await deps.sql.query<{ status_desc: string }>(input.instance, `SELECT status_desc FROM sys.dm_server_services WHERE servicename LIKE N'SQL Server Agent%'`)).recordset[0];
+      const status = row?.status_desc ?? null;
+      return clock.observed(`SQL Server Agent on ${input.instance.name}: ${status ?? 'not installed'}`, { running: status === 'Running', status });
+    },
+
     async readLogShippingPrimary(input: { instance: Instance; database: string }): Promise<StepResult<PrimaryConfiguration | null>> {
       const clock = new StepClock(deps.clock);
       const configuration = await readPrimaryConfiguration(deps, input.instance, input.database);

@@ -11,6 +11,8 @@ import { StepClock, type StepResult } from './step-result';
 
 export interface MirroringState {
   instance: string;
+  /** @@SERVERNAME: what log shipping and mirroring call this instance. */
+  serverName: string | null;
   reachable: boolean;
   /** Why the instance could not be read, when it could not. */
   unreachableReason?: string;
@@ -18,6 +20,7 @@ export interface MirroringState {
   exists: boolean;
   /** sys.databases.state_desc: ONLINE, RESTORING ... */
   state: string | null;
+  recoveryModel: string | null;
   role: 'PRINCIPAL' | 'MIRROR' | null;
   mirroringState: string | null;
   safety: 'FULL' | 'OFF' | null;
@@ -28,6 +31,7 @@ export interface MirroringState {
 
 interface MirroringRow {
   state_desc: string;
+  recovery_model_desc: string;
   mirroring_role_desc: 'PRINCIPAL' | 'MIRROR' | null;
   mirroring_state_desc: string | null;
   mirroring_safety_level_desc: 'FULL' | 'OFF' | null;
@@ -38,23 +42,26 @@ interface MirroringRow {
 
 /** Reads one partner; an instance that cannot be reached is a fact to report, not an error. */
 export async function readMirroring(deps: ActivityDependencies, instance: Instance, database: string): Promise<MirroringState> {
-  const base = { instance: instance.name, database };
+  const absent = { exists: false, state: null, recoveryModel: null, role: null, mirroringState: null, safety: null, partner: null, roleSequence: null, failoverLsn: null };
   try {
+    const serverName = (await deps.sql.query<{ name: string }>(instance, 'SELECT @@SERVERNAME AS name')).recordset[0].name;
+    const base = { instance: instance.name, serverName, database };
     const result = await deps.sql.query<MirroringRow>(
       instance,
-      `SELECT d.state_desc, m.mirroring_role_desc, m.mirroring_state_desc, m.mirroring_safety_level_desc,
+      `SELECT d.state_desc, d.recovery_model_desc, m.mirroring_role_desc, m.mirroring_state_desc, m.mirroring_safety_level_desc,
               m.mirroring_partner_instance, m.mirroring_role_sequence, CAST(m.mirroring_failover_lsn AS varchar(25)) AS failover_lsn
          FROM sys.databases d LEFT JOIN sys.database_mirroring m ON m.database_id = d.database_id
         WHERE d.name = @database`,
       { database },
     );
     const row = result.recordset[0];
-    if (!row) return { ...base, reachable: true, exists: false, state: null, role: null, mirroringState: null, safety: null, partner: null, roleSequence: null, failoverLsn: null };
+    if (!row) return { ...base, reachable: true, ...absent };
     return {
       ...base,
       reachable: true,
       exists: true,
       state: row.state_desc,
+      recoveryModel: row.recovery_model_desc,
       role: row.mirroring_role_desc,
       mirroringState: row.mirroring_state_desc,
       safety: row.mirroring_safety_level_desc,
@@ -64,7 +71,7 @@ export async function readMirroring(deps: ActivityDependencies, instance: Instan
     };
   } catch (error) {
     if ((error as { type?: string }).type !== 'NotReachable') throw error;
-    return { ...base, reachable: false, unreachableReason: (error as Error).message, exists: false, state: null, role: null, mirroringState: null, safety: null, partner: null, roleSequence: null, failoverLsn: null };
+    return { instance: instance.name, serverName: null, database, reachable: false, unreachableReason: (error as Error).message, ...absent };
   }
 }
 

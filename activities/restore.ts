@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Instance } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
 import { stepFailure } from './failures';
+import { heartbeatWhile } from './heartbeat';
 import { sqlPathIn, type Folder } from './files';
 import { quoteIdentifier, sessionIdLiteral } from './sql/identifiers';
 import { StepClock, type StepResult } from './step-result';
@@ -40,7 +41,7 @@ const lsnOrder = (a: string, b: string) => (BigInt(a) < BigInt(b) ? -1 : BigInt(
 
 /** Verifies a backup file on `instance` and reads its header exactly (see the file comment). */
 export async function readBackupHeader(deps: ActivityDependencies, instance: Instance, file: string): Promise<BackupHeaderFacts> {
-  await deps.sql.query(instance, 'RESTORE VERIFYONLY FROM DISK = @file WITH LOADHISTORY', { file }, 'backupRestore');
+  await heartbeatWhile(deps.sql.query(instance, 'RESTORE VERIFYONLY FROM DISK = @file WITH LOADHISTORY', { file }, 'backupRestore'));
   const row = (
     await deps.sql.query<Record<string, unknown>>(
       instance,
@@ -75,6 +76,8 @@ export interface RedoPoint {
   state: string | null;
   /** sys.master_files.redo_start_lsn: the LSN the next restored log must contain; null unless RESTORING. */
   redoLsn: string | null;
+  /** Backup time of the last backup restored into it (msdb.restorehistory): the point its data reaches. */
+  restoredUpTo: string | null;
 }
 
 export async function readRedoPoint(deps: ActivityDependencies, instance: Instance, database: string): Promise<RedoPoint> {
@@ -87,7 +90,17 @@ export async function readRedoPoint(deps: ActivityDependencies, instance: Instan
       { database },
     )
   ).recordset[0];
-  return row ? { exists: true, state: row.state_desc, redoLsn: row.redo_lsn } : { exists: false, state: null, redoLsn: null };
+  if (!row) return { exists: false, state: null, redoLsn: null, restoredUpTo: null };
+  const last = (
+    await deps.sql.query<{ finished: Date }>(
+      instance,
+      `SELECT TOP 1 b.backup_finish_date AS finished FROM msdb.dbo.restorehistory r
+         JOIN msdb.dbo.backupset b ON b.backup_set_id = r.backup_set_id
+        WHERE r.destination_database_name = @database ORDER BY r.restore_history_id DESC`,
+      { database },
+    )
+  ).recordset[0];
+  return { exists: true, state: row.state_desc, redoLsn: row.redo_lsn, restoredUpTo: last ? last.finished.toISOString() : null };
 }
 
 /** Heartbeat details of applyPendingLogs: what a retry resumes from. */
@@ -132,7 +145,7 @@ export function restoreActivities(deps: ActivityDependencies) {
           return clock.skipped(`${file} already holds a full backup of ${input.database} (finished ${existing.backupFinish})`, { existing }, existing);
         }
       }
-      await deps.sql.query(input.instance, `BACKUP DATABASE ${quoteIdentifier(input.database)} TO DISK = @file WITH INIT, CHECKSUM`, { file }, 'backupRestore');
+      await heartbeatWhile(deps.sql.query(input.instance, `BACKUP DATABASE ${quoteIdentifier(input.database)} TO DISK = @file WITH INIT, CHECKSUM`, { file }, 'backupRestore'));
       const header = await readBackupHeader(deps, input.instance, file);
       return clock.acted(`backed up ${input.database} on ${input.instance.name} to ${file}`, { existing: null }, header);
     },
@@ -150,7 +163,7 @@ export function restoreActivities(deps: ActivityDependencies) {
         }
         throw stepFailure('WrongDatabaseState', `${input.database} on ${input.instance.name} is already RESTORING, but not by this tail-log backup: there is no tail to back up`, { instance: input.instance.name });
       }
-      await deps.sql.query(input.instance, `BACKUP LOG ${quoteIdentifier(input.database)} TO DISK = @file WITH NORECOVERY, INIT, CHECKSUM`, { file }, 'backupRestore');
+      await heartbeatWhile(deps.sql.query(input.instance, `BACKUP LOG ${quoteIdentifier(input.database)} TO DISK = @file WITH NORECOVERY, INIT, CHECKSUM`, { file }, 'backupRestore'));
       const header = await readBackupHeader(deps, input.instance, file);
       return clock.acted(`tail of the log of ${input.database} backed up to ${file}; ${input.instance.name} is RESTORING (fenced)`, before, header);
     },
@@ -188,7 +201,7 @@ export function restoreActivities(deps: ActivityDependencies) {
       });
       if (input.replace) options.push('REPLACE');
       options.push(input.recovery);
-      await deps.sql.query(input.instance, `RESTORE DATABASE ${quoteIdentifier(input.database)} FROM DISK = @file WITH ${options.join(', ')}`, parameters, 'backupRestore');
+      await heartbeatWhile(deps.sql.query(input.instance, `RESTORE DATABASE ${quoteIdentifier(input.database)} FROM DISK = @file WITH ${options.join(', ')}`, parameters, 'backupRestore'));
       return clock.acted(`restored ${input.database} on ${input.instance.name} from ${input.file} WITH ${options.filter((option) => !option.startsWith('MOVE')).join(', ')}`, { header, before });
     },
 
@@ -228,7 +241,8 @@ export function restoreActivities(deps: ActivityDependencies) {
           );
         }
         try {
-          await deps.sql.query(input.instance, `RESTORE LOG ${quoteIdentifier(input.database)} FROM DISK = @file WITH NORECOVERY`, { file: log.file }, 'backupRestore', signal);
+          const progress: ApplyProgress = { applied: (resumed?.applied ?? 0) + applied.length, lastFile: applied[applied.length - 1] ?? resumed?.lastFile ?? null, redoLsn: redo };
+          await heartbeatWhile(deps.sql.query(input.instance, `RESTORE LOG ${quoteIdentifier(input.database)} FROM DISK = @file WITH NORECOVERY`, { file: log.file }, 'backupRestore', signal), progress);
         } catch (error) {
           if (signal.aborted) throw signal.reason;
           throw error;
@@ -251,7 +265,7 @@ export function restoreActivities(deps: ActivityDependencies) {
       const before = await readRedoPoint(deps, input.instance, input.database);
       if (!before.exists) throw stepFailure('DatabaseMissing', `${input.database} does not exist on ${input.instance.name}`, { instance: input.instance.name });
       if (before.state === 'ONLINE') return clock.skipped(`${input.database} on ${input.instance.name} is already ONLINE`, before);
-      await deps.sql.query(input.instance, `RESTORE DATABASE ${quoteIdentifier(input.database)} WITH RECOVERY`, {}, 'backupRestore');
+      await heartbeatWhile(deps.sql.query(input.instance, `RESTORE DATABASE ${quoteIdentifier(input.database)} WITH RECOVERY`, {}, 'backupRestore'));
       const after = await readRedoPoint(deps, input.instance, input.database);
       if (after.state !== 'ONLINE') throw stepFailure('WrongDatabaseState', `${input.database} on ${input.instance.name} is ${after.state} after recovery`, { instance: input.instance.name });
       return clock.acted(`${input.database} on ${input.instance.name} recovered and ONLINE`, before);

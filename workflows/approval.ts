@@ -1,0 +1,126 @@
+/**
+ * Gates (RUNBOOKS rule 3 and 4): who may answer, how many distinct approvals count, the two-person rule, and
+ * evidence binding. Pure functions over a GateRecord: the step runner (runbook.ts) waits on them, and the same
+ * validation serves signals and updates, so both give the same outcome.
+ */
+import type { GatePolicy } from '../topology/approvals';
+import type { ApproveMessage, DecideMessage, RejectMessage } from './messages';
+import type { EvidenceRecord, GateRecord } from './report';
+
+/** Stable JSON (keys sorted): the same facts always give the same text. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value as Record<string, unknown>).sort().map((key) => `${JSON.stringify(key)}:${stableJson((value as Record<string, unknown>)[key])}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/** A short version of the facts a gate depends on (FNV-1a, 32 bits): an approval names the version it saw. */
+export function evidenceVersion(material: Record<string, unknown>): string {
+  let hash = 0x811c9dc5;
+  for (const char of stableJson(material)) {
+    hash ^= char.charCodeAt(0);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
+}
+
+export function makeEvidence(takenAt: string, summary: string[], material: Record<string, unknown>): EvidenceRecord {
+  return { version: evidenceVersion(material), takenAt, summary, material };
+}
+
+export function openApprovalGate(id: string, policy: GatePolicy, question: string, evidence: EvidenceRecord, now: string): GateRecord {
+  return {
+    id,
+    gate: policy.gate,
+    kind: 'approval',
+    question,
+    status: 'open',
+    openedAt: now,
+    approvers: [...policy.people],
+    required: policy.required,
+    twoPersonRule: policy.twoPersonRule,
+    timeout: policy.timeout,
+    ...(policy.escalation ? { escalation: { after: policy.escalation.after, people: policy.escalation.people } } : {}),
+    evidence,
+    approvals: [],
+  };
+}
+
+export function openDecisionGate(id: string, step: string, question: string, people: string[], skippable: boolean, timeout: string, now: string): GateRecord {
+  return {
+    id,
+    gate: 'decision',
+    kind: 'decision',
+    question,
+    step,
+    status: 'open',
+    openedAt: now,
+    approvers: people,
+    required: 1,
+    twoPersonRule: false,
+    timeout,
+    approvals: [],
+    choices: skippable ? ['retry', 'skip', 'abort'] : ['retry', 'abort'],
+  };
+}
+
+/** The open gate a message names: an exact id, or the latest open gate with that name. */
+export function findOpenGate(gates: GateRecord[], name: string | undefined, kind: GateRecord['kind']): GateRecord | undefined {
+  const open = gates.filter((gate) => gate.status === 'open' && gate.kind === kind);
+  if (!name) return open[open.length - 1];
+  return open.find((gate) => gate.id === name) ?? [...open].reverse().find((gate) => gate.gate === name);
+}
+
+const same = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
+
+function openGatesText(gates: GateRecord[]): string {
+  const open = gates.filter((gate) => gate.status === 'open');
+  return open.length > 0 ? `open: ${open.map((gate) => gate.id).join(', ')}` : 'no gate is open';
+}
+
+/** Who may answer this gate now: its approvers, and the escalation list once escalated. */
+function allowed(gate: GateRecord): string[] {
+  return gate.escalatedAt && gate.escalation ? [...gate.approvers, ...gate.escalation.people] : gate.approvers;
+}
+
+/** Why an approval does not count, or null when it does. */
+export function refuseApproval(gates: GateRecord[], message: ApproveMessage, initiator: string): string | null {
+  if (!message.by?.trim()) return 'an approval must say who gives it (--as)';
+  const gate = findOpenGate(gates, message.gate, 'approval');
+  if (!gate) return `gate ${message.gate} is not open (${openGatesText(gates)})`;
+  if (!allowed(gate).some((person) => same(person, message.by))) return `${message.by} may not approve ${gate.gate} (approvers: ${allowed(gate).join(', ')})`;
+  if (gate.twoPersonRule && same(message.by, initiator)) return `${message.by} started this run and may not approve ${gate.gate} (two-person rule)`;
+  if (gate.approvals.some((vote) => same(vote.by, message.by))) return `${message.by} has already approved ${gate.id}; it needs ${gate.required} distinct people`;
+  if (message.evidenceVersion && message.evidenceVersion !== gate.evidence?.version) {
+    return `the evidence of ${gate.id} changed since you looked (you saw ${message.evidenceVersion}, it is now ${gate.evidence?.version}): review it again`;
+  }
+  return null;
+}
+
+export function refuseRejection(gates: GateRecord[], message: RejectMessage): string | null {
+  if (!message.by?.trim()) return 'a rejection must say who gives it (--as)';
+  if (!message.reason?.trim()) return 'a rejection needs a reason';
+  const gate = findOpenGate(gates, message.gate, 'approval');
+  if (!gate) return `gate ${message.gate} is not open (${openGatesText(gates)})`;
+  if (!allowed(gate).some((person) => same(person, message.by))) return `${message.by} may not answer ${gate.gate} (approvers: ${allowed(gate).join(', ')})`;
+  return null;
+}
+
+export function refuseDecision(gates: GateRecord[], message: DecideMessage): string | null {
+  if (!message.by?.trim()) return 'a decision must say who takes it (--as)';
+  if (!message.reason?.trim()) return 'a decision needs a reason';
+  const gate = findOpenGate(gates, message.gate, 'decision');
+  if (!gate) return `no decision is pending${message.gate ? ` for ${message.gate}` : ''} (${openGatesText(gates)})`;
+  if (!gate.approvers.some((person) => same(person, message.by))) return `${message.by} may not decide on failed steps (allowed: ${gate.approvers.join(', ')})`;
+  if (!gate.choices?.includes(message.choice)) {
+    return message.choice === 'skip' ? `step ${gate.step} cannot be skipped: retry or abort` : `${message.choice} is not a choice here (${gate.choices?.join(', ')})`;
+  }
+  return null;
+}
+
+/** Distinct approvals reach the required count. */
+export function isApproved(gate: GateRecord): boolean {
+  return new Set(gate.approvals.map((vote) => vote.by.toLowerCase())).size >= gate.required;
+}

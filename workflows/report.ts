@@ -1,0 +1,196 @@
+/**
+ * A run's own record (steps, gates, approvals, decisions, refused messages, evidence, measures) and the views built
+ * from it: progress (for `status` / `watch`), pending gates, and the report an auditor reads (RUNBOOKS rule 7).
+ * Everything here is plain JSON: it is workflow state and query results.
+ */
+export type RunbookName = 'mirror-failover' | 'setup-log-shipping' | 'setup-mirror-log-shipping' | 'failover' | 'failback' | 'drill';
+
+/** running until the end; then how it ended. */
+export type RunOutcome = 'running' | 'succeeded' | 'no-change' | 'aborted' | 'rejected' | 'timed-out' | 'precondition-failed' | 'failed';
+
+export type StepStatus = 'pending' | 'running' | 'acted' | 'skipped' | 'observed' | 'failed' | 'decided';
+
+export interface FailureRecord {
+  type: string;
+  message: string;
+  details?: unknown;
+  at: string;
+}
+
+export interface DecisionRecord {
+  choice: 'retry' | 'skip' | 'abort';
+  by: string;
+  at: string;
+  reason: string;
+}
+
+export interface StepRecord {
+  name: string;
+  title: string;
+  /** The instance, folder or pool the step acts on. */
+  target?: string;
+  /** Why this step may be skipped by a decision, when it may. */
+  skippable?: string;
+  status: StepStatus;
+  attempts: number;
+  startedAt?: string;
+  finishedAt?: string;
+  summary?: string;
+  figures?: Record<string, unknown>;
+  failure?: FailureRecord;
+  decisions: DecisionRecord[];
+}
+
+export interface Vote {
+  by: string;
+  at: string;
+  comment?: string;
+  evidenceVersion: string;
+}
+
+export interface EvidenceRecord {
+  /** Short hash of the facts the gate depends on: an approval is bound to it. */
+  version: string;
+  takenAt: string;
+  /** Lines a person reads at the gate. */
+  summary: string[];
+  /** The facts the version is computed from. */
+  material: Record<string, unknown>;
+}
+
+export type GateStatus = 'open' | 'approved' | 'rejected' | 'timed-out' | 'void' | 'decided' | 'waived' | 'aborted';
+
+export interface GateRecord {
+  /** Unique in the run: the gate name, with #2, #3 ... when it opens again. */
+  id: string;
+  gate: string;
+  kind: 'approval' | 'decision';
+  /** What the gate asks, in one sentence. */
+  question: string;
+  /** Decision gates: the step that failed. */
+  step?: string;
+  status: GateStatus;
+  openedAt: string;
+  closedAt?: string;
+  /** People who may answer (groups expanded). */
+  approvers: string[];
+  required: number;
+  twoPersonRule: boolean;
+  timeout: string;
+  escalation?: { after: string; people: string[] };
+  escalatedAt?: string;
+  evidence?: EvidenceRecord;
+  approvals: Vote[];
+  rejection?: { by: string; at: string; reason: string };
+  decision?: DecisionRecord;
+  /** Decision gates: what may be chosen. */
+  choices?: DecisionRecord['choice'][];
+  /** Why the gate closed the way it did (void: evidence changed; timed-out ...). */
+  closedBecause?: string;
+}
+
+export interface LogEntry {
+  at: string;
+  kind: 'refused' | 'note' | 'abort-requested';
+  by?: string;
+  message: string;
+}
+
+export interface ChildRecord {
+  workflowId: string;
+  runbook: RunbookName;
+  outcome?: RunOutcome;
+}
+
+export interface Measures {
+  /** Declared → service restored (failover). */
+  rto?: { declaredAt: string; restoredAt: string; seconds: number; objectiveSeconds: number; met: boolean };
+  /** Backup time of the last log applied (the recovery point) vs. the last log backup the primary took. */
+  rpo?: { recoveryPoint: string | null; lastLogBackup: string | null; seconds: number | null; objectiveSeconds: number; met: boolean | null; logsNotApplied: number };
+  /** Chat service down: active servers cleared → restored (failback, planned failover). */
+  serviceInterruption?: { from: string; to: string; seconds: number };
+}
+
+export interface RunRecord {
+  runbook: RunbookName;
+  workflowId: string;
+  pool: string;
+  initiator: string;
+  reason: string;
+  options: Record<string, unknown>;
+  phase: string;
+  outcome: RunOutcome;
+  outcomeReason?: string;
+  startedAt: string;
+  finishedAt?: string;
+  steps: StepRecord[];
+  gates: GateRecord[];
+  log: LogEntry[];
+  evidence: (EvidenceRecord & { label: string })[];
+  measures: Measures;
+  notes: string[];
+  children: ChildRecord[];
+}
+
+export interface PendingGate extends GateRecord {
+  /** The CLI commands that answer it. */
+  answerWith: string[];
+}
+
+export interface Progress {
+  workflowId: string;
+  runbook: RunbookName;
+  pool: string;
+  initiator: string;
+  phase: string;
+  outcome: RunOutcome;
+  outcomeReason?: string;
+  startedAt: string;
+  finishedAt?: string;
+  steps: StepRecord[];
+  openGates: PendingGate[];
+  children: ChildRecord[];
+}
+
+export interface RunbookReport extends Omit<RunRecord, 'log' | 'phase'> {
+  durationSeconds: number | null;
+  /** Messages that did not count (signals refused), with why. */
+  refused: LogEntry[];
+  decisions: (DecisionRecord & { step?: string; gate: string })[];
+}
+
+export function pendingGate(record: RunRecord, gate: GateRecord): PendingGate {
+  const id = record.workflowId;
+  const answerWith =
+    gate.kind === 'decision'
+      ? (gate.choices ?? []).map((choice) => `pchat-dr decide ${id} ${choice} --reason <why>`)
+      : [`pchat-dr approve ${id} --gate ${gate.gate} --comment <text>`, `pchat-dr reject ${id} --gate ${gate.gate} --reason <why>`];
+  return { ...gate, answerWith };
+}
+
+export function progressOf(record: RunRecord): Progress {
+  return {
+    workflowId: record.workflowId,
+    runbook: record.runbook,
+    pool: record.pool,
+    initiator: record.initiator,
+    phase: record.phase,
+    outcome: record.outcome,
+    outcomeReason: record.outcomeReason,
+    startedAt: record.startedAt,
+    finishedAt: record.finishedAt,
+    steps: record.steps,
+    openGates: record.gates.filter((gate) => gate.status === 'open').map((gate) => pendingGate(record, gate)),
+    children: record.children,
+  };
+}
+
+export function reportOf(record: RunRecord): RunbookReport {
+  const { log, phase: _phase, ...rest } = record;
+  return {
+    ...rest,
+    durationSeconds: record.finishedAt ? (Date.parse(record.finishedAt) - Date.parse(record.startedAt)) / 1000 : null,
+    refused: log.filter((entry) => entry.kind === 'refused'),
+    decisions: record.gates.filter((gate) => gate.decision).map((gate) => ({ ...gate.decision!, step: gate.step, gate: gate.id })),
+  };
+}
