@@ -13,6 +13,7 @@ import { listLogBackups, type BackupFile } from './files';
 import { readPrimaryConfiguration, readSecondaryConfiguration, type PrimaryConfiguration, type SecondaryConfiguration } from './log-shipping';
 import { readMirroring, type MirroringState } from './mirroring';
 import { readPool, type PoolView } from './pool-control';
+import { heartbeatWhile } from './heartbeat';
 import { readBackupHeader, readRedoPoint, type BackupHeaderFacts, type PendingLog, type RedoPoint } from './restore';
 import { StepClock, type StepResult } from './step-result';
 
@@ -78,6 +79,12 @@ async function attempt<T>(problems: string[], what: string, read: () => Promise<
 export function evidenceActivities(deps: ActivityDependencies) {
   return {
     async gatherEvidence(input: { topology: Topology; database: DatabaseKind; includePool?: boolean }): Promise<StepResult<EstateEvidence>> {
+      // Unreachable instances and a slow Management Shell take time: keep telling Temporal this worker is alive.
+      return heartbeatWhile(gather(input));
+    },
+  };
+
+  async function gather(input: { topology: Topology; database: DatabaseKind; includePool?: boolean }): Promise<StepResult<EstateEvidence>> {
       const clock = new StepClock(deps.clock);
       const context = Context.current();
       const { topology } = input;
@@ -152,6 +159,5 @@ export function evidenceActivities(deps: ActivityDependencies) {
         pool ? `pool ${pool.poolState}` : 'pool state unknown',
       ].join('; ');
       return clock.observed(summary, evidence);
-    },
-  };
+  }
 }

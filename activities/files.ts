@@ -28,9 +28,13 @@ export function sqlPathIn(folder: string, name: string): string {
   return path.posix.join(folder, name);
 }
 
-/** Log backups of one database, as log shipping names them: <database>_yyyymmddhhmmss.trn. */
+/**
+ * Log backups of one database, as log shipping names them (<database>_yyyymmddhhmmss.trn), and the tail-log backup
+ * a planned failover takes (<database>_yyyymmddhhmmss_tail.trn: its own name, so it never overwrites a log-shipping
+ * backup taken in the same second, and it sorts after it; workflows/estate.ts tailLogBackupName).
+ */
 export function isLogBackupOf(name: string, database: string): boolean {
-  return new RegExp(`^${database}_\\d{14}\\.trn$`, 'i').test(name);
+  return new RegExp(`^${database}_\\d{14}(_tail)?\\.trn$`, 'i').test(name);
 }
 
 /** The name sqllogship would give a log backup taken now (UTC): runbooks name their own log backups the same way. */

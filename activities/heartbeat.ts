@@ -4,7 +4,7 @@
  */
 import { Context } from '@temporalio/activity';
 
-export async function heartbeatWhile<T>(work: Promise<T>, details?: unknown, everyMs = 10_000): Promise<T> {
+export async function heartbeatWhile<T>(work: Promise<T>, details?: unknown, everyMs = 5_000): Promise<T> {
   const context = Context.current();
   const timer = setInterval(() => context.heartbeat(details), everyMs);
   try {

@@ -5,6 +5,7 @@
 import type { ActivityDependencies } from './dependencies';
 import { evidenceActivities } from './evidence';
 import { filesActivities } from './files';
+import { incidentActivities } from './incidents';
 import { logShippingActivities } from './log-shipping';
 import { mirroringActivities } from './mirroring';
 import { notifyActivities } from './notify';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...evidenceActivities(deps),
     ...poolControlActivities(deps),
     ...notifyActivities(deps),
+    ...incidentActivities(deps),
   };
 }
 

@@ -8,6 +8,7 @@ import { Context } from '@temporalio/activity';
 import sql from 'mssql';
 import type { Instance } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
+import { primaryDifferences, secondaryDifferences } from '../workflows/estate';
 import { stepFailure } from './failures';
 import { StepClock, type StepResult } from './step-result';
 
@@ -213,12 +214,6 @@ export async function readSecondaryConfiguration(deps: ActivityDependencies, ins
   };
 }
 
-/** Settings that differ between what is configured and what is asked, as "field: configured → asked". */
-function differences(configured: Record<string, unknown>, asked: Record<string, unknown>): string[] {
-  return Object.keys(asked)
-    .filter((key) => String(configured[key]).toLowerCase() !== String(asked[key]).toLowerCase())
-    .map((key) => `${key}: ${String(configured[key])} → ${String(asked[key])}`);
-}
 
 /** Gives a job an enabled schedule of `seconds` (when it has none) and enables the job. Returns what it did. */
 async function scheduleAndEnable(deps: ActivityDependencies, instance: Instance, job: JobInfo, scheduleName: string, seconds: number): Promise<string[]> {
@@ -254,12 +249,7 @@ async function ensurePrimary(
   const before = await readPrimaryConfiguration(deps, instance, database);
   const done: string[] = [];
   let current = before;
-  const differing = current
-    ? differences(
-        { backupDirectory: current.backupDirectory, backupShare: current.backupShare, retentionMinutes: current.retentionMinutes, backupThresholdMinutes: current.backupThresholdMinutes, compression: current.compression, jobName: current.backupJob?.name, scheduleSeconds: current.backupJob?.scheduleSeconds ?? settings.scheduleSeconds },
-        { ...settings },
-      )
-    : [];
+  const differing = current ? primaryDifferences(current, settings) : [];
   if (differing.length > 0 && !replace) {
     throw stepFailure('ConfigurationDiffers', `${instance.name} already ships ${database} with other settings (${differing.join('; ')})`, { instance: instance.name, differences: differing });
   }
@@ -371,10 +361,7 @@ export function logShippingActivities(deps: ActivityDependencies) {
       const before = await readSecondaryConfiguration(deps, instance, database);
       const done: string[] = [];
       if (before) {
-        const differing = differences(
-          { primaryServer: before.primaryServer, primaryDatabase: before.primaryDatabase, sourceDirectory: before.sourceDirectory, destinationDirectory: before.destinationDirectory, restoreDelayMinutes: before.restoreDelayMinutes },
-          { primaryServer: settings.primaryServer, primaryDatabase: settings.primaryDatabase, sourceDirectory: settings.sourceDirectory, destinationDirectory: settings.destinationDirectory, restoreDelayMinutes: settings.restoreDelayMinutes },
-        );
+        const differing = secondaryDifferences(before, settings);
         if (differing.length > 0) {
           if (!input.replace) throw stepFailure('ConfigurationDiffers', `${instance.name} already restores ${database} with other settings (${differing.join('; ')})`, { instance: instance.name, differences: differing });
           await deps.sql.query(instance, 'EXEC master.dbo.sp_delete_log_shipping_secondary_database @secondary_database = @database', { database }, 'change');

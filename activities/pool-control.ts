@@ -8,6 +8,7 @@ import type { Instance, Topology } from '../topology/schema';
 import { durationMs } from '../topology/durations';
 import type { ActivityDependencies } from './dependencies';
 import { stepFailure } from './failures';
+import { heartbeatWhile } from './heartbeat';
 import { readMirroring } from './mirroring';
 import { StepClock, type StepResult } from './step-result';
 
@@ -35,7 +36,8 @@ async function runCmdlet(deps: ActivityDependencies, target: PoolTarget, line: s
   const [program] = target.poolControl.command;
   let result;
   try {
-    result = await deps.poolControl.run(target.poolControl.command, line, { timeoutMs: durationMs(target.poolControl.timeout) });
+    // The Management Shell can take minutes to load: heartbeat so a dead worker, not a slow shell, is what times out.
+    result = await heartbeatWhile(deps.poolControl.run(target.poolControl.command, line, { timeoutMs: durationMs(target.poolControl.timeout) }));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw stepFailure(

@@ -2,7 +2,7 @@
  * What runbooks need to know about the estate, derived from the topology they receive: instances by role, database
  * names, the pool target, log-shipping settings, file names. Pure (types only from topology and activities).
  */
-import type { PrimarySettings, SecondarySettings } from '../activities/log-shipping';
+import type { PrimaryConfiguration, PrimarySettings, SecondaryConfiguration, SecondarySettings } from '../activities/log-shipping';
 import type { PoolTarget } from '../activities/pool-control';
 import { durationMs } from '../topology/durations';
 import type { DatabaseKind, DatabaseRoles, Instance, Role, Topology } from '../topology/schema';
@@ -29,6 +29,11 @@ export function requiredInstance(topology: Topology, kind: DatabaseKind, role: '
 
 export function poolTargetOf(topology: Topology): PoolTarget {
   return { poolControl: topology.poolControl, fqdn: topology.pool.fqdn, identity: topology.pool.identity ?? `service:${topology.pool.fqdn}` };
+}
+
+/** Two lists of server FQDNs name the same servers (in any order, any case). */
+export function sameServers(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((server) => b.some((other) => other.toLowerCase() === server.toLowerCase()));
 }
 
 const minutes = (duration: string) => Math.max(1, Math.round(durationMs(duration) / 60_000));
@@ -71,4 +76,39 @@ export function secondarySettingsOf(topology: Topology, kind: DatabaseKind, prim
 /** yyyymmddhhmmss (UTC), for file names the runbooks choose: sortable, and matching log shipping's naming. */
 export function timestampOf(date: Date): string {
   return date.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
+/** A planned failover's tail-log backup: named like log shipping's backups, so it is copied and applied with them. */
+export function tailLogBackupName(database: string, at: Date): string {
+  return `${database}_${timestampOf(at)}_tail.trn`;
+}
+
+/** Settings that differ between what is configured and what is asked, as "field: configured → asked". */
+function differences(configured: Record<string, unknown>, asked: Record<string, unknown>): string[] {
+  return Object.keys(asked)
+    .filter((key) => String(configured[key]).toLowerCase() !== String(asked[key]).toLowerCase())
+    .map((key) => `${key}: ${String(configured[key])} → ${String(asked[key])}`);
+}
+
+/**
+ * How a primary's log-shipping configuration differs from the settings asked. Shared by the runbooks' preflight
+ * and the activities that configure it, so both judge "the same configuration" alike.
+ */
+export function primaryDifferences(configured: PrimaryConfiguration, asked: PrimarySettings): string[] {
+  const { backupDirectory, backupShare, retentionMinutes, backupThresholdMinutes, compression } = configured;
+  const jobName = configured.backupJob?.name;
+  const scheduleSeconds = configured.backupJob?.scheduleSeconds ?? asked.scheduleSeconds;
+  return differences({ backupDirectory, backupShare, retentionMinutes, backupThresholdMinutes, compression, jobName, scheduleSeconds }, { ...asked });
+}
+
+/** How a secondary's configuration differs in what matters for restoring (the partner, the folders, the delay). */
+export function secondaryDifferences(configured: SecondaryConfiguration, asked: SecondarySettings): string[] {
+  const pick = (from: SecondaryConfiguration | SecondarySettings) => ({
+    primaryServer: from.primaryServer,
+    primaryDatabase: from.primaryDatabase,
+    sourceDirectory: from.sourceDirectory,
+    destinationDirectory: from.destinationDirectory,
+    restoreDelayMinutes: from.restoreDelayMinutes,
+  });
+  return differences(pick(configured), pick(asked));
 }

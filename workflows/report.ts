@@ -5,10 +5,13 @@
  */
 export type RunbookName = 'mirror-failover' | 'setup-log-shipping' | 'setup-mirror-log-shipping' | 'failover' | 'failback' | 'drill';
 
-/** running until the end; then how it ended. */
-export type RunOutcome = 'running' | 'succeeded' | 'no-change' | 'aborted' | 'rejected' | 'timed-out' | 'precondition-failed' | 'failed';
+/** running until the end; then how it ended (planned: a dry run, which changes nothing). */
+export type RunOutcome = 'running' | 'succeeded' | 'no-change' | 'planned' | 'aborted' | 'rejected' | 'timed-out' | 'precondition-failed' | 'failed';
 
-export type StepStatus = 'pending' | 'running' | 'acted' | 'skipped' | 'observed' | 'failed' | 'decided';
+export type StepStatus = 'pending' | 'running' | 'acted' | 'skipped' | 'observed' | 'failed' | 'decided' | 'planned';
+
+/** What a dry run would do at a step: the activity and its input (the CLI shows the T-SQL or cmdlet), or a child runbook. */
+export type StepPlan = { activity: string; input: unknown } | { runbook: RunbookName; options: unknown };
 
 export interface FailureRecord {
   type: string;
@@ -39,6 +42,7 @@ export interface StepRecord {
   figures?: Record<string, unknown>;
   failure?: FailureRecord;
   decisions: DecisionRecord[];
+  plan?: StepPlan;
 }
 
 export interface Vote {
@@ -58,7 +62,7 @@ export interface EvidenceRecord {
   material: Record<string, unknown>;
 }
 
-export type GateStatus = 'open' | 'approved' | 'rejected' | 'timed-out' | 'void' | 'decided' | 'waived' | 'aborted';
+export type GateStatus = 'open' | 'approved' | 'rejected' | 'timed-out' | 'void' | 'decided' | 'waived' | 'aborted' | 'planned';
 
 export interface GateRecord {
   /** Unique in the run: the gate name, with #2, #3 ... when it opens again. */
@@ -106,7 +110,7 @@ export interface Measures {
   /** Declared → service restored (failover). */
   rto?: { declaredAt: string; restoredAt: string; seconds: number; objectiveSeconds: number; met: boolean };
   /** Backup time of the last log applied (the recovery point) vs. the last log backup the primary took. */
-  rpo?: { recoveryPoint: string | null; lastLogBackup: string | null; seconds: number | null; objectiveSeconds: number; met: boolean | null; logsNotApplied: number };
+  rpo?: { recoveryPoint: string | null; lastLogBackup: string | null; seconds: number | null; objectiveSeconds: number; met: boolean | null; logsNotApplied: number; unshippedNote: string };
   /** Chat service down: active servers cleared → restored (failback, planned failover). */
   serviceInterruption?: { from: string; to: string; seconds: number };
 }
@@ -114,10 +118,14 @@ export interface Measures {
 export interface RunRecord {
   runbook: RunbookName;
   workflowId: string;
+  runId: string;
+  /** The runbook that ran this one as a step. */
+  parent?: string;
   pool: string;
   initiator: string;
   reason: string;
   options: Record<string, unknown>;
+  dryRun: boolean;
   phase: string;
   outcome: RunOutcome;
   outcomeReason?: string;
@@ -130,6 +138,8 @@ export interface RunRecord {
   measures: Measures;
   notes: string[];
   children: ChildRecord[];
+  /** The incident runbook that held the pool's lock when this one wanted it. */
+  blockedBy?: { workflowId: string; runId: string; runbook: string | null; startedAt: string };
 }
 
 export interface PendingGate extends GateRecord {

@@ -1,0 +1,92 @@
+/**
+ * Runbooks under test: a simulated estate, a real worker (the real workflow bundle, the real activities over mssql,
+ * the file system and the stand-in shell) on the run's Temporal dev server, and a client to start runs and answer
+ * their gates as people do (updates and signals).
+ */
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { realDependencies } from '../../activities/dependencies';
+import { resolveSecret } from '../../topology/secrets';
+import { WORKFLOW_TYPES } from '../../workflows/ids';
+import { approveUpdate, pendingGatesQuery, progressQuery, type ApproveMessage } from '../../workflows/messages';
+import type { PendingGate, Progress, RunbookName, RunbookReport } from '../../workflows/report';
+import type { RunbookInput } from '../../workflows/runbook';
+import { eventually, startTestEstate, type TestEstate } from './estate';
+import { connectClient, uniqueTaskQueue, withWorker } from './temporal';
+
+export interface RunbookHarness {
+  env: TestEstate;
+  client: Client;
+  taskQueue: string;
+  /** Starts a runbook on the estate's topology. */
+  start<O extends object>(runbook: RunbookName, options?: O, extra?: Partial<RunbookInput<O>> & { workflowId?: string }): Promise<WorkflowHandle>;
+  /** Runs `body` while a real worker serves the task queue (in this process). */
+  withWorker<T>(body: (worker: Worker) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export async function runbookHarness(options: { edit?: (yaml: string) => string; label?: string } = {}): Promise<RunbookHarness> {
+  const env = await startTestEstate({ edit: options.edit });
+  const { client, close } = await connectClient();
+  const taskQueue = uniqueTaskQueue(options.label ?? 'runbook');
+  const deps = realDependencies({ resolveSecret });
+  let runs = 0;
+  return {
+    env,
+    client,
+    taskQueue,
+    start: async (runbook, runOptions, extra = {}) => {
+      const { workflowId, ...rest } = extra;
+      const input: RunbookInput = { topology: env.topology, initiator: 'erin', reason: `test ${runbook}`, options: runOptions ?? {}, ...rest };
+      return client.workflow.start(WORKFLOW_TYPES[runbook], { taskQueue, workflowId: workflowId ?? `${taskQueue}-${runbook}-${++runs}`, args: [input] });
+    },
+    withWorker: (body) => withWorker({ taskQueue, activities: createActivities(deps) }, body),
+    close: async () => {
+      await deps.sql.closeAll();
+      await close();
+      await env.close();
+    },
+  };
+}
+
+/** Waits until the run waits on a gate with this name (or id), and returns it as the CLI sees it. */
+export async function gateOpen(handle: WorkflowHandle, gate: string, timeoutMs = 30_000): Promise<PendingGate> {
+  return eventually(
+    async () => (await handle.query(pendingGatesQuery)).find((pending) => pending.gate === gate || pending.id === gate),
+    timeoutMs,
+    `gate ${gate} to open on ${handle.workflowId}`,
+  );
+}
+
+/** Approves through the update (as the CLI does); the result says whether it counted. */
+export async function approve(handle: WorkflowHandle, gate: string, by: string, extra: Partial<ApproveMessage> = {}) {
+  return handle.executeUpdate(approveUpdate, { args: [{ gate, by, ...extra }] });
+}
+
+/** The update's refusal message, or null when it counted. */
+export async function refusal(attempt: Promise<unknown>): Promise<string | null> {
+  try {
+    await attempt;
+    return null;
+  } catch (error) {
+    let cause: unknown = error;
+    while ((cause as { cause?: unknown }).cause) cause = (cause as { cause: unknown }).cause;
+    return (cause as Error).message;
+  }
+}
+
+export async function progress(handle: WorkflowHandle): Promise<Progress> {
+  return handle.query(progressQuery);
+}
+
+export async function result(handle: WorkflowHandle): Promise<RunbookReport> {
+  return (await handle.result()) as RunbookReport;
+}
+
+/** A step of the report by name (the first run of it). */
+export function stepOf(report: { steps: RunbookReport['steps'] }, name: string) {
+  const step = report.steps.find((candidate) => candidate.name === name);
+  if (!step) throw new Error(`no step ${name} in ${report.steps.map((candidate) => candidate.name).join(', ')}`);
+  return step;
+}
