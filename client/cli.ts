@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { PACKAGE_VERSION } from '../scripts/project-root';
 import { simCommand } from './commands/sim';
 import { topologyCommand } from './commands/topology-check';
+import { workerCommand } from './commands/worker';
 import { CliError, EXIT } from './output';
 
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(topologyCommand());
   program.addCommand(simCommand());
+  program.addCommand(workerCommand());
   // Sub-commands inherit exitOverride only when added after it is set, so set it on every one.
   const overrideAll = (command: Command) => {
     command.exitOverride();

@@ -1,0 +1,327 @@
+/**
+ * The built worker process (`node dist/worker/main.js`, `pchat-dr worker`) against the run's real Temporal dev
+ * server: it says when it is ready, polls its task queue, serves Prometheus metrics, lets a running step finish
+ * on SIGTERM and exits 0, and refuses bad settings with exit 2 and one line.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/dev-server';
+import { PROJECT_ROOT } from '../../scripts/project-root';
+import { CLI_PATH, runCli } from '../helpers/cli';
+import { connectClient, temporalAddress, uniqueTaskQueue, withWorker } from '../helpers/temporal';
+import { runWorker, type WorkerReady } from '../../worker/main';
+import type { notifyProbe } from './notify-probe-workflow';
+
+const WORKER_MAIN = path.join(PROJECT_ROOT, 'dist', 'worker', 'main.js');
+const PROBE_WORKFLOWS = path.join(__dirname, 'notify-probe-workflow.ts');
+const PROBE_BUNDLE = path.join(PROJECT_ROOT, '.tmp', 'test', 'worker-notify-probe-bundle.js');
+/** temporal.api.enums.v1.TaskQueueType */
+const TASK_QUEUE_TYPE = { workflow: 1, activity: 2 } as const;
+
+type LogLine = Record<string, unknown> & { level: string; msg: string };
+
+interface WorkerProcess {
+  child: ChildProcess;
+  /** Every stdout line, parsed: the worker logs only JSON there. */
+  logs: LogLine[];
+  stdoutLines: string[];
+  stderr: () => string;
+  exited: Promise<number | null>;
+  waitForLog(matches: (line: LogLine) => boolean, what: string): Promise<LogLine>;
+}
+
+const started: WorkerProcess[] = [];
+
+/** The worker's environment: the dev server, no temporal.toml from this machine, no inherited worker settings. */
+function workerEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TEMPORAL_') && !name.startsWith('PCHAT_DR_')));
+  return { ...env, TEMPORAL_ADDRESS: temporalAddress(), TEMPORAL_CONFIG_FILE: path.join(PROJECT_ROOT, '.tmp', 'test', 'no-temporal.toml'), ...extra };
+}
+
+function startWorker(entry: 'main' | 'cli', args: string[], env: NodeJS.ProcessEnv): WorkerProcess {
+  const script = entry === 'main' ? [WORKER_MAIN] : [CLI_PATH, 'worker'];
+  const child = spawn(process.execPath, [...script, ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: LogLine[] = [];
+  const stdoutLines: string[] = [];
+  const waiters: Array<() => void> = [];
+  let partial = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      stdoutLines.push(line);
+      try {
+        logs.push(JSON.parse(line) as LogLine);
+      } catch {
+        // not JSON: the test that cares looks at stdoutLines
+      }
+    }
+    waiters.forEach((wake) => wake());
+  });
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  void exited.then(() => waiters.forEach((wake) => wake()));
+
+  const waitForLog = (matches: (line: LogLine) => boolean, what: string) =>
+    new Promise<LogLine>((resolve, reject) => {
+      const check = () => {
+        const found = logs.find(matches);
+        if (found) return resolve(found);
+        if (child.exitCode !== null || child.signalCode !== null) {
+          reject(new Error(`worker exited (${child.exitCode ?? child.signalCode}) before logging ${what}\nstdout:\n${stdoutLines.join('\n')}\nstderr:\n${stderr}`));
+        } else {
+          waiters.push(check);
+        }
+      };
+      check();
+    });
+
+  const worker = { child, logs, stdoutLines, stderr: () => stderr, exited, waitForLog };
+  started.push(worker);
+  return worker;
+}
+
+const isReady = (line: LogLine) => line.msg === 'worker ready';
+const isShuttingDown = (line: LogLine) => line.msg.startsWith('shutting down');
+
+/** A webhook that holds every POST open until the test releases it: a step that is running for as long as we like. */
+async function heldWebhook(): Promise<{ url: string; received: Promise<unknown>; count: () => number; release: () => void; close: () => Promise<void> }> {
+  const held: ServerResponse[] = [];
+  let onRequest!: (body: unknown) => void;
+  const received = new Promise<unknown>((resolve) => (onRequest = resolve));
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      held.push(res);
+      onRequest(JSON.parse(body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const release = () => held.splice(0).forEach((res) => res.writeHead(204).end());
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    received,
+    count: () => held.length,
+    release,
+    close: () => {
+      release();
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+beforeAll(async () => {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: PROBE_WORKFLOWS,
+    logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
+  });
+  mkdirSync(path.dirname(PROBE_BUNDLE), { recursive: true });
+  writeFileSync(PROBE_BUNDLE, code);
+});
+
+afterEach(() => {
+  for (const worker of started.splice(0)) if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
+});
+
+describe('the worker process (node dist/worker/main.js)', () => {
+  it('logs a JSON ready line, polls its task queue, serves Prometheus metrics, and exits 0 on SIGTERM', async () => {
+    const taskQueue = uniqueTaskQueue('worker-process');
+    const metricsPort = await freePort();
+    const worker = startWorker('main', ['--task-queue', taskQueue, '--metrics', `127.0.0.1:${metricsPort}`, '--shutdown-grace', '20s'], workerEnv());
+
+    const ready = await worker.waitForLog(isReady, 'its ready line');
+    expect(ready).toMatchObject({
+      level: 'info',
+      taskQueue,
+      namespace: 'default',
+      address: temporalAddress(),
+      metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+      apiKeyConfigured: false,
+    });
+
+    const { client, close } = await connectClient();
+    try {
+      for (const taskQueueType of [TASK_QUEUE_TYPE.workflow, TASK_QUEUE_TYPE.activity]) {
+        const pollers = await until(`pollers on ${taskQueue}`, async () => {
+          const described = await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, taskQueueType });
+          return described.pollers?.length ? described.pollers : undefined;
+        });
+        expect(pollers.length).toBeGreaterThan(0);
+      }
+    } finally {
+      await close();
+    }
+
+    const metrics = await until('metrics for the task queue', async () => {
+      const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      const text = await response.text();
+      return response.ok && text.includes(`task_queue="${taskQueue}"`) ? { text, type: response.headers.get('content-type') } : undefined;
+    });
+    expect(metrics.type).toMatch(/^text\/plain/);
+    expect(metrics.text).toMatch(/^# TYPE temporal_\w+ \w+$/m);
+    expect(metrics.text).toMatch(new RegExp(`^temporal_num_pollers\\{[^}]*task_queue="${taskQueue}"[^}]*\\} \\d+`, 'm'));
+
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(worker.logs.find(isShuttingDown)).toMatchObject({ reason: 'SIGTERM', shutdownGrace: '20s' });
+    expect(worker.logs.at(-1)).toMatchObject({ msg: 'worker stopped', taskQueue });
+    // Nothing but JSON on stdout, and the Temporal SDK's own messages come through the same logger.
+    expect(worker.stdoutLines.filter((line) => line !== '').length).toBe(worker.logs.length);
+    expect(worker.logs.some((line) => line.sdkComponent === 'worker' && line.msg === 'Worker state changed')).toBe(true);
+    expect(worker.stderr()).toBe('');
+  }, 120_000);
+});
+
+describe('pchat-dr worker', () => {
+  it('on SIGTERM lets the running step finish, then exits 0', async () => {
+    const taskQueue = uniqueTaskQueue('worker-shutdown');
+    const webhook = await heldWebhook();
+    const worker = startWorker('cli', ['--shutdown-grace', '1m'], workerEnv({ PCHAT_DR_TASK_QUEUE: taskQueue, PCHAT_DR_WORKFLOW_BUNDLE: PROBE_BUNDLE, PCHAT_DR_METRICS_ADDRESS: 'off' }));
+    const { client, close } = await connectClient();
+    try {
+      expect(await worker.waitForLog(isReady, 'its ready line')).toMatchObject({ taskQueue, metricsUrl: null });
+      const handle = await client.workflow.start<typeof notifyProbe>('notifyProbe', { taskQueue, workflowId: taskQueue, args: [webhook.url] });
+      await webhook.received; // the notify step is now running in the worker, waiting for the webhook's answer
+
+      worker.child.kill('SIGTERM');
+      expect(await worker.waitForLog(isShuttingDown, 'that it is shutting down')).toMatchObject({ reason: 'SIGTERM', shutdownGrace: '1m' });
+      expect(worker.child.exitCode).toBeNull(); // still up: the step is running
+      expect(webhook.count()).toBe(1);
+
+      webhook.release();
+      expect(await worker.exited).toBe(0);
+      expect(worker.logs.some((line) => line.msg === 'worker stopped')).toBe(true);
+
+      // The step's result was recorded: a fresh worker finishes the workflow with it, no retry, no failure.
+      await withWorker({ taskQueue, workflowsPath: PROBE_WORKFLOWS }, async () => {
+        expect(await handle.result()).toEqual({ outcome: 'acted', status: 204 });
+      });
+      expect(webhook.count()).toBe(0);
+    } finally {
+      await close();
+      await webhook.close();
+    }
+  }, 120_000);
+
+  it('exits at once on a second signal, without waiting for the running step', async () => {
+    const taskQueue = uniqueTaskQueue('worker-second-signal');
+    const webhook = await heldWebhook();
+    const worker = startWorker('cli', ['--task-queue', taskQueue, '--metrics', 'off', '--workflow-bundle', PROBE_BUNDLE], workerEnv());
+    const { client, close } = await connectClient();
+    try {
+      await worker.waitForLog(isReady, 'its ready line');
+      await client.workflow.start<typeof notifyProbe>('notifyProbe', { taskQueue, workflowId: taskQueue, args: [webhook.url] });
+      await webhook.received;
+
+      worker.child.kill('SIGINT');
+      await worker.waitForLog(isShuttingDown, 'that it is shutting down');
+      worker.child.kill('SIGINT');
+      expect(await worker.exited).toBe(130);
+      expect(worker.logs.find((line) => line.msg.startsWith('second signal'))).toMatchObject({ level: 'warn', signal: 'SIGINT' });
+      expect(webhook.count()).toBe(1); // the step was still waiting: the worker did not wait for it
+    } finally {
+      await close();
+      await webhook.close();
+    }
+  }, 120_000);
+
+  it('gives up on a step that outlasts the grace time and exits 1, saying so', async () => {
+    const taskQueue = uniqueTaskQueue('worker-forced');
+    const webhook = await heldWebhook();
+    const worker = startWorker('cli', ['--task-queue', taskQueue, '--metrics', 'off', '--shutdown-grace', '2s', '--workflow-bundle', PROBE_BUNDLE], workerEnv());
+    const { client, close } = await connectClient();
+    try {
+      await worker.waitForLog(isReady, 'its ready line');
+      await client.workflow.start<typeof notifyProbe>('notifyProbe', { taskQueue, workflowId: taskQueue, args: [webhook.url] });
+      await webhook.received;
+
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(1);
+      expect(worker.logs.find(isShuttingDown)).toMatchObject({ shutdownGrace: '2s', giveUpAfter: '4s' });
+      expect(worker.logs.find((line) => line.msg.startsWith('shutdown forced'))).toMatchObject({ level: 'error' });
+      expect(webhook.count()).toBe(1); // the step never got its answer: the bound, not the step, ended the wait
+    } finally {
+      await close();
+      await webhook.close();
+    }
+  }, 120_000);
+
+  it('refuses bad settings with exit 2 and one line, before connecting', async () => {
+    // The dev server is not needed to refuse: point at a port nothing listens on to prove nothing connects first.
+    const nowhere = `127.0.0.1:${await freePort()}`;
+    const badMetrics = await runCli(['worker', '--metrics', 'localhost'], { env: workerEnv({ TEMPORAL_ADDRESS: nowhere }) });
+    expect(badMetrics.code).toBe(2);
+    expect(badMetrics.stderr).toMatch(/^--metrics localhost: give IP:port for the metrics endpoint .*, or off\n$/);
+    expect(badMetrics.stdout).toBe('');
+
+    const badGrace = await runCli(['worker', '--metrics', 'off'], { env: workerEnv({ TEMPORAL_ADDRESS: nowhere, PCHAT_DR_SHUTDOWN_GRACE: '300' }) });
+    expect(badGrace.code).toBe(2);
+    expect(badGrace.stderr).toMatch(/^PCHAT_DR_SHUTDOWN_GRACE 300: give a duration with its unit, e.g. 30s, 5m or 1h\n$/);
+
+    const missing = path.join(PROJECT_ROOT, '.tmp', 'test', 'no-such-bundle.js');
+    const noBundle = startWorker('main', ['--metrics', 'off'], workerEnv({ TEMPORAL_ADDRESS: nowhere, PCHAT_DR_WORKFLOW_BUNDLE: missing }));
+    expect(await noBundle.exited).toBe(2);
+    expect(noBundle.stderr()).toMatch(/^PCHAT_DR_WORKFLOW_BUNDLE .*no-such-bundle\.js: workflow bundle not found \(check the path; `npm run build` writes .*\)\n$/);
+    expect(noBundle.stdoutLines.join('')).toBe('');
+  });
+
+  it('exits 1 when Temporal cannot be reached, saying where it tried', async () => {
+    const nowhere = `127.0.0.1:${await freePort()}`;
+    const result = await runCli(['worker', '--metrics', 'off'], { env: workerEnv({ TEMPORAL_ADDRESS: nowhere }) });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^cannot connect to Temporal at ${nowhere}: .+\\n$`));
+    expect(JSON.parse(result.stdout.trim().split('\n').at(-1)!)).toMatchObject({ level: 'error', address: nowhere, msg: 'cannot connect to Temporal' });
+  });
+});
+
+describe('runWorker (in-process, as the demo uses it)', () => {
+  it('serves the task queue until `stop` is aborted, then resolves', async () => {
+    const taskQueue = uniqueTaskQueue('worker-in-process');
+    const lines: string[] = [];
+    const stop = new AbortController();
+    let ready: WorkerReady | undefined;
+    const { client, close } = await connectClient();
+    try {
+      const running = runWorker({
+        ownProcess: false,
+        stop: stop.signal,
+        env: workerEnv({ PCHAT_DR_TASK_QUEUE: taskQueue, PCHAT_DR_METRICS_ADDRESS: 'off', PCHAT_DR_WORKFLOW_BUNDLE: PROBE_BUNDLE }),
+        logDestination: { write: (line: string) => void lines.push(line) },
+        onReady: (info) => (ready = info),
+      });
+      await until('the ready callback', async () => ready);
+      expect(ready).toEqual({ taskQueue, namespace: 'default', address: temporalAddress(), metricsUrl: null });
+      await until(`pollers on ${taskQueue}`, async () => {
+        const described = await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, taskQueueType: TASK_QUEUE_TYPE.workflow });
+        return described.pollers?.length ? true : undefined;
+      });
+
+      stop.abort();
+      await running;
+      const logs = lines.map((line) => JSON.parse(line) as LogLine);
+      expect(logs.find(isShuttingDown)).toMatchObject({ reason: 'stop requested' });
+      expect(logs.some((line) => line.msg === 'worker stopped')).toBe(true);
+    } finally {
+      await close();
+    }
+  });
+});
