@@ -88,6 +88,9 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
       await rb.act({ name: 'remove-stale-mirroring', title: `Remove the old mirroring session of ${database} on ${primary.name}`, target: primary.name, activity: 'removeMirroring', input: { database, instance: primary } });
     }
     const file = full.kind === 'done' ? full.result.figures.file : `${topology.backupShare.sqlPath}/${fileName}`;
+    if (before.primary.state === 'ONLINE') {
+      await rb.act({ name: 'end-primary-sessions', title: `End every session using ${database} on ${primary.name} (RESTORE needs it to itself)`, target: primary.name, activity: 'endSessions', input: { instance: primary, database } });
+    }
     await rb.act({ name: 'restore-primary', title: `Restore ${database} on ${primary.name} WITH REPLACE, RECOVERY`, target: primary.name, activity: 'restoreFullDatabase', input: { instance: primary, database, file, move: [], replace: true, recovery: 'RECOVERY' } });
     if (!rb.dryRun) {
       const restored = await state(primary, database, 'verify-primary');

@@ -82,6 +82,10 @@ export async function setupLogShipping(input: RunbookInput<SetupLogShippingOptio
       const fileName = `${database}_logshipping_seed_${compactTimestamp(new Date())}.bak`;
       const full = await rb.act({ name: 'full-backup', title: `Full backup of ${database} on ${primary.name} to the share`, target: primary.name, activity: 'backupFullDatabase', input: { instance: primary, database, folder: topology.backupShare, fileName } });
       const file = full.kind === 'done' ? full.result.figures.file : `${topology.backupShare.sqlPath}/${fileName}`;
+      if (backupState.state === 'ONLINE') {
+        // Re-seeding during failback: RESTORE needs the database to itself, and chat servers keep their connections.
+        await rb.act({ name: 'end-backup-sessions', title: `End every session using ${database} on ${backup.name}`, target: backup.name, activity: 'endSessions', input: { instance: backup, database } });
+      }
       await rb.act({
         name: 'seed-secondary',
         title: `Restore ${database} on ${backup.name} WITH NORECOVERY`,

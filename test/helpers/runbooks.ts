@@ -26,10 +26,16 @@ export interface RunbookHarness {
   close(): Promise<void>;
 }
 
+/**
+ * Every harness has a pool of its own (a unique FQDN), because the pool's incident lock lives on the shared dev
+ * server: a run left open by one test must not block the next.
+ */
 export async function runbookHarness(options: { edit?: (yaml: string) => string; label?: string } = {}): Promise<RunbookHarness> {
-  const env = await startTestEstate({ edit: options.edit });
-  const { client, close } = await connectClient();
   const taskQueue = uniqueTaskQueue(options.label ?? 'runbook');
+  const fqdn = `${taskQueue.toLowerCase()}.sim.local`;
+  const env = await startTestEstate({ edit: (yaml) => (options.edit ?? ((text: string) => text))(yaml.replaceAll('pchat.sim.local', fqdn)) });
+  const { client, close } = await connectClient();
+  const started: WorkflowHandle[] = [];
   const deps = realDependencies({ resolveSecret });
   let runs = 0;
   return {
@@ -39,10 +45,14 @@ export async function runbookHarness(options: { edit?: (yaml: string) => string;
     start: async (runbook, runOptions, extra = {}) => {
       const { workflowId, ...rest } = extra;
       const input: RunbookInput = { topology: env.topology, initiator: 'erin', reason: `test ${runbook}`, options: runOptions ?? {}, ...rest };
-      return client.workflow.start(WORKFLOW_TYPES[runbook], { taskQueue, workflowId: workflowId ?? `${taskQueue}-${runbook}-${++runs}`, args: [input] });
+      const handle = await client.workflow.start(WORKFLOW_TYPES[runbook], { taskQueue, workflowId: workflowId ?? `${taskQueue}-${runbook}-${++runs}`, args: [input] });
+      started.push(handle);
+      return handle;
     },
     withWorker: (body) => withWorker({ taskQueue, activities: createActivities(deps) }, body),
     close: async () => {
+      // A failed test may leave a run waiting at a gate: end it, so nothing of this test lingers on the server.
+      await Promise.all(started.map((handle) => handle.terminate('test finished').catch(() => undefined)));
       await deps.sql.closeAll();
       await close();
       await env.close();
@@ -52,11 +62,18 @@ export async function runbookHarness(options: { edit?: (yaml: string) => string;
 
 /** Waits until the run waits on a gate with this name (or id), and returns it as the CLI sees it. */
 export async function gateOpen(handle: WorkflowHandle, gate: string, timeoutMs = 30_000): Promise<PendingGate> {
-  return eventually(
-    async () => (await handle.query(pendingGatesQuery)).find((pending) => pending.gate === gate || pending.id === gate),
-    timeoutMs,
-    `gate ${gate} to open on ${handle.workflowId}`,
-  );
+  try {
+    return await eventually(async () => (await handle.query(pendingGatesQuery)).find((pending) => pending.gate === gate || pending.id === gate), timeoutMs, `gate ${gate} to open on ${handle.workflowId}`);
+  } catch (error) {
+    // Say where the run is instead: which gate it waits on, which step failed and why.
+    const describe = async (run: WorkflowHandle): Promise<string> => {
+      const now = await run.query(progressQuery).catch(() => null);
+      const failed = now?.steps.filter((step) => step.failure).map((step) => `${step.name}: ${step.failure!.type} ${step.failure!.message}`);
+      const children = await Promise.all((now?.children ?? []).filter((child) => !child.outcome).map((child) => describe(run.client.getHandle(child.workflowId))));
+      return `${run.workflowId} is ${now?.outcome} in phase ${now?.phase}, open gates: ${now?.openGates.map((open) => open.id).join(', ') || 'none'}; failed steps: ${failed?.join(' | ') || 'none'}; ${now?.outcomeReason ?? ''}${children.map((child) => `\n  child ${child}`).join('')}`;
+    };
+    throw new Error(`${(error as Error).message}; ${await describe(handle)}`);
+  }
 }
 
 /** Approves through the update (as the CLI does); the result says whether it counted. */

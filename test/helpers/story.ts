@@ -1,0 +1,61 @@
+/**
+ * Steps of the DR story that several runbook tests share: log shipping set up by runbook 2, log backups taken on the
+ * primary with chat traffic in between, DC1 lost, and what an operator counts afterwards (messages lost, when they
+ * were posted).
+ */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { timestampOf } from '../../workflows/estate';
+import { eventually, type TestEstate } from './estate';
+import { result, type RunbookHarness } from './runbooks';
+
+export async function setUpLogShipping(harness: RunbookHarness): Promise<void> {
+  const report = await result(await harness.start('setup-log-shipping'));
+  expect(report.outcome, report.outcomeReason).toBe('succeeded');
+}
+
+/**
+ * Log backups of mgc on the primary, named as log shipping names them. The primary's own backup job is paused (and
+ * any run of it finished) first, and every name comes after the newest file on the share, so no file of the same
+ * name (same second) ever replaces another.
+ */
+export async function takeLogBackups(env: TestEstate, count: number, messagesBetween = 3, instance = 'dc1-sql-a'): Promise<string[]> {
+  const job = () => env.estate.snapshot().instances.find((candidate) => candidate.name === instance)!.jobs.find((candidate) => candidate.name === 'LSBackup_mgc');
+  if (job()) {
+    env.estate.setJobEnabled(instance, 'LSBackup_mgc', false);
+    await eventually(() => !job()!.running, 15_000, 'the backup job to finish');
+  }
+  const newest = () => readdirSync(env.topology.backupShare.workerPath).filter((name) => /^mgc_\d{14}(_tail)?\.trn$/.test(name)).sort().pop() ?? '';
+  const files: string[] = [];
+  for (let index = 0; index < count; index++) {
+    for (let message = 0; message < messagesBetween; message++) await env.estate.chat.postOne();
+    let name = `mgc_${timestampOf(new Date())}.trn`;
+    while (name <= newest()) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      name = `mgc_${timestampOf(new Date())}.trn`;
+    }
+    const file = path.join(env.topology.backupShare.sqlPath, name);
+    await env.query(instance, 'BACKUP LOG [mgc] TO DISK = @file WITH INIT', { file });
+    files.push(file);
+  }
+  return files;
+}
+
+/** DC1 is lost: both its SQL Server instances stop (chat clients then fail to post). */
+export async function loseDc1(env: TestEstate): Promise<void> {
+  await Promise.all(['dc1-sql-a', 'dc1-sql-b'].map((name) => env.estate.stopInstance(name)));
+}
+
+/** Acknowledged messages the database on `instance` lacks, with the time each was posted on DC1. */
+export function lostMessages(env: TestEstate, instance = 'dc2-sql-a'): { clientId: string; postedAt: Date }[] {
+  const posted = new Map<string, Date>();
+  for (const name of ['dc1-sql-a', 'dc1-sql-b']) {
+    for (const message of env.estate.instance(name).database('mgc')?.messages ?? []) if (!posted.has(message.clientId)) posted.set(message.clientId, message.postedAt);
+  }
+  return env.estate.lostMessages(instance).map((clientId) => ({ clientId, postedAt: posted.get(clientId)! }));
+}
+
+export function mgcOn(env: TestEstate, instance: string) {
+  return env.estate.snapshot().instances.find((candidate) => candidate.name === instance)!.databases.find((database) => database.name === 'mgc');
+}
