@@ -30,11 +30,11 @@ export interface RunbookHarness {
  * Every harness has a pool of its own (a unique FQDN), because the pool's incident lock lives on the shared dev
  * server: a run left open by one test must not block the next.
  */
-export async function runbookHarness(options: { edit?: (yaml: string) => string; label?: string } = {}): Promise<RunbookHarness> {
+export async function runbookHarness(options: { edit?: (yaml: string) => string; label?: string; address?: string } = {}): Promise<RunbookHarness> {
   const taskQueue = uniqueTaskQueue(options.label ?? 'runbook');
   const fqdn = `${taskQueue.toLowerCase()}.sim.local`;
   const env = await startTestEstate({ edit: (yaml) => (options.edit ?? ((text: string) => text))(yaml.replaceAll('pchat.sim.local', fqdn)) });
-  const { client, close } = await connectClient();
+  const { client, close } = await connectClient(options.address);
   const started: WorkflowHandle[] = [];
   const deps = realDependencies({ resolveSecret });
   let runs = 0;

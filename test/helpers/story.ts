@@ -17,8 +17,8 @@ export async function setUpLogShipping(harness: RunbookHarness): Promise<void> {
 
 /**
  * Log backups of mgc on the primary, named as log shipping names them. The primary's own backup job is paused (and
- * any run of it finished) first, and every name comes after the newest file on the share, so no file of the same
- * name (same second) ever replaces another.
+ * any run of it finished) first, and each name is one second after the newest file on the share (or now), so no
+ * file of the same name ever replaces another and many can be taken quickly.
  */
 export async function takeLogBackups(env: TestEstate, count: number, messagesBetween = 3, instance = 'dc1-sql-a'): Promise<string[]> {
   const job = () => env.estate.snapshot().instances.find((candidate) => candidate.name === instance)!.jobs.find((candidate) => candidate.name === 'LSBackup_mgc');
@@ -26,18 +26,19 @@ export async function takeLogBackups(env: TestEstate, count: number, messagesBet
     env.estate.setJobEnabled(instance, 'LSBackup_mgc', false);
     await eventually(() => !job()!.running, 15_000, 'the backup job to finish');
   }
-  const newest = () => readdirSync(env.topology.backupShare.workerPath).filter((name) => /^mgc_\d{14}(_tail)?\.trn$/.test(name)).sort().pop() ?? '';
+  const newest = readdirSync(env.topology.backupShare.workerPath).filter((name) => /^mgc_\d{14}(_tail)?\.trn$/.test(name)).sort().pop();
+  let at = Math.max(Date.now(), newest ? Date.parse(newest.replace(/^mgc_(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2}).*$/, '$1-$2-$3T$4:$5:$6Z')) + 1_000 : 0);
   const files: string[] = [];
-  for (let index = 0; index < count; index++) {
-    for (let message = 0; message < messagesBetween; message++) await env.estate.chat.postOne();
-    let name = `mgc_${timestampOf(new Date())}.trn`;
-    while (name <= newest()) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      name = `mgc_${timestampOf(new Date())}.trn`;
+  const connection = await env.connect(instance);
+  try {
+    for (let index = 0; index < count; index++, at += 1_000) {
+      for (let message = 0; message < messagesBetween; message++) await env.estate.chat.postOne();
+      const file = path.join(env.topology.backupShare.sqlPath, `mgc_${timestampOf(new Date(at))}.trn`);
+      await connection.request().input('file', file).query('BACKUP LOG [mgc] TO DISK = @file WITH INIT');
+      files.push(file);
     }
-    const file = path.join(env.topology.backupShare.sqlPath, name);
-    await env.query(instance, 'BACKUP LOG [mgc] TO DISK = @file WITH INIT', { file });
-    files.push(file);
+  } finally {
+    await connection.close();
   }
   return files;
 }

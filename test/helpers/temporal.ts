@@ -24,8 +24,9 @@ export function uniqueTaskQueue(label: string): string {
   return `test-${label.replace(/[^A-Za-z0-9-]+/g, '-')}-${randomUUID().slice(0, 8)}`;
 }
 
-export async function connectClient(): Promise<{ client: Client; close: () => Promise<void> }> {
-  const connection = await Connection.connect({ address: temporalAddress() });
+/** A client of the run's dev server, or of the server at `address`. */
+export async function connectClient(address = temporalAddress()): Promise<{ client: Client; close: () => Promise<void> }> {
+  const connection = await Connection.connect({ address });
   return { client: new Client({ connection }), close: () => connection.close() };
 }
 

@@ -3,7 +3,6 @@
  * server: it says when it is ready, polls its task queue, serves Prometheus metrics, lets a running step finish
  * on SIGTERM and exits 0, and refuses bad settings with exit 2 and one line.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,82 +11,17 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/dev-server';
 import { PROJECT_ROOT } from '../../scripts/project-root';
-import { CLI_PATH, runCli } from '../helpers/cli';
+import { runCli } from '../helpers/cli';
+import { isReady, startWorker, stopStartedWorkers, workerEnv, type LogLine } from '../helpers/worker-process';
 import { connectClient, temporalAddress, uniqueTaskQueue, withWorker } from '../helpers/temporal';
 import { runWorker, type WorkerReady } from '../../worker/main';
 import type { notifyProbe } from './notify-probe-workflow';
 
-const WORKER_MAIN = path.join(PROJECT_ROOT, 'dist', 'worker', 'main.js');
 const PROBE_WORKFLOWS = path.join(__dirname, 'notify-probe-workflow.ts');
 const PROBE_BUNDLE = path.join(PROJECT_ROOT, '.tmp', 'test', 'worker-notify-probe-bundle.js');
 /** temporal.api.enums.v1.TaskQueueType */
 const TASK_QUEUE_TYPE = { workflow: 1, activity: 2 } as const;
 
-type LogLine = Record<string, unknown> & { level: string; msg: string };
-
-interface WorkerProcess {
-  child: ChildProcess;
-  /** Every stdout line, parsed: the worker logs only JSON there. */
-  logs: LogLine[];
-  stdoutLines: string[];
-  stderr: () => string;
-  exited: Promise<number | null>;
-  waitForLog(matches: (line: LogLine) => boolean, what: string): Promise<LogLine>;
-}
-
-const started: WorkerProcess[] = [];
-
-/** The worker's environment: the dev server, no temporal.toml from this machine, no inherited worker settings. */
-function workerEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TEMPORAL_') && !name.startsWith('PCHAT_DR_')));
-  return { ...env, TEMPORAL_ADDRESS: temporalAddress(), TEMPORAL_CONFIG_FILE: path.join(PROJECT_ROOT, '.tmp', 'test', 'no-temporal.toml'), ...extra };
-}
-
-function startWorker(entry: 'main' | 'cli', args: string[], env: NodeJS.ProcessEnv): WorkerProcess {
-  const script = entry === 'main' ? [WORKER_MAIN] : [CLI_PATH, 'worker'];
-  const child = spawn(process.execPath, [...script, ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const logs: LogLine[] = [];
-  const stdoutLines: string[] = [];
-  const waiters: Array<() => void> = [];
-  let partial = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    const lines = (partial + chunk.toString()).split('\n');
-    partial = lines.pop()!;
-    for (const line of lines) {
-      stdoutLines.push(line);
-      try {
-        logs.push(JSON.parse(line) as LogLine);
-      } catch {
-        // not JSON: the test that cares looks at stdoutLines
-      }
-    }
-    waiters.forEach((wake) => wake());
-  });
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  void exited.then(() => waiters.forEach((wake) => wake()));
-
-  const waitForLog = (matches: (line: LogLine) => boolean, what: string) =>
-    new Promise<LogLine>((resolve, reject) => {
-      const check = () => {
-        const found = logs.find(matches);
-        if (found) return resolve(found);
-        if (child.exitCode !== null || child.signalCode !== null) {
-          reject(new Error(`worker exited (${child.exitCode ?? child.signalCode}) before logging ${what}\nstdout:\n${stdoutLines.join('\n')}\nstderr:\n${stderr}`));
-        } else {
-          waiters.push(check);
-        }
-      };
-      check();
-    });
-
-  const worker = { child, logs, stdoutLines, stderr: () => stderr, exited, waitForLog };
-  started.push(worker);
-  return worker;
-}
-
-const isReady = (line: LogLine) => line.msg === 'worker ready';
 const isShuttingDown = (line: LogLine) => line.msg.startsWith('shutting down');
 
 /** A webhook that holds every POST open until the test releases it: a step that is running for as long as we like. */
@@ -139,7 +73,7 @@ beforeAll(async () => {
 });
 
 afterEach(() => {
-  for (const worker of started.splice(0)) if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
+  stopStartedWorkers();
 });
 
 describe('the worker process (node dist/worker/main.js)', () => {
