@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { DatabaseKind, Role, Topology } from '../topology/schema';
 import { ROLES } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
-import { listLogBackups, type BackupFile } from './files';
+import { listLogBackups } from './files';
 import { readPrimaryConfiguration, readSecondaryConfiguration, type PrimaryConfiguration, type SecondaryConfiguration } from './log-shipping';
 import { readMirroring, type MirroringState } from './mirroring';
 import { readPool, type PoolView } from './pool-control';
@@ -35,7 +35,8 @@ export interface EstateEvidence {
   database: string;
   partners: Record<Role, MirroringState | null>;
   logShipping: { primaryInstance: string | null; primary: PrimaryConfiguration | null; secondary: SecondaryConfiguration | null };
-  files: { share: BackupFile[]; copyFolder: BackupFile[]; notCopied: string[] };
+  /** How many log backups the share and the copy folder hold (counts: with a thousand files, lists would swell history), and which are not copied yet. */
+  files: { share: number; copyFolder: number; notCopied: string[] };
   backupDatabase: RedoPoint | null;
   /** Logs not yet in the backup database, in LSN order. */
   pending: PendingLog[];
@@ -145,7 +146,7 @@ export function evidenceActivities(deps: ActivityDependencies) {
         database,
         partners,
         logShipping: { primaryInstance: primaryRole ? roles[primaryRole]! : null, primary, secondary },
-        files: { share, copyFolder, notCopied },
+        files: { share: share.length, copyFolder: copyFolder.length, notCopied },
         backupDatabase,
         pending,
         chain,
