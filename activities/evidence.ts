@@ -6,10 +6,10 @@
  */
 import { Context } from '@temporalio/activity';
 import path from 'node:path';
-import type { DatabaseKind, Role, Topology } from '../topology/schema';
+import type { DatabaseKind, Instance, Role, Topology } from '../topology/schema';
 import { ROLES } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
-import { listLogBackups } from './files';
+import { listLogBackups, type BackupFile } from './files';
 import { readPrimaryConfiguration, readSecondaryConfiguration, type PrimaryConfiguration, type SecondaryConfiguration } from './log-shipping';
 import { readMirroring, type MirroringState } from './mirroring';
 import { readPool, type PoolView } from './pool-control';
@@ -78,6 +78,20 @@ async function attempt<T>(problems: string[], what: string, read: () => Promise<
 }
 
 export function evidenceActivities(deps: ActivityDependencies) {
+  /**
+   * Headers already verified by this worker, by instance, file, size and modification time: a runbook gathers
+   * evidence several times, and RESTORE VERIFYONLY reads a whole backup. A file that is replaced is read again.
+   */
+  const verified = new Map<string, BackupHeaderFacts>();
+  const verifiedHeader = async (instance: Instance, file: BackupFile): Promise<BackupHeaderFacts> => {
+    const key = [instance.name, file.sqlPath, file.size, file.modified].join('|');
+    const known = verified.get(key);
+    if (known) return known;
+    const header = await readBackupHeader(deps, instance, file.sqlPath);
+    verified.set(key, header);
+    return header;
+  };
+
   return {
     async gatherEvidence(input: { topology: Topology; database: DatabaseKind; includePool?: boolean }): Promise<StepResult<EstateEvidence>> {
       // Unreachable instances and a slow Management Shell take time: keep telling Temporal this worker is alive.
@@ -114,12 +128,12 @@ export function evidenceActivities(deps: ActivityDependencies) {
 
       // Headers of every log not yet restored (by name after the last restored file, when known), read on the backup instance.
       const lastRestored = secondary?.lastRestoredFile ? path.basename(secondary.lastRestoredFile.replace(/\\/g, '/')) : '';
-      const candidates = new Map<string, string>();
-      for (const file of [...share, ...copyFolder]) if (file.name > lastRestored) candidates.set(file.name, file.sqlPath);
+      const candidates = new Map<string, BackupFile>();
+      for (const file of [...share, ...copyFolder]) if (file.name > lastRestored) candidates.set(file.name, file);
       const headers: BackupHeaderFacts[] = [];
       if (backupReachable) {
         for (const [name, file] of candidates) {
-          const header = await attempt(problems, `header of ${name}`, () => readBackupHeader(deps, backup, file));
+          const header = await attempt(problems, `header of ${name}`, () => verifiedHeader(backup, file));
           if (header) headers.push(header);
           context.heartbeat({ headers: headers.length, of: candidates.size });
         }

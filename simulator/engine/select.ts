@@ -7,6 +7,7 @@ import type { Expression, Select } from '../tsql/ast';
 import { resolveTable } from './catalog';
 import { SqlError } from './errors';
 import { containsAggregate, evaluate, nullRows, type BoundTable, type EvaluationContext } from './expressions';
+import type { Row } from './msdb';
 import type { Execution } from './session';
 import { compare, isTrue, type Typed } from './values';
 
@@ -99,17 +100,74 @@ function joinedRows(select: Select, execution: Execution, base: EvaluationContex
   let combined: BoundTable[][] = first.rows.map((row) => [{ alias: first.alias, columns: first.columns, row }]);
   for (const join of select.joins) {
     const next = source(join.table.parts, join.table.alias);
+    const bind = (row: Row | null): BoundTable => ({ alias: next.alias, columns: next.columns, row });
+    const candidatesFor = hashJoin(join.on, next.alias, next.rows, bind, base);
     const joined: BoundTable[][] = [];
     for (const tables of combined) {
-      const matches = next.rows
-        .map((row) => [...tables, { alias: next.alias, columns: next.columns, row }])
+      const matches = (candidatesFor?.(tables) ?? next.rows)
+        .map((row) => [...tables, bind(row)])
         .filter((candidate) => isTrue(evaluate(join.on, { ...base, tables: candidate }).value));
       if (matches.length > 0) joined.push(...matches);
-      else if (join.type === 'LEFT') joined.push([...tables, { alias: next.alias, columns: next.columns, row: null }]);
+      else if (join.type === 'LEFT') joined.push([...tables, bind(null)]);
     }
     combined = joined;
   }
   return combined;
+}
+
+/**
+ * msdb grows to thousands of rows (backup history of every log), and SQL Server answers its joins through indexes.
+ * For an ON with `inner.column = outer.expression`, rows of the joined table are bucketed by a key that equal values
+ * always share (it may also group a few unequal ones: the full ON is still evaluated on each candidate), so a join
+ * costs n + m instead of n × m. Null when the ON has no such equality, or a value is one the key cannot place.
+ */
+function hashJoin(on: Expression, alias: string, rows: Row[], bind: (row: Row) => BoundTable, base: EvaluationContext): ((outer: BoundTable[]) => Row[]) | null {
+  const equality = equalityOn(on, alias);
+  if (!equality) return null;
+  const buckets = new Map<string, Row[]>();
+  for (const row of rows) {
+    const value = evaluate(equality.inner, { ...base, tables: [bind(row)] }).value;
+    if (value === null) continue; // NULL = anything is unknown: never a match
+    const key = joinKey(value);
+    if (key === undefined) return null;
+    const bucket = buckets.get(key);
+    if (bucket) bucket.push(row);
+    else buckets.set(key, [row]);
+  }
+  return (outer) => {
+    const value = evaluate(equality.outer, { ...base, tables: outer }).value;
+    if (value === null) return [];
+    const key = joinKey(value);
+    return key === undefined ? rows : (buckets.get(key) ?? []);
+  };
+}
+
+/** The first `a.x = b.y` among the ANDed terms of an ON, with `inner` the side naming the joined table. */
+function equalityOn(on: Expression, alias: string): { inner: Expression; outer: Expression } | null {
+  if (on.kind !== 'binary') return null;
+  if (on.operator === 'AND') return equalityOn(on.left, alias) ?? equalityOn(on.right, alias);
+  if (on.operator !== '=') return null;
+  const names = (side: Expression) => side.kind === 'column' && side.table?.toLowerCase() === alias.toLowerCase();
+  const elsewhere = (side: Expression) => side.kind === 'column' && side.table !== undefined && side.table.toLowerCase() !== alias.toLowerCase();
+  if (names(on.left) && elsewhere(on.right)) return { inner: on.left, outer: on.right };
+  if (names(on.right) && elsewhere(on.left)) return { inner: on.right, outer: on.left };
+  return null;
+}
+
+/** Numbers by their canonical decimal text, text case- and trailing-space-insensitively (as compare() sees them). */
+function joinKey(value: SqlValue): string | undefined {
+  if (value instanceof Date || Buffer.isBuffer(value)) return undefined;
+  if (typeof value === 'boolean') return `n:${value ? 1 : 0}`;
+  const text = String(value).trim();
+  const decimal = /^([+-]?)0*(\d*)(?:\.(\d*?)0*)?$/.exec(text);
+  if (decimal && text !== '' && text !== '.') {
+    const whole = decimal[2] || '0';
+    const fraction = decimal[3] ?? '';
+    const zero = whole === '0' && fraction === '';
+    return `n:${decimal[1] === '-' && !zero ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
+  }
+  if (/^[+-]?(\d+\.?\d*|\.\d+)e[+-]?\d+$/i.test(text)) return undefined;
+  return `s:${text.toLowerCase()}`;
 }
 
 function expandStars(select: Select, tables: BoundTable[]): Select['items'] {

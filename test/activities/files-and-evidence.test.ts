@@ -60,6 +60,23 @@ describe('files and evidence', () => {
     expect(evidence.problems).toEqual([]);
   });
 
+  it('verifies each backup file once per worker, and again when the file is replaced', async () => {
+    await start();
+    const { logs } = await seedLogChain(env, 3);
+    const verifications = () => env.estate.instance('dc2-sql-a').msdb.rows('backupset').filter((row) => row.type === 'L').length;
+    const before = verifications();
+    await harness.run('gatherEvidence', { topology: env.topology, database: 'mgc' });
+    expect(verifications()).toBe(before + 3);
+    await harness.run('gatherEvidence', { topology: env.topology, database: 'mgc' });
+    expect(verifications()).toBe(before + 3);
+    // The same name with other content (a newer backup WITH INIT): read again, with its own LSNs.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await env.query('dc1-sql-a', 'BACKUP LOG [mgc] TO DISK = @file WITH INIT', { file: logs[2].file });
+    const again = (await harness.run('gatherEvidence', { topology: env.topology, database: 'mgc' })).found;
+    expect(verifications()).toBe(before + 4);
+    expect(again.pending.find((log) => log.file === logs[2].file)!.firstLsn).toBe(logs[2].lastLsn);
+  });
+
   it('with DC1 down and a log missing: the unreachable partners and the gap are facts in the evidence', async () => {
     await start();
     const { logs } = await seedLogChain(env, 6);

@@ -69,6 +69,24 @@ describe('the simulator T-SQL subset', () => {
     expect(inMaster).toEqual([{ db: 'master' }]);
   });
 
+  it('joins by key with every condition of the ON, NULL never matching, unmatched LEFT rows kept', async () => {
+    const files = await pool.request().query(`SELECT d.name, f.file_id FROM sys.databases d JOIN sys.master_files f ON f.database_id = d.database_id AND f.file_id = 1 WHERE d.name = N'mgc'`);
+    expect(files.recordset).toEqual([{ name: 'mgc', file_id: 1 }]);
+    const roles = await pool.request().query(`
+      SELECT d.name, m.mirroring_role_desc AS role FROM sys.databases d
+        LEFT JOIN sys.database_mirroring m ON m.database_id = d.database_id AND m.mirroring_role_desc = N'principal'
+       WHERE d.name IN (N'master', N'mgc') ORDER BY d.name`);
+    expect(roles.recordset).toEqual([
+      { name: 'master', role: null },
+      { name: 'mgc', role: 'PRINCIPAL' },
+    ]);
+    // A key that is NULL on both sides is unknown, not equal: the LEFT row stays unmatched.
+    const unmatched = await pool.request().query(`
+      SELECT d.name, m.mirroring_partner_instance AS partner FROM sys.databases d
+        LEFT JOIN sys.database_mirroring m ON m.mirroring_partner_instance = d.name WHERE d.name = N'master'`);
+    expect(unmatched.recordset).toEqual([{ name: 'master', partner: null }]);
+  });
+
   const refused = [
     'MERGE INTO t USING s ON t.a = s.a WHEN MATCHED THEN DELETE',
     'UPDATE msdb.dbo.sysjobs SET enabled = 0',
