@@ -10,6 +10,19 @@ import type { Instance } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
 import { primaryDifferences, secondaryDifferences } from '../workflows/estate';
 import { stepFailure } from './failures';
+import {
+  addJobSchedule,
+  addLogShippingPrimaryDatabase,
+  addLogShippingPrimarySecondary,
+  addLogShippingSecondaryDatabase,
+  addLogShippingSecondaryPrimary,
+  deleteLogShippingPrimaryDatabase,
+  deleteLogShippingPrimarySecondary,
+  deleteLogShippingSecondaryDatabase,
+  enableJob,
+  startJob,
+  type Statement,
+} from './statements';
 import { StepClock, type StepResult } from './step-result';
 
 export interface JobInfo {
@@ -83,17 +96,9 @@ export interface SecondarySettings {
   restoreThresholdMinutes: number;
 }
 
-const COMPRESSION = { off: 0, on: 1, default: 2 } as const;
 const COMPRESSION_NAMES = ['off', 'on', 'default'] as const;
 
 const iso = (value: unknown): string | null => (value instanceof Date ? value.toISOString() : null);
-
-/** SQL Server Agent sub-day schedules: every N hours (8), minutes (4) or seconds (2). */
-function subdaySchedule(seconds: number): { type: number; interval: number } {
-  if (seconds % 3600 === 0) return { type: 8, interval: seconds / 3600 };
-  if (seconds % 60 === 0) return { type: 4, interval: seconds / 60 };
-  return { type: 2, interval: seconds };
-}
 
 const SUBDAY_SECONDS: Record<number, number> = { 2: 1, 4: 60, 8: 3600 };
 
@@ -215,25 +220,20 @@ export async function readSecondaryConfiguration(deps: ActivityDependencies, ins
 }
 
 
+/** Runs one statement of statements.ts that changes the instance. */
+function change(deps: ActivityDependencies, instance: Instance, statement: Statement) {
+  return deps.sql.query(instance, statement.text, statement.parameters, 'change');
+}
+
 /** Gives a job an enabled schedule of `seconds` (when it has none) and enables the job. Returns what it did. */
 async function scheduleAndEnable(deps: ActivityDependencies, instance: Instance, job: JobInfo, scheduleName: string, seconds: number): Promise<string[]> {
   const done: string[] = [];
-  const id = { sqlType: sql.UniqueIdentifier, value: job.id };
   if (job.scheduleSeconds === null) {
-    const schedule = subdaySchedule(seconds);
-    await deps.sql.query(
-      instance,
-      `DECLARE @schedule int;
-       EXEC msdb.dbo.sp_add_schedule @schedule_name = @name, @enabled = 1, @freq_type = 4, @freq_interval = 1,
-         @freq_subday_type = @type, @freq_subday_interval = @interval, @active_start_time = 0, @schedule_id = @schedule OUTPUT;
-       EXEC msdb.dbo.sp_attach_schedule @job_id = @id, @schedule_id = @schedule;`,
-      { name: scheduleName, type: schedule.type, interval: schedule.interval, id },
-      'change',
-    );
+    await change(deps, instance, addJobSchedule(job.id, scheduleName, seconds));
     done.push(`scheduled ${job.name} every ${seconds} s`);
   }
   if (!job.enabled) {
-    await deps.sql.query(instance, 'EXEC msdb.dbo.sp_update_job @job_id = @id, @enabled = 1', { id }, 'change');
+    await change(deps, instance, enableJob(job.id));
     done.push(`enabled ${job.name}`);
   }
   return done;
@@ -254,25 +254,7 @@ async function ensurePrimary(
     throw stepFailure('ConfigurationDiffers', `${instance.name} already ships ${database} with other settings (${differing.join('; ')})`, { instance: instance.name, differences: differing });
   }
   if (!current || differing.length > 0) {
-    await deps.sql.query(
-      instance,
-      `DECLARE @job uniqueidentifier, @primary uniqueidentifier;
-       EXEC master.dbo.sp_add_log_shipping_primary_database @database = @database, @backup_directory = @directory,
-         @backup_share = @share, @backup_job_name = @job_name, @backup_retention_period = @retention,
-         @backup_threshold = @threshold, @threshold_alert_enabled = 1, @history_retention_period = 5760,
-         @backup_compression = @compression, @backup_job_id = @job OUTPUT, @primary_id = @primary OUTPUT, @overwrite = @overwrite;`,
-      {
-        database,
-        directory: settings.backupDirectory,
-        share: settings.backupShare,
-        job_name: settings.jobName,
-        retention: settings.retentionMinutes,
-        threshold: settings.backupThresholdMinutes,
-        compression: COMPRESSION[settings.compression],
-        overwrite: current ? 1 : 0,
-      },
-      'change',
-    );
+    await change(deps, instance, addLogShippingPrimaryDatabase(database, settings, current !== null));
     done.push(current ? `replaced the primary configuration (${differing.join('; ')})` : `configured ${database} as log-shipping primary`);
     current = await readPrimaryConfiguration(deps, instance, database);
   }
@@ -285,12 +267,7 @@ async function ensureSecondaryLink(deps: ActivityDependencies, instance: Instanc
   if (!current) throw stepFailure('LogShippingConfiguration', `${database} is not a log-shipping primary on ${instance.name}: configure the primary first`, { instance: instance.name });
   const linked = current.secondaries.some((secondary) => secondary.server.toLowerCase() === secondaryServer.toLowerCase() && secondary.database.toLowerCase() === secondaryDatabase.toLowerCase());
   if (linked) return [];
-  await deps.sql.query(
-    instance,
-    'EXEC master.dbo.sp_add_log_shipping_primary_secondary @primary_database = @database, @secondary_server = @server, @secondary_database = @secondary',
-    { database, server: secondaryServer, secondary: secondaryDatabase },
-    'change',
-  );
+  await change(deps, instance, addLogShippingPrimarySecondary(database, secondaryServer, secondaryDatabase));
   return [`linked ${database} to secondary ${secondaryServer}.${secondaryDatabase}`];
 }
 
@@ -364,7 +341,7 @@ export function logShippingActivities(deps: ActivityDependencies) {
         const differing = secondaryDifferences(before, settings);
         if (differing.length > 0) {
           if (!input.replace) throw stepFailure('ConfigurationDiffers', `${instance.name} already restores ${database} with other settings (${differing.join('; ')})`, { instance: instance.name, differences: differing });
-          await deps.sql.query(instance, 'EXEC master.dbo.sp_delete_log_shipping_secondary_database @secondary_database = @database', { database }, 'change');
+          await change(deps, instance, deleteLogShippingSecondaryDatabase(database));
           done.push(`removed the previous secondary configuration (${differing.join('; ')})`);
         }
       }
@@ -373,26 +350,10 @@ export function logShippingActivities(deps: ActivityDependencies) {
           await deps.sql.query<{ n: number }>(instance, 'SELECT COUNT(*) AS n FROM msdb.dbo.log_shipping_secondary WHERE primary_server = @server AND primary_database = @database', { server: settings.primaryServer, database: settings.primaryDatabase })
         ).recordset[0].n > 0;
         if (!registered) {
-          await deps.sql.query(
-            instance,
-            `DECLARE @copy uniqueidentifier, @restore uniqueidentifier, @secondary uniqueidentifier;
-             EXEC master.dbo.sp_add_log_shipping_secondary_primary @primary_server = @server, @primary_database = @database,
-               @backup_source_directory = @source, @backup_destination_directory = @destination,
-               @copy_job_name = @copy_job, @restore_job_name = @restore_job, @file_retention_period = @retention,
-               @copy_job_id = @copy OUTPUT, @restore_job_id = @restore OUTPUT, @secondary_id = @secondary OUTPUT;`,
-            { server: settings.primaryServer, database: settings.primaryDatabase, source: settings.sourceDirectory, destination: settings.destinationDirectory, copy_job: settings.copyJobName, restore_job: settings.restoreJobName, retention: settings.retentionMinutes },
-            'change',
-          );
+          await change(deps, instance, addLogShippingSecondaryPrimary(settings));
           done.push(`registered primary ${settings.primaryServer}.${settings.primaryDatabase} with copy and restore jobs`);
         }
-        await deps.sql.query(
-          instance,
-          `EXEC master.dbo.sp_add_log_shipping_secondary_database @secondary_database = @secondary, @primary_server = @server,
-             @primary_database = @database, @restore_delay = @delay, @restore_all = 1, @restore_mode = 0, @disconnect_users = 0,
-             @restore_threshold = @threshold, @threshold_alert_enabled = 1, @history_retention_period = 5760`,
-          { secondary: database, server: settings.primaryServer, database: settings.primaryDatabase, delay: settings.restoreDelayMinutes, threshold: settings.restoreThresholdMinutes },
-          'change',
-        );
+        await change(deps, instance, addLogShippingSecondaryDatabase(database, settings));
         done.push(`configured ${database} as log-shipping secondary (NORECOVERY, restore delay ${settings.restoreDelayMinutes} min)`);
       }
       const current = (await readSecondaryConfiguration(deps, instance, database))!;
@@ -411,7 +372,7 @@ export function logShippingActivities(deps: ActivityDependencies) {
       const before = await readSecondaryConfiguration(deps, input.instance, input.database);
       if (!before) return clock.skipped(`${input.database} is not a log-shipping secondary on ${input.instance.name}`, before, { waitedMs: 0 });
       const waitedMs = await waitForJobsToFinish(deps, input.instance, [before.copyJob?.id, before.restoreJob?.id].filter((id): id is string => Boolean(id)), input.waitSeconds);
-      await deps.sql.query(input.instance, 'EXEC master.dbo.sp_delete_log_shipping_secondary_database @secondary_database = @database', { database: input.database }, 'change');
+      await change(deps, input.instance, deleteLogShippingSecondaryDatabase(input.database));
       return clock.acted(`removed log shipping of ${input.database} on ${input.instance.name} (copy and restore jobs deleted)`, before, { waitedMs });
     },
 
@@ -421,14 +382,9 @@ export function logShippingActivities(deps: ActivityDependencies) {
       const before = await readPrimaryConfiguration(deps, input.instance, input.database);
       if (!before) return clock.skipped(`${input.database} is not a log-shipping primary on ${input.instance.name}`, before);
       for (const secondary of before.secondaries) {
-        await deps.sql.query(
-          input.instance,
-          'EXEC master.dbo.sp_delete_log_shipping_primary_secondary @primary_database = @database, @secondary_server = @server, @secondary_database = @secondary',
-          { database: input.database, server: secondary.server, secondary: secondary.database },
-          'change',
-        );
+        await change(deps, input.instance, deleteLogShippingPrimarySecondary(input.database, secondary.server, secondary.database));
       }
-      await deps.sql.query(input.instance, 'EXEC master.dbo.sp_delete_log_shipping_primary_database @database = @database', { database: input.database }, 'change');
+      await change(deps, input.instance, deleteLogShippingPrimaryDatabase(input.database));
       return clock.acted(`removed the log-shipping primary configuration of ${input.database} on ${input.instance.name} and its backup job`, before);
     },
 
@@ -463,7 +419,7 @@ export function logShippingActivities(deps: ActivityDependencies) {
       const lastBefore = (await deps.sql.query<{ last: number | null }>(input.instance, 'SELECT MAX(instance_id) AS last FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0', { id })).recordset[0].last ?? 0;
       if (!before.running) {
         try {
-          await deps.sql.query(input.instance, 'EXEC msdb.dbo.sp_start_job @job_id = @id', { id }, 'change');
+          await change(deps, input.instance, startJob(row.job_id));
         } catch (error) {
           // Started by its schedule a moment ago: wait for that run instead.
           if (!/already running/.test((error as Error).message)) throw error;

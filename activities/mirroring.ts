@@ -6,7 +6,7 @@ import { Context } from '@temporalio/activity';
 import type { Instance } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
 import { stepFailure, type FailureDetails } from './failures';
-import { quoteIdentifier } from './sql/identifiers';
+import { forceServiceAllowDataLoss, partnerFailover, partnerOff, partnerSafety, type Statement } from './statements';
 import { StepClock, type StepResult } from './step-result';
 
 export interface MirroringState {
@@ -101,6 +101,7 @@ export interface PartnersInput {
 }
 
 export function mirroringActivities(deps: ActivityDependencies) {
+  const run = (instance: Instance, statement: Statement) => deps.sql.query(instance, statement.text, statement.parameters, 'change');
   return {
     /** Runbook 1 step 1: one partner's view (an unreachable partner is evidence, not an error). */
     async readMirroringState(input: { instance: Instance; database: string }): Promise<StepResult<MirroringState>> {
@@ -125,7 +126,7 @@ export function mirroringActivities(deps: ActivityDependencies) {
       if (partner.role !== 'PRINCIPAL') throw stepFailure('WrongRole', `${input.partner.name} is not the principal of ${input.database} (role ${partner.role ?? 'none'}): cannot fail over from it`, details(partner));
       if (partner.safety !== 'FULL') throw stepFailure('SafetyNotFull', `mirroring safety of ${input.database} is ${partner.safety}: a planned failover needs SAFETY FULL`, details(partner));
       if (partner.mirroringState !== 'SYNCHRONIZED') throw stepFailure('NotSynchronized', `${input.database} is ${partner.mirroringState}: a planned failover needs SYNCHRONIZED`, details(partner));
-      await deps.sql.query(input.partner, `ALTER DATABASE ${quoteIdentifier(input.database)} SET PARTNER FAILOVER`, {}, 'change');
+      await run(input.partner, partnerFailover(input.database));
       // Both partners' connections to the database were dropped by the role change.
       await Promise.all([deps.sql.evict(input.partner), deps.sql.evict(input.target)]);
       const after = await confirmRole(deps, input.target, input.database, 'PRINCIPAL');
@@ -144,7 +145,7 @@ export function mirroringActivities(deps: ActivityDependencies) {
       if (isPrincipal(principal)) {
         throw stepFailure('PrincipalReachable', `${input.principal.name} still answers as principal of ${input.database}: forcing service would split the brain; use a planned failover`, details(principal));
       }
-      await deps.sql.query(input.mirror, `ALTER DATABASE ${quoteIdentifier(input.database)} SET PARTNER FORCE_SERVICE_ALLOW_DATA_LOSS`, {}, 'change');
+      await run(input.mirror, forceServiceAllowDataLoss(input.database));
       await deps.sql.evict(input.mirror);
       const after = await confirmRole(deps, input.mirror, input.database, 'PRINCIPAL');
       return clock.acted(`forced service of ${input.database} on ${input.mirror.name} (the mirror was ${mirror.mirroringState}; unsent log may be lost)`, found, { failoverLsn: after.failoverLsn });
@@ -157,7 +158,7 @@ export function mirroringActivities(deps: ActivityDependencies) {
       if (!state.reachable) throw stepFailure('NotReachable', `${input.principal.name} cannot be reached: ${state.unreachableReason}`, details(state));
       if (state.role !== 'PRINCIPAL') throw stepFailure('WrongRole', `${input.principal.name} is not the principal of ${input.database}: safety is set on the principal`, details(state));
       if (state.safety === input.safety) return clock.skipped(`mirroring safety of ${input.database} is already ${input.safety}`, state);
-      await deps.sql.query(input.principal, `ALTER DATABASE ${quoteIdentifier(input.database)} SET PARTNER SAFETY ${input.safety === 'FULL' ? 'FULL' : 'OFF'}`, {}, 'change');
+      await run(input.principal, partnerSafety(input.database, input.safety));
       return clock.acted(`mirroring safety of ${input.database} set from ${state.safety} to ${input.safety}`, state);
     },
 
@@ -188,7 +189,7 @@ export function mirroringActivities(deps: ActivityDependencies) {
       if (!state.reachable) throw stepFailure('NotReachable', `${input.instance.name} cannot be reached: ${state.unreachableReason}`, details(state));
       if (!state.exists) throw stepFailure('DatabaseMissing', `${input.database} does not exist on ${input.instance.name}`, details(state));
       if (!state.role) return clock.skipped(`${input.database} on ${input.instance.name} is not mirrored`, state);
-      await deps.sql.query(input.instance, `ALTER DATABASE ${quoteIdentifier(input.database)} SET PARTNER OFF`, {}, 'change');
+      await run(input.instance, partnerOff(input.database));
       return clock.acted(`mirroring of ${input.database} removed on ${input.instance.name} (was ${state.role}, partner ${state.partner})`, state);
     },
   };

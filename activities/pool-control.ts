@@ -10,15 +10,18 @@ import type { ActivityDependencies } from './dependencies';
 import { stepFailure } from './failures';
 import { heartbeatWhile } from './heartbeat';
 import { readMirroring } from './mirroring';
+import {
+  getPersistentChatService,
+  getPersistentChatState,
+  installMirrorDatabase,
+  invokeDatabaseFailover,
+  setPersistentChatActiveServer,
+  setPersistentChatState,
+  type CmdletLine,
+} from './statements';
 import { StepClock, type StepResult } from './step-result';
 
-/**
- * A PowerShell single-quoted string. Inside one, PowerShell treats the ASCII quote and the typographic single
- * quotes alike, so each is doubled; nothing else is special ($, `, ;, newlines stay literal).
- */
-export function powershellQuote(value: string): string {
-  return `'${value.replace(/['\u2018\u2019\u201A\u201B]/g, (quote) => quote + quote)}'`;
-}
+export { powershellQuote } from './statements';
 
 export interface PoolTarget {
   poolControl: Topology['poolControl'];
@@ -32,7 +35,8 @@ export interface PoolView {
 }
 
 /** Runs one cmdlet line; a non-zero exit is the cmdlet's error, surfaced with its message. */
-async function runCmdlet(deps: ActivityDependencies, target: PoolTarget, line: string): Promise<string> {
+async function runCmdlet(deps: ActivityDependencies, target: PoolTarget, cmdlet: CmdletLine): Promise<string> {
+  const line = cmdlet.text;
   const [program] = target.poolControl.command;
   let result;
   try {
@@ -46,10 +50,10 @@ async function runCmdlet(deps: ActivityDependencies, target: PoolTarget, line: s
       { program },
     );
   }
-  if (result.timedOut) throw stepFailure('NotReachable', `the Management Shell did not answer within ${target.poolControl.timeout}: ${line}`, { cmdlet: line.split(' ')[0] });
+  if (result.timedOut) throw stepFailure('NotReachable', `the Management Shell did not answer within ${target.poolControl.timeout}: ${line}`, { cmdlet: cmdlet.cmdlet });
   if (result.exitCode !== 0) {
     const message = result.stderr.trim().split('\n').slice(0, 6).join('\n') || `exit code ${result.exitCode}`;
-    throw stepFailure('PoolControlFailed', `${line.split(' ')[0]} failed: ${message}`, { cmdlet: line.split(' ')[0], exitCode: result.exitCode });
+    throw stepFailure('PoolControlFailed', `${cmdlet.cmdlet} failed: ${message}`, { cmdlet: cmdlet.cmdlet, exitCode: result.exitCode });
   }
   return result.stdout;
 }
@@ -64,11 +68,11 @@ function parseJson<T>(text: string, cmdlet: string): T {
 
 export async function readPool(deps: ActivityDependencies, target: PoolTarget): Promise<PoolView> {
   const state = parseJson<{ PoolState?: string } | { PoolState?: string }[]>(
-    await runCmdlet(deps, target, `Get-CsPersistentChatState -Identity ${powershellQuote(target.identity)} | ConvertTo-Json -Compress`),
+    await runCmdlet(deps, target, getPersistentChatState(target.identity)),
     'Get-CsPersistentChatState',
   );
   const service = parseJson<{ ActiveServers?: string[] | string | null } | { ActiveServers?: string[] | string | null }[]>(
-    await runCmdlet(deps, target, `Get-CsService -PersistentChatServer -PoolFqdn ${powershellQuote(target.fqdn)} | ConvertTo-Json -Compress`),
+    await runCmdlet(deps, target, getPersistentChatService(target.fqdn)),
     'Get-CsService',
   );
   const first = <T>(value: T | T[]) => (Array.isArray(value) ? value[0] : value);
@@ -93,7 +97,7 @@ export function poolControlActivities(deps: ActivityDependencies) {
       const clock = new StepClock(deps.clock);
       const before = await readPool(deps, input.pool);
       if (before.poolState === input.state) return clock.skipped(`pool ${input.pool.fqdn} is already ${input.state}`, before);
-      await runCmdlet(deps, input.pool, `Set-CsPersistentChatState -Identity ${powershellQuote(input.pool.identity)} -PoolState ${powershellQuote(input.state)} -Confirm:$false`);
+      await runCmdlet(deps, input.pool, setPersistentChatState(input.pool.identity, input.state));
       const after = await readPool(deps, input.pool);
       if (after.poolState !== input.state) throw stepFailure('PoolControlFailed', `pool ${input.pool.fqdn} is still ${after.poolState} after Set-CsPersistentChatState`, {});
       return clock.acted(`pool ${input.pool.fqdn} set from ${before.poolState} to ${input.state}`, before);
@@ -104,8 +108,7 @@ export function poolControlActivities(deps: ActivityDependencies) {
       const clock = new StepClock(deps.clock);
       const before = await readPool(deps, input.pool);
       if (sameServers(before.activeServers, input.servers)) return clock.skipped(`active servers of ${input.pool.fqdn} are already ${input.servers.join(', ') || 'none'}`, before);
-      const value = input.servers.length === 0 ? '$Null' : `@{Replace=${input.servers.map(powershellQuote).join(',')}}`;
-      await runCmdlet(deps, input.pool, `Set-CsPersistentChatActiveServer -Identity ${powershellQuote(input.pool.identity)} -ActiveServers ${value} -Confirm:$false`);
+      await runCmdlet(deps, input.pool, setPersistentChatActiveServer(input.pool.identity, input.servers));
       const after = await readPool(deps, input.pool);
       if (!sameServers(after.activeServers, input.servers)) throw stepFailure('PoolControlFailed', `active servers are ${after.activeServers.join(', ') || 'none'} after Set-CsPersistentChatActiveServer`, {});
       return clock.acted(`active servers of ${input.pool.fqdn}: ${before.activeServers.join(', ') || 'none'} → ${input.servers.join(', ') || 'none'}`, before);
@@ -123,11 +126,7 @@ export function poolControlActivities(deps: ActivityDependencies) {
       const clock = new StepClock(deps.clock);
       const target = await readMirroring(deps, input.target, input.database);
       if (target.role === 'PRINCIPAL' && target.state === 'ONLINE') return clock.skipped(`${input.target.name} is already the principal of ${input.database}`, { target });
-      await runCmdlet(
-        deps,
-        input.pool,
-        `Invoke-CsDatabaseFailover -PoolFqdn ${powershellQuote(input.pool.fqdn)} -DatabaseType ${input.databaseType} -NewPrincipal ${input.newPrincipal}${input.force ? ' -Force' : ''} -Confirm:$false`,
-      );
+      await runCmdlet(deps, input.pool, invokeDatabaseFailover(input.pool.fqdn, input.databaseType, input.newPrincipal, input.force));
       await deps.sql.evict(input.target);
       return clock.acted(`Invoke-CsDatabaseFailover made the ${input.newPrincipal.toLowerCase()} (${input.target.name}) principal of ${input.database}`, { target });
     },
@@ -146,12 +145,7 @@ export function poolControlActivities(deps: ActivityDependencies) {
       if (principal.role === 'PRINCIPAL' && principal.partner?.toLowerCase() === input.mirror.name.toLowerCase()) {
         return clock.skipped(`${input.database} on ${input.principal.name} is already mirrored to ${input.mirror.name}`, { principal });
       }
-      const instanceName = input.principal.instanceName ? ` -SqlInstanceName ${powershellQuote(input.principal.instanceName)}` : '';
-      await runCmdlet(
-        deps,
-        input.pool,
-        `Install-CsMirrorDatabase -DatabaseType ${input.databaseType} -SqlServerFqdn ${powershellQuote(input.principal.host)}${instanceName} -FileShare ${powershellQuote(input.fileShare)} -DropExistingDatabasesOnMirror -Confirm:$false`,
-      );
+      await runCmdlet(deps, input.pool, installMirrorDatabase(input.databaseType, input.principal.host, input.principal.instanceName, input.fileShare));
       const after = await readMirroring(deps, input.principal, input.database);
       if (after.role !== 'PRINCIPAL') throw stepFailure('NotMirrored', `${input.database} on ${input.principal.name} is not mirrored after Install-CsMirrorDatabase`, { instance: input.principal.name });
       return clock.acted(`${input.database} mirrored from ${input.principal.name} to ${input.mirror.name} (Install-CsMirrorDatabase); SfB requires restarting the Front End servers after a mirroring change`, { principal });

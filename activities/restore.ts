@@ -10,7 +10,7 @@ import type { ActivityDependencies } from './dependencies';
 import { stepFailure } from './failures';
 import { heartbeatWhile } from './heartbeat';
 import { sqlPathIn, type Folder } from './files';
-import { quoteIdentifier, sessionIdLiteral } from './sql/identifiers';
+import { backupDatabase, backupTailLog, killSession, recoverDatabase, restoreDatabase, restoreLog, type Statement } from './statements';
 import { StepClock, type StepResult } from './step-result';
 
 export interface BackupHeaderFacts {
@@ -122,6 +122,8 @@ export interface ApplyFigures {
 }
 
 export function restoreActivities(deps: ActivityDependencies) {
+  /** BACKUP and RESTORE run under the long statement timeout. */
+  const run = (instance: Instance, statement: Statement, signal?: AbortSignal) => deps.sql.query(instance, statement.text, statement.parameters, 'backupRestore', signal);
   return {
     /** Exact header of each file (verified), for evidence and for ordering logs by LSN. */
     async readBackupHeaders(input: { instance: Instance; files: string[] }): Promise<StepResult<BackupHeaderFacts[]>> {
@@ -145,7 +147,7 @@ export function restoreActivities(deps: ActivityDependencies) {
           return clock.skipped(`${file} already holds a full backup of ${input.database} (finished ${existing.backupFinish})`, { existing }, existing);
         }
       }
-      await heartbeatWhile(deps.sql.query(input.instance, `BACKUP DATABASE ${quoteIdentifier(input.database)} TO DISK = @file WITH INIT, CHECKSUM`, { file }, 'backupRestore'));
+      await heartbeatWhile(run(input.instance, backupDatabase(input.database, file)));
       const header = await readBackupHeader(deps, input.instance, file);
       return clock.acted(`backed up ${input.database} on ${input.instance.name} to ${file}`, { existing: null }, header);
     },
@@ -163,7 +165,7 @@ export function restoreActivities(deps: ActivityDependencies) {
         }
         throw stepFailure('WrongDatabaseState', `${input.database} on ${input.instance.name} is already RESTORING, but not by this tail-log backup: there is no tail to back up`, { instance: input.instance.name });
       }
-      await heartbeatWhile(deps.sql.query(input.instance, `BACKUP LOG ${quoteIdentifier(input.database)} TO DISK = @file WITH NORECOVERY, INIT, CHECKSUM`, { file }, 'backupRestore'));
+      await heartbeatWhile(run(input.instance, backupTailLog(input.database, file)));
       const header = await readBackupHeader(deps, input.instance, file);
       return clock.acted(`tail of the log of ${input.database} backed up to ${file}; ${input.instance.name} is RESTORING (fenced)`, before, header);
     },
@@ -193,16 +195,9 @@ export function restoreActivities(deps: ActivityDependencies) {
       if (restored && before.state === expectedState) {
         return clock.skipped(`${input.database} on ${input.instance.name} is already restored from ${input.file} (${before.state})`, { header, before });
       }
-      const parameters: Record<string, string> = { file: input.file };
-      const options = input.move.map((move, index) => {
-        parameters[`move${index}_name`] = move.logicalName;
-        parameters[`move${index}_to`] = move.to;
-        return `MOVE @move${index}_name TO @move${index}_to`;
-      });
-      if (input.replace) options.push('REPLACE');
-      options.push(input.recovery);
-      await heartbeatWhile(deps.sql.query(input.instance, `RESTORE DATABASE ${quoteIdentifier(input.database)} FROM DISK = @file WITH ${options.join(', ')}`, parameters, 'backupRestore'));
-      return clock.acted(`restored ${input.database} on ${input.instance.name} from ${input.file} WITH ${options.filter((option) => !option.startsWith('MOVE')).join(', ')}`, { header, before });
+      const statement = restoreDatabase(input.database, input.file, input.move, input.replace, input.recovery);
+      await heartbeatWhile(run(input.instance, statement));
+      return clock.acted(`restored ${input.database} on ${input.instance.name} from ${input.file} WITH ${statement.label}`, { header, before });
     },
 
     /**
@@ -242,7 +237,7 @@ export function restoreActivities(deps: ActivityDependencies) {
         }
         try {
           const progress: ApplyProgress = { applied: (resumed?.applied ?? 0) + applied.length, lastFile: applied[applied.length - 1] ?? resumed?.lastFile ?? null, redoLsn: redo };
-          await heartbeatWhile(deps.sql.query(input.instance, `RESTORE LOG ${quoteIdentifier(input.database)} FROM DISK = @file WITH NORECOVERY`, { file: log.file }, 'backupRestore', signal), progress);
+          await heartbeatWhile(run(input.instance, restoreLog(input.database, log.file), signal), progress);
         } catch (error) {
           if (signal.aborted) throw signal.reason;
           throw error;
@@ -265,7 +260,7 @@ export function restoreActivities(deps: ActivityDependencies) {
       const before = await readRedoPoint(deps, input.instance, input.database);
       if (!before.exists) throw stepFailure('DatabaseMissing', `${input.database} does not exist on ${input.instance.name}`, { instance: input.instance.name });
       if (before.state === 'ONLINE') return clock.skipped(`${input.database} on ${input.instance.name} is already ONLINE`, before);
-      await heartbeatWhile(deps.sql.query(input.instance, `RESTORE DATABASE ${quoteIdentifier(input.database)} WITH RECOVERY`, {}, 'backupRestore'));
+      await heartbeatWhile(run(input.instance, recoverDatabase(input.database)));
       const after = await readRedoPoint(deps, input.instance, input.database);
       if (after.state !== 'ONLINE') throw stepFailure('WrongDatabaseState', `${input.database} on ${input.instance.name} is ${after.state} after recovery`, { instance: input.instance.name });
       return clock.acted(`${input.database} on ${input.instance.name} recovered and ONLINE`, before);
@@ -285,7 +280,8 @@ export function restoreActivities(deps: ActivityDependencies) {
       if (sessions.length === 0) return clock.skipped(`no session uses ${input.database} on ${input.instance.name}`, { sessions });
       for (const session of sessions) {
         try {
-          await deps.sql.query(input.instance, `KILL ${sessionIdLiteral(session.spid)}`, {}, 'change');
+          const kill = killSession(session.spid);
+          await deps.sql.query(input.instance, kill.text, kill.parameters, 'change');
         } catch (error) {
           // Gone by itself between the listing and the KILL (6106): that is the outcome wanted.
           if (!(error as { details?: { sqlErrors?: number[] }[] }).details?.[0]?.sqlErrors?.includes(6106)) throw error;

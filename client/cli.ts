@@ -5,8 +5,17 @@
  */
 import { Command, CommanderError } from 'commander';
 import { PACKAGE_VERSION } from '../scripts/project-root';
+import { abortCommand } from './commands/abort';
+import { approveCommand } from './commands/approve';
+import { decideCommand } from './commands/decide';
+import { listCommand } from './commands/list';
+import { rejectCommand } from './commands/reject';
+import { reportCommand } from './commands/report';
+import { runCommand } from './commands/run';
 import { simCommand } from './commands/sim';
+import { statusCommand } from './commands/status';
 import { topologyCommand } from './commands/topology-check';
+import { watchCommand } from './commands/watch';
 import { workerCommand } from './commands/worker';
 import { CliError, EXIT } from './output';
 
@@ -19,6 +28,15 @@ export function buildProgram(): Command {
   program.addCommand(topologyCommand());
   program.addCommand(simCommand());
   program.addCommand(workerCommand());
+  program.addCommand(runCommand());
+  program.addCommand(statusCommand());
+  program.addCommand(watchCommand());
+  program.addCommand(listCommand());
+  program.addCommand(approveCommand());
+  program.addCommand(rejectCommand());
+  program.addCommand(decideCommand());
+  program.addCommand(abortCommand());
+  program.addCommand(reportCommand());
   // Sub-commands inherit exitOverride only when added after it is set, so set it on every one.
   const overrideAll = (command: Command) => {
     command.exitOverride();

@@ -1,6 +1,8 @@
 /**
  * How the CLI talks to people and scripts: exit codes, errors, JSON on stdout, aligned text.
  */
+import { Option } from 'commander';
+import type { RunOutcome } from '../workflows/report';
 
 /** Documented in README.md and docs/cli.md; scripts depend on them. */
 export const EXIT = {
@@ -15,6 +17,22 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** How a run ended, as an exit code (`run --follow`, `watch`, `run --dry-run`): a run still going is 0. */
+export function exitCodeOf(outcome: RunOutcome): ExitCode {
+  switch (outcome) {
+    case 'failed':
+    case 'aborted':
+      return EXIT.failed;
+    case 'rejected':
+    case 'precondition-failed':
+      return EXIT.refused;
+    case 'timed-out':
+      return EXIT.timedOut;
+    default:
+      return EXIT.ok;
+  }
+}
 
 /** An error meant for the operator: the message says what to fix; the exit code says what kind of failure it is. */
 export class CliError extends Error {
@@ -32,6 +50,11 @@ export type OutputFormat = 'text' | 'json';
 export function parseOutputFormat(value: string): OutputFormat {
   if (value === 'text' || value === 'json') return value;
   throw new CliError(`-o ${value}: unknown output format (use text or json)`);
+}
+
+/** `-o, --output text|json` (text by default). */
+export function outputOption(): Option {
+  return new Option('-o, --output <format>', 'text or json').default('text').argParser(parseOutputFormat);
 }
 
 /** One JSON document on stdout, so `-o json` output can be piped into jq. */

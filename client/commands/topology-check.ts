@@ -1,6 +1,7 @@
 /**
- * `pchat-dr topology check -f FILE`: validates a topology file and prints a summary of the estate, or every
- * problem found (exit 2).
+ * `pchat-dr topology check -f FILE [--connect]`: validates a topology file and prints a summary of the estate, or
+ * every problem found (exit 2). With --connect it then reaches every instance and the pool shell, read-only, and
+ * says what answered (exit 3 when something did not).
  */
 import { Command, Option } from 'commander';
 import { gatePolicy } from '../../topology/approvals';
@@ -15,16 +16,16 @@ export function topologyCommand(): Command {
     .command('check')
     .description('validate a topology file and summarise the estate it describes')
     .requiredOption('-f, --file <file>', 'topology file (YAML)')
+    .option('--connect', 'also reach every SQL Server instance and the pool shell (read-only) and say what answered')
     .addOption(new Option('-o, --output <format>', 'text or json').default('text').argParser(parseOutputFormat))
-    .action((options: { file: string; output: OutputFormat }) => checkTopology(options.file, options.output));
+    .action((options: { file: string; output: OutputFormat; connect?: boolean }) => checkTopology(options.file, options.output, options.connect === true));
   return topology;
 }
 
-function checkTopology(file: string, output: OutputFormat): void {
+async function checkTopology(file: string, output: OutputFormat, connect: boolean): Promise<void> {
+  let loaded;
   try {
-    const loaded = loadTopology(file);
-    if (output === 'json') printJson({ valid: true, file: loaded.file, topology: loaded.topology });
-    else printSummary(file, loaded.topology);
+    loaded = loadTopology(file);
   } catch (err) {
     if (!(err instanceof TopologyError)) throw err;
     if (output === 'json') {
@@ -34,6 +35,33 @@ function checkTopology(file: string, output: OutputFormat): void {
     const count = err.problems.length;
     throw new CliError(`${err.message}\n${count} problem${count === 1 ? '' : 's'} in ${file}; nothing was checked against the estate`);
   }
+  if (!connect) {
+    if (output === 'json') printJson({ valid: true, file: loaded.file, topology: loaded.topology });
+    else printSummary(file, loaded.topology);
+    return;
+  }
+  // Loaded on use: the SQL Server driver is needed only here.
+  const { probeEstate } = require('../reachability') as typeof import('../reachability');
+  if (output === 'text') {
+    printSummary(file, loaded.topology);
+    printLine();
+    printLine('Reaching the estate (read-only):');
+  }
+  const reached = await probeEstate(loaded.topology);
+  const silent = reached.filter((reach) => !reach.answered);
+  if (output === 'json') printJson({ valid: true, file: loaded.file, topology: loaded.topology, reachable: silent.length === 0, reached });
+  else {
+    const instances = reached.filter((reach) => reach.kind === 'instance');
+    const rows = [['INSTANCE', 'ADDRESS', 'ANSWERED', 'SERVER NAME', 'DATABASES'], ...instances.map((reach) => [reach.name, reach.address, reach.answered ? 'yes' : 'NO', reach.identity ?? '-', reach.detail])];
+    formatTable(rows, '  ').forEach((line) => printLine(line));
+    for (const shell of reached.filter((reach) => reach.kind === 'pool')) {
+      printLine(`  pool shell ${shell.answered ? 'answered' : 'did NOT answer'}: ${shell.detail}`);
+    }
+  }
+  if (silent.length > 0) {
+    throw new CliError(output === 'json' ? '' : `${silent.length} of ${reached.length} did not answer: ${silent.map((reach) => reach.name).join(', ')}`, EXIT.refused);
+  }
+  if (output === 'text') printLine(`all ${reached.length} answered`);
 }
 
 function address(instance: Topology['instances'][number]): string {

@@ -1,0 +1,465 @@
+/**
+ * Every statement the acting steps send, in one place: the T-SQL batches (with their parameters) and the Management
+ * Shell cmdlet lines. Pure builders, no I/O: the activities run what they build, and a dry run shows exactly the same
+ * text (describeStep), so what an operator reviews is what would be executed.
+ *
+ * Identifiers are checked and bracket-quoted (sql/identifiers.ts); every value is a parameter (RUNBOOKS rule 6), or,
+ * for PowerShell, single-quoted (powershellQuote). A value only known when the step runs (a job id read from msdb,
+ * the sessions to end, settings copied from another instance) is a `Later` in a plan: shown, never sent.
+ */
+import sql from 'mssql';
+import type { Instance } from '../topology/schema';
+import { sqlPathIn, type Folder } from './files';
+import type { PrimarySettings, SecondarySettings } from './log-shipping';
+import type { PoolTarget } from './pool-control';
+import type { PendingLog } from './restore';
+import type { Parameter, TypedParameter } from './sql/connections';
+import { quoteIdentifier, sessionIdLiteral } from './sql/identifiers';
+
+/** A T-SQL batch, run in master, and its parameters. */
+export interface Statement {
+  text: string;
+  parameters: Record<string, Parameter>;
+}
+
+/** A value the step reads when it runs (plans only). */
+export interface Later {
+  later: string;
+}
+
+/** A statement of a plan: some values may be known only when the step runs. */
+export interface PlannedStatement {
+  text: string;
+  parameters: Record<string, Parameter | Later>;
+}
+
+export function later(what: string): Later {
+  return { later: what };
+}
+
+export function isLater(value: unknown): value is Later {
+  return value !== null && typeof value === 'object' && typeof (value as Later).later === 'string';
+}
+
+type Plannable<T> = { [K in keyof T]: T[K] | Later };
+
+const uniqueIdentifier = (value: string | Later): TypedParameter => ({ sqlType: sql.UniqueIdentifier, value });
+
+// ------------------------------------------------------------------------------------------------ mirroring
+
+/** Runbook 1 step 3: on the current principal. */
+export function partnerFailover(database: string): Statement {
+  return { text: `ALTER DATABASE ${quoteIdentifier(database)} SET PARTNER FAILOVER`, parameters: {} };
+}
+
+/** Runbook 1 step 4: on the mirror, when the principal is gone. */
+export function forceServiceAllowDataLoss(database: string): Statement {
+  return { text: `ALTER DATABASE ${quoteIdentifier(database)} SET PARTNER FORCE_SERVICE_ALLOW_DATA_LOSS`, parameters: {} };
+}
+
+export function partnerSafety(database: string, safety: 'FULL' | 'OFF'): Statement {
+  return { text: `ALTER DATABASE ${quoteIdentifier(database)} SET PARTNER SAFETY ${safety === 'FULL' ? 'FULL' : 'OFF'}`, parameters: {} };
+}
+
+/** Runbook 5 step 4: ends the mirroring session (either partner). */
+export function partnerOff(database: string): Statement {
+  return { text: `ALTER DATABASE ${quoteIdentifier(database)} SET PARTNER OFF`, parameters: {} };
+}
+
+// ------------------------------------------------------------------------------------------------ backup and restore
+
+export function backupDatabase(database: string, file: string): Statement {
+  return { text: `BACKUP DATABASE ${quoteIdentifier(database)} TO DISK = @file WITH INIT, CHECKSUM`, parameters: { file } };
+}
+
+/** Planned failover step 4: the tail of the log, leaving the database RESTORING (fenced). */
+export function backupTailLog(database: string, file: string): Statement {
+  return { text: `BACKUP LOG ${quoteIdentifier(database)} TO DISK = @file WITH NORECOVERY, INIT, CHECKSUM`, parameters: { file } };
+}
+
+/** The options of a full restore, MOVE first; `label` is what a summary prints (without the MOVE clauses). */
+export function restoreDatabase(database: string, file: string, move: { logicalName: string; to: string }[], replace: boolean, recovery: 'RECOVERY' | 'NORECOVERY'): Statement & { label: string } {
+  const parameters: Record<string, string> = { file };
+  const options = move.map((clause, index) => {
+    parameters[`move${index}_name`] = clause.logicalName;
+    parameters[`move${index}_to`] = clause.to;
+    return `MOVE @move${index}_name TO @move${index}_to`;
+  });
+  if (replace) options.push('REPLACE');
+  options.push(recovery);
+  return {
+    text: `RESTORE DATABASE ${quoteIdentifier(database)} FROM DISK = @file WITH ${options.join(', ')}`,
+    parameters,
+    label: options.filter((option) => !option.startsWith('MOVE')).join(', '),
+  };
+}
+
+export function restoreLog(database: string, file: string): Statement {
+  return { text: `RESTORE LOG ${quoteIdentifier(database)} FROM DISK = @file WITH NORECOVERY`, parameters: { file } };
+}
+
+export function recoverDatabase(database: string): Statement {
+  return { text: `RESTORE DATABASE ${quoteIdentifier(database)} WITH RECOVERY`, parameters: {} };
+}
+
+/** A drill's scratch database (runbook 6 step 5), never one of the estate's. */
+export function dropDatabase(database: string): Statement {
+  return { text: `DROP DATABASE ${quoteIdentifier(database)}`, parameters: {} };
+}
+
+/** KILL takes a literal: only a session id checked to be one is written into it. */
+export function killSession(spid: number): Statement;
+export function killSession(spid: number | Later): PlannedStatement;
+export function killSession(spid: number | Later): PlannedStatement {
+  return { text: `KILL ${isLater(spid) ? `<${spid.later}>` : sessionIdLiteral(spid)}`, parameters: {} };
+}
+
+// ------------------------------------------------------------------------------------------------ log shipping
+
+/** msdb's backup_compression: 0 off, 1 on, 2 the server's default. */
+export const COMPRESSION = { off: 0, on: 1, default: 2 } as const;
+
+/** SQL Server Agent sub-day schedules: every N hours (8), minutes (4) or seconds (2). */
+export function subdaySchedule(seconds: number): { type: number; interval: number } {
+  if (seconds % 3600 === 0) return { type: 8, interval: seconds / 3600 };
+  if (seconds % 60 === 0) return { type: 4, interval: seconds / 60 };
+  return { type: 2, interval: seconds };
+}
+
+/** Runbook 2 step 2: the primary configuration and its backup job (@overwrite replaces a different one). */
+export function addLogShippingPrimaryDatabase(database: string, settings: PrimarySettings, overwrite: boolean): Statement;
+export function addLogShippingPrimaryDatabase(database: string, settings: Plannable<PrimarySettings>, overwrite: boolean): PlannedStatement;
+export function addLogShippingPrimaryDatabase(database: string, settings: Plannable<PrimarySettings>, overwrite: boolean): PlannedStatement {
+  return {
+    text: [
+      'DECLARE @job uniqueidentifier, @primary uniqueidentifier;',
+      'EXEC master.dbo.sp_add_log_shipping_primary_database @database = @database, @backup_directory = @directory,',
+      '  @backup_share = @share, @backup_job_name = @job_name, @backup_retention_period = @retention,',
+      '  @backup_threshold = @threshold, @threshold_alert_enabled = 1, @history_retention_period = 5760,',
+      '  @backup_compression = @compression, @backup_job_id = @job OUTPUT, @primary_id = @primary OUTPUT, @overwrite = @overwrite;',
+    ].join('\n'),
+    parameters: {
+      database,
+      directory: settings.backupDirectory,
+      share: settings.backupShare,
+      job_name: settings.jobName,
+      retention: settings.retentionMinutes,
+      threshold: settings.backupThresholdMinutes,
+      compression: isLater(settings.compression) ? settings.compression : COMPRESSION[settings.compression],
+      overwrite: overwrite ? 1 : 0,
+    },
+  };
+}
+
+/** Runbook 2 step 2: the primary's record of its secondary. */
+export function addLogShippingPrimarySecondary(database: string, secondaryServer: string, secondaryDatabase: string): Statement {
+  return {
+    text: 'EXEC master.dbo.sp_add_log_shipping_primary_secondary @primary_database = @database, @secondary_server = @server, @secondary_database = @secondary',
+    parameters: { database, server: secondaryServer, secondary: secondaryDatabase },
+  };
+}
+
+/** Runbook 2 step 4: the secondary's copy and restore jobs. */
+export function addLogShippingSecondaryPrimary(settings: SecondarySettings): Statement {
+  return {
+    text: [
+      'DECLARE @copy uniqueidentifier, @restore uniqueidentifier, @secondary uniqueidentifier;',
+      'EXEC master.dbo.sp_add_log_shipping_secondary_primary @primary_server = @server, @primary_database = @database,',
+      '  @backup_source_directory = @source, @backup_destination_directory = @destination,',
+      '  @copy_job_name = @copy_job, @restore_job_name = @restore_job, @file_retention_period = @retention,',
+      '  @copy_job_id = @copy OUTPUT, @restore_job_id = @restore OUTPUT, @secondary_id = @secondary OUTPUT;',
+    ].join('\n'),
+    parameters: {
+      server: settings.primaryServer,
+      database: settings.primaryDatabase,
+      source: settings.sourceDirectory,
+      destination: settings.destinationDirectory,
+      copy_job: settings.copyJobName,
+      restore_job: settings.restoreJobName,
+      retention: settings.retentionMinutes,
+    },
+  };
+}
+
+/** Runbook 2 step 4: restore mode NORECOVERY, restore delay and alert threshold as given. */
+export function addLogShippingSecondaryDatabase(database: string, settings: SecondarySettings): Statement {
+  return {
+    text: [
+      'EXEC master.dbo.sp_add_log_shipping_secondary_database @secondary_database = @secondary, @primary_server = @server,',
+      '  @primary_database = @database, @restore_delay = @delay, @restore_all = 1, @restore_mode = 0, @disconnect_users = 0,',
+      '  @restore_threshold = @threshold, @threshold_alert_enabled = 1, @history_retention_period = 5760',
+    ].join('\n'),
+    parameters: { secondary: database, server: settings.primaryServer, database: settings.primaryDatabase, delay: settings.restoreDelayMinutes, threshold: settings.restoreThresholdMinutes },
+  };
+}
+
+/** Runbook 4 step 5 (and replacing a secondary): also deletes its copy and restore jobs. */
+export function deleteLogShippingSecondaryDatabase(database: string): Statement {
+  return { text: 'EXEC master.dbo.sp_delete_log_shipping_secondary_database @secondary_database = @database', parameters: { database } };
+}
+
+export function deleteLogShippingPrimarySecondary(database: string, secondaryServer: string, secondaryDatabase: string): Statement;
+export function deleteLogShippingPrimarySecondary(database: string, secondaryServer: string | Later, secondaryDatabase: string | Later): PlannedStatement;
+export function deleteLogShippingPrimarySecondary(database: string, secondaryServer: string | Later, secondaryDatabase: string | Later): PlannedStatement {
+  return {
+    text: 'EXEC master.dbo.sp_delete_log_shipping_primary_secondary @primary_database = @database, @secondary_server = @server, @secondary_database = @secondary',
+    parameters: { database, server: secondaryServer, secondary: secondaryDatabase },
+  };
+}
+
+/** Also deletes the backup job. */
+export function deleteLogShippingPrimaryDatabase(database: string): Statement {
+  return { text: 'EXEC master.dbo.sp_delete_log_shipping_primary_database @database = @database', parameters: { database } };
+}
+
+/** An enabled daily schedule repeating every `seconds`, attached to the job. */
+export function addJobSchedule(jobId: string, scheduleName: string, seconds: number): Statement;
+export function addJobSchedule(jobId: string | Later, scheduleName: string | Later, seconds: number | Later): PlannedStatement;
+export function addJobSchedule(jobId: string | Later, scheduleName: string | Later, seconds: number | Later): PlannedStatement {
+  const schedule = isLater(seconds) ? { type: seconds, interval: seconds } : subdaySchedule(seconds);
+  return {
+    text: [
+      'DECLARE @schedule int;',
+      'EXEC msdb.dbo.sp_add_schedule @schedule_name = @name, @enabled = 1, @freq_type = 4, @freq_interval = 1,',
+      '  @freq_subday_type = @type, @freq_subday_interval = @interval, @active_start_time = 0, @schedule_id = @schedule OUTPUT;',
+      'EXEC msdb.dbo.sp_attach_schedule @job_id = @id, @schedule_id = @schedule;',
+    ].join('\n'),
+    parameters: { name: scheduleName, type: schedule.type, interval: schedule.interval, id: uniqueIdentifier(jobId) },
+  };
+}
+
+export function enableJob(jobId: string): Statement;
+export function enableJob(jobId: string | Later): PlannedStatement;
+export function enableJob(jobId: string | Later): PlannedStatement {
+  return { text: 'EXEC msdb.dbo.sp_update_job @job_id = @id, @enabled = 1', parameters: { id: uniqueIdentifier(jobId) } };
+}
+
+export function startJob(jobId: string): Statement;
+export function startJob(jobId: string | Later): PlannedStatement;
+export function startJob(jobId: string | Later): PlannedStatement {
+  return { text: 'EXEC msdb.dbo.sp_start_job @job_id = @id', parameters: { id: uniqueIdentifier(jobId) } };
+}
+
+// ------------------------------------------------------------------------------------------------ the pool (Management Shell)
+
+/**
+ * A PowerShell single-quoted string. Inside one, PowerShell treats the ASCII quote and the typographic single
+ * quotes alike, so each is doubled; nothing else is special ($, `, ;, newlines stay literal).
+ */
+export function powershellQuote(value: string): string {
+  return `'${value.replace(/['\u2018\u2019\u201A\u201B]/g, (quote) => quote + quote)}'`;
+}
+
+/** One cmdlet line, as the pool-control command receives it (a single argument, no shell). */
+export interface CmdletLine {
+  cmdlet: string;
+  text: string;
+  parameters: Record<string, string | string[] | boolean | null>;
+}
+
+export function getPersistentChatState(identity: string): CmdletLine {
+  return { cmdlet: 'Get-CsPersistentChatState', text: `Get-CsPersistentChatState -Identity ${powershellQuote(identity)} | ConvertTo-Json -Compress`, parameters: { Identity: identity } };
+}
+
+export function getPersistentChatService(poolFqdn: string): CmdletLine {
+  return { cmdlet: 'Get-CsService', text: `Get-CsService -PersistentChatServer -PoolFqdn ${powershellQuote(poolFqdn)} | ConvertTo-Json -Compress`, parameters: { PersistentChatServer: true, PoolFqdn: poolFqdn } };
+}
+
+export function setPersistentChatState(identity: string, state: 'Normal' | 'FailedOver'): CmdletLine {
+  return {
+    cmdlet: 'Set-CsPersistentChatState',
+    text: `Set-CsPersistentChatState -Identity ${powershellQuote(identity)} -PoolState ${powershellQuote(state)} -Confirm:$false`,
+    parameters: { Identity: identity, PoolState: state, Confirm: false },
+  };
+}
+
+/** No servers: -ActiveServers $Null (nothing serves the pool). */
+export function setPersistentChatActiveServer(identity: string, servers: string[]): CmdletLine {
+  const value = servers.length === 0 ? '$Null' : `@{Replace=${servers.map(powershellQuote).join(',')}}`;
+  return {
+    cmdlet: 'Set-CsPersistentChatActiveServer',
+    text: `Set-CsPersistentChatActiveServer -Identity ${powershellQuote(identity)} -ActiveServers ${value} -Confirm:$false`,
+    parameters: { Identity: identity, ActiveServers: servers.length === 0 ? null : servers, Confirm: false },
+  };
+}
+
+export type DatabaseType = 'PersistentChat' | 'PersistentChatCompliance';
+
+export function invokeDatabaseFailover(poolFqdn: string, databaseType: DatabaseType, newPrincipal: 'Primary' | 'Mirror', force: boolean): CmdletLine {
+  return {
+    cmdlet: 'Invoke-CsDatabaseFailover',
+    text: `Invoke-CsDatabaseFailover -PoolFqdn ${powershellQuote(poolFqdn)} -DatabaseType ${databaseType} -NewPrincipal ${newPrincipal}${force ? ' -Force' : ''} -Confirm:$false`,
+    parameters: { PoolFqdn: poolFqdn, DatabaseType: databaseType, NewPrincipal: newPrincipal, Force: force, Confirm: false },
+  };
+}
+
+export function installMirrorDatabase(databaseType: DatabaseType, sqlServerFqdn: string, sqlInstanceName: string | undefined, fileShare: string): CmdletLine {
+  const instanceName = sqlInstanceName ? ` -SqlInstanceName ${powershellQuote(sqlInstanceName)}` : '';
+  return {
+    cmdlet: 'Install-CsMirrorDatabase',
+    text: `Install-CsMirrorDatabase -DatabaseType ${databaseType} -SqlServerFqdn ${powershellQuote(sqlServerFqdn)}${instanceName} -FileShare ${powershellQuote(fileShare)} -DropExistingDatabasesOnMirror -Confirm:$false`,
+    parameters: { DatabaseType: databaseType, SqlServerFqdn: sqlServerFqdn, ...(sqlInstanceName ? { SqlInstanceName: sqlInstanceName } : {}), FileShare: fileShare, DropExistingDatabasesOnMirror: true, Confirm: false },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ plans
+
+/** A parameter value as T-SQL would spell it (N'...' for text); a Later as <what it is>. */
+export function renderValue(value: Parameter | Later | unknown): string {
+  if (isLater(value)) return `<${value.later}>`;
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'object' && 'sqlType' in (value as object)) {
+    const inner = (value as TypedParameter).value;
+    return isLater(inner) ? renderValue(inner) : typeof inner === 'string' ? `'${inner.replace(/'/g, "''")}'` : renderValue(inner);
+  }
+  if (typeof value === 'string') return `N'${value.replace(/'/g, "''")}'`;
+  if (typeof value === 'boolean') return value ? '1' : '0';
+  if (value instanceof Date) return `'${value.toISOString()}'`;
+  return String(value);
+}
+
+/** The batch as sent, then one `-- @name = value` line per parameter. */
+export function renderStatement(statement: Statement | PlannedStatement): string[] {
+  return [...statement.text.split('\n'), ...Object.entries(statement.parameters).map(([name, value]) => `-- @${name} = ${renderValue(value)}`)];
+}
+
+function renderCmdlet(pool: PoolTarget, line: CmdletLine): string[] {
+  return [`# Management Shell: ${pool.poolControl.command.join(' ')}`, line.text];
+}
+
+const note = (text: string) => `-- ${text}`;
+const jobIdOf = (jobName: string | Later) => later(isLater(jobName) ? `job_id of ${jobName.later.replace(/, read when the step runs$/, '')} (msdb.dbo.sysjobs), read when the step runs` : `job_id of ${jobName} (msdb.dbo.sysjobs), read when the step runs`);
+
+type Inputs = {
+  setMirroringSafety: { database: string; principal: Instance; safety: 'FULL' | 'OFF' };
+  plannedMirrorFailover: { database: string; target: Instance; partner: Instance };
+  forceMirrorService: { database: string; mirror: Instance; principal: Instance };
+  removeMirroring: { database: string; instance: Instance };
+  waitUntilSynchronized: { database: string; principal: Instance; timeoutSeconds: number };
+  addLogShippingPrimary: { instance: Instance; database: string; settings: PrimarySettings; replace?: boolean };
+  addLogShippingPrimarySecondary: { instance: Instance; database: string; secondaryServer: string; secondaryDatabase: string };
+  addLogShippingSecondary: { instance: Instance; database: string; settings: SecondarySettings; replace?: boolean };
+  removeLogShippingSecondary: { instance: Instance; database: string; waitSeconds: number };
+  removeLogShippingPrimary: { instance: Instance; database: string };
+  copyLogShippingPrimarySettings: { from: Instance; to: Instance; database: string; secondaryServer: string; secondaryDatabase: string };
+  runAgentJob: { instance: Instance; jobName: string; timeoutSeconds: number };
+  backupFullDatabase: { instance: Instance; database: string; folder: Folder; fileName: string };
+  backupTailLog: { instance: Instance; database: string; folder: Folder; fileName: string };
+  restoreFullDatabase: { instance: Instance; database: string; file: string; move: { logicalName: string; to: string }[]; replace: boolean; recovery: 'RECOVERY' | 'NORECOVERY' };
+  applyPendingLogs: { instance: Instance; database: string; logs: PendingLog[] };
+  recoverDatabase: { instance: Instance; database: string };
+  endSessions: { instance: Instance; database: string };
+  copyPendingBackups: { from: Folder; to: Folder; database: string };
+  setPoolState: { pool: PoolTarget; state: 'Normal' | 'FailedOver' };
+  setActiveServers: { pool: PoolTarget; servers: string[] };
+  invokeDatabaseFailover: { pool: PoolTarget; databaseType: DatabaseType; database: string; newPrincipal: 'Primary' | 'Mirror'; target: Instance; force: boolean };
+  installMirrorDatabase: { pool: PoolTarget; databaseType: DatabaseType; database: string; principal: Instance; mirror: Instance; fileShare: string };
+  notify: { webhook?: string; event: { kind: string } };
+  dropScratchDatabase: { instance: Instance; database: string };
+  writeDrillReport: { folder: string };
+  pauseDrillSchedule: { scheduleId: string; note: string };
+};
+
+const DESCRIBERS: { [K in keyof Inputs]: (input: Inputs[K]) => string[] } = {
+  setMirroringSafety: (input) => [note(`on ${input.principal.name}; skipped when safety already is ${input.safety}`), ...renderStatement(partnerSafety(input.database, input.safety))],
+  plannedMirrorFailover: (input) => [
+    note(`on ${input.partner.name} (the principal); refused unless SAFETY FULL and SYNCHRONIZED; skipped when ${input.target.name} already is the principal`),
+    ...renderStatement(partnerFailover(input.database)),
+  ],
+  forceMirrorService: (input) => [
+    note(`on ${input.mirror.name} (the mirror); refused while ${input.principal.name} still answers as principal`),
+    ...renderStatement(forceServiceAllowDataLoss(input.database)),
+  ],
+  removeMirroring: (input) => [note(`on ${input.instance.name}; skipped when ${input.database} is not mirrored`), ...renderStatement(partnerOff(input.database))],
+  waitUntilSynchronized: (input) => [note(`waits up to ${input.timeoutSeconds} s until mirroring of ${input.database} on ${input.principal.name} is SYNCHRONIZED (reads sys.database_mirroring only)`)],
+  addLogShippingPrimary: (input) => [
+    note(`on ${input.instance.name}, unless ${input.database} already is a log-shipping primary with these settings${input.replace ? ' (a different configuration is replaced)' : ''}`),
+    ...renderStatement(addLogShippingPrimaryDatabase(input.database, input.settings, input.replace === true)),
+    note(`then, when ${input.settings.jobName} has no enabled schedule`),
+    ...renderStatement(addJobSchedule(jobIdOf(input.settings.jobName), `${input.settings.jobName}_schedule`, input.settings.scheduleSeconds)),
+    note(`and when ${input.settings.jobName} is disabled`),
+    ...renderStatement(enableJob(jobIdOf(input.settings.jobName))),
+  ],
+  addLogShippingPrimarySecondary: (input) => [
+    note(`on ${input.instance.name}; skipped when the secondary is already recorded`),
+    ...renderStatement(addLogShippingPrimarySecondary(input.database, input.secondaryServer, input.secondaryDatabase)),
+  ],
+  addLogShippingSecondary: (input) => [
+    note(`on ${input.instance.name}, unless ${input.database} already restores from ${input.settings.primaryServer} with these settings`),
+    ...(input.replace ? [note('when a different secondary configuration exists (it is replaced)'), ...renderStatement(deleteLogShippingSecondaryDatabase(input.database))] : []),
+    note(`when ${input.settings.primaryServer}.${input.settings.primaryDatabase} is not yet registered`),
+    ...renderStatement(addLogShippingSecondaryPrimary(input.settings)),
+    ...renderStatement(addLogShippingSecondaryDatabase(input.database, input.settings)),
+    note('then, for each job without an enabled schedule, and each disabled job'),
+    ...renderStatement(addJobSchedule(jobIdOf(input.settings.copyJobName), `${input.settings.copyJobName}_schedule`, input.settings.copyScheduleSeconds)),
+    ...renderStatement(addJobSchedule(jobIdOf(input.settings.restoreJobName), `${input.settings.restoreJobName}_schedule`, input.settings.restoreScheduleSeconds)),
+    ...renderStatement(enableJob(jobIdOf(input.settings.copyJobName))),
+    ...renderStatement(enableJob(jobIdOf(input.settings.restoreJobName))),
+  ],
+  removeLogShippingSecondary: (input) => [
+    note(`on ${input.instance.name}, after a running copy or restore job finished (waits up to ${input.waitSeconds} s); skipped when not a secondary`),
+    ...renderStatement(deleteLogShippingSecondaryDatabase(input.database)),
+  ],
+  removeLogShippingPrimary: (input) => [
+    note(`on ${input.instance.name}; skipped when ${input.database} is not a log-shipping primary there; for each secondary it records`),
+    ...renderStatement(deleteLogShippingPrimarySecondary(input.database, later(`secondary_server from msdb.dbo.log_shipping_primary_secondaries`), later('secondary_database from the same row'))),
+    ...renderStatement(deleteLogShippingPrimaryDatabase(input.database)),
+  ],
+  copyLogShippingPrimarySettings: (input) => {
+    const from = (column: string) => later(`${column} of ${input.database} on ${input.from.name} (msdb), read when the step runs`);
+    const jobName = from('the backup job name');
+    return [
+      note(`on ${input.to.name}, with the settings ${input.from.name} uses, read from its msdb when the step runs; skipped when already configured so`),
+      ...renderStatement(
+        addLogShippingPrimaryDatabase(
+          input.database,
+          { backupDirectory: from('backup_directory'), backupShare: from('backup_share'), retentionMinutes: from('backup_retention_period'), backupThresholdMinutes: from('backup_threshold'), compression: from('backup_compression'), jobName, scheduleSeconds: from('the backup job schedule') },
+          false,
+        ),
+      ),
+      note('then, when the backup job has no enabled schedule, and when it is disabled'),
+      ...renderStatement(addJobSchedule(jobIdOf(jobName), later(`the backup job name of ${input.from.name} + _schedule`), from('the backup job schedule'))),
+      ...renderStatement(enableJob(jobIdOf(jobName))),
+      note(`and, unless ${input.to.name} already records the secondary`),
+      ...renderStatement(addLogShippingPrimarySecondary(input.database, input.secondaryServer, input.secondaryDatabase)),
+    ];
+  },
+  runAgentJob: (input) => [note(`on ${input.instance.name}; joins the run in progress instead when the job is running, then waits up to ${input.timeoutSeconds} s for its outcome`), ...renderStatement(startJob(jobIdOf(input.jobName)))],
+  backupFullDatabase: (input) => [
+    note(`on ${input.instance.name}; skipped when the file already holds a full backup of ${input.database}`),
+    ...renderStatement(backupDatabase(input.database, sqlPathIn(input.folder.sqlPath, input.fileName))),
+  ],
+  backupTailLog: (input) => [note(`on ${input.instance.name}; leaves ${input.database} RESTORING there (fenced)`), ...renderStatement(backupTailLog(input.database, sqlPathIn(input.folder.sqlPath, input.fileName)))],
+  restoreFullDatabase: (input) => [
+    note(`on ${input.instance.name}; skipped when this backup set is already restored`),
+    ...renderStatement(restoreDatabase(input.database, input.file, input.move, input.replace, input.recovery)),
+  ],
+  applyPendingLogs: (input) =>
+    input.logs.length === 0
+      ? [note(`on ${input.instance.name}: no log backup is pending (the list is read again when the step runs)`)]
+      : [note(`on ${input.instance.name}, in LSN order; a log already applied is skipped, a gap in the chain stops the step`), ...input.logs.flatMap((log) => renderStatement(restoreLog(input.database, log.file)))],
+  recoverDatabase: (input) => [note(`on ${input.instance.name}; skipped when ${input.database} is already ONLINE`), ...renderStatement(recoverDatabase(input.database))],
+  endSessions: (input) => [
+    note(`on ${input.instance.name}, for each user session using ${input.database} (sys.dm_exec_sessions)`),
+    ...renderStatement(killSession(later(`session_id of each session using ${input.database}`))),
+  ],
+  copyPendingBackups: (input) => [`# copies every log backup of ${input.database} in ${input.from.workerPath} that ${input.to.workerPath} lacks (or holds at another size), checking each copy's size`],
+  setPoolState: (input) => renderCmdlet(input.pool, setPersistentChatState(input.pool.identity, input.state)),
+  setActiveServers: (input) => renderCmdlet(input.pool, setPersistentChatActiveServer(input.pool.identity, input.servers)),
+  invokeDatabaseFailover: (input) => renderCmdlet(input.pool, invokeDatabaseFailover(input.pool.fqdn, input.databaseType, input.newPrincipal, input.force)),
+  installMirrorDatabase: (input) => renderCmdlet(input.pool, installMirrorDatabase(input.databaseType, input.principal.host, input.principal.instanceName, input.fileShare)),
+  notify: (input) => (input.webhook ? [`# POST ${input.webhook} (a ${input.event.kind} event as JSON)`] : []),
+  dropScratchDatabase: (input) => [note(`on ${input.instance.name}; skipped when ${input.database} does not exist`), ...renderStatement(dropDatabase(input.database))],
+  writeDrillReport: (input) => [`# writes the drill report (Markdown and JSON) into ${input.folder}`],
+  pauseDrillSchedule: (input) => [`# pauses the Temporal Schedule ${input.scheduleId} (note: ${input.note})`],
+};
+
+/**
+ * What an activity would execute with this input: the T-SQL (with `-- @param = value` lines) or the cmdlet line,
+ * every statement of the step; nothing for a read-only activity (or one this function does not know).
+ */
+export function describeStep(activity: string, input: unknown): string[] {
+  const describe = (DESCRIBERS as Record<string, (input: unknown) => string[]>)[activity];
+  if (!describe || input === null || typeof input !== 'object') return [];
+  return describe(input);
+}

@@ -1,0 +1,64 @@
+/**
+ * Answering a run as a person: approve, reject, decide, abort, each through its update (workflows/messages.ts), so
+ * the answer says at once whether it counted and, if not, the run's own reason (its validator's), exit 3.
+ */
+import type { UpdateDefinition } from '@temporalio/client';
+import { Option } from 'commander';
+import type { MessageOutcome } from '../workflows/messages';
+import type { RunbookReport } from '../workflows/report';
+import { CliError, EXIT, outputOption, printJson, printLine, type OutputFormat } from './output';
+import { firstLine, findRun, temporalClient, withClient, withTemporalOptions, type TemporalFlags } from './run-access';
+
+export interface AnswerFlags extends TemporalFlags {
+  as?: string;
+  output: OutputFormat;
+}
+
+/** --as, -o and the Temporal options every answering command takes. */
+export function answerOptions<C extends import('commander').Command>(command: C): C {
+  command.addOption(new Option('--as <person>', 'who answers (default: your OS user name; a claim, see docs/cli.md)')).addOption(outputOption());
+  withTemporalOptions(command);
+  return command;
+}
+
+export function personOf(flags: AnswerFlags): string {
+  return flags.as ?? (require('./runs') as typeof import('./runs')).defaultInitiator();
+}
+
+/** The innermost message of an update failure: what the run's validator said. */
+function reasonOf(error: unknown): string {
+  let cause: unknown = error;
+  while ((cause as { cause?: unknown })?.cause) cause = (cause as { cause: unknown }).cause;
+  return firstLine(cause);
+}
+
+export async function sendAnswer<M>(flags: AnswerFlags, workflowId: string, update: UpdateDefinition<MessageOutcome, [M]>, message: M, what: string): Promise<void> {
+  await withClient(flags, async (client) => {
+    const run = await findRun(client, workflowId);
+    if (run.status !== 'RUNNING') {
+      const outcome = run.status === 'COMPLETED' ? ((await run.handle.result()) as RunbookReport).outcome : run.status.toLowerCase();
+      refuse(flags, `${what} did not count: run ${workflowId} has already ended (${outcome})`);
+    }
+    let outcome: MessageOutcome;
+    try {
+      outcome = await run.handle.executeUpdate(update, { args: [message] });
+    } catch (error) {
+      if (error instanceof temporalClient().WorkflowUpdateFailedError) refuse(flags, `${what} did not count: ${reasonOf(error)}`);
+      refuse(flags, `${what} did not count: ${firstLine(error)}`);
+    }
+    if (flags.output === 'json') {
+      printJson(outcome);
+      return;
+    }
+    printLine(`${what} counted: ${outcome.message.replace(/^approval counted: /, '')}`);
+    printLine(outcome.gateStatus === 'open' ? `the gate stays open until enough people approve: pchat-dr status ${workflowId}` : `follow the run: pchat-dr watch ${workflowId}`);
+  });
+}
+
+function refuse(flags: AnswerFlags, reason: string): never {
+  if (flags.output === 'json') {
+    printJson({ counted: false, reason });
+    throw new CliError('', EXIT.refused);
+  }
+  throw new CliError(reason, EXIT.refused);
+}
