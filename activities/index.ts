@@ -3,6 +3,7 @@
  * the real ones; workflows see only the type (`import type { Activities }`).
  */
 import type { ActivityDependencies } from './dependencies';
+import { drillActivities } from './drill';
 import { evidenceActivities } from './evidence';
 import { filesActivities } from './files';
 import { incidentActivities } from './incidents';
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...poolControlActivities(deps),
     ...notifyActivities(deps),
     ...incidentActivities(deps),
+    ...drillActivities(deps),
   };
 }
 

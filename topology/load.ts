@@ -141,5 +141,6 @@ function anchorPaths(topology: Topology, baseDir: string): Topology {
     backupShare: { ...topology.backupShare, sqlPath: local(topology.backupShare.sqlPath), workerPath: local(topology.backupShare.workerPath) },
     copyFolder: { sqlPath: local(topology.copyFolder.sqlPath), workerPath: local(topology.copyFolder.workerPath) },
     poolControl: { ...topology.poolControl, command: [program(command), ...args.map(program)] },
+    drills: { ...topology.drills, ...(topology.drills.reportFolder ? { reportFolder: local(topology.drills.reportFolder) } : {}) },
   };
 }

@@ -119,6 +119,19 @@ const approvalsSchema = strict({
   decisions: approverList.optional(),
 });
 
+const drillsSchema = strict({
+  /** Where the worker writes each drill's report (Markdown and JSON), as the worker sees it; none: Temporal only. */
+  reportFolder: nonEmpty.optional(),
+  /** The restore rehearsal counts this table's rows in the scratch copy (Persistent Chat's chat table; dbo schema). */
+  rowCheckTable: z.string({ error: 'must be a table name' }).regex(PLAIN_IDENTIFIER, 'must be a plain identifier (a table of the dbo schema)').default('tblChat'),
+  /** Rehearsal estates only (simulated: true): a drill also runs the real failover and failback. */
+  rehearse: z.boolean({ error: 'must be true or false' }).default(false),
+  /** Who answers the gates of a rehearsal's failover and failback (the name appears in their reports). */
+  approver: nonEmpty.default('pchat-dr-drill'),
+  /** How many earlier drills a report compares with. */
+  trend: z.number({ error: 'must be a number' }).int('must be a whole number').min(0, 'must be 0 or more').max(50, 'must be at most 50').default(5),
+});
+
 const topologyShape = strict({
   /** A rehearsal estate (the simulator): drills may run real failovers on it. */
   simulated: z.boolean({ error: 'must be true or false' }).default(false),
@@ -144,6 +157,7 @@ const topologyShape = strict({
   approvals: approvalsSchema.default(() => approvalsSchema.parse({})),
   objectives: strict({ rpo: duration, rto: duration }),
   notifications: strict({ webhook: z.url({ error: 'must be an http(s) URL' }).optional() }).default({}),
+  drills: drillsSchema.default(() => drillsSchema.parse({})),
 });
 
 export type Topology = z.infer<typeof topologyShape>;
@@ -204,6 +218,9 @@ function checkReferences(topology: Topology, ctx: Ctx): void {
   }
 
   checkApprovals(topology.approvals, ctx);
+  if (topology.drills.rehearse && !topology.simulated) {
+    ctx.addIssue({ code: 'custom', path: ['drills', 'rehearse'], message: 'only a rehearsal estate (simulated: true) may run real failovers in a drill' });
+  }
 }
 
 function checkApprovals(approvals: Topology['approvals'], ctx: Ctx): void {

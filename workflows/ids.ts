@@ -34,3 +34,10 @@ export function compactTimestamp(date: Date): string {
 export function defaultWorkflowId(runbook: RunbookName, pool: string, at: Date, dryRun = false): string {
   return `${dryRun ? 'dry-run-' : ''}${runbook}-${pool.toLowerCase()}-${compactTimestamp(at)}`;
 }
+
+/** A drill restores into `<database>_drill_<when>`: the marker is what the scratch-dropping step insists on. */
+export const SCRATCH_MARKER = '_drill_';
+
+export function scratchDatabaseName(database: string, at: Date): string {
+  return `${database}${SCRATCH_MARKER}${compactTimestamp(at).toLowerCase()}`;
+}

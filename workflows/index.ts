@@ -8,3 +8,4 @@ export { setupMirrorLogShipping } from './setup-mirror-log-shipping';
 export { failover } from './failover';
 export { failback } from './failback';
 export { poolLock } from './pool-lock';
+export { drill } from './drill';

@@ -3,10 +3,12 @@
  * from it: progress (for `status` / `watch`), pending gates, and the report an auditor reads (RUNBOOKS rule 7).
  * Everything here is plain JSON: it is workflow state and query results.
  */
+import type { DrillFindings } from './drill-report';
+
 export type RunbookName = 'mirror-failover' | 'setup-log-shipping' | 'setup-mirror-log-shipping' | 'failover' | 'failback' | 'drill';
 
-/** running until the end; then how it ended (planned: a dry run, which changes nothing). */
-export type RunOutcome = 'running' | 'succeeded' | 'no-change' | 'planned' | 'aborted' | 'rejected' | 'timed-out' | 'precondition-failed' | 'failed';
+/** running until the end; then how it ended (planned: a dry run, which changes nothing; skipped: a drill that did not run). */
+export type RunOutcome = 'running' | 'succeeded' | 'no-change' | 'planned' | 'skipped' | 'aborted' | 'rejected' | 'timed-out' | 'precondition-failed' | 'failed';
 
 export type StepStatus = 'pending' | 'running' | 'acted' | 'skipped' | 'observed' | 'failed' | 'decided' | 'planned';
 
@@ -138,6 +140,8 @@ export interface RunRecord {
   measures: Measures;
   notes: string[];
   children: ChildRecord[];
+  /** A drill's checks, figures, trend and deviations. */
+  drill?: DrillFindings;
   /** The incident runbook that held the pool's lock when this one wanted it. */
   blockedBy?: { workflowId: string; runId: string; runbook: string | null; startedAt: string };
 }

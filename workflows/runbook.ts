@@ -60,6 +60,8 @@ export interface RunbookInput<Options extends object = Record<string, unknown>> 
   };
   /** Rehearsal estates only (topology.simulated): approval gates are answered by this person (a drill's approver). */
   rehearsalApprover?: string;
+  /** Nobody watches (a drill's rehearsal): a failed step ends the run instead of waiting for a decision. */
+  unattended?: boolean;
 }
 
 export type ActivityName = keyof Activities;
@@ -106,6 +108,13 @@ export const ACTIVITY_KINDS: Record<ActivityName, StepKind> = {
   invokeDatabaseFailover: 'long',
   installMirrorDatabase: 'long',
   notify: 'change',
+  findLatestFullBackup: 'long',
+  readBackupFileList: 'read',
+  countRows: 'read',
+  dropScratchDatabase: 'change',
+  writeDrillReport: 'change',
+  readDrillHistory: 'read',
+  pauseDrillSchedule: 'change',
 };
 
 /** Activities that only read: a dry run runs them; everything else it plans. */
@@ -119,6 +128,10 @@ const READ_ONLY: ReadonlySet<ActivityName> = new Set<ActivityName>([
   'findOpenIncident',
   'readBackupHeaders',
   'gatherEvidence',
+  'findLatestFullBackup',
+  'readBackupFileList',
+  'countRows',
+  'readDrillHistory',
 ]);
 
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 };
@@ -151,8 +164,8 @@ export interface ActSpec<K extends ActivityName> {
   input: Parameters<Activities[K]>[0];
   /** Why this step may be skipped by a decision; absent: it may not be skipped. */
   skippable?: string;
-  /** Failure types the runbook handles itself: returned instead of opening a decision gate. */
-  expect?: FailureType[];
+  /** Failure types the runbook handles itself (or any failure: a drill's check): returned instead of opening a decision gate. */
+  expect?: FailureType[] | 'any';
 }
 
 export type StepOutcome<R> = { kind: 'done'; result: R } | { kind: 'skipped' } | { kind: 'planned' } | { kind: 'failed'; failure: FailureRecord };
@@ -165,6 +178,13 @@ function failureOf(error: unknown, at: string): FailureRecord {
   return { type: (cause as Error)?.name ?? 'Error', message: (cause as Error)?.message ?? String(cause), at };
 }
 
+export interface RunbookBehaviour {
+  /** Nobody watches (a drill): a failed step ends the run instead of waiting for a decision (also RunbookInput.unattended). */
+  unattended?: boolean;
+  /** Post the run-finished / run-failed webhook at the end (a drill posts its own). Default true. */
+  finalNotification?: boolean;
+}
+
 export class Runbook<Options extends object = Record<string, unknown>> {
   readonly record: RunRecord;
   private abortRequest: AbortMessage | null = null;
@@ -174,6 +194,7 @@ export class Runbook<Options extends object = Record<string, unknown>> {
   constructor(
     runbook: RunbookName,
     readonly input: RunbookInput<Options>,
+    private readonly behaviour: RunbookBehaviour = {},
   ) {
     const info = wf.workflowInfo();
     this.record = {
@@ -375,7 +396,7 @@ export class Runbook<Options extends object = Record<string, unknown>> {
   }
 
   /** Retries, skips or ends the run as people decide when the step fails for good. */
-  private async attempt<R extends StepResult<unknown, object>>(record: StepRecord, run: () => Promise<R>, expect?: FailureType[]): Promise<StepOutcome<R>> {
+  private async attempt<R extends StepResult<unknown, object>>(record: StepRecord, run: () => Promise<R>, expect?: FailureType[] | 'any'): Promise<StepOutcome<R>> {
     for (;;) {
       this.checkAbort();
       record.status = 'running';
@@ -390,7 +411,8 @@ export class Runbook<Options extends object = Record<string, unknown>> {
         if (error instanceof RunEnded || wf.isCancellation(error)) throw error;
         const failure = failureOf(error, this.now());
         Object.assign(record, { status: 'failed', failure, finishedAt: this.now() });
-        if (expect?.includes(failure.type as FailureType)) return { kind: 'failed', failure };
+        if (expect === 'any' || expect?.includes(failure.type as FailureType)) return { kind: 'failed', failure };
+        if (this.behaviour.unattended || this.input.unattended) throw new RunEnded('failed', `"${record.title}" failed (${failure.type}): ${failure.message}`);
         const decision = await this.decisionGate(record, failure);
         record.decisions.push(decision);
         if (decision.choice === 'abort') throw new RunEnded('aborted', `${decision.by} aborted after "${record.title}" failed: ${decision.reason}`);
@@ -425,8 +447,18 @@ export class Runbook<Options extends object = Record<string, unknown>> {
    * this run's incident lock; its approval gates are covered by `coveringGate` when given.
    */
   async child<O extends object>(
-    spec: { name: string; title: string; runbook: RunbookName; workflow: (input: RunbookInput<O>) => Promise<RunbookReport>; options: O; coveringGate?: string; skippable?: string },
-  ): Promise<StepOutcome<StepResult<null, { workflowId: string; outcome: RunOutcome }>>> {
+    spec: {
+      name: string;
+      title: string;
+      runbook: RunbookName;
+      workflow: (input: RunbookInput<O>) => Promise<RunbookReport>;
+      options: O;
+      coveringGate?: string;
+      skippable?: string;
+      /** A drill's rehearsal: the child's gates are answered by this person. */
+      rehearsalApprover?: string;
+    },
+  ): Promise<StepOutcome<StepResult<null, { workflowId: string; outcome: RunOutcome; measures: RunRecord['measures'] }>>> {
     const record = this.newStep(spec.name, spec.title, undefined, spec.skippable);
     if (this.dryRun) {
       Object.assign(record, { status: 'planned', plan: { runbook: spec.runbook, options: spec.options } });
@@ -442,14 +474,16 @@ export class Runbook<Options extends object = Record<string, unknown>> {
         reason: `${spec.title} (part of ${this.record.runbook} ${this.record.workflowId})`,
         options: spec.options,
         parent: { workflowId: this.record.workflowId, holdsLock: this.lock !== null || this.input.parent?.holdsLock === true, ...(spec.coveringGate ? { coveringGate: spec.coveringGate } : {}) },
-        ...(this.input.rehearsalApprover ? { rehearsalApprover: this.input.rehearsalApprover } : {}),
+        ...(spec.rehearsalApprover ?? this.input.rehearsalApprover ? { rehearsalApprover: spec.rehearsalApprover ?? this.input.rehearsalApprover } : {}),
+        ...(this.behaviour.unattended || this.input.unattended ? { unattended: true } : {}),
       };
       const report = await wf.executeChild(spec.workflow, { workflowId, args: [input] });
       child.outcome = report.outcome;
       if (report.outcome !== 'succeeded' && report.outcome !== 'no-change') {
         throw wf.ApplicationFailure.nonRetryable(`${spec.runbook} (${workflowId}) ended ${report.outcome}: ${report.outcomeReason ?? ''}`, 'ChildRunbookFailed');
       }
-      return { outcome: 'acted' as const, summary: `${spec.runbook} ${report.outcome} (${workflowId})`, found: null, figures: { workflowId, outcome: report.outcome }, startedAt: report.startedAt, finishedAt: report.finishedAt ?? this.now() };
+      const figures = { workflowId, outcome: report.outcome, measures: report.measures };
+      return { outcome: 'acted' as const, summary: `${spec.runbook} ${report.outcome} (${workflowId})`, found: null, figures, startedAt: report.startedAt, finishedAt: report.finishedAt ?? this.now() };
     });
   }
 
@@ -583,7 +617,7 @@ export class Runbook<Options extends object = Record<string, unknown>> {
   // ------------------------------------------------------------------------------------------ the run
 
   /** Runs the runbook's body and always returns its report (outcome, reason, record). */
-  async execute(body: () => Promise<{ outcome: 'succeeded' | 'no-change'; reason?: string } | void>): Promise<RunbookReport> {
+  async execute(body: () => Promise<{ outcome: 'succeeded' | 'no-change' | 'skipped' | 'failed'; reason?: string } | void>): Promise<RunbookReport> {
     let outcome: Exclude<RunOutcome, 'running'> = 'succeeded';
     let reason: string | undefined;
     try {
@@ -609,8 +643,10 @@ export class Runbook<Options extends object = Record<string, unknown>> {
     await wf.CancellationScope.nonCancellable(async () => {
       Object.assign(this.record, { outcome, outcomeReason: reason, finishedAt: this.now() });
       this.setPhase(outcome === 'succeeded' || outcome === 'no-change' ? 'done' : outcome);
-      const finished = outcome === 'succeeded' || outcome === 'no-change' || outcome === 'planned';
-      await this.notify({ kind: finished ? 'run-finished' : 'run-failed', summary: `${this.record.runbook} on ${this.record.pool} ${outcome}${reason ? `: ${reason}` : ''}` });
+      const finished = outcome === 'succeeded' || outcome === 'no-change' || outcome === 'planned' || outcome === 'skipped';
+      if (this.behaviour.finalNotification !== false) {
+        await this.notify({ kind: finished ? 'run-finished' : 'run-failed', summary: `${this.record.runbook} on ${this.record.pool} ${outcome}${reason ? `: ${reason}` : ''}` });
+      }
       await this.releaseLock();
     });
     await wf.condition(wf.allHandlersFinished);

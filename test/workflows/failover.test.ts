@@ -4,6 +4,7 @@
  * failed back; a planned switchover loses nothing; the split-brain guard; a gap in the chain.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { recordHistory } from '../helpers/histories';
 import { eventually } from '../helpers/estate';
 import { approve, gateOpen, progress, result, runbookHarness, stepOf, type RunbookHarness } from '../helpers/runbooks';
 import { loseDc1, lostMessages, mgcOn, setUpLogShipping, takeLogBackups } from '../helpers/story';
@@ -39,6 +40,7 @@ describe('failover and failback', () => {
       await approve(handle, 'declare-disaster', 'carol', { comment: 'DC1 is gone' });
       await approve(handle, 'declare-disaster', 'alice');
       const report = await result(handle);
+      await recordHistory(handle, 'failover-disaster');
       expect(report.outcome, report.outcomeReason).toBe('succeeded');
 
       // The estate: mgc served by DC2, mirrored there, the pool failed over to DC2's servers.
@@ -76,6 +78,7 @@ describe('failover and failback', () => {
       await gateOpen(back, 'approve-failback-mirror-log-shipping', 60_000);
       await approve(back, 'approve-failback-mirror-log-shipping', 'bob');
       const failback = await result(back);
+      await recordHistory(back, 'failback');
       expect(failback.outcome, failback.outcomeReason).toBe('succeeded');
       expect(pool()).toMatchObject({ poolState: 'Normal', activeServers: env.topology.pool.servers.dc1 });
       expect(mgcOn(env, 'dc1-sql-a')).toMatchObject({ state: 'ONLINE', mirroring: { role: 'PRINCIPAL' } });
@@ -109,6 +112,7 @@ describe('failover and failback', () => {
       await gateOpen(handle, 'approve-switchover');
       await approve(handle, 'approve-switchover', 'dave');
       const report = await result(handle);
+      await recordHistory(handle, 'failover-planned');
       env.estate.chat.stop();
       expect(report.outcome, report.outcomeReason).toBe('succeeded');
       expect(stepOf(report, 'tail-log-backup').status).toBe('acted');
@@ -178,6 +182,7 @@ describe('failover and failback', () => {
       await approve(second, 'accept-data-loss', 'alice');
       await approve(second, 'accept-data-loss', 'bob');
       const report = await result(second);
+      await recordHistory(second, 'failover-accepted-data-loss');
       expect(report.outcome, report.outcomeReason).toBe('succeeded');
       expect(mgcOn(env, 'dc2-sql-a')?.state).toBe('ONLINE');
       const rpo = report.measures.rpo!;

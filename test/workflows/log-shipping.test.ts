@@ -3,6 +3,7 @@
  * log-shipping primary through two child mirror failovers; the msdb tables and jobs as an operator would check them.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { recordHistory } from '../helpers/histories';
 import { approve, gateOpen, result, runbookHarness, stepOf, type RunbookHarness } from '../helpers/runbooks';
 
 let harness: RunbookHarness;
@@ -15,7 +16,9 @@ describe('setup-log-shipping and setup-mirror-log-shipping', () => {
   it('ships mgc from the primary to the backup, then from the mirror too, and the secondary keeps restoring', async () => {
     harness = await runbookHarness({ label: 'log-shipping' });
     await harness.withWorker(async () => {
-      const report = await result(await harness.start('setup-log-shipping'));
+      const setup = await harness.start('setup-log-shipping');
+      const report = await result(setup);
+      await recordHistory(setup, 'setup-log-shipping');
       expect(report.outcome, report.outcomeReason).toBe('succeeded');
       expect(report.gates).toEqual([]);
       for (const step of ['add-primary', 'add-primary-secondary', 'full-backup', 'seed-secondary', 'add-secondary']) expect(stepOf(report, step).status).toBe('acted');
@@ -44,6 +47,7 @@ describe('setup-log-shipping and setup-mirror-log-shipping', () => {
       await gateOpen(mirrorSide, 'approve-mirror-log-shipping');
       await approve(mirrorSide, 'approve-mirror-log-shipping', 'carol');
       const third = await result(mirrorSide);
+      await recordHistory(mirrorSide, 'setup-mirror-log-shipping');
       expect(third.outcome, third.outcomeReason).toBe('succeeded');
       expect(third.children.map((child) => [child.runbook, child.outcome])).toEqual([
         ['mirror-failover', 'succeeded'],

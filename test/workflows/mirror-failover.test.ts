@@ -3,6 +3,7 @@
  * forced service with the principal stopped, and "already there".
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { recordHistory } from '../helpers/histories';
 import { approve, gateOpen, result, runbookHarness, stepOf, type RunbookHarness } from '../helpers/runbooks';
 
 let harness: RunbookHarness;
@@ -22,6 +23,7 @@ describe('mirror-failover', () => {
       expect(mgcOn('dc1-sql-a').mirroring?.role).toBe('PRINCIPAL');
       expect(await approve(handle, 'approve-mirror-failover', 'bob', { comment: 'planned maintenance' })).toMatchObject({ counted: true, gateStatus: 'approved' });
       const report = await result(handle);
+      await recordHistory(handle, 'mirror-failover-planned');
       expect(report.outcome).toBe('succeeded');
       expect(stepOf(report, 'planned-failover')).toMatchObject({ status: 'acted', target: 'dc1-sql-a' });
       expect(report.gates[0]).toMatchObject({ gate: 'approve-mirror-failover', status: 'approved', approvals: [{ by: 'bob', comment: 'planned maintenance' }] });
@@ -59,6 +61,7 @@ describe('mirror-failover', () => {
       expect(mgcOn('dc1-sql-b').state).toBe('RESTORING');
       await approve(handle, 'accept-data-loss', 'bob');
       const report = await result(handle);
+      await recordHistory(handle, 'mirror-failover-forced');
       expect(report.outcome).toBe('succeeded');
       expect(stepOf(report, 'force-service').status).toBe('acted');
       expect(mgcOn('dc1-sql-b')).toMatchObject({ state: 'ONLINE', mirroring: { role: 'PRINCIPAL' } });
