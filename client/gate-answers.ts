@@ -41,8 +41,9 @@ export async function sendAnswer<M>(flags: AnswerFlags, workflowId: string, upda
     }
     let outcome: MessageOutcome;
     try {
-      outcome = await run.handle.executeUpdate(update, { args: [message] });
+      outcome = await withinWorkerAnswer(run.handle.executeUpdate(update, { args: [message] }), workflowId);
     } catch (error) {
+      if (error instanceof CliError) throw error;
       if (error instanceof temporalClient().WorkflowUpdateFailedError) refuse(flags, `${what} did not count: ${reasonOf(error)}`);
       refuse(flags, `${what} did not count: ${firstLine(error)}`);
     }
@@ -53,6 +54,24 @@ export async function sendAnswer<M>(flags: AnswerFlags, workflowId: string, upda
     printLine(`${what} counted: ${outcome.message.replace(/^approval counted: /, '')}`);
     printLine(outcome.gateStatus === 'open' ? `the gate stays open until enough people approve: pchat-dr status ${workflowId}` : `follow the run: pchat-dr watch ${workflowId}`);
   });
+}
+
+/** An update is answered by a worker: without one it would wait for ever, so say what to check instead. */
+const WORKER_ANSWER_MS = Number(process.env.PCHAT_DR_ANSWER_TIMEOUT_MS ?? 30_000);
+
+async function withinWorkerAnswer<T>(answer: Promise<T>, workflowId: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new CliError(`no worker answered within ${Math.round(WORKER_ANSWER_MS / 1000)} s: is a pchat-dr worker running for this task queue? The answer may still be applied when one starts: check with pchat-dr status ${workflowId}`, EXIT.timedOut)),
+      WORKER_ANSWER_MS,
+    );
+  });
+  try {
+    return await Promise.race([answer, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function refuse(flags: AnswerFlags, reason: string): never {

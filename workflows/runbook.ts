@@ -625,8 +625,9 @@ export class Runbook<Options extends object = Record<string, unknown>> {
       const result = await body();
       if (result) ({ outcome, reason } = result);
       if (this.dryRun) {
-        outcome = 'planned';
-        reason = 'dry run: nothing was changed';
+        // A dry run that finds nothing to do says so; otherwise its record is the plan.
+        reason = outcome === 'no-change' ? `dry run: ${reason ?? 'nothing to do'}` : 'dry run: nothing was changed';
+        if (outcome !== 'no-change') outcome = 'planned';
       }
     } catch (error) {
       if (error instanceof RunEnded) {
