@@ -156,6 +156,8 @@ function refuseIfRunning(stateDir: string): void {
   const file = controlFileOf(stateDir);
   if (!existsSync(file)) return;
   const endpoint = JSON.parse(readFileSync(file, 'utf8')) as ControlEndpoint;
+  // In a fresh container the new simulator often gets the pid the old one had: that one is us, not a rival.
+  if (endpoint.pid === process.pid) return;
   try {
     process.kill(endpoint.pid, 0);
   } catch {
