@@ -151,19 +151,9 @@ export interface PendingGate extends GateRecord {
   answerWith: string[];
 }
 
-export interface Progress {
-  workflowId: string;
-  runbook: RunbookName;
-  pool: string;
-  initiator: string;
-  phase: string;
-  outcome: RunOutcome;
-  outcomeReason?: string;
-  startedAt: string;
-  finishedAt?: string;
-  steps: StepRecord[];
+/** What `status` and `watch` show while a run goes on. */
+export interface Progress extends Pick<RunRecord, 'workflowId' | 'runbook' | 'pool' | 'initiator' | 'phase' | 'outcome' | 'outcomeReason' | 'startedAt' | 'finishedAt' | 'steps' | 'children'> {
   openGates: PendingGate[];
-  children: ChildRecord[];
 }
 
 export interface RunbookReport extends Omit<RunRecord, 'log' | 'phase'> {
