@@ -7,8 +7,8 @@
 import type { Client } from '@temporalio/client';
 import type { Progress, StepRecord } from '../workflows/report';
 import { CliError, EXIT, exitCodeOf, formatTable, printJson, type ExitCode } from './output';
-import { runHeader, stepChangeLine, stepRows, waitLines } from './report-view';
-import { childWaits, findRun, progressOfRun, type ChildWait } from './run-access';
+import { drillResultLine, runHeader, stepChangeLine, stepRows, waitLines } from './report-view';
+import { childWaits, findRun, progressOfRun, reportOfRun, type ChildWait } from './run-access';
 
 export interface FollowOptions {
   /** Redraw in place (a terminal) or print one line per change (piped). */
@@ -72,8 +72,11 @@ export async function followRun(client: Client, workflowId: string, options: Fol
       const waits: ChildWait[] = progress.outcome === 'running' ? await interruptible(childWaits(client, progress)) : [];
       show(progress);
       if (progress.outcome !== 'running') {
-        if (options.json) printJson({ ...progress, waitingIn: [] });
-        else write(`${endLine(progress)}\n`);
+        // A drill that ended says what it found (pass or fail, RPO, estimated RTO), not only that it ended.
+        const findings = progress.runbook === 'drill' ? (await interruptible(reportOfRun(run))).drill : undefined;
+        const found = findings && !findings.skipped ? findings : undefined;
+        if (options.json) printJson({ ...progress, waitingIn: [], ...(findings ? { drill: findings } : {}) });
+        else write(`${found ? `\n${drillResultLine(found)}` : ''}${endLine(progress)}\n`);
         return exitCodeOf(progress.outcome);
       }
       const waiting = waitLines(progress, waits);

@@ -6,6 +6,7 @@
  */
 import { describeStep } from '../activities/statements';
 import { formatDuration } from '../topology/durations';
+import { drillMarkdown, failedChecks, type DrillFindings } from '../workflows/drill-report';
 import type { GateRecord, PendingGate, Progress, RunbookReport, StepRecord } from '../workflows/report';
 import { formatTable } from './output';
 import type { ChildWait } from './run-access';
@@ -92,7 +93,18 @@ export function progressLines(progress: Progress, waits: ChildWait[]): string[] 
   if (running.length > 0) lines.push('', ...running.map((child) => `child run ${child.workflowId} (${child.runbook}): running`));
   const waiting = waitLines(progress, waits);
   if (waiting.length > 0) lines.push('', ...waiting);
+  else if (progress.runbook === 'drill' && progress.outcome === 'running') lines.push('', 'a drill has no gates: it asks nobody and ends by itself (its findings: pchat-dr report once it ended)');
   return lines;
+}
+
+/** A finished drill in one line: passed or failed, how many checks, the figures against the objectives. */
+export function drillResultLine(findings: DrillFindings): string {
+  if (findings.skipped) return `drill skipped: ${findings.skipped}; nothing was checked or changed`;
+  const failed = failedChecks(findings);
+  const { figures } = findings;
+  const against = (value: number | null, objective: number) => (value === null ? 'not measured' : `${seconds(value)} (objective ${seconds(objective)}: ${value <= objective ? 'met' : 'MISSED'})`);
+  const verdict = failed.length === 0 ? `drill PASSED: ${findings.checks.length} checks passed` : `drill FAILED: ${failed.length} of ${findings.checks.length} checks failed (${failed.map((check) => check.title).join('; ')})`;
+  return `${verdict}; RPO ${against(figures.rpoSeconds, figures.rpoObjectiveSeconds)}; estimated RTO ${against(figures.estimatedRtoSeconds, figures.rtoObjectiveSeconds)}`;
 }
 
 // ------------------------------------------------------------------------------------------------ steps and gates in order
@@ -188,10 +200,17 @@ const cell = (text: string | null | undefined) => (text ?? '').replace(/\|/g, '\
 const seconds = (value: number | null | undefined) => (value === null || value === undefined ? 'unknown' : formatDuration(value * 1000));
 const metText = (met: boolean | null) => (met === null ? 'not measurable' : met ? 'met' : '**missed**');
 
-/** The report an auditor keeps (RUNBOOKS rule 7): summary, measures, steps, approvals, decisions, evidence, notes. */
+/**
+ * The report an auditor keeps (RUNBOOKS rule 7): summary, measures, steps, approvals, decisions, evidence, notes.
+ * A drill that ended leads with its findings (workflows/drill-report.ts: result, figures against the objectives,
+ * every check, deviations, trend), then the run's record (who started it and why, its steps); its gates only when
+ * it opened any (a drill asks nobody).
+ */
 export function reportMarkdown(report: RunbookReport): string {
   const out: string[] = [];
-  out.push(`# ${report.runbook} on ${report.pool}: ${report.outcome}`, '');
+  const drill = report.drill && report.outcome !== 'running';
+  if (drill) out.push(drillMarkdown(report).trimEnd(), '', '## Run record', '');
+  else out.push(`# ${report.runbook} on ${report.pool}: ${report.outcome}`, '');
   out.push('| | |', '|---|---|');
   out.push(`| Run | \`${report.workflowId}\` (run id \`${report.runId}\`)${report.parent ? `, part of \`${report.parent}\`` : ''} |`);
   out.push(`| Runbook | ${report.runbook}${report.dryRun ? ' (dry run: nothing was changed)' : ''} |`);
@@ -234,8 +253,8 @@ export function reportMarkdown(report: RunbookReport): string {
     for (const step of planned) out.push(`### ${step.name}${step.target ? ` on ${step.target}` : ''}`, '', '```sql', ...planOf(step), '```', '');
   }
 
-  out.push('## Gates and approvals', '');
-  if (report.gates.length === 0) out.push('No gate opened.', '');
+  if (!drill || report.gates.length > 0) out.push('## Gates and approvals', '');
+  if (report.gates.length === 0 && !drill) out.push('No gate opened.', '');
   for (const gate of report.gates) {
     out.push(`### ${gate.id}: ${gate.status}`, '');
     out.push(`- Question: ${gate.question}`);

@@ -5,8 +5,8 @@
  */
 import { Command } from 'commander';
 import { outputOption, printJson, printLine, type OutputFormat } from '../output';
-import { progressLines } from '../report-view';
-import { childWaits, findRun, progressOfRun, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
+import { drillResultLine, progressLines } from '../report-view';
+import { childWaits, findRun, progressOfRun, reportOfRun, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
 
 export function statusCommand(): Command {
   const command = new Command('status').description('show where a run stands and what it waits for').argument('<id>', 'the run id (workflow id)').addOption(outputOption());
@@ -15,8 +15,11 @@ export function statusCommand(): Command {
       const run = await findRun(client, id);
       const progress = await progressOfRun(run);
       const waits = progress.outcome === 'running' ? await childWaits(client, progress) : [];
-      if (flags.output === 'json') printJson({ ...progress, temporalStatus: run.status, waitingIn: waits });
-      else progressLines(progress, waits).forEach((line) => printLine(line));
+      // A drill that ended: its findings in a line (the report has them all).
+      const findings = run.runbook === 'drill' && progress.outcome !== 'running' ? (await reportOfRun(run)).drill : undefined;
+      const found = findings && !findings.skipped ? findings : undefined;
+      if (flags.output === 'json') printJson({ ...progress, temporalStatus: run.status, waitingIn: waits, ...(findings ? { drill: findings } : {}) });
+      else [...progressLines(progress, waits), ...(found ? ['', drillResultLine(found), `report: pchat-dr report ${id}`] : [])].forEach((line) => printLine(line));
     }),
   );
 }

@@ -1,0 +1,526 @@
+/**
+ * `pchat-dr drill ...`: scheduled DR drills (runbook 6) as Temporal Schedules. `schedule` creates or updates a
+ * schedule whose action starts the drill workflow with a snapshot of the topology file; `list` shows every drill
+ * schedule with its state and its last drill; `pause`, `resume`, `trigger` and `delete` act on one; `history` reads
+ * the drills of a pool (their pass/fail, RPO and estimated RTO).
+ *
+ * The policies are fixed, because they are what makes a drill safe to leave unattended: overlap SKIP (never two
+ * drills of one pool at once, also when triggered by hand), an explicit catch-up window (a drill missed while
+ * Temporal was down runs late only within it: a missed 03:00 drill does not run at noon), and pause on failure (a
+ * drill that fails, or whose workflow fails, stops the schedule until a person looks; the drill pauses it itself
+ * when a check fails, through its options.scheduleId).
+ */
+import path from 'node:path';
+import type { Client, ScheduleDescription, ScheduleHandle, ScheduleOptions } from '@temporalio/client';
+import { Command, Option } from 'commander';
+import type { DrillSummary } from '../../workflows/drill-report';
+import { failedChecks } from '../../workflows/drill-report';
+import { DURATION_PATTERN, durationMs, formatDuration } from '../../topology/durations';
+import type { DrillOptions } from '../../workflows/drill';
+import { WORKFLOW_TYPES } from '../../workflows/ids';
+import type { RunbookReport } from '../../workflows/report';
+import type { RunbookInput } from '../../workflows/runbook';
+import { POOL, RUNBOOK } from '../../workflows/search-attributes';
+import { personOf } from '../gate-answers';
+import { CliError, EXIT, formatTable, outputOption, printJson, printLine, type OutputFormat } from '../output';
+import { stampOf } from '../report-view';
+import { firstLine, taskQueueOf, temporalClient, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
+import { loadRunTopology } from './run';
+
+/** A drill missed while Temporal was down still runs when it is at most this late. */
+export const DEFAULT_CATCHUP_WINDOW = '10m';
+/** Temporal raises a shorter catch-up window to this: refuse it rather than pretend. */
+const MIN_CATCHUP_WINDOW_MS = 10_000;
+const DRILL_TYPE = WORKFLOW_TYPES.drill;
+
+export function defaultScheduleId(pool: string): string {
+  return `drill-${pool.toLowerCase()}`;
+}
+
+/**
+ * What `drill schedule` keeps in the memo of its action (so every drill it starts carries it too, and an update
+ * replaces it): the spec as the operator wrote it (Temporal keeps a cron expression only compiled), and where and
+ * when the topology snapshot was taken.
+ */
+interface DrillMemo {
+  spec?: string;
+  topologyFile?: string;
+  topologyTakenAt?: string;
+}
+
+// ------------------------------------------------------------------------------------------------ flags
+
+/** --every: a duration in whole seconds (Temporal rounds intervals to the second), at least 1s. */
+export function parseEvery(value: string): number {
+  if (!DURATION_PATTERN.test(value)) throw new CliError(`--every ${value}: give a duration such as 30s, 15m, 6h or 7d`);
+  const ms = durationMs(value);
+  if (ms < 1_000 || ms % 1_000 !== 0) throw new CliError(`--every ${value}: give whole seconds, at least 1s`);
+  return ms;
+}
+
+/** --catchup-window: a duration of at least 10s (Temporal's minimum). */
+export function parseCatchupWindow(value: string): number {
+  if (!DURATION_PATTERN.test(value)) throw new CliError(`--catchup-window ${value}: give a duration such as 10m or 1h`);
+  const ms = durationMs(value);
+  if (ms < MIN_CATCHUP_WINDOW_MS) throw new CliError(`--catchup-window ${value}: at least 10s (Temporal's minimum)`);
+  return ms;
+}
+
+/** --timezone: an IANA name the runtime knows (Europe/Berlin, America/New_York, UTC). */
+export function checkTimezone(value: string): string {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+    return value;
+  } catch {
+    throw new CliError(`--timezone ${value}: not a time zone (give an IANA name such as Europe/Berlin or UTC)`);
+  }
+}
+
+function parseLimit(value: string): number {
+  const limit = Number(value);
+  if (!Number.isInteger(limit) || limit < 1) throw new CliError(`--limit ${value}: give a whole number of drills, e.g. 10`);
+  return limit;
+}
+
+function checkPool(pool: string): string {
+  if (!/^[A-Za-z0-9.-]+$/.test(pool)) throw new CliError(`${pool}: give the pool's FQDN (letters, digits, - and .)`);
+  return pool;
+}
+
+// ------------------------------------------------------------------------------------------------ reading schedules
+
+export interface DrillScheduleView {
+  scheduleId: string;
+  pool: string | null;
+  spec: string;
+  timezone: string | null;
+  paused: boolean;
+  note: string | null;
+  policies: { overlap: string; catchupWindow: string; pauseOnFailure: boolean };
+  taskQueue: string | null;
+  workflowIdPrefix: string | null;
+  initiator: string | null;
+  reason: string | null;
+  rehearse: boolean | null;
+  topologyFile: string | null;
+  topologyTakenAt: string | null;
+  nextRuns: string[];
+  /** Drills of this schedule still running (at most one: overlap SKIP). */
+  running: string[];
+  lastRun: { workflowId: string; startedAt: string; status: string; outcome: string | null } | null;
+  actionsTaken: number;
+  skippedOverlap: number;
+  missedCatchupWindow: number;
+}
+
+/** The spec in words: the memo's (as the operator wrote it), else what Temporal describes. */
+function specText(description: ScheduleDescription, memo: DrillMemo): string {
+  if (memo.spec) return memo.spec;
+  const parts = [
+    ...(description.spec.intervals ?? []).map((interval) => `every ${formatDuration(interval.every)}`),
+    ...(description.spec.calendars ?? []).map((calendar) => calendar.comment ?? 'a calendar'),
+  ];
+  return parts.join('; ') || 'no spec';
+}
+
+async function lastRunOf(client: Client, description: ScheduleDescription): Promise<DrillScheduleView['lastRun']> {
+  const last = description.info.recentActions.at(-1);
+  if (!last) return null;
+  const { workflowId, firstExecutionRunId } = last.action.workflow;
+  const view = { workflowId, startedAt: last.takenAt.toISOString(), status: 'unknown', outcome: null as string | null };
+  try {
+    const handle = client.workflow.getHandle(workflowId, firstExecutionRunId);
+    const run = await handle.describe();
+    view.status = run.status.name.toLowerCase();
+    if (run.status.name === 'COMPLETED') view.outcome = ((await handle.result()) as RunbookReport).outcome;
+  } catch {
+    // Gone from the server (retention): the schedule still remembers it started.
+  }
+  return view;
+}
+
+async function viewOf(client: Client, description: ScheduleDescription): Promise<DrillScheduleView> {
+  const memo = (description.action.memo ?? {}) as DrillMemo;
+  const input = description.action.args?.[0] as RunbookInput<DrillOptions> | undefined;
+  return {
+    scheduleId: description.scheduleId,
+    pool: input?.topology?.pool?.fqdn ?? null,
+    spec: specText(description, memo),
+    timezone: description.spec.timezone || null,
+    paused: description.state.paused,
+    note: description.state.note ?? null,
+    policies: { overlap: description.policies.overlap ?? 'SKIP', catchupWindow: formatDuration(description.policies.catchupWindow), pauseOnFailure: description.policies.pauseOnFailure },
+    taskQueue: description.action.taskQueue ?? null,
+    workflowIdPrefix: description.action.workflowId ?? null,
+    initiator: input?.initiator ?? null,
+    reason: input?.reason ?? null,
+    rehearse: input?.options?.rehearse ?? null,
+    topologyFile: memo.topologyFile ?? null,
+    topologyTakenAt: memo.topologyTakenAt ?? null,
+    nextRuns: description.info.nextActionTimes.map((time) => time.toISOString()),
+    running: description.info.runningActions.map((action) => action.workflow.workflowId),
+    lastRun: await lastRunOf(client, description),
+    actionsTaken: description.info.numActionsTaken,
+    skippedOverlap: description.info.numActionsSkippedOverlap,
+    missedCatchupWindow: description.info.numActionsMissedCatchupWindow,
+  };
+}
+
+/** The drill schedule with this id; an id Temporal does not know, or a schedule that starts no drills, is exit 2. */
+async function findDrillSchedule(client: Client, scheduleId: string): Promise<{ handle: ScheduleHandle; description: ScheduleDescription }> {
+  const handle = client.schedule.getHandle(scheduleId);
+  let description: ScheduleDescription;
+  try {
+    description = await handle.describe();
+  } catch (error) {
+    if (error instanceof temporalClient().ScheduleNotFoundError) throw new CliError(`no drill schedule with id ${scheduleId}`, EXIT.badInput);
+    throw new CliError(`cannot read schedule ${scheduleId}: ${firstLine(error)}`, EXIT.failed);
+  }
+  if (description.action.workflowType !== DRILL_TYPE) throw new CliError(`no drill schedule with id ${scheduleId} (it starts ${description.action.workflowType} workflows, not drills)`, EXIT.badInput);
+  return { handle, description };
+}
+
+/** Every drill schedule: listed by Temporal (eventually consistent), each then described (its current state). */
+async function drillSchedules(client: Client): Promise<DrillScheduleView[]> {
+  const ids: string[] = [];
+  try {
+    for await (const summary of client.schedule.list()) if (summary.action?.workflowType === DRILL_TYPE) ids.push(summary.scheduleId);
+  } catch (error) {
+    throw new CliError(`cannot list schedules: ${firstLine(error)}`, EXIT.failed);
+  }
+  const views: DrillScheduleView[] = [];
+  for (const id of ids.sort()) {
+    try {
+      views.push(await viewOf(client, await client.schedule.getHandle(id).describe()));
+    } catch (error) {
+      if (error instanceof temporalClient().ScheduleNotFoundError) continue; // deleted since it was listed
+      throw new CliError(`cannot read schedule ${id}: ${firstLine(error)}`, EXIT.failed);
+    }
+  }
+  return views;
+}
+
+// ------------------------------------------------------------------------------------------------ drill schedule
+
+interface ScheduleFlags extends TemporalFlags {
+  file: string;
+  cron?: string;
+  every?: number;
+  timezone?: string;
+  note?: string;
+  id?: string;
+  rehearse?: boolean;
+  catchupWindow: number;
+  reason?: string;
+  as?: string;
+  output: OutputFormat;
+}
+
+function scheduleCommand(): Command {
+  const command = new Command('schedule')
+    .description('create (or update) the Temporal Schedule that runs drills of the estate of a topology file')
+    .requiredOption('-f, --file <topology>', 'topology file (YAML): the schedule keeps a snapshot of it; run this again after changing the file')
+    .option('--cron <expr>', 'when, as a cron expression (5 fields: minute hour day-of-month month day-of-week), e.g. "0 3 * * TUE"')
+    .addOption(new Option('--every <duration>', 'or every so long, e.g. 30s, 6h, 7d (counted from the Unix epoch, in UTC)').argParser(parseEvery))
+    .addOption(new Option('--timezone <tz>', 'with --cron: the IANA time zone its times are in (default UTC)').argParser(checkTimezone))
+    .option('--note <text>', "the schedule's note (shown by drill list)")
+    .option('--id <schedule-id>', 'the schedule id (default: drill-<pool fqdn>)')
+    .option('--rehearse', 'also run the real failover and failback in each drill (rehearsal estates only: simulated: true)')
+    .addOption(new Option('--catchup-window <duration>', 'a drill missed while Temporal was unavailable still runs if at most this late (at least 10s)').default(parseCatchupWindow(DEFAULT_CATCHUP_WINDOW), DEFAULT_CATCHUP_WINDOW).argParser(parseCatchupWindow))
+    .option('--reason <text>', "why the drills run (kept in each drill's report)")
+    .option('--as <person>', "the drills' initiator (default: schedule:<schedule id>)")
+    .addOption(outputOption());
+  return withTemporalOptions(command).action((flags: ScheduleFlags) => scheduleDrills(flags));
+}
+
+async function scheduleDrills(flags: ScheduleFlags): Promise<void> {
+  if (flags.cron === undefined && flags.every === undefined) throw new CliError('give --cron EXPR or --every DURATION: when the drills run');
+  if (flags.cron !== undefined && flags.every !== undefined) throw new CliError('give --cron or --every, not both');
+  if (flags.cron !== undefined && !flags.cron.trim()) throw new CliError('--cron: give a cron expression, e.g. "0 3 * * TUE"');
+  if (flags.every !== undefined && flags.timezone !== undefined) throw new CliError('--timezone applies to --cron only (--every counts from the Unix epoch, in no time zone)');
+  const { topology } = loadRunTopology(flags.file);
+  if (flags.rehearse && !topology.simulated) {
+    throw new CliError(`--rehearse: ${flags.file} is not a rehearsal estate (simulated: false): drills of a production estate only read, they never fail it over`);
+  }
+  const pool = topology.pool.fqdn;
+  const scheduleId = flags.id ?? defaultScheduleId(pool);
+  const taskQueue = taskQueueOf(flags);
+  const timezone = flags.cron !== undefined ? (flags.timezone ?? 'UTC') : undefined;
+  const specWords = flags.cron !== undefined ? `cron "${flags.cron.trim()}" (${timezone})` : `every ${formatDuration(flags.every!)}`;
+  const options: DrillOptions = { scheduleId, ...(flags.rehearse ? { rehearse: true } : {}) };
+  const input: RunbookInput<DrillOptions> = {
+    topology,
+    initiator: flags.as ?? `schedule:${scheduleId}`,
+    reason: flags.reason ?? `scheduled drill (schedule ${scheduleId}, ${specWords})`,
+    options,
+  };
+  const takenAt = new Date().toISOString();
+  const memo: DrillMemo = { spec: specWords, topologyFile: path.resolve(flags.file), topologyTakenAt: takenAt };
+  const definition: Omit<ScheduleOptions, 'scheduleId'> = {
+    spec: flags.cron !== undefined ? { cronExpressions: [flags.cron.trim()], timezone } : { intervals: [{ every: flags.every! }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: DRILL_TYPE,
+      taskQueue,
+      // Temporal appends the time of each drill: drill-<pool>-2025-05-01T03:00:00Z.
+      workflowId: `drill-${pool.toLowerCase()}`,
+      args: [input],
+      memo: memo as Record<string, unknown>,
+      typedSearchAttributes: [
+        { key: POOL, value: pool },
+        { key: RUNBOOK, value: 'drill' },
+      ],
+    },
+    policies: { overlap: 'SKIP', catchupWindow: flags.catchupWindow, pauseOnFailure: true },
+    typedSearchAttributes: [
+      { key: POOL, value: pool },
+      { key: RUNBOOK, value: 'drill' },
+    ],
+  };
+
+  await withClient(flags, async (client) => {
+    const temporal = temporalClient();
+    let created = true;
+    let stillPaused: string | null = null;
+    try {
+      await client.schedule.create({ scheduleId, ...definition, state: { paused: false, ...(flags.note ? { note: flags.note } : {}) } });
+    } catch (error) {
+      if (!(error instanceof temporal.ScheduleAlreadyRunning)) throw scheduleError(error, flags);
+      created = false;
+      const handle = client.schedule.getHandle(scheduleId);
+      const description = await handle.describe();
+      if (description.action.workflowType !== DRILL_TYPE) throw new CliError(`--id ${scheduleId}: a schedule with this id exists and starts ${description.action.workflowType} workflows, not drills: choose another --id`);
+      // An update keeps a pause (a failed drill paused it: a person resumes it, not a redefinition).
+      if (description.state.paused) stillPaused = flags.note ?? description.state.note ?? '';
+      try {
+        await handle.update((previous) => ({
+          ...previous,
+          spec: definition.spec,
+          action: definition.action,
+          policies: definition.policies,
+          typedSearchAttributes: definition.typedSearchAttributes,
+          state: { paused: previous.state.paused, note: flags.note ?? previous.state.note, remainingActions: previous.state.remainingActions },
+        }));
+      } catch (failure) {
+        throw scheduleError(failure, flags);
+      }
+    }
+    const view = await viewOf(client, await client.schedule.getHandle(scheduleId).describe());
+    if (flags.output === 'json') {
+      printJson({ action: created ? 'created' : 'updated', ...view });
+      return;
+    }
+    printLine(`${created ? 'created' : 'updated'} drill schedule ${scheduleId} for pool ${pool}`);
+    printLine(`  when:       ${specWords}`);
+    printLine(`  policies:   overlap SKIP (never two drills at once), catch-up window ${formatDuration(flags.catchupWindow)}, pause on failure`);
+    printLine(`  each drill: workflow drill-${pool.toLowerCase()}-<time> on task queue ${taskQueue}, initiator ${input.initiator}${flags.rehearse ? ', with the real failover and failback (rehearsal estate)' : ', read-only'}`);
+    printLine(`  topology:   a snapshot of ${memo.topologyFile} as of ${stampOf(takenAt)}: after changing the file, run pchat-dr drill schedule again`);
+    if (stillPaused !== null) printLine(`  paused:     ${stillPaused || 'yes'} (it stays paused: pchat-dr drill resume ${scheduleId})`);
+    printLine(`  next runs:  ${view.paused ? 'none while paused' : view.nextRuns.slice(0, 3).map(stampOf).join(', ') || 'none'}`);
+  });
+}
+
+/** A schedule Temporal refused: a bad cron expression is bad input; anything else is Temporal's failure. */
+function scheduleError(error: unknown, flags: ScheduleFlags): CliError {
+  if (error instanceof CliError) return error;
+  if (error instanceof TypeError) return new CliError(`${flags.cron !== undefined ? `--cron ${flags.cron}` : `--every`}: ${firstLine(error)}`);
+  const cause = (error as { cause?: { code?: number; details?: string } }).cause;
+  if (cause?.code === 3) return new CliError(`Temporal refused the schedule: ${cause.details ?? firstLine(error)}`);
+  return new CliError(`cannot create or update the schedule: ${firstLine(error)}`, EXIT.failed);
+}
+
+// ------------------------------------------------------------------------------------------------ drill list
+
+function listSchedulesCommand(): Command {
+  const command = new Command('list').description('every drill schedule: pool, spec, paused and its note, next run, last drill').addOption(outputOption());
+  return withTemporalOptions(command).action((flags: TemporalFlags & { output: OutputFormat }) =>
+    withClient(flags, async (client) => {
+      const views = await drillSchedules(client);
+      if (flags.output === 'json') {
+        printJson(views);
+        return;
+      }
+      if (views.length === 0) {
+        printLine('no drill schedules (create one with pchat-dr drill schedule -f TOPOLOGY --cron EXPR)');
+        return;
+      }
+      const rows = [['ID', 'POOL', 'WHEN', 'STATE', 'NEXT RUN', 'LAST DRILL']];
+      for (const view of views) {
+        const state = view.paused ? `paused${view.note ? `: ${view.note}` : ''}` : 'active';
+        const last = view.lastRun ? `${view.lastRun.workflowId} (${view.lastRun.outcome ?? view.lastRun.status})` : 'none yet';
+        rows.push([view.scheduleId, view.pool ?? '-', view.spec, state, view.paused ? '-' : stampOf(view.nextRuns[0]), last]);
+      }
+      formatTable(rows).forEach((line) => printLine(line));
+    }),
+  );
+}
+
+// ------------------------------------------------------------------------------------------------ pause, resume, trigger, delete
+
+interface ActFlags extends TemporalFlags {
+  as?: string;
+  output: OutputFormat;
+}
+
+function pauseCommand(): Command {
+  const command = new Command('pause')
+    .description('pause a drill schedule: no drill starts until it is resumed (a drill already running goes on)')
+    .argument('<id>', 'the schedule id')
+    .requiredOption('--note <text>', 'why (the schedule shows it)')
+    .option('--as <person>', 'who pauses it (default: your OS user name)')
+    .addOption(outputOption());
+  return withTemporalOptions(command).action((id: string, flags: ActFlags & { note: string }) =>
+    withClient(flags, async (client) => {
+      const { handle, description } = await findDrillSchedule(client, id);
+      const note = `paused by ${personOf(flags)}: ${flags.note}`;
+      await handle.pause(note);
+      if (flags.output === 'json') return printJson({ scheduleId: id, paused: true, note, wasPaused: description.state.paused });
+      printLine(`paused drill schedule ${id}${description.state.paused ? ' (it was already paused)' : ''}: ${note}`);
+      printLine(`  resume it: pchat-dr drill resume ${id}`);
+    }),
+  );
+}
+
+function resumeCommand(): Command {
+  const command = new Command('resume')
+    .description('resume a paused drill schedule (drills missed while it was paused are not run)')
+    .argument('<id>', 'the schedule id')
+    .option('--note <text>', 'why (the schedule shows it)')
+    .option('--as <person>', 'who resumes it (default: your OS user name)')
+    .addOption(outputOption());
+  return withTemporalOptions(command).action((id: string, flags: ActFlags & { note?: string }) =>
+    withClient(flags, async (client) => {
+      const { handle, description } = await findDrillSchedule(client, id);
+      const note = `resumed by ${personOf(flags)}${flags.note ? `: ${flags.note}` : ''}`;
+      await handle.unpause(note);
+      const next = (await handle.describe()).info.nextActionTimes[0];
+      if (flags.output === 'json') return printJson({ scheduleId: id, paused: false, note, wasPaused: description.state.paused, nextRun: next?.toISOString() ?? null });
+      printLine(`resumed drill schedule ${id}${description.state.paused ? '' : ' (it was not paused)'}: next drill ${stampOf(next?.toISOString())}`);
+    }),
+  );
+}
+
+function triggerCommand(): Command {
+  const command = new Command('trigger')
+    .description('run a drill of the schedule now (overlap SKIP: not while one of its drills runs)')
+    .argument('<id>', 'the schedule id')
+    .addOption(outputOption());
+  return withTemporalOptions(command).action((id: string, flags: TemporalFlags & { output: OutputFormat }) =>
+    withClient(flags, async (client) => {
+      const { handle, description } = await findDrillSchedule(client, id);
+      const alreadyRunning = (running: string[]) =>
+        new CliError(`a drill of schedule ${id} is already running: ${running.join(', ')} (overlap SKIP: no second drill starts). Follow it with: pchat-dr watch ${running[0]}`, EXIT.refused);
+      const runningBefore = description.info.runningActions.map((action) => action.workflow.workflowId);
+      if (runningBefore.length > 0) throw alreadyRunning(runningBefore);
+      const known = new Set(description.info.recentActions.map((action) => action.action.workflow.workflowId));
+      await handle.trigger('SKIP');
+      // Say which drill started: the schedule records it within a moment.
+      const deadline = Date.now() + 10_000;
+      let started: string | undefined;
+      let running: string[] = [];
+      while (!started && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        const now = await handle.describe();
+        started = now.info.recentActions.map((action) => action.action.workflow.workflowId).find((workflowId) => !known.has(workflowId));
+        running = now.info.runningActions.map((action) => action.workflow.workflowId);
+      }
+      if (!started && running.length > 0) throw alreadyRunning(running);
+      if (flags.output === 'json') return printJson({ scheduleId: id, triggered: true, workflowId: started ?? null });
+      if (!started) {
+        printLine(`triggered drill schedule ${id}; its drill is not recorded yet: pchat-dr drill list`);
+        return;
+      }
+      printLine(`triggered drill schedule ${id}: drill ${started} started`);
+      printLine(`  follow it: pchat-dr watch ${started}`);
+      printLine(`  report:    pchat-dr report ${started}`);
+    }),
+  );
+}
+
+function deleteCommand(): Command {
+  const command = new Command('delete')
+    .description('delete a drill schedule (its past drills stay, and a drill still running goes on)')
+    .argument('<id>', 'the schedule id')
+    .addOption(outputOption());
+  return withTemporalOptions(command).action((id: string, flags: TemporalFlags & { output: OutputFormat }) =>
+    withClient(flags, async (client) => {
+      const { handle, description } = await findDrillSchedule(client, id);
+      const pool = (description.action.args?.[0] as RunbookInput | undefined)?.topology?.pool?.fqdn;
+      await handle.delete();
+      const running = description.info.runningActions.map((action) => action.workflow.workflowId);
+      if (flags.output === 'json') return printJson({ scheduleId: id, deleted: true, pool: pool ?? null, running });
+      printLine(`deleted drill schedule ${id}; its past drills stay${pool ? ` (pchat-dr drill history ${pool})` : ''}`);
+      if (running.length > 0) printLine(`  still running, and left to finish: ${running.join(', ')}`);
+    }),
+  );
+}
+
+// ------------------------------------------------------------------------------------------------ drill history
+
+export interface DrillHistoryEntry extends DrillSummary {
+  /** What made it fail, or why it was skipped. */
+  failed: string[];
+  skipped: string | null;
+}
+
+function historyCommand(): Command {
+  const command = new Command('history')
+    .description("a pool's last drills, newest first: pass/fail, failed checks, RPO, estimated RTO")
+    .argument('<pool>', 'the pool FQDN', checkPool)
+    .addOption(new Option('--limit <n>', 'at most this many drills').default(10).argParser(parseLimit))
+    .addOption(outputOption());
+  return withTemporalOptions(command).action((pool: string, flags: TemporalFlags & { limit: number; output: OutputFormat }) =>
+    withClient(flags, async (client) => {
+      const { drillHistoryOf } = require('../../activities/drill') as typeof import('../../activities/drill');
+      let summaries: DrillSummary[];
+      try {
+        summaries = await drillHistoryOf(client, pool, flags.limit);
+      } catch (error) {
+        throw new CliError(`cannot read the drills of ${pool}: ${firstLine(error)} (are pchat-dr's search attributes registered? see docs/deployment.md)`, EXIT.failed);
+      }
+      const entries: DrillHistoryEntry[] = [];
+      for (const summary of summaries) {
+        const entry: DrillHistoryEntry = { ...summary, failed: [], skipped: null };
+        if (summary.passed !== true && summary.outcome !== 'running') {
+          // What failed, from the drill's own report (a drill that passed needs no second read).
+          try {
+            const report = (await client.workflow.getHandle(summary.workflowId).result()) as RunbookReport;
+            entry.skipped = report.drill?.skipped ?? null;
+            entry.failed = report.drill ? failedChecks(report.drill).map((check) => `${check.title}: ${check.observed}`) : report.outcomeReason ? [report.outcomeReason] : [];
+          } catch (error) {
+            entry.failed = [`the drill left no report (${firstLine(error)})`];
+          }
+        }
+        entries.push(entry);
+      }
+      if (flags.output === 'json') return printJson(entries);
+      if (entries.length === 0) return printLine(`no drills of ${pool} yet`);
+      const seconds = (value: number | null) => (value === null ? '-' : formatDuration(value * 1000));
+      const rows = [['DRILL', 'STARTED', 'RESULT', 'FAILED', 'RPO', 'EST. RTO']];
+      for (const entry of entries) {
+        const result = entry.skipped ? 'skipped' : entry.passed === null ? entry.outcome : entry.passed ? 'passed' : 'FAILED';
+        rows.push([entry.workflowId, stampOf(entry.startedAt), result, entry.skipped ? '-' : String(entry.failedChecks), seconds(entry.rpoSeconds), seconds(entry.estimatedRtoSeconds)]);
+      }
+      formatTable(rows).forEach((line) => printLine(line));
+      for (const entry of entries.filter((candidate) => candidate.skipped || candidate.failed.length > 0)) {
+        printLine();
+        printLine(`${entry.workflowId}: ${entry.skipped ? `skipped: ${entry.skipped}` : 'failed'}`);
+        entry.failed.forEach((line) => printLine(`  - ${line}`));
+      }
+    }),
+  );
+}
+
+// ------------------------------------------------------------------------------------------------ the group
+
+export function drillCommand(): Command {
+  return new Command('drill')
+    .description('scheduled DR drills (runbook 6): schedule, list, pause, resume, trigger, delete, history')
+    .addCommand(scheduleCommand())
+    .addCommand(listSchedulesCommand())
+    .addCommand(pauseCommand())
+    .addCommand(resumeCommand())
+    .addCommand(triggerCommand())
+    .addCommand(deleteCommand())
+    .addCommand(historyCommand());
+}
