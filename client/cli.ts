@@ -8,6 +8,7 @@ import { PACKAGE_VERSION } from '../scripts/project-root';
 import { abortCommand } from './commands/abort';
 import { approveCommand } from './commands/approve';
 import { decideCommand } from './commands/decide';
+import { demoCommand } from './commands/demo';
 import { drillCommand } from './commands/drill';
 import { listCommand } from './commands/list';
 import { rejectCommand } from './commands/reject';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   program.addCommand(decideCommand());
   program.addCommand(abortCommand());
   program.addCommand(reportCommand());
+  program.addCommand(demoCommand());
   program.addCommand(drillCommand());
   // Sub-commands inherit exitOverride only when added after it is set, so set it on every one.
   const overrideAll = (command: Command) => {

@@ -2,16 +2,18 @@
  * A simulated estate for one test: examples/simulated.yaml copied into a fresh folder (so its share, copy folder,
  * state and pool file are the test's own), on free loopback ports, with real mssql connections to its instances.
  */
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sql from 'mssql';
-import { freePort } from '../../scripts/dev-server';
-import { PROJECT_ROOT } from '../../scripts/project-root';
 import { loadTopology } from '../../topology/load';
 import type { Topology } from '../../topology/schema';
 import { resolveSecret } from '../../topology/secrets';
 import { SimulatedEstate } from '../../simulator/estate';
+import { writeSimulatedTopology } from '../../simulator/example-topology';
+
+/** The simulated example in a folder of the test's own (simulator/example-topology.ts). */
+export { writeSimulatedTopology };
 
 export interface TestEstate {
   estate: SimulatedEstate;
@@ -23,17 +25,6 @@ export interface TestEstate {
   /** Runs one query on an instance and returns its result. */
   query<T extends object = Record<string, unknown>>(instance: string, text: string, inputs?: Record<string, unknown>): Promise<sql.IResult<T>>;
   close(): Promise<void>;
-}
-
-/** Writes the simulated example into `dir` with free ports and the built stand-in shell's absolute path. */
-export async function writeSimulatedTopology(dir: string, edit: (yaml: string) => string = (yaml) => yaml): Promise<string> {
-  let yaml = readFileSync(path.join(PROJECT_ROOT, 'examples', 'simulated.yaml'), 'utf8');
-  for (const port of ['14331', '14332', '14333', '14334']) yaml = yaml.replace(`port: ${port}`, `port: ${await freePort()}`);
-  yaml = yaml.replace('../dist/simulator/pool/management-shell.js', path.join(PROJECT_ROOT, 'dist', 'simulator', 'pool', 'management-shell.js'));
-  const file = path.join(dir, 'estate.yaml');
-  writeFileSync(file, edit(yaml));
-  copyFileSync(path.join(PROJECT_ROOT, 'examples', 'simulated.secret'), path.join(dir, 'simulated.secret'));
-  return file;
 }
 
 export async function startTestEstate(options: { edit?: (yaml: string) => string; synchronizeAfterMs?: number } = {}): Promise<TestEstate> {
