@@ -37,6 +37,9 @@ export function defaultScheduleId(pool: string): string {
   return `drill-${pool.toLowerCase()}`;
 }
 
+/** Longer than any drill of a real estate should take (a restore rehearsal of a large mgc takes hours at most). */
+const DRILL_TIMEOUT = '12h';
+
 /**
  * What `drill schedule` keeps in the memo of its action (so every drill it starts carries it too, and an update
  * replaces it): the spec as the operator wrote it (Temporal keeps a cron expression only compiled), and where and
@@ -265,6 +268,9 @@ async function scheduleDrills(flags: ScheduleFlags): Promise<void> {
       // Temporal appends the time of each drill: drill-<pool>-2025-05-01T03:00:00Z.
       workflowId: `drill-${pool.toLowerCase()}`,
       args: [input],
+      // A drill that hangs (no worker, a stuck instance) would hold back every later one (overlap SKIP): it ends,
+      // as failed (the schedule then pauses), after half a day.
+      workflowExecutionTimeout: DRILL_TIMEOUT,
       memo: memo as Record<string, unknown>,
       typedSearchAttributes: [
         { key: POOL, value: pool },
