@@ -2,8 +2,9 @@
  * Runbook 5 — failback: back to DC1 once it is rebuilt. In a maintenance window (chat stops from clearing the
  * active servers to setting them again): mirroring off on the backup side, a full backup of mgc there, restored on
  * the primary WITH REPLACE, RECOVERY, log shipping primary → backup again (runbook 2 as a child, which re-seeds the
- * backup), the pool Normal with DC1's servers. Then [beyond], each a phase with its own gate that may be declined:
- * mirroring primary → mirror again, and the mirror-side log shipping (runbook 3 as a child).
+ * backup), the pool Normal with DC1's servers. [beyond], each a phase with its own gate that may be declined:
+ * mirroring primary → mirror again (inside the window, before log shipping), and once service is back the mirror-side
+ * log shipping (runbook 3 as a child).
  */
 import type { MirroringState } from '../activities/mirroring';
 import type { DatabaseKind, Instance } from '../topology/schema';
@@ -62,6 +63,22 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
       });
     });
 
+    // Step 9a [beyond], decided now, before the window: mirroring primary → mirror is installed inside it, before log
+    // shipping is set up again, because Install-CsMirrorDatabase takes a log backup of its own, outside log shipping,
+    // which would break the chain the backup restores if log shipping already ran.
+    let mirroring = rb.options.restoreMirroring !== false;
+    if (mirroring) {
+      const readPair = async () => ({ primary: await state(primary, database, 'read-primary'), mirror: await state(mirror, database, 'read-mirror') });
+      const gate = await rb.approval('approve-failback-mirroring', `During the failback, also mirror ${database} from ${primary.name} to ${mirror.name} again (Install-CsMirrorDatabase; it lengthens the window by the time a mirror takes to seed)?`, async () => {
+        const pair = await readPair();
+        return mirroringEvidence(rb.now(), pair.mirror, pair.primary);
+      }, { optional: true });
+      if (gate.status === 'rejected') {
+        mirroring = false;
+        rb.note(`mirroring ${primary.name} → ${mirror.name} was declined by ${gate.rejection?.by}: the pool runs without a mirror`);
+      }
+    }
+
     // Step 3: nothing may connect to mgc / mgccomp from here on.
     rb.setPhase('stopping-service');
     await rb.act({ name: 'clear-active-servers', title: 'Stop Persistent Chat: Set-CsPersistentChatActiveServer -ActiveServers $Null', target: pool.fqdn, activity: 'setActiveServers', input: { pool, servers: [] } });
@@ -97,43 +114,40 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
       rb.require(restored.state === 'ONLINE', `${database} on ${primary.name} is not ONLINE after the restore: ${describePartner(restored)}`);
     }
 
+    // Step 8, first half: the pool uses the primary databases again (with no active server, nothing connects yet;
+    // Install-CsMirrorDatabase below acts on the databases the pool uses).
+    rb.setPhase('restoring-service');
+    await rb.act({ name: 'pool-normal', title: 'Set-CsPersistentChatState -PoolState Normal', target: pool.fqdn, activity: 'setPoolState', input: { pool, state: 'Normal' } });
+
+    // Step 9a [beyond]: mirroring primary → mirror again, before log shipping (see above).
+    if (mirroring) {
+      rb.setPhase('restoring-mirroring');
+      for (const kind of kinds) {
+        const name = databaseNameOf(topology, kind);
+        await rb.act({
+          name: 'install-mirror',
+          title: `Install-CsMirrorDatabase: mirror ${name} from ${requiredInstance(topology, kind, 'primary').name} to ${requiredInstance(topology, kind, 'mirror').name}`,
+          target: requiredInstance(topology, kind, 'primary').name,
+          activity: 'installMirrorDatabase',
+          input: { pool, databaseType: DATABASE_TYPES[kind], database: name, principal: requiredInstance(topology, kind, 'primary'), mirror: requiredInstance(topology, kind, 'mirror'), fileShare: topology.backupShare.sqlPath },
+          skippable: `${name} stays unmirrored until Install-CsMirrorDatabase is run again`,
+        });
+      }
+    }
+
     // Step 7: log shipping primary → backup again (it re-seeds the backup).
     rb.setPhase('log-shipping');
     const covering = rb.record.gates.find((gate) => gate.gate === 'approve-failback')?.id;
     await rb.child<SetupLogShippingOptions>({ name: 'setup-log-shipping', title: `Set up log shipping ${primary.name} → ${backup.name} again`, runbook: 'setup-log-shipping', workflow: setupLogShipping, options: { database: 'mgc', jobTimeoutSeconds: rb.options.jobTimeoutSeconds }, coveringGate: covering });
 
-    // Step 8: the pool back on DC1. Normal first, so the servers that come back connect to the primary.
+    // Step 8, second half: DC1's servers serve again.
     rb.setPhase('restoring-service');
-    await rb.act({ name: 'pool-normal', title: 'Set-CsPersistentChatState -PoolState Normal', target: pool.fqdn, activity: 'setPoolState', input: { pool, state: 'Normal' } });
     await rb.act({ name: 'activate-dc1', title: 'Set-CsPersistentChatActiveServer to the DC1 servers', target: pool.fqdn, activity: 'setActiveServers', input: { pool, servers: topology.pool.servers.dc1 } });
     const restoredAt = rb.now();
     rb.record.measures.serviceInterruption = serviceInterruption(interruptedAt, restoredAt);
 
-    // Step 9 [beyond]: mirroring primary → mirror, then the mirror-side log shipping.
-    if (rb.options.restoreMirroring !== false) {
-      rb.setPhase('restoring-mirroring');
-      const readPair = async () => ({ primary: await state(primary, database, 'read-primary'), mirror: await state(mirror, database, 'read-mirror') });
-      const gate = await rb.approval('approve-failback-mirroring', `Mirror ${database} from ${primary.name} to ${mirror.name} again (Install-CsMirrorDatabase)?`, async () => {
-        const pair = await readPair();
-        return mirroringEvidence(rb.now(), pair.mirror, pair.primary);
-      }, { optional: true });
-      if (gate.status === 'rejected') {
-        rb.note(`mirroring ${primary.name} → ${mirror.name} was declined by ${gate.rejection?.by}: the pool runs without a mirror`);
-      } else {
-        for (const kind of kinds) {
-          const name = databaseNameOf(topology, kind);
-          await rb.act({
-            name: 'install-mirror',
-            title: `Install-CsMirrorDatabase: mirror ${name} from ${requiredInstance(topology, kind, 'primary').name} to ${requiredInstance(topology, kind, 'mirror').name}`,
-            target: requiredInstance(topology, kind, 'primary').name,
-            activity: 'installMirrorDatabase',
-            input: { pool, databaseType: DATABASE_TYPES[kind], database: name, principal: requiredInstance(topology, kind, 'primary'), mirror: requiredInstance(topology, kind, 'mirror'), fileShare: topology.backupShare.sqlPath },
-            skippable: `${name} stays unmirrored until Install-CsMirrorDatabase is run again`,
-          });
-        }
-        if (rb.options.restoreMirrorLogShipping !== false) await restoreMirrorLogShipping(rb, primary, mirror, database);
-      }
-    }
+    // Step 9b [beyond]: the mirror-side log shipping, once service is back (it switches the mirroring principal twice).
+    if (mirroring && rb.options.restoreMirrorLogShipping !== false) await restoreMirrorLogShipping(rb, primary, mirror, database);
 
     // Step 10: verify.
     rb.setPhase('verifying');

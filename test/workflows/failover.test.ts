@@ -94,6 +94,12 @@ describe('failover and failback', () => {
         ['setup-log-shipping', 'succeeded'],
         ['setup-mirror-log-shipping', 'succeeded'],
       ]);
+      // Log shipping to DC2 goes on after the failback: the next log backups are copied and restored.
+      const restoredFile = () => env.estate.snapshot().instances.find((instance) => instance.name === 'dc2-sql-a')!.logShipping.monitorSecondary[0]?.last_restored_file;
+      const restoredAtFailback = restoredFile();
+      await eventually(() => restoredFile() !== restoredAtFailback, 60_000, 'the next log backup to be restored on DC2');
+      const restoreJob = () => env.estate.snapshot().instances.find((instance) => instance.name === 'dc2-sql-a')!.jobs.find((job) => job.name.startsWith('LSRestore_'))!;
+      expect(restoreJob().lastOutcome).toBe('succeeded');
       const interruption = failback.measures.serviceInterruption!;
       expect(interruption.seconds).toBeGreaterThan(0);
       expect(interruption.from).toBe(stepOf(failback, 'clear-active-servers').finishedAt ?? interruption.from);
