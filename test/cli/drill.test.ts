@@ -17,6 +17,7 @@ import { gateOpen, runbookHarness, type RunbookHarness } from '../helpers/runboo
 import { setUpLogShipping } from '../helpers/story';
 import { connectClient } from '../helpers/temporal';
 import { cli, expectOneLineError, simulatedSecret } from './cli-env';
+import type { DrillHistoryEntry, DrillScheduleView } from '../../client/commands/drill';
 
 let harness: RunbookHarness | undefined;
 const schedules: string[] = [];
@@ -39,42 +40,17 @@ afterEach(async () => {
   harness = undefined;
 });
 
-interface ListedSchedule {
-  scheduleId: string;
-  pool: string;
-  spec: string;
-  timezone: string | null;
-  paused: boolean;
-  note: string | null;
-  policies: { overlap: string; catchupWindow: string; pauseOnFailure: boolean };
-  initiator: string;
-  rehearse: boolean | null;
-  running: string[];
-  lastRun: { workflowId: string; status: string; outcome: string | null } | null;
-}
 
-interface HistoryEntry {
-  workflowId: string;
-  startedAt: string;
-  outcome: string;
-  passed: boolean | null;
-  failedChecks: number;
-  rpoSeconds: number | null;
-  estimatedRtoSeconds: number | null;
-  failed: string[];
-  skipped: string | null;
-}
-
-async function listed(h: RunbookHarness | undefined, id: string): Promise<ListedSchedule | undefined> {
+async function listed(h: RunbookHarness | undefined, id: string): Promise<DrillScheduleView | undefined> {
   const list = await cli(h, ['drill', 'list', '-o', 'json']);
   expect(list.code, list.stderr).toBe(0);
-  return (JSON.parse(list.stdout) as ListedSchedule[]).find((schedule) => schedule.scheduleId === id);
+  return (JSON.parse(list.stdout) as DrillScheduleView[]).find((schedule) => schedule.scheduleId === id);
 }
 
-async function history(h: RunbookHarness, pool: string): Promise<HistoryEntry[]> {
+async function history(h: RunbookHarness, pool: string): Promise<DrillHistoryEntry[]> {
   const result = await cli(h, ['drill', 'history', pool, '-o', 'json']);
   expect(result.code, result.stderr).toBe(0);
-  return JSON.parse(result.stdout) as HistoryEntry[];
+  return JSON.parse(result.stdout) as DrillHistoryEntry[];
 }
 
 describe('pchat-dr drill', () => {
