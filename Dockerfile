@@ -3,10 +3,11 @@
 #   docker build -t pchat-dr .                                  # or: docker compose build
 #   docker build --build-arg WITH_POWERSHELL=true -t pchat-dr .  # adds PowerShell 7 and an SSH client (x86-64 only)
 #
-# Node 20 is what the project is pinned for (typescript ~5.9, vitest 4, tedious 19: see package.json).
+# Node 24 LTS is the runtime the project is built and tested on (package.json engines.node: >=22.12; see
+# docs/deployment.md).
 
 # ---- build: every dependency, then dist/ and the prebuilt workflow bundle -----------------------------------
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the package's own "prepare" script runs the build, and the sources are not here yet. No
@@ -20,7 +21,7 @@ RUN npm run build \
  && test -f dist/workflow-bundle.js
 
 # ---- runtime: production dependencies and the build output, run as the unprivileged node user ----------------
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 
 # The pool-control command of a real estate is PowerShell: `pwsh -NoProfile -NonInteractive -Command`, or a wrapper
 # that runs the cmdlet on a Windows server with the Lync / Skype for Business Management Shell through PowerShell

@@ -1,81 +1,18 @@
 #!/usr/bin/env node
 /**
- * pchat-dr: the operator's command line. Each command lives in client/commands/; this file wires them together
- * and turns every failure into a one-line message and a documented exit code (client/output.ts).
+ * The `pchat-dr` executable. It refuses an unsupported Node.js in one line (exit 2) before loading the program,
+ * whose libraries may not even load there; then it runs the command (client/program.ts).
  */
-import { Command, CommanderError } from 'commander';
-import { PACKAGE_VERSION } from '../scripts/project-root';
-import { abortCommand } from './commands/abort';
-import { approveCommand } from './commands/approve';
-import { decideCommand } from './commands/decide';
-import { demoCommand } from './commands/demo';
-import { drillCommand } from './commands/drill';
-import { listCommand } from './commands/list';
-import { rejectCommand } from './commands/reject';
-import { reportCommand } from './commands/report';
-import { runCommand } from './commands/run';
-import { simCommand } from './commands/sim';
-import { statusCommand } from './commands/status';
-import { topologyCommand } from './commands/topology-check';
-import { watchCommand } from './commands/watch';
-import { workerCommand } from './commands/worker';
-import { CliError, EXIT } from './output';
+import { requireSupportedNode } from '../runtime/node-version';
 
-export function buildProgram(): Command {
-  const program = new Command('pchat-dr')
-    .description('Durable disaster-recovery runbooks for Persistent Chat SQL Server back ends, on Temporal')
-    .version(PACKAGE_VERSION)
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-  program.addCommand(topologyCommand());
-  program.addCommand(simCommand());
-  program.addCommand(workerCommand());
-  program.addCommand(runCommand());
-  program.addCommand(statusCommand());
-  program.addCommand(watchCommand());
-  program.addCommand(listCommand());
-  program.addCommand(approveCommand());
-  program.addCommand(rejectCommand());
-  program.addCommand(decideCommand());
-  program.addCommand(abortCommand());
-  program.addCommand(reportCommand());
-  program.addCommand(demoCommand());
-  program.addCommand(drillCommand());
-  // Sub-commands inherit exitOverride only when added after it is set, so set it on every one.
-  const overrideAll = (command: Command) => {
-    command.exitOverride();
-    command.commands.forEach(overrideAll);
-  };
-  overrideAll(program);
-  return program;
-}
+requireSupportedNode();
 
-export async function main(argv: string[]): Promise<number> {
-  try {
-    await buildProgram().parseAsync(argv);
-    return EXIT.ok;
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // Commander has already printed its message (or the help / version text).
-      const informational = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code);
-      return informational ? EXIT.ok : EXIT.badInput;
-    }
-    if (err instanceof CliError) {
-      if (err.message) process.stderr.write(`${err.message}\n`);
-      return err.exitCode;
-    }
-    process.stderr.write(`pchat-dr: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
-    return EXIT.failed;
-  }
-}
-
-if (require.main === module) {
-  // `pchat-dr ... | head` closes the pipe early: that is not an error worth a stack trace.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw err;
-  });
-  void main(process.argv).then((code) => {
-    process.exitCode = code;
-  });
-}
+// `pchat-dr ... | head` closes the pipe early: that is not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+const { main } = require('./program') as typeof import('./program');
+void main(process.argv).then((code) => {
+  process.exitCode = code;
+});

@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
 import { startDevServer, type DevServer } from '../scripts/dev-server';
-import { PROJECT_ROOT } from '../scripts/project-root';
+import { PROJECT_ROOT } from '../runtime/package';
 import { ensureTemporalCli } from '../scripts/temporal-cli';
 import { serveControl } from '../simulator/control';
 import { SimulatedEstate } from '../simulator/estate';
@@ -104,6 +104,7 @@ export class Demo {
   private server?: DevServer;
   private estate?: SimulatedEstate;
   private client?: Client;
+  private connection?: Connection;
   private topologyFile = '';
   private topology?: Topology;
   private dc1LostAt?: Date;
@@ -124,7 +125,8 @@ export class Demo {
     prepareStateDir(path.resolve(this.options.stateDir));
     try {
       await this.startEverything();
-      await this.story();
+      // Ctrl+C cancels the story's calls to Temporal too: none may still be retrying once the connection is closed.
+      await this.connection!.withAbortSignal(this.options.signal, () => this.story());
       this.summary(Date.now() - started);
       if (this.options.keep) {
         this.keeping = true;
@@ -243,6 +245,7 @@ export class Demo {
 
     const temporal = temporalClient();
     const connection = await this.own('the Temporal client', temporal.Connection.connect({ address: server.address }), (open: Connection) => open.close());
+    this.connection = connection;
     this.client = new temporal.Client({ connection, namespace: 'default' });
 
     estate.chat.start(this.options.chatRate);

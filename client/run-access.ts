@@ -88,6 +88,8 @@ async function queryRun<T>(run: RunHandle, query: typeof progressQuery | typeof 
     try {
       return (await run.handle.query(query as never)) as T;
     } catch (error) {
+      // A cancelled call (Ctrl+C in the demo) is an answer: asking again would only outlive the connection.
+      if (temporalClient().isGrpcCancelledError(error)) throw error;
       if (Date.now() > deadline) throw new CliError(`run ${run.workflowId} does not answer (${firstLine(error)}): is a pchat-dr worker running on its task queue?`, EXIT.failed);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

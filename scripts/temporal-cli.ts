@@ -8,7 +8,7 @@ import { execFile, spawn } from 'node:child_process';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { PROJECT_ROOT } from './project-root';
+import { PROJECT_ROOT } from '../runtime/package';
 
 const execFileAsync = promisify(execFile);
 

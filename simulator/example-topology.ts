@@ -6,7 +6,7 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../scripts/dev-server';
-import { PROJECT_ROOT } from '../scripts/project-root';
+import { PROJECT_ROOT } from '../runtime/package';
 
 /** The ports examples/simulated.yaml gives its four instances. */
 const EXAMPLE_PORTS = ['14331', '14332', '14333', '14334'];

@@ -192,7 +192,7 @@ function installRuntime(logger: WorkerLogger, settings: WorkerSettings): void {
 
 if (require.main === module) {
   // Exactly `pchat-dr worker`: the same flags, messages and exit codes.
-  const { main } = require('../client/cli') as typeof import('../client/cli');
+  const { main } = require('../client/program') as typeof import('../client/program');
   void main([process.argv[0], 'pchat-dr', 'worker', ...process.argv.slice(2)]).then((code) => {
     process.exitCode = code;
   });

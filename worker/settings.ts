@@ -8,7 +8,7 @@ import path from 'node:path';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { DEFAULT_TASK_QUEUE } from '../client/connection';
 import { CliError, EXIT } from '../client/output';
-import { PROJECT_ROOT } from '../scripts/project-root';
+import { PROJECT_ROOT } from '../runtime/package';
 
 /** Written by `npm run build` (worker/bundle.ts). */
 export const DEFAULT_WORKFLOW_BUNDLE = path.join(PROJECT_ROOT, 'dist', 'workflow-bundle.js');

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'vitest';
-import { PROJECT_ROOT } from '../../scripts/project-root';
+import { PROJECT_ROOT } from '../../runtime/package';
 import { cli, expectOneLineError } from './cli-env';
 
 const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'simulated.yaml');

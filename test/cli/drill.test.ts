@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../scripts/project-root';
+import { PROJECT_ROOT } from '../../runtime/package';
 import type { RunbookReport } from '../../workflows/report';
 import { POOL } from '../../workflows/search-attributes';
 import { eventually } from '../helpers/estate';

@@ -1,7 +1,7 @@
 /** Runs the built `pchat-dr` CLI (dist/, made by `npm run build`, which `npm test` runs first) as a user would. */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../../scripts/project-root';
+import { PROJECT_ROOT } from '../../runtime/package';
 
 export const CLI_PATH = path.join(PROJECT_ROOT, 'dist', 'client', 'cli.js');
 

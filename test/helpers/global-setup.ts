@@ -7,7 +7,7 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { startDevServer } from '../../scripts/dev-server';
-import { PROJECT_ROOT } from '../../scripts/project-root';
+import { PROJECT_ROOT } from '../../runtime/package';
 import { ensureTemporalCli } from '../../scripts/temporal-cli';
 
 declare module 'vitest' {

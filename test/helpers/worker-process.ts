@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../../scripts/project-root';
+import { PROJECT_ROOT } from '../../runtime/package';
 import { CLI_PATH } from './cli';
 import { temporalAddress } from './temporal';
 

@@ -13,7 +13,7 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { describe, expect, inject, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { realDependencies } from '../../activities/dependencies';
-import { PROJECT_ROOT } from '../../scripts/project-root';
+import { PROJECT_ROOT } from '../../runtime/package';
 import { loadTopology } from '../../topology/load';
 import { RUNBOOK_NAMES } from '../../workflows/ids';
 import { HISTORIES, recordedWorkflowIds, WORKFLOW_IDS } from '../helpers/histories';

@@ -8,7 +8,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../scripts/project-root';
+import { PROJECT_ROOT } from '../../runtime/package';
 
 const run = promisify(execFile);
 const ESLINT = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'eslint');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { SearchAttributeType } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
-import { PROJECT_ROOT } from '../../scripts/project-root';
+import { PROJECT_ROOT } from '../../runtime/package';
 import { loadTopology } from '../../topology/load';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
@@ -431,10 +431,10 @@ describe('docker-compose.yml', () => {
 });
 
 describe('Dockerfile', () => {
-  it('builds on Node 20, runs npm run build, and starts the worker as a non-root user', () => {
+  it('builds on Node 24 (the .nvmrc line), runs npm run build, and starts the worker as a non-root user', () => {
     const stageNames = new Set(stages.map((stage) => stage.name).filter(Boolean));
     for (const stage of stages) {
-      if (!stageNames.has(stage.base)) expect(stage.base, 'base image').toMatch(/^node:20[.-]/);
+      if (!stageNames.has(stage.base)) expect(stage.base, 'base image').toMatch(new RegExp(`^node:${readFileSync(path.join(PROJECT_ROOT, '.nvmrc'), 'utf8').trim()}[.-]`));
     }
     const runs = stages.flatMap((stage) => stage.instructions.filter((instruction) => instruction.keyword === 'RUN').map((instruction) => instruction.args));
     const builder = stages.find((stage) => stage.instructions.some((instruction) => instruction.keyword === 'RUN' && /\bnpm run build\b/.test(instruction.args)));

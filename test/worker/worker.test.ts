@@ -10,7 +10,7 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/dev-server';
-import { PROJECT_ROOT } from '../../scripts/project-root';
+import { PROJECT_ROOT } from '../../runtime/package';
 import { runCli } from '../helpers/cli';
 import { isReady, startWorker, stopStartedWorkers, workerEnv, type LogLine } from '../helpers/worker-process';
 import { connectClient, temporalAddress, uniqueTaskQueue, withWorker } from '../helpers/temporal';
