@@ -27,8 +27,14 @@ export default tseslint.config(
         'error',
         {
           paths: [
-            ...nodeBuiltins.map((name) => ({ name, message: 'workflow code is deterministic: no Node built-ins (do I/O in an activity)' })),
-            ...['mssql', 'tedious'].map((name) => ({ name, message: 'workflow code never talks to SQL Server: call an activity' })),
+            ...nodeBuiltins.map((name) => ({
+              name,
+              message: 'workflow code is deterministic: no Node built-ins (do I/O in an activity)',
+            })),
+            ...['mssql', 'tedious'].map((name) => ({
+              name,
+              message: 'workflow code never talks to SQL Server: call an activity',
+            })),
             ...['@temporalio/activity', '@temporalio/client', '@temporalio/worker'].map((name) => ({
               name,
               message: 'workflow code imports only @temporalio/workflow and @temporalio/common',

@@ -53,10 +53,12 @@ export const nodeFiles: FileAccess = {
   async list(folder) {
     const entries = await readdir(folder, { withFileTypes: true });
     const files = await Promise.all(
-      entries.filter((entry) => entry.isFile()).map(async (entry) => {
-        const info = await stat(path.join(folder, entry.name));
-        return { name: entry.name, size: info.size, modified: info.mtime };
-      }),
+      entries
+        .filter((entry) => entry.isFile())
+        .map(async (entry) => {
+          const info = await stat(path.join(folder, entry.name));
+          return { name: entry.name, size: info.size, modified: info.mtime };
+        }),
     );
     return files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   },
@@ -121,7 +123,9 @@ export const fetchNotifier: Notifier = {
 };
 
 /** The real world, as the worker uses it. */
-export function realDependencies(options: { resolveSecret?: SecretResolver; onPoolError?: (instance: string, error: Error) => void } = {}): ActivityDependencies {
+export function realDependencies(
+  options: { resolveSecret?: SecretResolver; onPoolError?: (instance: string, error: Error) => void } = {},
+): ActivityDependencies {
   return {
     sql: new SqlConnections(options.resolveSecret ?? resolveSecret, { onPoolError: options.onPoolError }),
     files: nodeFiles,

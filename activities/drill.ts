@@ -27,7 +27,12 @@ export interface BackupFileRow {
 }
 
 /** Earlier drills of a pool, newest first (closed runs of the drill workflow, their reports summarised). */
-export async function drillHistoryOf(client: Client, pool: string, limit: number, except?: string): Promise<DrillSummary[]> {
+export async function drillHistoryOf(
+  client: Client,
+  pool: string,
+  limit: number,
+  except?: string,
+): Promise<DrillSummary[]> {
   const summaries: DrillSummary[] = [];
   const query = `${RUNBOOK.name} = 'drill' AND ${POOL.name} = '${pool.replace(/'/g, "''")}' AND ExecutionStatus != 'Running'`;
   for await (const execution of client.workflow.list({ query })) {
@@ -37,7 +42,15 @@ export async function drillHistoryOf(client: Client, pool: string, limit: number
       summaries.push(summariseDrill(report));
     } catch {
       // A drill that failed or was terminated has no report: it still counts in the trend, as such.
-      summaries.push({ workflowId: execution.workflowId, startedAt: execution.startTime.toISOString(), outcome: execution.status.name.toLowerCase(), passed: false, failedChecks: 0, rpoSeconds: null, estimatedRtoSeconds: null });
+      summaries.push({
+        workflowId: execution.workflowId,
+        startedAt: execution.startTime.toISOString(),
+        outcome: execution.status.name.toLowerCase(),
+        passed: false,
+        failedChecks: 0,
+        rpoSeconds: null,
+        estimatedRtoSeconds: null,
+      });
     }
     if (summaries.length >= limit) break;
   }
@@ -47,7 +60,11 @@ export async function drillHistoryOf(client: Client, pool: string, limit: number
 export function drillActivities(deps: ActivityDependencies) {
   return {
     /** Runbook 6 step 5: the newest full backup of `database` in a folder (read and verified on `instance`). */
-    async findLatestFullBackup(input: { instance: Instance; folder: Folder; database: string }): Promise<StepResult<BackupHeaderFacts | null>> {
+    async findLatestFullBackup(input: {
+      instance: Instance;
+      folder: Folder;
+      database: string;
+    }): Promise<StepResult<BackupHeaderFacts | null>> {
       const clock = new StepClock(deps.clock);
       const context = Context.current();
       const pattern = new RegExp(`^${input.database}_.*\\.bak$`, 'i');
@@ -56,33 +73,79 @@ export function drillActivities(deps: ActivityDependencies) {
       for (const file of candidates) {
         const header = await readBackupHeader(deps, input.instance, sqlPathIn(input.folder.sqlPath, file.name));
         context.heartbeat({ read: file.name });
-        if (header.type === 'Database' && header.database.toLowerCase() === input.database.toLowerCase() && (!newest || header.backupFinish > newest.backupFinish)) newest = header;
+        if (
+          header.type === 'Database' &&
+          header.database.toLowerCase() === input.database.toLowerCase() &&
+          (!newest || header.backupFinish > newest.backupFinish)
+        )
+          newest = header;
       }
-      return clock.observed(newest ? `newest full backup of ${input.database}: ${newest.file} (${newest.backupFinish})` : `no full backup of ${input.database} in ${input.folder.workerPath}`, newest);
+      return clock.observed(
+        newest
+          ? `newest full backup of ${input.database}: ${newest.file} (${newest.backupFinish})`
+          : `no full backup of ${input.database} in ${input.folder.workerPath}`,
+        newest,
+      );
     },
 
     /** RESTORE FILELISTONLY: the logical files a restore of `file` creates (the rehearsal moves them to scratch names). */
     async readBackupFileList(input: { instance: Instance; file: string }): Promise<StepResult<BackupFileRow[]>> {
       const clock = new StepClock(deps.clock);
-      const rows = (await deps.sql.query<{ LogicalName: string; PhysicalName: string; Type: 'D' | 'L' }>(input.instance, 'RESTORE FILELISTONLY FROM DISK = @file', { file: input.file }, 'backupRestore')).recordset;
-      const files = rows.map((row) => ({ logicalName: row.LogicalName, physicalName: row.PhysicalName, type: row.Type }));
+      const rows = (
+        await deps.sql.query<{ LogicalName: string; PhysicalName: string; Type: 'D' | 'L' }>(
+          input.instance,
+          'RESTORE FILELISTONLY FROM DISK = @file',
+          { file: input.file },
+          'backupRestore',
+        )
+      ).recordset;
+      const files = rows.map((row) => ({
+        logicalName: row.LogicalName,
+        physicalName: row.PhysicalName,
+        type: row.Type,
+      }));
       return clock.observed(`${input.file} holds ${files.map((file) => file.logicalName).join(', ')}`, files);
     },
 
     /** The rehearsal's row check: how many rows the restored copy holds in the topology's table. */
-    async countRows(input: { instance: Instance; database: string; table: string }): Promise<StepResult<{ rows: number }>> {
+    async countRows(input: {
+      instance: Instance;
+      database: string;
+      table: string;
+    }): Promise<StepResult<{ rows: number }>> {
       const clock = new StepClock(deps.clock);
-      const row = (await deps.sql.query<{ n: number }>(input.instance, `SELECT COUNT(*) AS n FROM ${quoteIdentifier(input.database)}.dbo.${quoteIdentifier(input.table)}`)).recordset[0];
-      return clock.observed(`${input.database}.dbo.${input.table} holds ${row.n} row(s) on ${input.instance.name}`, { rows: Number(row.n) });
+      const row = (
+        await deps.sql.query<{ n: number }>(
+          input.instance,
+          `SELECT COUNT(*) AS n FROM ${quoteIdentifier(input.database)}.dbo.${quoteIdentifier(input.table)}`,
+        )
+      ).recordset[0];
+      return clock.observed(`${input.database}.dbo.${input.table} holds ${row.n} row(s) on ${input.instance.name}`, {
+        rows: Number(row.n),
+      });
     },
 
     /** Drops a drill's scratch copy; refuses any database not named as one, so a drill can never drop mgc. */
-    async dropScratchDatabase(input: { instance: Instance; database: string }): Promise<StepResult<{ existed: boolean }>> {
+    async dropScratchDatabase(input: {
+      instance: Instance;
+      database: string;
+    }): Promise<StepResult<{ existed: boolean }>> {
       const clock = new StepClock(deps.clock);
       if (!input.database.toLowerCase().includes(SCRATCH_MARKER)) {
-        throw stepFailure('InvalidIdentifier', `${input.database} is not a drill's scratch database (*${SCRATCH_MARKER}*): refusing to drop it`, { instance: input.instance.name });
+        throw stepFailure(
+          'InvalidIdentifier',
+          `${input.database} is not a drill's scratch database (*${SCRATCH_MARKER}*): refusing to drop it`,
+          { instance: input.instance.name },
+        );
       }
-      const existed = (await deps.sql.query<{ n: number }>(input.instance, 'SELECT COUNT(*) AS n FROM sys.databases WHERE name = @database', { database: input.database })).recordset[0].n > 0;
+      const existed =
+        (
+          await deps.sql.query<{ n: number }>(
+            input.instance,
+            'SELECT COUNT(*) AS n FROM sys.databases WHERE name = @database',
+            { database: input.database },
+          )
+        ).recordset[0].n > 0;
       if (!existed) return clock.skipped(`${input.database} does not exist on ${input.instance.name}`, { existed });
       const drop = dropDatabase(input.database);
       await deps.sql.query(input.instance, drop.text, drop.parameters, 'change');
@@ -103,13 +166,20 @@ export function drillActivities(deps: ActivityDependencies) {
         await rename(`${file}.partial`, file);
         files.push(file);
       }
-      return clock.acted(`wrote ${files.map((file) => path.basename(file)).join(' and ')} to ${input.folder}`, { files });
+      return clock.acted(`wrote ${files.map((file) => path.basename(file)).join(' and ')} to ${input.folder}`, {
+        files,
+      });
     },
 
     /** The trend: earlier drills of the pool, from Temporal (the drill's own run excluded). */
-    async readDrillHistory(input: { pool: string; limit: number; except?: string }): Promise<StepResult<DrillSummary[]>> {
+    async readDrillHistory(input: {
+      pool: string;
+      limit: number;
+      except?: string;
+    }): Promise<StepResult<DrillSummary[]>> {
       const clock = new StepClock(deps.clock);
-      const history = input.limit > 0 ? await drillHistoryOf(Context.current().client, input.pool, input.limit, input.except) : [];
+      const history =
+        input.limit > 0 ? await drillHistoryOf(Context.current().client, input.pool, input.limit, input.except) : [];
       return clock.observed(`${history.length} earlier drill(s) of ${input.pool}`, history);
     },
 
@@ -118,10 +188,10 @@ export function drillActivities(deps: ActivityDependencies) {
       const clock = new StepClock(deps.clock);
       const handle = Context.current().client.schedule.getHandle(input.scheduleId);
       const described = await handle.describe();
-      if (described.state.paused) return clock.skipped(`schedule ${input.scheduleId} is already paused`, { scheduleId: input.scheduleId });
+      if (described.state.paused)
+        return clock.skipped(`schedule ${input.scheduleId} is already paused`, { scheduleId: input.scheduleId });
       await handle.pause(input.note);
       return clock.acted(`paused schedule ${input.scheduleId}: ${input.note}`, { scheduleId: input.scheduleId });
     },
   };
 }
-

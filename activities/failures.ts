@@ -101,21 +101,44 @@ interface MssqlError {
   originalError?: { code?: string };
 }
 
-const CONNECTION_CODES = new Set(['ESOCKET', 'ETIMEOUT', 'ECONNCLOSED', 'ECONNRESET', 'ECONNREFUSED', 'EINSTLOOKUP', 'ENOTOPEN', 'ENOCONN']);
+const CONNECTION_CODES = new Set([
+  'ESOCKET',
+  'ETIMEOUT',
+  'ECONNCLOSED',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EINSTLOOKUP',
+  'ENOTOPEN',
+  'ENOCONN',
+]);
 
 /** Turns an mssql error into a step failure that says what happened, on which instance. */
 export function classifySqlError(error: unknown, instance: string): ApplicationFailure {
   if (error instanceof ApplicationFailure) return error;
   const err = error as MssqlError;
-  const numbers = [...(err.precedingErrors ?? []).map((preceding) => preceding.number), ...(err.number !== undefined ? [err.number] : [])];
+  const numbers = [
+    ...(err.precedingErrors ?? []).map((preceding) => preceding.number),
+    ...(err.number !== undefined ? [err.number] : []),
+  ];
   const meaningful = numbers.find((number) => !TRAILERS.has(number)) ?? numbers[numbers.length - 1];
-  const message = [...(err.precedingErrors ?? []).filter((preceding) => !TRAILERS.has(preceding.number)).map((preceding) => preceding.message), err.message]
+  const message = [
+    ...(err.precedingErrors ?? [])
+      .filter((preceding) => !TRAILERS.has(preceding.number))
+      .map((preceding) => preceding.message),
+    err.message,
+  ]
     .filter((text, index, all) => all.indexOf(text) === index)
     .join(' ');
 
-  if (err.code === 'ELOGIN') return stepFailure('LoginFailed', `${instance}: ${err.message} Check the login and the secret reference in the topology.`, { instance, sqlErrors: numbers });
+  if (err.code === 'ELOGIN')
+    return stepFailure(
+      'LoginFailed',
+      `${instance}: ${err.message} Check the login and the secret reference in the topology.`,
+      { instance, sqlErrors: numbers },
+    );
   if (meaningful === undefined) {
-    if (err.code === 'ECANCEL') return stepFailure('NotReachable', `${instance}: the statement was cancelled`, { instance });
+    if (err.code === 'ECANCEL')
+      return stepFailure('NotReachable', `${instance}: the statement was cancelled`, { instance });
     if (CONNECTION_CODES.has(err.code ?? '') || CONNECTION_CODES.has(err.originalError?.code ?? '')) {
       return stepFailure('NotReachable', `${instance} cannot be reached: ${err.message}`, { instance, code: err.code });
     }

@@ -42,16 +42,27 @@ export function logBackupName(database: string, at: Date): string {
   return `${database}_${at.toISOString().replace(/[-:T]/g, '').slice(0, 14)}.trn`;
 }
 
-export async function listLogBackups(deps: ActivityDependencies, folder: Folder, database: string): Promise<BackupFile[]> {
+export async function listLogBackups(
+  deps: ActivityDependencies,
+  folder: Folder,
+  database: string,
+): Promise<BackupFile[]> {
   let files: FileInfo[];
   try {
     files = await deps.files.list(folder.workerPath);
   } catch (error) {
-    throw stepFailure('BackupFileUnavailable', `cannot list ${folder.workerPath}: ${(error as Error).message}`, { folder: folder.workerPath });
+    throw stepFailure('BackupFileUnavailable', `cannot list ${folder.workerPath}: ${(error as Error).message}`, {
+      folder: folder.workerPath,
+    });
   }
   return files
     .filter((file) => isLogBackupOf(file.name, database))
-    .map((file) => ({ name: file.name, sqlPath: sqlPathIn(folder.sqlPath, file.name), size: file.size, modified: file.modified.toISOString() }));
+    .map((file) => ({
+      name: file.name,
+      sqlPath: sqlPathIn(folder.sqlPath, file.name),
+      size: file.size,
+      modified: file.modified.toISOString(),
+    }));
 }
 
 export function filesActivities(deps: ActivityDependencies) {
@@ -66,11 +77,17 @@ export function filesActivities(deps: ActivityDependencies) {
      * Runbook 4 step 6: every log backup on the share that the copy folder lacks (or holds at another size) is
      * copied and checked; progress is heartbeated, and a retry simply finds the copied ones in place.
      */
-    async copyPendingBackups(input: { from: Folder; to: Folder; database: string }): Promise<StepResult<{ pending: string[] }, { copied: string[]; bytes: number; alreadyThere: number }>> {
+    async copyPendingBackups(input: {
+      from: Folder;
+      to: Folder;
+      database: string;
+    }): Promise<StepResult<{ pending: string[] }, { copied: string[]; bytes: number; alreadyThere: number }>> {
       const clock = new StepClock(deps.clock);
       const context = Context.current();
       const source = await listLogBackups(deps, input.from, input.database);
-      const target = new Map((await listLogBackups(deps, input.to, input.database)).map((file) => [file.name, file.size]));
+      const target = new Map(
+        (await listLogBackups(deps, input.to, input.database)).map((file) => [file.name, file.size]),
+      );
       const pending = source.filter((file) => target.get(file.name) !== file.size);
       const copied: string[] = [];
       let bytes = 0;
@@ -80,12 +97,18 @@ export function filesActivities(deps: ActivityDependencies) {
         try {
           await heartbeatWhile(deps.files.copy(from, to), { copied: copied.length, of: pending.length });
         } catch (error) {
-          throw stepFailure('CopyFailed', `copying ${from} to ${to} failed: ${(error as Error).message}`, { file: file.name });
+          throw stepFailure('CopyFailed', `copying ${from} to ${to} failed: ${(error as Error).message}`, {
+            file: file.name,
+          });
         }
         const size = await deps.files.size(to);
         if (size !== file.size) {
           await deps.files.remove(to);
-          throw stepFailure('CopyFailed', `${to} has ${size} bytes after copying, the share has ${file.size}: removed it`, { file: file.name });
+          throw stepFailure(
+            'CopyFailed',
+            `${to} has ${size} bytes after copying, the share has ${file.size}: removed it`,
+            { file: file.name },
+          );
         }
         copied.push(file.name);
         bytes += file.size;
@@ -93,8 +116,17 @@ export function filesActivities(deps: ActivityDependencies) {
       }
       const found = { pending: pending.map((file) => file.name) };
       const figures = { copied, bytes, alreadyThere: source.length - pending.length };
-      if (copied.length === 0) return clock.skipped(`all ${source.length} log backup(s) of ${input.database} are already in ${input.to.workerPath}`, found, figures);
-      return clock.acted(`copied ${copied.length} log backup(s) of ${input.database} (${bytes} bytes) to ${input.to.workerPath}`, found, figures);
+      if (copied.length === 0)
+        return clock.skipped(
+          `all ${source.length} log backup(s) of ${input.database} are already in ${input.to.workerPath}`,
+          found,
+          figures,
+        );
+      return clock.acted(
+        `copied ${copied.length} log backup(s) of ${input.database} (${bytes} bytes) to ${input.to.workerPath}`,
+        found,
+        figures,
+      );
     },
   };
 }

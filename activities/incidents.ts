@@ -41,7 +41,12 @@ export function incidentActivities(deps: ActivityDependencies) {
     async findOpenIncident(input: { pool: string }): Promise<StepResult<OpenIncident | null>> {
       const clock = new StepClock(deps.clock);
       const open = await openIncidentOf(Context.current().client, input.pool);
-      return clock.observed(open ? `${open.runbook ?? 'a runbook'} ${open.workflowId} is open on ${input.pool}` : `no incident runbook is open on ${input.pool}`, open);
+      return clock.observed(
+        open
+          ? `${open.runbook ?? 'a runbook'} ${open.workflowId} is open on ${input.pool}`
+          : `no incident runbook is open on ${input.pool}`,
+        open,
+      );
     },
   };
 }

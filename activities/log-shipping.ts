@@ -102,10 +102,20 @@ const iso = (value: unknown): string | null => (value instanceof Date ? value.to
 
 const SUBDAY_SECONDS: Record<number, number> = { 2: 1, 4: 60, 8: 3600 };
 
-export async function readJob(deps: ActivityDependencies, instance: Instance, jobId: string | null): Promise<JobInfo | null> {
+export async function readJob(
+  deps: ActivityDependencies,
+  instance: Instance,
+  jobId: string | null,
+): Promise<JobInfo | null> {
   if (!jobId) return null;
   const id = { sqlType: sql.UniqueIdentifier, value: jobId };
-  const job = (await deps.sql.query<{ name: string; enabled: number }>(instance, 'SELECT name, enabled FROM msdb.dbo.sysjobs WHERE job_id = @id', { id })).recordset[0];
+  const job = (
+    await deps.sql.query<{ name: string; enabled: number }>(
+      instance,
+      'SELECT name, enabled FROM msdb.dbo.sysjobs WHERE job_id = @id',
+      { id },
+    )
+  ).recordset[0];
   if (!job) return null;
   const schedule = (
     await deps.sql.query<{ freq_subday_type: number; freq_subday_interval: number }>(
@@ -122,18 +132,22 @@ export async function readJob(deps: ActivityDependencies, instance: Instance, jo
       { id },
     )
   ).recordset[0];
-  const running = (
-    await deps.sql.query<{ runs: number }>(
-      instance,
-      'SELECT COUNT(*) AS runs FROM msdb.dbo.sysjobactivity WHERE job_id = @id AND start_execution_date IS NOT NULL AND stop_execution_date IS NULL',
-      { id },
-    )
-  ).recordset[0].runs > 0;
+  const running =
+    (
+      await deps.sql.query<{ runs: number }>(
+        instance,
+        'SELECT COUNT(*) AS runs FROM msdb.dbo.sysjobactivity WHERE job_id = @id AND start_execution_date IS NOT NULL AND stop_execution_date IS NULL',
+        { id },
+      )
+    ).recordset[0].runs > 0;
   return {
     id: jobId.toUpperCase(),
     name: job.name,
     enabled: job.enabled === 1,
-    scheduleSeconds: schedule ? (SUBDAY_SECONDS[schedule.freq_subday_type] ?? 86_400) * (schedule.freq_subday_type === 1 ? 1 : schedule.freq_subday_interval) : null,
+    scheduleSeconds: schedule
+      ? (SUBDAY_SECONDS[schedule.freq_subday_type] ?? 86_400) *
+        (schedule.freq_subday_type === 1 ? 1 : schedule.freq_subday_interval)
+      : null,
     running,
     lastOutcome: last ? (last.run_status === 1 ? 'succeeded' : 'failed') : null,
     lastRunAt: last ? agentDateTime(last.run_date, last.run_time) : null,
@@ -147,7 +161,11 @@ function agentDateTime(date: number, time: number): string {
   return `${Math.floor(date / 10000)}-${pad(Math.floor(date / 100) % 100)}-${pad(date % 100)}T${pad(Math.floor(time / 10000))}:${pad(Math.floor(time / 100) % 100)}:${pad(time % 100)}.000Z`;
 }
 
-export async function readPrimaryConfiguration(deps: ActivityDependencies, instance: Instance, database: string): Promise<PrimaryConfiguration | null> {
+export async function readPrimaryConfiguration(
+  deps: ActivityDependencies,
+  instance: Instance,
+  database: string,
+): Promise<PrimaryConfiguration | null> {
   const row = (
     await deps.sql.query<Record<string, unknown>>(
       instance,
@@ -177,12 +195,19 @@ export async function readPrimaryConfiguration(deps: ActivityDependencies, insta
     compression: COMPRESSION_NAMES[Number(row.backup_compression ?? 2)] ?? 'default',
     lastBackupFile: (row.last_backup_file as string | null) ?? null,
     lastBackupDate: iso(row.last_backup_date),
-    secondaries: secondaries.map((secondary) => ({ server: secondary.secondary_server, database: secondary.secondary_database })),
+    secondaries: secondaries.map((secondary) => ({
+      server: secondary.secondary_server,
+      database: secondary.secondary_database,
+    })),
     backupJob: await readJob(deps, instance, (row.backup_job_id as string | null) ?? null),
   };
 }
 
-export async function readSecondaryConfiguration(deps: ActivityDependencies, instance: Instance, database: string): Promise<SecondaryConfiguration | null> {
+export async function readSecondaryConfiguration(
+  deps: ActivityDependencies,
+  instance: Instance,
+  database: string,
+): Promise<SecondaryConfiguration | null> {
   const row = (
     await deps.sql.query<Record<string, unknown>>(
       instance,
@@ -219,14 +244,19 @@ export async function readSecondaryConfiguration(deps: ActivityDependencies, ins
   };
 }
 
-
 /** Runs one statement of statements.ts that changes the instance. */
 function change(deps: ActivityDependencies, instance: Instance, statement: Statement) {
   return deps.sql.query(instance, statement.text, statement.parameters, 'change');
 }
 
 /** Gives a job an enabled schedule of `seconds` (when it has none) and enables the job. Returns what it did. */
-async function scheduleAndEnable(deps: ActivityDependencies, instance: Instance, job: JobInfo, scheduleName: string, seconds: number): Promise<string[]> {
+async function scheduleAndEnable(
+  deps: ActivityDependencies,
+  instance: Instance,
+  job: JobInfo,
+  scheduleName: string,
+  seconds: number,
+): Promise<string[]> {
   const done: string[] = [];
   if (job.scheduleSeconds === null) {
     await change(deps, instance, addJobSchedule(job.id, scheduleName, seconds));
@@ -251,28 +281,64 @@ async function ensurePrimary(
   let current = before;
   const differing = current ? primaryDifferences(current, settings) : [];
   if (differing.length > 0 && !replace) {
-    throw stepFailure('ConfigurationDiffers', `${instance.name} already ships ${database} with other settings (${differing.join('; ')})`, { instance: instance.name, differences: differing });
+    throw stepFailure(
+      'ConfigurationDiffers',
+      `${instance.name} already ships ${database} with other settings (${differing.join('; ')})`,
+      { instance: instance.name, differences: differing },
+    );
   }
   if (!current || differing.length > 0) {
     await change(deps, instance, addLogShippingPrimaryDatabase(database, settings, current !== null));
-    done.push(current ? `replaced the primary configuration (${differing.join('; ')})` : `configured ${database} as log-shipping primary`);
+    done.push(
+      current
+        ? `replaced the primary configuration (${differing.join('; ')})`
+        : `configured ${database} as log-shipping primary`,
+    );
     current = await readPrimaryConfiguration(deps, instance, database);
   }
-  done.push(...(await scheduleAndEnable(deps, instance, current!.backupJob!, `${settings.jobName}_schedule`, settings.scheduleSeconds)));
+  done.push(
+    ...(await scheduleAndEnable(
+      deps,
+      instance,
+      current!.backupJob!,
+      `${settings.jobName}_schedule`,
+      settings.scheduleSeconds,
+    )),
+  );
   return { before, done };
 }
 
-async function ensureSecondaryLink(deps: ActivityDependencies, instance: Instance, database: string, secondaryServer: string, secondaryDatabase: string): Promise<string[]> {
+async function ensureSecondaryLink(
+  deps: ActivityDependencies,
+  instance: Instance,
+  database: string,
+  secondaryServer: string,
+  secondaryDatabase: string,
+): Promise<string[]> {
   const current = await readPrimaryConfiguration(deps, instance, database);
-  if (!current) throw stepFailure('LogShippingConfiguration', `${database} is not a log-shipping primary on ${instance.name}: configure the primary first`, { instance: instance.name });
-  const linked = current.secondaries.some((secondary) => secondary.server.toLowerCase() === secondaryServer.toLowerCase() && secondary.database.toLowerCase() === secondaryDatabase.toLowerCase());
+  if (!current)
+    throw stepFailure(
+      'LogShippingConfiguration',
+      `${database} is not a log-shipping primary on ${instance.name}: configure the primary first`,
+      { instance: instance.name },
+    );
+  const linked = current.secondaries.some(
+    (secondary) =>
+      secondary.server.toLowerCase() === secondaryServer.toLowerCase() &&
+      secondary.database.toLowerCase() === secondaryDatabase.toLowerCase(),
+  );
   if (linked) return [];
   await change(deps, instance, addLogShippingPrimarySecondary(database, secondaryServer, secondaryDatabase));
   return [`linked ${database} to secondary ${secondaryServer}.${secondaryDatabase}`];
 }
 
 /** Waits (heartbeating) until none of the jobs is running. */
-async function waitForJobsToFinish(deps: ActivityDependencies, instance: Instance, jobIds: string[], timeoutSeconds: number): Promise<number> {
+async function waitForJobsToFinish(
+  deps: ActivityDependencies,
+  instance: Instance,
+  jobIds: string[],
+  timeoutSeconds: number,
+): Promise<number> {
   const started = Date.now();
   const context = Context.current();
   for (;;) {
@@ -280,7 +346,11 @@ async function waitForJobsToFinish(deps: ActivityDependencies, instance: Instanc
     const running = jobs.filter((job): job is JobInfo => job?.running === true);
     if (running.length === 0) return Date.now() - started;
     if (Date.now() - started > timeoutSeconds * 1000) {
-      throw stepFailure('JobFailed', `${running.map((job) => job.name).join(', ')} still running on ${instance.name} after ${timeoutSeconds} s`, { instance: instance.name });
+      throw stepFailure(
+        'JobFailed',
+        `${running.map((job) => job.name).join(', ')} still running on ${instance.name} after ${timeoutSeconds} s`,
+        { instance: instance.name },
+      );
     }
     context.heartbeat({ waitingFor: running.map((job) => job.name) });
     await context.sleep(500);
@@ -290,49 +360,104 @@ async function waitForJobsToFinish(deps: ActivityDependencies, instance: Instanc
 export function logShippingActivities(deps: ActivityDependencies) {
   return {
     /** Runbook 2 step 1: SQL Server Agent must run where log-shipping jobs will run. */
-    async readAgentStatus(input: { instance: Instance }): Promise<StepResult<{ running: boolean; status: string | null }>> {
+    async readAgentStatus(input: {
+      instance: Instance;
+    }): Promise<StepResult<{ running: boolean; status: string | null }>> {
       const clock = new StepClock(deps.clock);
-      const row = (await deps.sql.query<{ status_desc: string }>(input.instance, `SELECT status_desc FROM sys.dm_server_services WHERE servicename LIKE N'SQL Server Agent%'`)).recordset[0];
+      const row = (
+        await deps.sql.query<{ status_desc: string }>(
+          input.instance,
+          `SELECT status_desc FROM sys.dm_server_services WHERE servicename LIKE N'SQL Server Agent%'`,
+        )
+      ).recordset[0];
       const status = row?.status_desc ?? null;
-      return clock.observed(`SQL Server Agent on ${input.instance.name}: ${status ?? 'not installed'}`, { running: status === 'Running', status });
+      return clock.observed(`SQL Server Agent on ${input.instance.name}: ${status ?? 'not installed'}`, {
+        running: status === 'Running',
+        status,
+      });
     },
 
-    async readLogShippingPrimary(input: { instance: Instance; database: string }): Promise<StepResult<PrimaryConfiguration | null>> {
+    async readLogShippingPrimary(input: {
+      instance: Instance;
+      database: string;
+    }): Promise<StepResult<PrimaryConfiguration | null>> {
       const clock = new StepClock(deps.clock);
       const configuration = await readPrimaryConfiguration(deps, input.instance, input.database);
       return clock.observed(
-        configuration ? `${input.instance.name} ships ${input.database} to ${configuration.secondaries.map((secondary) => secondary.server).join(', ') || 'no secondary'}` : `${input.database} is not a log-shipping primary on ${input.instance.name}`,
+        configuration
+          ? `${input.instance.name} ships ${input.database} to ${configuration.secondaries.map((secondary) => secondary.server).join(', ') || 'no secondary'}`
+          : `${input.database} is not a log-shipping primary on ${input.instance.name}`,
         configuration,
       );
     },
 
-    async readLogShippingSecondary(input: { instance: Instance; database: string }): Promise<StepResult<SecondaryConfiguration | null>> {
+    async readLogShippingSecondary(input: {
+      instance: Instance;
+      database: string;
+    }): Promise<StepResult<SecondaryConfiguration | null>> {
       const clock = new StepClock(deps.clock);
       const configuration = await readSecondaryConfiguration(deps, input.instance, input.database);
       return clock.observed(
-        configuration ? `${input.instance.name} restores ${input.database} from ${configuration.primaryServer}; last restored ${configuration.lastRestoredFile ?? 'nothing yet'}` : `${input.database} is not a log-shipping secondary on ${input.instance.name}`,
+        configuration
+          ? `${input.instance.name} restores ${input.database} from ${configuration.primaryServer}; last restored ${configuration.lastRestoredFile ?? 'nothing yet'}`
+          : `${input.database} is not a log-shipping secondary on ${input.instance.name}`,
         configuration,
       );
     },
 
     /** Runbook 2 step 2: the primary configuration, its backup job schedule, enabled. */
-    async addLogShippingPrimary(input: { instance: Instance; database: string; settings: PrimarySettings; replace?: boolean }): Promise<StepResult<PrimaryConfiguration | null, { actions: string[] }>> {
+    async addLogShippingPrimary(input: {
+      instance: Instance;
+      database: string;
+      settings: PrimarySettings;
+      replace?: boolean;
+    }): Promise<StepResult<PrimaryConfiguration | null, { actions: string[] }>> {
       const clock = new StepClock(deps.clock);
-      const { before, done } = await ensurePrimary(deps, input.instance, input.database, input.settings, input.replace ?? false);
-      if (done.length === 0) return clock.skipped(`${input.instance.name} already ships ${input.database} with these settings`, before, { actions: done });
+      const { before, done } = await ensurePrimary(
+        deps,
+        input.instance,
+        input.database,
+        input.settings,
+        input.replace ?? false,
+      );
+      if (done.length === 0)
+        return clock.skipped(`${input.instance.name} already ships ${input.database} with these settings`, before, {
+          actions: done,
+        });
       return clock.acted(done.join('; '), before, { actions: done });
     },
 
     /** Runbook 2 step 2: the primary's record of its secondary. */
-    async addLogShippingPrimarySecondary(input: { instance: Instance; database: string; secondaryServer: string; secondaryDatabase: string }): Promise<StepResult<null, { actions: string[] }>> {
+    async addLogShippingPrimarySecondary(input: {
+      instance: Instance;
+      database: string;
+      secondaryServer: string;
+      secondaryDatabase: string;
+    }): Promise<StepResult<null, { actions: string[] }>> {
       const clock = new StepClock(deps.clock);
-      const done = await ensureSecondaryLink(deps, input.instance, input.database, input.secondaryServer, input.secondaryDatabase);
-      if (done.length === 0) return clock.skipped(`${input.instance.name} already knows secondary ${input.secondaryServer}.${input.secondaryDatabase}`, null, { actions: done });
+      const done = await ensureSecondaryLink(
+        deps,
+        input.instance,
+        input.database,
+        input.secondaryServer,
+        input.secondaryDatabase,
+      );
+      if (done.length === 0)
+        return clock.skipped(
+          `${input.instance.name} already knows secondary ${input.secondaryServer}.${input.secondaryDatabase}`,
+          null,
+          { actions: done },
+        );
       return clock.acted(done.join('; '), null, { actions: done });
     },
 
     /** Runbook 2 step 4: the secondary's copy and restore jobs (NORECOVERY, restore delay as given), scheduled and enabled. */
-    async addLogShippingSecondary(input: { instance: Instance; database: string; settings: SecondarySettings; replace?: boolean }): Promise<StepResult<SecondaryConfiguration | null, { actions: string[] }>> {
+    async addLogShippingSecondary(input: {
+      instance: Instance;
+      database: string;
+      settings: SecondarySettings;
+      replace?: boolean;
+    }): Promise<StepResult<SecondaryConfiguration | null, { actions: string[] }>> {
       const clock = new StepClock(deps.clock);
       const { instance, database, settings } = input;
       const before = await readSecondaryConfiguration(deps, instance, database);
@@ -340,26 +465,59 @@ export function logShippingActivities(deps: ActivityDependencies) {
       if (before) {
         const differing = secondaryDifferences(before, settings);
         if (differing.length > 0) {
-          if (!input.replace) throw stepFailure('ConfigurationDiffers', `${instance.name} already restores ${database} with other settings (${differing.join('; ')})`, { instance: instance.name, differences: differing });
+          if (!input.replace)
+            throw stepFailure(
+              'ConfigurationDiffers',
+              `${instance.name} already restores ${database} with other settings (${differing.join('; ')})`,
+              { instance: instance.name, differences: differing },
+            );
           await change(deps, instance, deleteLogShippingSecondaryDatabase(database));
           done.push(`removed the previous secondary configuration (${differing.join('; ')})`);
         }
       }
       if (!before || done.length > 0) {
-        const registered = (
-          await deps.sql.query<{ n: number }>(instance, 'SELECT COUNT(*) AS n FROM msdb.dbo.log_shipping_secondary WHERE primary_server = @server AND primary_database = @database', { server: settings.primaryServer, database: settings.primaryDatabase })
-        ).recordset[0].n > 0;
+        const registered =
+          (
+            await deps.sql.query<{ n: number }>(
+              instance,
+              'SELECT COUNT(*) AS n FROM msdb.dbo.log_shipping_secondary WHERE primary_server = @server AND primary_database = @database',
+              { server: settings.primaryServer, database: settings.primaryDatabase },
+            )
+          ).recordset[0].n > 0;
         if (!registered) {
           await change(deps, instance, addLogShippingSecondaryPrimary(settings));
-          done.push(`registered primary ${settings.primaryServer}.${settings.primaryDatabase} with copy and restore jobs`);
+          done.push(
+            `registered primary ${settings.primaryServer}.${settings.primaryDatabase} with copy and restore jobs`,
+          );
         }
         await change(deps, instance, addLogShippingSecondaryDatabase(database, settings));
-        done.push(`configured ${database} as log-shipping secondary (NORECOVERY, restore delay ${settings.restoreDelayMinutes} min)`);
+        done.push(
+          `configured ${database} as log-shipping secondary (NORECOVERY, restore delay ${settings.restoreDelayMinutes} min)`,
+        );
       }
       const current = (await readSecondaryConfiguration(deps, instance, database))!;
-      done.push(...(await scheduleAndEnable(deps, instance, current.copyJob!, `${settings.copyJobName}_schedule`, settings.copyScheduleSeconds)));
-      done.push(...(await scheduleAndEnable(deps, instance, current.restoreJob!, `${settings.restoreJobName}_schedule`, settings.restoreScheduleSeconds)));
-      if (done.length === 0) return clock.skipped(`${instance.name} already restores ${database} from ${settings.primaryServer}`, before, { actions: done });
+      done.push(
+        ...(await scheduleAndEnable(
+          deps,
+          instance,
+          current.copyJob!,
+          `${settings.copyJobName}_schedule`,
+          settings.copyScheduleSeconds,
+        )),
+      );
+      done.push(
+        ...(await scheduleAndEnable(
+          deps,
+          instance,
+          current.restoreJob!,
+          `${settings.restoreJobName}_schedule`,
+          settings.restoreScheduleSeconds,
+        )),
+      );
+      if (done.length === 0)
+        return clock.skipped(`${instance.name} already restores ${database} from ${settings.primaryServer}`, before, {
+          actions: done,
+        });
       return clock.acted(done.join('; '), before, { actions: done });
     },
 
@@ -367,32 +525,70 @@ export function logShippingActivities(deps: ActivityDependencies) {
      * Runbook 4 step 5: sp_delete_log_shipping_secondary_database, after any running copy or restore job finished (it
      * also deletes those jobs, so from here the runbook copies and restores by itself).
      */
-    async removeLogShippingSecondary(input: { instance: Instance; database: string; waitSeconds: number }): Promise<StepResult<SecondaryConfiguration | null, { waitedMs: number }>> {
+    async removeLogShippingSecondary(input: {
+      instance: Instance;
+      database: string;
+      waitSeconds: number;
+    }): Promise<StepResult<SecondaryConfiguration | null, { waitedMs: number }>> {
       const clock = new StepClock(deps.clock);
       const before = await readSecondaryConfiguration(deps, input.instance, input.database);
-      if (!before) return clock.skipped(`${input.database} is not a log-shipping secondary on ${input.instance.name}`, before, { waitedMs: 0 });
-      const waitedMs = await waitForJobsToFinish(deps, input.instance, [before.copyJob?.id, before.restoreJob?.id].filter((id): id is string => Boolean(id)), input.waitSeconds);
+      if (!before)
+        return clock.skipped(`${input.database} is not a log-shipping secondary on ${input.instance.name}`, before, {
+          waitedMs: 0,
+        });
+      const waitedMs = await waitForJobsToFinish(
+        deps,
+        input.instance,
+        [before.copyJob?.id, before.restoreJob?.id].filter((id): id is string => Boolean(id)),
+        input.waitSeconds,
+      );
       await change(deps, input.instance, deleteLogShippingSecondaryDatabase(input.database));
-      return clock.acted(`removed log shipping of ${input.database} on ${input.instance.name} (copy and restore jobs deleted)`, before, { waitedMs });
+      return clock.acted(
+        `removed log shipping of ${input.database} on ${input.instance.name} (copy and restore jobs deleted)`,
+        before,
+        { waitedMs },
+      );
     },
 
     /** Runbook 5 step 9 [beyond]: stale primary metadata left on a rebuilt or former primary. */
-    async removeLogShippingPrimary(input: { instance: Instance; database: string }): Promise<StepResult<PrimaryConfiguration | null>> {
+    async removeLogShippingPrimary(input: {
+      instance: Instance;
+      database: string;
+    }): Promise<StepResult<PrimaryConfiguration | null>> {
       const clock = new StepClock(deps.clock);
       const before = await readPrimaryConfiguration(deps, input.instance, input.database);
-      if (!before) return clock.skipped(`${input.database} is not a log-shipping primary on ${input.instance.name}`, before);
+      if (!before)
+        return clock.skipped(`${input.database} is not a log-shipping primary on ${input.instance.name}`, before);
       for (const secondary of before.secondaries) {
-        await change(deps, input.instance, deleteLogShippingPrimarySecondary(input.database, secondary.server, secondary.database));
+        await change(
+          deps,
+          input.instance,
+          deleteLogShippingPrimarySecondary(input.database, secondary.server, secondary.database),
+        );
       }
       await change(deps, input.instance, deleteLogShippingPrimaryDatabase(input.database));
-      return clock.acted(`removed the log-shipping primary configuration of ${input.database} on ${input.instance.name} and its backup job`, before);
+      return clock.acted(
+        `removed the log-shipping primary configuration of ${input.database} on ${input.instance.name} and its backup job`,
+        before,
+      );
     },
 
     /** Runbook 3 step 3: the mirror gets the primary half with the primary's own settings, read from its msdb. */
-    async copyLogShippingPrimarySettings(input: { from: Instance; to: Instance; database: string; secondaryServer: string; secondaryDatabase: string }): Promise<StepResult<PrimaryConfiguration | null, { actions: string[]; settings: PrimarySettings }>> {
+    async copyLogShippingPrimarySettings(input: {
+      from: Instance;
+      to: Instance;
+      database: string;
+      secondaryServer: string;
+      secondaryDatabase: string;
+    }): Promise<StepResult<PrimaryConfiguration | null, { actions: string[]; settings: PrimarySettings }>> {
       const clock = new StepClock(deps.clock);
       const source = await readPrimaryConfiguration(deps, input.from, input.database);
-      if (!source?.backupJob) throw stepFailure('LogShippingConfiguration', `${input.database} is not a log-shipping primary on ${input.from.name}: there are no settings to copy (run setup-log-shipping first)`, { instance: input.from.name });
+      if (!source?.backupJob)
+        throw stepFailure(
+          'LogShippingConfiguration',
+          `${input.database} is not a log-shipping primary on ${input.from.name}: there are no settings to copy (run setup-log-shipping first)`,
+          { instance: input.from.name },
+        );
       const settings: PrimarySettings = {
         backupDirectory: source.backupDirectory,
         backupShare: source.backupShare,
@@ -403,20 +599,50 @@ export function logShippingActivities(deps: ActivityDependencies) {
         scheduleSeconds: source.backupJob.scheduleSeconds ?? 900,
       };
       const { before, done } = await ensurePrimary(deps, input.to, input.database, settings, false);
-      done.push(...(await ensureSecondaryLink(deps, input.to, input.database, input.secondaryServer, input.secondaryDatabase)));
-      if (done.length === 0) return clock.skipped(`${input.to.name} already ships ${input.database} with ${input.from.name}'s settings`, before, { actions: done, settings });
-      return clock.acted(`${input.to.name}: ${done.join('; ')} (settings copied from ${input.from.name})`, before, { actions: done, settings });
+      done.push(
+        ...(await ensureSecondaryLink(deps, input.to, input.database, input.secondaryServer, input.secondaryDatabase)),
+      );
+      if (done.length === 0)
+        return clock.skipped(
+          `${input.to.name} already ships ${input.database} with ${input.from.name}'s settings`,
+          before,
+          { actions: done, settings },
+        );
+      return clock.acted(`${input.to.name}: ${done.join('; ')} (settings copied from ${input.from.name})`, before, {
+        actions: done,
+        settings,
+      });
     },
 
     /** Runbook 2 step 5: runs an Agent job (or joins the run in progress) and waits for its outcome. */
-    async runAgentJob(input: { instance: Instance; jobName: string; timeoutSeconds: number }): Promise<StepResult<JobInfo, { durationMs: number; message: string }>> {
+    async runAgentJob(input: {
+      instance: Instance;
+      jobName: string;
+      timeoutSeconds: number;
+    }): Promise<StepResult<JobInfo, { durationMs: number; message: string }>> {
       const clock = new StepClock(deps.clock);
       const started = Date.now();
-      const row = (await deps.sql.query<{ job_id: string }>(input.instance, 'SELECT job_id FROM msdb.dbo.sysjobs WHERE name = @name', { name: input.jobName })).recordset[0];
-      if (!row) throw stepFailure('JobFailed', `there is no job named ${input.jobName} on ${input.instance.name}`, { instance: input.instance.name });
+      const row = (
+        await deps.sql.query<{ job_id: string }>(
+          input.instance,
+          'SELECT job_id FROM msdb.dbo.sysjobs WHERE name = @name',
+          { name: input.jobName },
+        )
+      ).recordset[0];
+      if (!row)
+        throw stepFailure('JobFailed', `there is no job named ${input.jobName} on ${input.instance.name}`, {
+          instance: input.instance.name,
+        });
       const id = { sqlType: sql.UniqueIdentifier, value: row.job_id };
       const before = (await readJob(deps, input.instance, row.job_id))!;
-      const lastBefore = (await deps.sql.query<{ last: number | null }>(input.instance, 'SELECT MAX(instance_id) AS last FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0', { id })).recordset[0].last ?? 0;
+      const lastBefore =
+        (
+          await deps.sql.query<{ last: number | null }>(
+            input.instance,
+            'SELECT MAX(instance_id) AS last FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0',
+            { id },
+          )
+        ).recordset[0].last ?? 0;
       if (!before.running) {
         try {
           await change(deps, input.instance, startJob(row.job_id));
@@ -437,13 +663,30 @@ export function logShippingActivities(deps: ActivityDependencies) {
         if (outcome) {
           const durationMs = Date.now() - started;
           if (outcome.run_status !== 1) {
-            const steps = (await deps.sql.query<{ message: string }>(input.instance, 'SELECT TOP 1 message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 1 ORDER BY instance_id DESC', { id })).recordset[0];
-            throw stepFailure('JobFailed', `${input.jobName} on ${input.instance.name} failed: ${steps?.message ?? outcome.message}`, { instance: input.instance.name, job: input.jobName });
+            const steps = (
+              await deps.sql.query<{ message: string }>(
+                input.instance,
+                'SELECT TOP 1 message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 1 ORDER BY instance_id DESC',
+                { id },
+              )
+            ).recordset[0];
+            throw stepFailure(
+              'JobFailed',
+              `${input.jobName} on ${input.instance.name} failed: ${steps?.message ?? outcome.message}`,
+              { instance: input.instance.name, job: input.jobName },
+            );
           }
-          return clock.acted(`${input.jobName} on ${input.instance.name} succeeded`, before, { durationMs, message: outcome.message });
+          return clock.acted(`${input.jobName} on ${input.instance.name} succeeded`, before, {
+            durationMs,
+            message: outcome.message,
+          });
         }
         if (Date.now() - started > input.timeoutSeconds * 1000) {
-          throw stepFailure('JobFailed', `${input.jobName} on ${input.instance.name} did not finish within ${input.timeoutSeconds} s`, { instance: input.instance.name, job: input.jobName });
+          throw stepFailure(
+            'JobFailed',
+            `${input.jobName} on ${input.instance.name} did not finish within ${input.timeoutSeconds} s`,
+            { instance: input.instance.name, job: input.jobName },
+          );
         }
         context.heartbeat({ job: input.jobName });
         await context.sleep(250);

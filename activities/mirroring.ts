@@ -41,10 +41,25 @@ interface MirroringRow {
 }
 
 /** Reads one partner; an instance that cannot be reached is a fact to report, not an error. */
-export async function readMirroring(deps: ActivityDependencies, instance: Instance, database: string): Promise<MirroringState> {
-  const absent = { exists: false, state: null, recoveryModel: null, role: null, mirroringState: null, safety: null, partner: null, roleSequence: null, failoverLsn: null };
+export async function readMirroring(
+  deps: ActivityDependencies,
+  instance: Instance,
+  database: string,
+): Promise<MirroringState> {
+  const absent = {
+    exists: false,
+    state: null,
+    recoveryModel: null,
+    role: null,
+    mirroringState: null,
+    safety: null,
+    partner: null,
+    roleSequence: null,
+    failoverLsn: null,
+  };
   try {
-    const serverName = (await deps.sql.query<{ name: string }>(instance, 'SELECT @@SERVERNAME AS name')).recordset[0].name;
+    const serverName = (await deps.sql.query<{ name: string }>(instance, 'SELECT @@SERVERNAME AS name')).recordset[0]
+      .name;
     const base = { instance: instance.name, serverName, database };
     const result = await deps.sql.query<MirroringRow>(
       instance,
@@ -71,25 +86,53 @@ export async function readMirroring(deps: ActivityDependencies, instance: Instan
     };
   } catch (error) {
     if ((error as { type?: string }).type !== 'NotReachable') throw error;
-    return { instance: instance.name, serverName: null, database, reachable: false, unreachableReason: (error as Error).message, ...absent };
+    return {
+      instance: instance.name,
+      serverName: null,
+      database,
+      reachable: false,
+      unreachableReason: (error as Error).message,
+      ...absent,
+    };
   }
 }
 
-const isPrincipal = (state: MirroringState) => state.reachable && state.role === 'PRINCIPAL' && state.state === 'ONLINE';
+const isPrincipal = (state: MirroringState) =>
+  state.reachable && state.role === 'PRINCIPAL' && state.state === 'ONLINE';
 
 /** After a role change the database's state settles within moments; waits (bounded) for the expected role. */
-async function confirmRole(deps: ActivityDependencies, instance: Instance, database: string, role: 'PRINCIPAL' | 'MIRROR'): Promise<MirroringState> {
+async function confirmRole(
+  deps: ActivityDependencies,
+  instance: Instance,
+  database: string,
+  role: 'PRINCIPAL' | 'MIRROR',
+): Promise<MirroringState> {
   let state = await readMirroring(deps, instance, database);
-  for (let attempt = 0; attempt < 40 && !(state.role === role && (role === 'MIRROR' || state.state === 'ONLINE')); attempt++) {
+  for (
+    let attempt = 0;
+    attempt < 40 && !(state.role === role && (role === 'MIRROR' || state.state === 'ONLINE'));
+    attempt++
+  ) {
     await new Promise((resolve) => setTimeout(resolve, 250));
     state = await readMirroring(deps, instance, database);
   }
-  if (state.role !== role) throw stepFailure('WrongRole', `${instance.name}: ${database} did not become ${role} (found ${state.role ?? 'no role'}, ${state.state ?? 'unknown state'})`, { instance: instance.name });
+  if (state.role !== role)
+    throw stepFailure(
+      'WrongRole',
+      `${instance.name}: ${database} did not become ${role} (found ${state.role ?? 'no role'}, ${state.state ?? 'unknown state'})`,
+      { instance: instance.name },
+    );
   return state;
 }
 
 function details(state: MirroringState): FailureDetails {
-  return { instance: state.instance, state: state.state, role: state.role, mirroringState: state.mirroringState, safety: state.safety };
+  return {
+    instance: state.instance,
+    state: state.state,
+    role: state.role,
+    mirroringState: state.mirroringState,
+    safety: state.safety,
+  };
 }
 
 export interface PartnersInput {
@@ -101,7 +144,8 @@ export interface PartnersInput {
 }
 
 export function mirroringActivities(deps: ActivityDependencies) {
-  const run = (instance: Instance, statement: Statement) => deps.sql.query(instance, statement.text, statement.parameters, 'change');
+  const run = (instance: Instance, statement: Statement) =>
+    deps.sql.query(instance, statement.text, statement.parameters, 'change');
   return {
     /** Runbook 1 step 1: one partner's view (an unreachable partner is evidence, not an error). */
     async readMirroringState(input: { instance: Instance; database: string }): Promise<StepResult<MirroringState>> {
@@ -114,70 +158,163 @@ export function mirroringActivities(deps: ActivityDependencies) {
     },
 
     /** Runbook 1 step 3: planned failover, issued on the current principal in master. */
-    async plannedMirrorFailover(input: PartnersInput): Promise<StepResult<{ target: MirroringState; partner: MirroringState }, { roleSequence: number | null; failoverLsn: string | null }>> {
+    async plannedMirrorFailover(
+      input: PartnersInput,
+    ): Promise<
+      StepResult<
+        { target: MirroringState; partner: MirroringState },
+        { roleSequence: number | null; failoverLsn: string | null }
+      >
+    > {
       const clock = new StepClock(deps.clock);
       const target = await readMirroring(deps, input.target, input.database);
       const partner = await readMirroring(deps, input.partner, input.database);
       const found = { target, partner };
       if (isPrincipal(target)) {
-        return clock.skipped(`${input.target.name} is already the principal of ${input.database}`, found, { roleSequence: target.roleSequence, failoverLsn: target.failoverLsn });
+        return clock.skipped(`${input.target.name} is already the principal of ${input.database}`, found, {
+          roleSequence: target.roleSequence,
+          failoverLsn: target.failoverLsn,
+        });
       }
-      if (!partner.reachable) throw stepFailure('NotReachable', `${input.partner.name}, the current principal, cannot be reached: a planned failover needs it (${partner.unreachableReason})`, details(partner));
-      if (partner.role !== 'PRINCIPAL') throw stepFailure('WrongRole', `${input.partner.name} is not the principal of ${input.database} (role ${partner.role ?? 'none'}): cannot fail over from it`, details(partner));
-      if (partner.safety !== 'FULL') throw stepFailure('SafetyNotFull', `mirroring safety of ${input.database} is ${partner.safety}: a planned failover needs SAFETY FULL`, details(partner));
-      if (partner.mirroringState !== 'SYNCHRONIZED') throw stepFailure('NotSynchronized', `${input.database} is ${partner.mirroringState}: a planned failover needs SYNCHRONIZED`, details(partner));
+      if (!partner.reachable)
+        throw stepFailure(
+          'NotReachable',
+          `${input.partner.name}, the current principal, cannot be reached: a planned failover needs it (${partner.unreachableReason})`,
+          details(partner),
+        );
+      if (partner.role !== 'PRINCIPAL')
+        throw stepFailure(
+          'WrongRole',
+          `${input.partner.name} is not the principal of ${input.database} (role ${partner.role ?? 'none'}): cannot fail over from it`,
+          details(partner),
+        );
+      if (partner.safety !== 'FULL')
+        throw stepFailure(
+          'SafetyNotFull',
+          `mirroring safety of ${input.database} is ${partner.safety}: a planned failover needs SAFETY FULL`,
+          details(partner),
+        );
+      if (partner.mirroringState !== 'SYNCHRONIZED')
+        throw stepFailure(
+          'NotSynchronized',
+          `${input.database} is ${partner.mirroringState}: a planned failover needs SYNCHRONIZED`,
+          details(partner),
+        );
       await run(input.partner, partnerFailover(input.database));
       // Both partners' connections to the database were dropped by the role change.
       await Promise.all([deps.sql.evict(input.partner), deps.sql.evict(input.target)]);
       const after = await confirmRole(deps, input.target, input.database, 'PRINCIPAL');
-      return clock.acted(`${input.database} failed over from ${input.partner.name} to ${input.target.name}`, found, { roleSequence: after.roleSequence, failoverLsn: after.failoverLsn });
+      return clock.acted(`${input.database} failed over from ${input.partner.name} to ${input.target.name}`, found, {
+        roleSequence: after.roleSequence,
+        failoverLsn: after.failoverLsn,
+      });
     },
 
     /** Runbook 1 step 4: forced service on the mirror, only when the principal cannot be reached. */
-    async forceMirrorService(input: { database: string; mirror: Instance; principal: Instance }): Promise<StepResult<{ mirror: MirroringState; principal: MirroringState }, { failoverLsn: string | null }>> {
+    async forceMirrorService(input: {
+      database: string;
+      mirror: Instance;
+      principal: Instance;
+    }): Promise<StepResult<{ mirror: MirroringState; principal: MirroringState }, { failoverLsn: string | null }>> {
       const clock = new StepClock(deps.clock);
       const mirror = await readMirroring(deps, input.mirror, input.database);
       const principal = await readMirroring(deps, input.principal, input.database);
       const found = { mirror, principal };
-      if (isPrincipal(mirror)) return clock.skipped(`${input.mirror.name} already serves ${input.database} as principal`, found, { failoverLsn: mirror.failoverLsn });
-      if (!mirror.reachable) throw stepFailure('NotReachable', `${input.mirror.name} cannot be reached: ${mirror.unreachableReason}`, details(mirror));
-      if (mirror.role !== 'MIRROR') throw stepFailure('WrongRole', `${input.mirror.name} is not the mirror of ${input.database} (role ${mirror.role ?? 'none'})`, details(mirror));
+      if (isPrincipal(mirror))
+        return clock.skipped(`${input.mirror.name} already serves ${input.database} as principal`, found, {
+          failoverLsn: mirror.failoverLsn,
+        });
+      if (!mirror.reachable)
+        throw stepFailure(
+          'NotReachable',
+          `${input.mirror.name} cannot be reached: ${mirror.unreachableReason}`,
+          details(mirror),
+        );
+      if (mirror.role !== 'MIRROR')
+        throw stepFailure(
+          'WrongRole',
+          `${input.mirror.name} is not the mirror of ${input.database} (role ${mirror.role ?? 'none'})`,
+          details(mirror),
+        );
       if (isPrincipal(principal)) {
-        throw stepFailure('PrincipalReachable', `${input.principal.name} still answers as principal of ${input.database}: forcing service would split the brain; use a planned failover`, details(principal));
+        throw stepFailure(
+          'PrincipalReachable',
+          `${input.principal.name} still answers as principal of ${input.database}: forcing service would split the brain; use a planned failover`,
+          details(principal),
+        );
       }
       await run(input.mirror, forceServiceAllowDataLoss(input.database));
       await deps.sql.evict(input.mirror);
       const after = await confirmRole(deps, input.mirror, input.database, 'PRINCIPAL');
-      return clock.acted(`forced service of ${input.database} on ${input.mirror.name} (the mirror was ${mirror.mirroringState}; unsent log may be lost)`, found, { failoverLsn: after.failoverLsn });
+      return clock.acted(
+        `forced service of ${input.database} on ${input.mirror.name} (the mirror was ${mirror.mirroringState}; unsent log may be lost)`,
+        found,
+        { failoverLsn: after.failoverLsn },
+      );
     },
 
     /** Runbook 1 step 3: SAFETY FULL before a planned failover (or OFF). */
-    async setMirroringSafety(input: { database: string; principal: Instance; safety: 'FULL' | 'OFF' }): Promise<StepResult<MirroringState>> {
+    async setMirroringSafety(input: {
+      database: string;
+      principal: Instance;
+      safety: 'FULL' | 'OFF';
+    }): Promise<StepResult<MirroringState>> {
       const clock = new StepClock(deps.clock);
       const state = await readMirroring(deps, input.principal, input.database);
-      if (!state.reachable) throw stepFailure('NotReachable', `${input.principal.name} cannot be reached: ${state.unreachableReason}`, details(state));
-      if (state.role !== 'PRINCIPAL') throw stepFailure('WrongRole', `${input.principal.name} is not the principal of ${input.database}: safety is set on the principal`, details(state));
-      if (state.safety === input.safety) return clock.skipped(`mirroring safety of ${input.database} is already ${input.safety}`, state);
+      if (!state.reachable)
+        throw stepFailure(
+          'NotReachable',
+          `${input.principal.name} cannot be reached: ${state.unreachableReason}`,
+          details(state),
+        );
+      if (state.role !== 'PRINCIPAL')
+        throw stepFailure(
+          'WrongRole',
+          `${input.principal.name} is not the principal of ${input.database}: safety is set on the principal`,
+          details(state),
+        );
+      if (state.safety === input.safety)
+        return clock.skipped(`mirroring safety of ${input.database} is already ${input.safety}`, state);
       await run(input.principal, partnerSafety(input.database, input.safety));
       return clock.acted(`mirroring safety of ${input.database} set from ${state.safety} to ${input.safety}`, state);
     },
 
     /** Runbook 1 step 3 [beyond]: waits (bounded, heartbeating) until the session is SYNCHRONIZED. */
-    async waitUntilSynchronized(input: { database: string; principal: Instance; timeoutSeconds: number; pollMs?: number }): Promise<StepResult<MirroringState, { waitedMs: number }>> {
+    async waitUntilSynchronized(input: {
+      database: string;
+      principal: Instance;
+      timeoutSeconds: number;
+      pollMs?: number;
+    }): Promise<StepResult<MirroringState, { waitedMs: number }>> {
       const clock = new StepClock(deps.clock);
       const context = Context.current();
       const started = Date.now();
       let state = await readMirroring(deps, input.principal, input.database);
-      if (state.mirroringState === 'SYNCHRONIZED') return clock.skipped(`${input.database} is already SYNCHRONIZED`, state, { waitedMs: 0 });
+      if (state.mirroringState === 'SYNCHRONIZED')
+        return clock.skipped(`${input.database} is already SYNCHRONIZED`, state, { waitedMs: 0 });
       while (state.mirroringState !== 'SYNCHRONIZED') {
         if (Date.now() - started > input.timeoutSeconds * 1000) {
-          throw stepFailure('NotSynchronized', `${input.database} did not become SYNCHRONIZED within ${input.timeoutSeconds} s (last seen ${state.mirroringState ?? 'not mirrored'})`, details(state));
+          throw stepFailure(
+            'NotSynchronized',
+            `${input.database} did not become SYNCHRONIZED within ${input.timeoutSeconds} s (last seen ${state.mirroringState ?? 'not mirrored'})`,
+            details(state),
+          );
         }
         context.heartbeat({ mirroringState: state.mirroringState });
         await context.sleep(input.pollMs ?? 500);
         state = await readMirroring(deps, input.principal, input.database);
-        if (!state.reachable) throw stepFailure('NotReachable', `${input.principal.name} cannot be reached: ${state.unreachableReason}`, details(state));
-        if (!state.role) throw stepFailure('NotMirrored', `${input.database} on ${input.principal.name} is not mirrored`, details(state));
+        if (!state.reachable)
+          throw stepFailure(
+            'NotReachable',
+            `${input.principal.name} cannot be reached: ${state.unreachableReason}`,
+            details(state),
+          );
+        if (!state.role)
+          throw stepFailure(
+            'NotMirrored',
+            `${input.database} on ${input.principal.name} is not mirrored`,
+            details(state),
+          );
       }
       return clock.acted(`${input.database} became SYNCHRONIZED`, state, { waitedMs: Date.now() - started });
     },
@@ -186,11 +323,24 @@ export function mirroringActivities(deps: ActivityDependencies) {
     async removeMirroring(input: { database: string; instance: Instance }): Promise<StepResult<MirroringState>> {
       const clock = new StepClock(deps.clock);
       const state = await readMirroring(deps, input.instance, input.database);
-      if (!state.reachable) throw stepFailure('NotReachable', `${input.instance.name} cannot be reached: ${state.unreachableReason}`, details(state));
-      if (!state.exists) throw stepFailure('DatabaseMissing', `${input.database} does not exist on ${input.instance.name}`, details(state));
+      if (!state.reachable)
+        throw stepFailure(
+          'NotReachable',
+          `${input.instance.name} cannot be reached: ${state.unreachableReason}`,
+          details(state),
+        );
+      if (!state.exists)
+        throw stepFailure(
+          'DatabaseMissing',
+          `${input.database} does not exist on ${input.instance.name}`,
+          details(state),
+        );
       if (!state.role) return clock.skipped(`${input.database} on ${input.instance.name} is not mirrored`, state);
       await run(input.instance, partnerOff(input.database));
-      return clock.acted(`mirroring of ${input.database} removed on ${input.instance.name} (was ${state.role}, partner ${state.partner})`, state);
+      return clock.acted(
+        `mirroring of ${input.database} removed on ${input.instance.name} (was ${state.role}, partner ${state.partner})`,
+        state,
+      );
     },
   };
 }

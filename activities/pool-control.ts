@@ -41,7 +41,9 @@ async function runCmdlet(deps: ActivityDependencies, target: PoolTarget, cmdlet:
   let result;
   try {
     // The Management Shell can take minutes to load: heartbeat so a dead worker, not a slow shell, is what times out.
-    result = await heartbeatWhile(deps.poolControl.run(target.poolControl.command, line, { timeoutMs: durationMs(target.poolControl.timeout) }));
+    result = await heartbeatWhile(
+      deps.poolControl.run(target.poolControl.command, line, { timeoutMs: durationMs(target.poolControl.timeout) }),
+    );
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw stepFailure(
@@ -50,10 +52,18 @@ async function runCmdlet(deps: ActivityDependencies, target: PoolTarget, cmdlet:
       { program },
     );
   }
-  if (result.timedOut) throw stepFailure('NotReachable', `the Management Shell did not answer within ${target.poolControl.timeout}: ${line}`, { cmdlet: cmdlet.cmdlet });
+  if (result.timedOut)
+    throw stepFailure(
+      'NotReachable',
+      `the Management Shell did not answer within ${target.poolControl.timeout}: ${line}`,
+      { cmdlet: cmdlet.cmdlet },
+    );
   if (result.exitCode !== 0) {
     const message = result.stderr.trim().split('\n').slice(0, 6).join('\n') || `exit code ${result.exitCode}`;
-    throw stepFailure('PoolControlFailed', `${cmdlet.cmdlet} failed: ${message}`, { cmdlet: cmdlet.cmdlet, exitCode: result.exitCode });
+    throw stepFailure('PoolControlFailed', `${cmdlet.cmdlet} failed: ${message}`, {
+      cmdlet: cmdlet.cmdlet,
+      exitCode: result.exitCode,
+    });
   }
   return result.stdout;
 }
@@ -71,35 +81,49 @@ export async function readPool(deps: ActivityDependencies, target: PoolTarget): 
     await runCmdlet(deps, target, getPersistentChatState(target.identity)),
     'Get-CsPersistentChatState',
   );
-  const service = parseJson<{ ActiveServers?: string[] | string | null } | { ActiveServers?: string[] | string | null }[]>(
-    await runCmdlet(deps, target, getPersistentChatService(target.fqdn)),
-    'Get-CsService',
-  );
+  const service = parseJson<
+    { ActiveServers?: string[] | string | null } | { ActiveServers?: string[] | string | null }[]
+  >(await runCmdlet(deps, target, getPersistentChatService(target.fqdn)), 'Get-CsService');
   const first = <T>(value: T | T[]) => (Array.isArray(value) ? value[0] : value);
   const poolState = first(state)?.PoolState;
-  if (poolState !== 'Normal' && poolState !== 'FailedOver') throw stepFailure('PoolControlFailed', `Get-CsPersistentChatState returned no PoolState for ${target.identity}`, {});
+  if (poolState !== 'Normal' && poolState !== 'FailedOver')
+    throw stepFailure(
+      'PoolControlFailed',
+      `Get-CsPersistentChatState returned no PoolState for ${target.identity}`,
+      {},
+    );
   const servers = first(service)?.ActiveServers ?? [];
   return { poolState, activeServers: Array.isArray(servers) ? servers : [servers] };
 }
 
-const sameServers = (a: string[], b: string[]) => a.length === b.length && a.every((server) => b.some((other) => other.toLowerCase() === server.toLowerCase()));
+const sameServers = (a: string[], b: string[]) =>
+  a.length === b.length && a.every((server) => b.some((other) => other.toLowerCase() === server.toLowerCase()));
 
 export function poolControlActivities(deps: ActivityDependencies) {
   return {
     async readPoolState(input: { pool: PoolTarget }): Promise<StepResult<PoolView>> {
       const clock = new StepClock(deps.clock);
       const view = await readPool(deps, input.pool);
-      return clock.observed(`pool ${input.pool.fqdn} is ${view.poolState}; active servers: ${view.activeServers.join(', ') || 'none'}`, view);
+      return clock.observed(
+        `pool ${input.pool.fqdn} is ${view.poolState}; active servers: ${view.activeServers.join(', ') || 'none'}`,
+        view,
+      );
     },
 
     /** Runbook 4 step 9 / runbook 5 step 8: Set-CsPersistentChatState -PoolState Normal|FailedOver. */
     async setPoolState(input: { pool: PoolTarget; state: PoolView['poolState'] }): Promise<StepResult<PoolView>> {
       const clock = new StepClock(deps.clock);
       const before = await readPool(deps, input.pool);
-      if (before.poolState === input.state) return clock.skipped(`pool ${input.pool.fqdn} is already ${input.state}`, before);
+      if (before.poolState === input.state)
+        return clock.skipped(`pool ${input.pool.fqdn} is already ${input.state}`, before);
       await runCmdlet(deps, input.pool, setPersistentChatState(input.pool.identity, input.state));
       const after = await readPool(deps, input.pool);
-      if (after.poolState !== input.state) throw stepFailure('PoolControlFailed', `pool ${input.pool.fqdn} is still ${after.poolState} after Set-CsPersistentChatState`, {});
+      if (after.poolState !== input.state)
+        throw stepFailure(
+          'PoolControlFailed',
+          `pool ${input.pool.fqdn} is still ${after.poolState} after Set-CsPersistentChatState`,
+          {},
+        );
       return clock.acted(`pool ${input.pool.fqdn} set from ${before.poolState} to ${input.state}`, before);
     },
 
@@ -107,11 +131,23 @@ export function poolControlActivities(deps: ActivityDependencies) {
     async setActiveServers(input: { pool: PoolTarget; servers: string[] }): Promise<StepResult<PoolView>> {
       const clock = new StepClock(deps.clock);
       const before = await readPool(deps, input.pool);
-      if (sameServers(before.activeServers, input.servers)) return clock.skipped(`active servers of ${input.pool.fqdn} are already ${input.servers.join(', ') || 'none'}`, before);
+      if (sameServers(before.activeServers, input.servers))
+        return clock.skipped(
+          `active servers of ${input.pool.fqdn} are already ${input.servers.join(', ') || 'none'}`,
+          before,
+        );
       await runCmdlet(deps, input.pool, setPersistentChatActiveServer(input.pool.identity, input.servers));
       const after = await readPool(deps, input.pool);
-      if (!sameServers(after.activeServers, input.servers)) throw stepFailure('PoolControlFailed', `active servers are ${after.activeServers.join(', ') || 'none'} after Set-CsPersistentChatActiveServer`, {});
-      return clock.acted(`active servers of ${input.pool.fqdn}: ${before.activeServers.join(', ') || 'none'} → ${input.servers.join(', ') || 'none'}`, before);
+      if (!sameServers(after.activeServers, input.servers))
+        throw stepFailure(
+          'PoolControlFailed',
+          `active servers are ${after.activeServers.join(', ') || 'none'} after Set-CsPersistentChatActiveServer`,
+          {},
+        );
+      return clock.acted(
+        `active servers of ${input.pool.fqdn}: ${before.activeServers.join(', ') || 'none'} → ${input.servers.join(', ') || 'none'}`,
+        before,
+      );
     },
 
     /** Invoke-CsDatabaseFailover: the pool's own way of switching mirroring partners (skipped when the target already leads). */
@@ -125,10 +161,18 @@ export function poolControlActivities(deps: ActivityDependencies) {
     }): Promise<StepResult<{ target: Awaited<ReturnType<typeof readMirroring>> }>> {
       const clock = new StepClock(deps.clock);
       const target = await readMirroring(deps, input.target, input.database);
-      if (target.role === 'PRINCIPAL' && target.state === 'ONLINE') return clock.skipped(`${input.target.name} is already the principal of ${input.database}`, { target });
-      await runCmdlet(deps, input.pool, invokeDatabaseFailover(input.pool.fqdn, input.databaseType, input.newPrincipal, input.force));
+      if (target.role === 'PRINCIPAL' && target.state === 'ONLINE')
+        return clock.skipped(`${input.target.name} is already the principal of ${input.database}`, { target });
+      await runCmdlet(
+        deps,
+        input.pool,
+        invokeDatabaseFailover(input.pool.fqdn, input.databaseType, input.newPrincipal, input.force),
+      );
       await deps.sql.evict(input.target);
-      return clock.acted(`Invoke-CsDatabaseFailover made the ${input.newPrincipal.toLowerCase()} (${input.target.name}) principal of ${input.database}`, { target });
+      return clock.acted(
+        `Invoke-CsDatabaseFailover made the ${input.newPrincipal.toLowerCase()} (${input.target.name}) principal of ${input.database}`,
+        { target },
+      );
     },
 
     /** Runbook 4 step 10 / runbook 5 step 9: Install-CsMirrorDatabase, skipped when the pair is already mirrored. */
@@ -143,12 +187,27 @@ export function poolControlActivities(deps: ActivityDependencies) {
       const clock = new StepClock(deps.clock);
       const principal = await readMirroring(deps, input.principal, input.database);
       if (principal.role === 'PRINCIPAL' && principal.partner?.toLowerCase() === input.mirror.name.toLowerCase()) {
-        return clock.skipped(`${input.database} on ${input.principal.name} is already mirrored to ${input.mirror.name}`, { principal });
+        return clock.skipped(
+          `${input.database} on ${input.principal.name} is already mirrored to ${input.mirror.name}`,
+          { principal },
+        );
       }
-      await runCmdlet(deps, input.pool, installMirrorDatabase(input.databaseType, input.principal.host, input.principal.instanceName, input.fileShare));
+      await runCmdlet(
+        deps,
+        input.pool,
+        installMirrorDatabase(input.databaseType, input.principal.host, input.principal.instanceName, input.fileShare),
+      );
       const after = await readMirroring(deps, input.principal, input.database);
-      if (after.role !== 'PRINCIPAL') throw stepFailure('NotMirrored', `${input.database} on ${input.principal.name} is not mirrored after Install-CsMirrorDatabase`, { instance: input.principal.name });
-      return clock.acted(`${input.database} mirrored from ${input.principal.name} to ${input.mirror.name} (Install-CsMirrorDatabase); SfB requires restarting the Front End servers after a mirroring change`, { principal });
+      if (after.role !== 'PRINCIPAL')
+        throw stepFailure(
+          'NotMirrored',
+          `${input.database} on ${input.principal.name} is not mirrored after Install-CsMirrorDatabase`,
+          { instance: input.principal.name },
+        );
+      return clock.acted(
+        `${input.database} mirrored from ${input.principal.name} to ${input.mirror.name} (Install-CsMirrorDatabase); SfB requires restarting the Front End servers after a mirroring change`,
+        { principal },
+      );
     },
   };
 }

@@ -10,7 +10,15 @@ import type { ActivityDependencies } from './dependencies';
 import { stepFailure } from './failures';
 import { heartbeatWhile } from './heartbeat';
 import { sqlPathIn, type Folder } from './files';
-import { backupDatabase, backupTailLog, killSession, recoverDatabase, restoreDatabase, restoreLog, type Statement } from './statements';
+import {
+  backupDatabase,
+  backupTailLog,
+  killSession,
+  recoverDatabase,
+  restoreDatabase,
+  restoreLog,
+  type Statement,
+} from './statements';
 import { StepClock, type StepResult } from './step-result';
 
 export interface BackupHeaderFacts {
@@ -40,8 +48,14 @@ export interface PendingLog {
 const lsnOrder = (a: string, b: string) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0);
 
 /** Verifies a backup file on `instance` and reads its header exactly (see the file comment). */
-export async function readBackupHeader(deps: ActivityDependencies, instance: Instance, file: string): Promise<BackupHeaderFacts> {
-  await heartbeatWhile(deps.sql.query(instance, 'RESTORE VERIFYONLY FROM DISK = @file WITH LOADHISTORY', { file }, 'backupRestore'));
+export async function readBackupHeader(
+  deps: ActivityDependencies,
+  instance: Instance,
+  file: string,
+): Promise<BackupHeaderFacts> {
+  await heartbeatWhile(
+    deps.sql.query(instance, 'RESTORE VERIFYONLY FROM DISK = @file WITH LOADHISTORY', { file }, 'backupRestore'),
+  );
   const row = (
     await deps.sql.query<Record<string, unknown>>(
       instance,
@@ -54,7 +68,11 @@ export async function readBackupHeader(deps: ActivityDependencies, instance: Ins
       { file },
     )
   ).recordset[0];
-  if (!row) throw stepFailure('BackupFileUnavailable', `${instance.name} verified ${file} but recorded no header for it`, { instance: instance.name, file });
+  if (!row)
+    throw stepFailure('BackupFileUnavailable', `${instance.name} verified ${file} but recorded no header for it`, {
+      instance: instance.name,
+      file,
+    });
   return {
     file,
     type: row.type === 'D' ? 'Database' : 'Log',
@@ -80,7 +98,11 @@ export interface RedoPoint {
   restoredUpTo: string | null;
 }
 
-export async function readRedoPoint(deps: ActivityDependencies, instance: Instance, database: string): Promise<RedoPoint> {
+export async function readRedoPoint(
+  deps: ActivityDependencies,
+  instance: Instance,
+  database: string,
+): Promise<RedoPoint> {
   const row = (
     await deps.sql.query<{ state_desc: string; redo_lsn: string | null }>(
       instance,
@@ -100,7 +122,12 @@ export async function readRedoPoint(deps: ActivityDependencies, instance: Instan
       { database },
     )
   ).recordset[0];
-  return { exists: true, state: row.state_desc, redoLsn: row.redo_lsn, restoredUpTo: last ? last.finished.toISOString() : null };
+  return {
+    exists: true,
+    state: row.state_desc,
+    redoLsn: row.redo_lsn,
+    restoredUpTo: last ? last.finished.toISOString() : null,
+  };
 }
 
 /** Heartbeat details of applyPendingLogs: what a retry resumes from. */
@@ -123,7 +150,8 @@ export interface ApplyFigures {
 
 export function restoreActivities(deps: ActivityDependencies) {
   /** BACKUP and RESTORE run under the long statement timeout. */
-  const run = (instance: Instance, statement: Statement, signal?: AbortSignal) => deps.sql.query(instance, statement.text, statement.parameters, 'backupRestore', signal);
+  const run = (instance: Instance, statement: Statement, signal?: AbortSignal) =>
+    deps.sql.query(instance, statement.text, statement.parameters, 'backupRestore', signal);
   return {
     /** Exact header of each file (verified), for evidence and for ordering logs by LSN. */
     async readBackupHeaders(input: { instance: Instance; files: string[] }): Promise<StepResult<BackupHeaderFacts[]>> {
@@ -138,36 +166,70 @@ export function restoreActivities(deps: ActivityDependencies) {
     },
 
     /** A full backup to the share (failback step 5, seeding log shipping): skipped when the file already holds one of this database. */
-    async backupFullDatabase(input: { instance: Instance; database: string; folder: Folder; fileName: string }): Promise<StepResult<{ existing: BackupHeaderFacts | null }, BackupHeaderFacts>> {
+    async backupFullDatabase(input: {
+      instance: Instance;
+      database: string;
+      folder: Folder;
+      fileName: string;
+    }): Promise<StepResult<{ existing: BackupHeaderFacts | null }, BackupHeaderFacts>> {
       const clock = new StepClock(deps.clock);
       const file = sqlPathIn(input.folder.sqlPath, input.fileName);
       if ((await deps.files.size(path.join(input.folder.workerPath, input.fileName))) !== null) {
         const existing = await readBackupHeader(deps, input.instance, file);
         if (existing.type === 'Database' && existing.database.toLowerCase() === input.database.toLowerCase()) {
-          return clock.skipped(`${file} already holds a full backup of ${input.database} (finished ${existing.backupFinish})`, { existing }, existing);
+          return clock.skipped(
+            `${file} already holds a full backup of ${input.database} (finished ${existing.backupFinish})`,
+            { existing },
+            existing,
+          );
         }
       }
       await heartbeatWhile(run(input.instance, backupDatabase(input.database, file)));
       const header = await readBackupHeader(deps, input.instance, file);
-      return clock.acted(`backed up ${input.database} on ${input.instance.name} to ${file}`, { existing: null }, header);
+      return clock.acted(
+        `backed up ${input.database} on ${input.instance.name} to ${file}`,
+        { existing: null },
+        header,
+      );
     },
 
     /** Planned failover step 4: BACKUP LOG ... WITH NORECOVERY fences the old principal (RESTORING) with nothing lost. */
-    async backupTailLog(input: { instance: Instance; database: string; folder: Folder; fileName: string }): Promise<StepResult<RedoPoint, BackupHeaderFacts>> {
+    async backupTailLog(input: {
+      instance: Instance;
+      database: string;
+      folder: Folder;
+      fileName: string;
+    }): Promise<StepResult<RedoPoint, BackupHeaderFacts>> {
       const clock = new StepClock(deps.clock);
       const file = sqlPathIn(input.folder.sqlPath, input.fileName);
       const before = await readRedoPoint(deps, input.instance, input.database);
-      if (!before.exists) throw stepFailure('DatabaseMissing', `${input.database} does not exist on ${input.instance.name}`, { instance: input.instance.name });
+      if (!before.exists)
+        throw stepFailure('DatabaseMissing', `${input.database} does not exist on ${input.instance.name}`, {
+          instance: input.instance.name,
+        });
       if (before.state === 'RESTORING') {
         if ((await deps.files.size(path.join(input.folder.workerPath, input.fileName))) !== null) {
           const existing = await readBackupHeader(deps, input.instance, file);
-          if (existing.isForceOffline) return clock.skipped(`${input.database} on ${input.instance.name} is already fenced by the tail-log backup ${file}`, before, existing);
+          if (existing.isForceOffline)
+            return clock.skipped(
+              `${input.database} on ${input.instance.name} is already fenced by the tail-log backup ${file}`,
+              before,
+              existing,
+            );
         }
-        throw stepFailure('WrongDatabaseState', `${input.database} on ${input.instance.name} is already RESTORING, but not by this tail-log backup: there is no tail to back up`, { instance: input.instance.name });
+        throw stepFailure(
+          'WrongDatabaseState',
+          `${input.database} on ${input.instance.name} is already RESTORING, but not by this tail-log backup: there is no tail to back up`,
+          { instance: input.instance.name },
+        );
       }
       await heartbeatWhile(run(input.instance, backupTailLog(input.database, file)));
       const header = await readBackupHeader(deps, input.instance, file);
-      return clock.acted(`tail of the log of ${input.database} backed up to ${file}; ${input.instance.name} is RESTORING (fenced)`, before, header);
+      return clock.acted(
+        `tail of the log of ${input.database} backed up to ${file}; ${input.instance.name} is RESTORING (fenced)`,
+        before,
+        header,
+      );
     },
 
     /** Restores a full backup (WITH MOVE / REPLACE as the topology says); skipped when this very backup set is already restored. */
@@ -181,23 +243,33 @@ export function restoreActivities(deps: ActivityDependencies) {
     }): Promise<StepResult<{ header: BackupHeaderFacts; before: RedoPoint }>> {
       const clock = new StepClock(deps.clock);
       const header = await readBackupHeader(deps, input.instance, input.file);
-      if (header.type !== 'Database') throw stepFailure('RestoreRefused', `${input.file} holds a log backup, not a full backup`, { file: input.file });
+      if (header.type !== 'Database')
+        throw stepFailure('RestoreRefused', `${input.file} holds a log backup, not a full backup`, {
+          file: input.file,
+        });
       const before = await readRedoPoint(deps, input.instance, input.database);
-      const restored = (
-        await deps.sql.query<{ n: number }>(
-          input.instance,
-          `SELECT COUNT(*) AS n FROM msdb.dbo.restorehistory r JOIN msdb.dbo.backupset b ON b.backup_set_id = r.backup_set_id
+      const restored =
+        (
+          await deps.sql.query<{ n: number }>(
+            input.instance,
+            `SELECT COUNT(*) AS n FROM msdb.dbo.restorehistory r JOIN msdb.dbo.backupset b ON b.backup_set_id = r.backup_set_id
             WHERE r.destination_database_name = @database AND r.restore_type = 'D' AND b.backup_set_uuid = @set`,
-          { database: input.database, set: header.backupSetGuid },
-        )
-      ).recordset[0].n > 0;
+            { database: input.database, set: header.backupSetGuid },
+          )
+        ).recordset[0].n > 0;
       const expectedState = input.recovery === 'RECOVERY' ? 'ONLINE' : 'RESTORING';
       if (restored && before.state === expectedState) {
-        return clock.skipped(`${input.database} on ${input.instance.name} is already restored from ${input.file} (${before.state})`, { header, before });
+        return clock.skipped(
+          `${input.database} on ${input.instance.name} is already restored from ${input.file} (${before.state})`,
+          { header, before },
+        );
       }
       const statement = restoreDatabase(input.database, input.file, input.move, input.replace, input.recovery);
       await heartbeatWhile(run(input.instance, statement));
-      return clock.acted(`restored ${input.database} on ${input.instance.name} from ${input.file} WITH ${statement.label}`, { header, before });
+      return clock.acted(
+        `restored ${input.database} on ${input.instance.name} from ${input.file} WITH ${statement.label}`,
+        { header, before },
+      );
     },
 
     /**
@@ -205,15 +277,26 @@ export function restoreActivities(deps: ActivityDependencies) {
      * Already applied logs are skipped, a gap stops with LogChainBroken (the LSN needed and the LSN found), progress
      * is heartbeated after each file so a retried attempt resumes, and cancellation cancels the running RESTORE.
      */
-    async applyPendingLogs(input: { instance: Instance; database: string; logs: PendingLog[] }): Promise<StepResult<{ logs: number }, ApplyFigures>> {
+    async applyPendingLogs(input: {
+      instance: Instance;
+      database: string;
+      logs: PendingLog[];
+    }): Promise<StepResult<{ logs: number }, ApplyFigures>> {
       const clock = new StepClock(deps.clock);
       const context = Context.current();
       const resumed = context.info.heartbeatDetails as ApplyProgress | undefined;
       const signal = context.cancellationSignal;
       const point = await readRedoPoint(deps, input.instance, input.database);
-      if (!point.exists) throw stepFailure('DatabaseMissing', `${input.database} does not exist on ${input.instance.name}`, { instance: input.instance.name });
+      if (!point.exists)
+        throw stepFailure('DatabaseMissing', `${input.database} does not exist on ${input.instance.name}`, {
+          instance: input.instance.name,
+        });
       if (point.state !== 'RESTORING' || !point.redoLsn) {
-        throw stepFailure('WrongDatabaseState', `${input.database} on ${input.instance.name} is ${point.state}: logs can only be applied to a RESTORING database`, { instance: input.instance.name, state: point.state });
+        throw stepFailure(
+          'WrongDatabaseState',
+          `${input.database} on ${input.instance.name} is ${point.state}: logs can only be applied to a RESTORING database`,
+          { instance: input.instance.name, state: point.state },
+        );
       }
       const redoLsnBefore = point.redoLsn;
       let redo = point.redoLsn;
@@ -232,11 +315,22 @@ export function restoreActivities(deps: ActivityDependencies) {
           throw stepFailure(
             'LogChainBroken',
             `the log chain of ${input.database} breaks before ${log.file}: the database needs LSN ${redo} next, the file starts at ${log.firstLsn}`,
-            { instance: input.instance.name, expectedLsn: redo, foundLsn: log.firstLsn, file: log.file, applied: applied.length, lastAppliedBackupFinish },
+            {
+              instance: input.instance.name,
+              expectedLsn: redo,
+              foundLsn: log.firstLsn,
+              file: log.file,
+              applied: applied.length,
+              lastAppliedBackupFinish,
+            },
           );
         }
         try {
-          const progress: ApplyProgress = { applied: (resumed?.applied ?? 0) + applied.length, lastFile: applied[applied.length - 1] ?? resumed?.lastFile ?? null, redoLsn: redo };
+          const progress: ApplyProgress = {
+            applied: (resumed?.applied ?? 0) + applied.length,
+            lastFile: applied[applied.length - 1] ?? resumed?.lastFile ?? null,
+            redoLsn: redo,
+          };
           await heartbeatWhile(run(input.instance, restoreLog(input.database, log.file), signal), progress);
         } catch (error) {
           if (signal.aborted) throw signal.reason;
@@ -245,29 +339,61 @@ export function restoreActivities(deps: ActivityDependencies) {
         redo = log.lastLsn;
         applied.push(log.file);
         lastAppliedBackupFinish = log.backupFinish;
-        context.heartbeat({ applied: (resumed?.applied ?? 0) + applied.length, lastFile: log.file, redoLsn: redo } satisfies ApplyProgress);
+        context.heartbeat({
+          applied: (resumed?.applied ?? 0) + applied.length,
+          lastFile: log.file,
+          redoLsn: redo,
+        } satisfies ApplyProgress);
       }
-      const figures: ApplyFigures = { applied, alreadyApplied, redoLsnBefore, redoLsnAfter: redo, lastAppliedBackupFinish, resumedAfter: resumed?.lastFile ?? null };
+      const figures: ApplyFigures = {
+        applied,
+        alreadyApplied,
+        redoLsnBefore,
+        redoLsnAfter: redo,
+        lastAppliedBackupFinish,
+        resumedAfter: resumed?.lastFile ?? null,
+      };
       const found = { logs: logs.length };
-      if (applied.length === 0) return clock.skipped(`all ${logs.length} log backup(s) were already applied to ${input.database}`, found, figures);
+      if (applied.length === 0)
+        return clock.skipped(
+          `all ${logs.length} log backup(s) were already applied to ${input.database}`,
+          found,
+          figures,
+        );
       const resumedNote = resumed?.lastFile ? ` (resumed after ${resumed.lastFile})` : '';
-      return clock.acted(`applied ${applied.length} log backup(s) to ${input.database} on ${input.instance.name}${resumedNote}; ${alreadyApplied} were already applied`, found, figures);
+      return clock.acted(
+        `applied ${applied.length} log backup(s) to ${input.database} on ${input.instance.name}${resumedNote}; ${alreadyApplied} were already applied`,
+        found,
+        figures,
+      );
     },
 
     /** Runbook 4 step 8 (and 5 step 6): RESTORE DATABASE ... WITH RECOVERY, then ONLINE verified. */
     async recoverDatabase(input: { instance: Instance; database: string }): Promise<StepResult<RedoPoint>> {
       const clock = new StepClock(deps.clock);
       const before = await readRedoPoint(deps, input.instance, input.database);
-      if (!before.exists) throw stepFailure('DatabaseMissing', `${input.database} does not exist on ${input.instance.name}`, { instance: input.instance.name });
-      if (before.state === 'ONLINE') return clock.skipped(`${input.database} on ${input.instance.name} is already ONLINE`, before);
+      if (!before.exists)
+        throw stepFailure('DatabaseMissing', `${input.database} does not exist on ${input.instance.name}`, {
+          instance: input.instance.name,
+        });
+      if (before.state === 'ONLINE')
+        return clock.skipped(`${input.database} on ${input.instance.name} is already ONLINE`, before);
       await heartbeatWhile(run(input.instance, recoverDatabase(input.database)));
       const after = await readRedoPoint(deps, input.instance, input.database);
-      if (after.state !== 'ONLINE') throw stepFailure('WrongDatabaseState', `${input.database} on ${input.instance.name} is ${after.state} after recovery`, { instance: input.instance.name });
+      if (after.state !== 'ONLINE')
+        throw stepFailure(
+          'WrongDatabaseState',
+          `${input.database} on ${input.instance.name} is ${after.state} after recovery`,
+          { instance: input.instance.name },
+        );
       return clock.acted(`${input.database} on ${input.instance.name} recovered and ONLINE`, before);
     },
 
     /** Runbook 4 step 8: end every session using the database (Microsoft: sp_who2, then KILL). */
-    async endSessions(input: { instance: Instance; database: string }): Promise<StepResult<{ sessions: { spid: number; login: string; host: string; program: string }[] }>> {
+    async endSessions(input: {
+      instance: Instance;
+      database: string;
+    }): Promise<StepResult<{ sessions: { spid: number; login: string; host: string; program: string }[] }>> {
       const clock = new StepClock(deps.clock);
       const sessions = (
         await deps.sql.query<{ session_id: number; login_name: string; host_name: string; program_name: string }>(
@@ -276,8 +402,14 @@ export function restoreActivities(deps: ActivityDependencies) {
             WHERE s.database_id = DB_ID(@database) AND s.session_id <> @@SPID AND s.is_user_process = 1`,
           { database: input.database },
         )
-      ).recordset.map((row) => ({ spid: row.session_id, login: row.login_name, host: row.host_name, program: row.program_name }));
-      if (sessions.length === 0) return clock.skipped(`no session uses ${input.database} on ${input.instance.name}`, { sessions });
+      ).recordset.map((row) => ({
+        spid: row.session_id,
+        login: row.login_name,
+        host: row.host_name,
+        program: row.program_name,
+      }));
+      if (sessions.length === 0)
+        return clock.skipped(`no session uses ${input.database} on ${input.instance.name}`, { sessions });
       for (const session of sessions) {
         try {
           const kill = killSession(session.spid);
@@ -287,7 +419,9 @@ export function restoreActivities(deps: ActivityDependencies) {
           if (!(error as { details?: { sqlErrors?: number[] }[] }).details?.[0]?.sqlErrors?.includes(6106)) throw error;
         }
       }
-      return clock.acted(`ended ${sessions.length} session(s) using ${input.database} on ${input.instance.name}`, { sessions });
+      return clock.acted(`ended ${sessions.length} session(s) using ${input.database} on ${input.instance.name}`, {
+        sessions,
+      });
     },
   };
 }

@@ -54,11 +54,17 @@ export function partnerFailover(database: string): Statement {
 
 /** Runbook 1 step 4: on the mirror, when the principal is gone. */
 export function forceServiceAllowDataLoss(database: string): Statement {
-  return { text: `ALTER DATABASE ${quoteIdentifier(database)} SET PARTNER FORCE_SERVICE_ALLOW_DATA_LOSS`, parameters: {} };
+  return {
+    text: `ALTER DATABASE ${quoteIdentifier(database)} SET PARTNER FORCE_SERVICE_ALLOW_DATA_LOSS`,
+    parameters: {},
+  };
 }
 
 export function partnerSafety(database: string, safety: 'FULL' | 'OFF'): Statement {
-  return { text: `ALTER DATABASE ${quoteIdentifier(database)} SET PARTNER SAFETY ${safety === 'FULL' ? 'FULL' : 'OFF'}`, parameters: {} };
+  return {
+    text: `ALTER DATABASE ${quoteIdentifier(database)} SET PARTNER SAFETY ${safety === 'FULL' ? 'FULL' : 'OFF'}`,
+    parameters: {},
+  };
 }
 
 /** Runbook 5 step 4: ends the mirroring session (either partner). */
@@ -69,16 +75,28 @@ export function partnerOff(database: string): Statement {
 // ------------------------------------------------------------------------------------------------ backup and restore
 
 export function backupDatabase(database: string, file: string): Statement {
-  return { text: `BACKUP DATABASE ${quoteIdentifier(database)} TO DISK = @file WITH INIT, CHECKSUM`, parameters: { file } };
+  return {
+    text: `BACKUP DATABASE ${quoteIdentifier(database)} TO DISK = @file WITH INIT, CHECKSUM`,
+    parameters: { file },
+  };
 }
 
 /** Planned failover step 4: the tail of the log, leaving the database RESTORING (fenced). */
 export function backupTailLog(database: string, file: string): Statement {
-  return { text: `BACKUP LOG ${quoteIdentifier(database)} TO DISK = @file WITH NORECOVERY, INIT, CHECKSUM`, parameters: { file } };
+  return {
+    text: `BACKUP LOG ${quoteIdentifier(database)} TO DISK = @file WITH NORECOVERY, INIT, CHECKSUM`,
+    parameters: { file },
+  };
 }
 
 /** The options of a full restore, MOVE first; `label` is what a summary prints (without the MOVE clauses). */
-export function restoreDatabase(database: string, file: string, move: { logicalName: string; to: string }[], replace: boolean, recovery: 'RECOVERY' | 'NORECOVERY'): Statement & { label: string } {
+export function restoreDatabase(
+  database: string,
+  file: string,
+  move: { logicalName: string; to: string }[],
+  replace: boolean,
+  recovery: 'RECOVERY' | 'NORECOVERY',
+): Statement & { label: string } {
   const parameters: Record<string, string> = { file };
   const options = move.map((clause, index) => {
     parameters[`move${index}_name`] = clause.logicalName;
@@ -127,9 +145,21 @@ export function subdaySchedule(seconds: number): { type: number; interval: numbe
 }
 
 /** Runbook 2 step 2: the primary configuration and its backup job (@overwrite replaces a different one). */
-export function addLogShippingPrimaryDatabase(database: string, settings: PrimarySettings, overwrite: boolean): Statement;
-export function addLogShippingPrimaryDatabase(database: string, settings: Plannable<PrimarySettings>, overwrite: boolean): PlannedStatement;
-export function addLogShippingPrimaryDatabase(database: string, settings: Plannable<PrimarySettings>, overwrite: boolean): PlannedStatement {
+export function addLogShippingPrimaryDatabase(
+  database: string,
+  settings: PrimarySettings,
+  overwrite: boolean,
+): Statement;
+export function addLogShippingPrimaryDatabase(
+  database: string,
+  settings: Plannable<PrimarySettings>,
+  overwrite: boolean,
+): PlannedStatement;
+export function addLogShippingPrimaryDatabase(
+  database: string,
+  settings: Plannable<PrimarySettings>,
+  overwrite: boolean,
+): PlannedStatement {
   return {
     text: [
       'DECLARE @job uniqueidentifier, @primary uniqueidentifier;',
@@ -152,7 +182,11 @@ export function addLogShippingPrimaryDatabase(database: string, settings: Planna
 }
 
 /** Runbook 2 step 2: the primary's record of its secondary. */
-export function addLogShippingPrimarySecondary(database: string, secondaryServer: string, secondaryDatabase: string): Statement {
+export function addLogShippingPrimarySecondary(
+  database: string,
+  secondaryServer: string,
+  secondaryDatabase: string,
+): Statement {
   return {
     text: 'EXEC master.dbo.sp_add_log_shipping_primary_secondary @primary_database = @database, @secondary_server = @server, @secondary_database = @secondary',
     parameters: { database, server: secondaryServer, secondary: secondaryDatabase },
@@ -189,18 +223,39 @@ export function addLogShippingSecondaryDatabase(database: string, settings: Seco
       '  @primary_database = @database, @restore_delay = @delay, @restore_all = 1, @restore_mode = 0, @disconnect_users = 0,',
       '  @restore_threshold = @threshold, @threshold_alert_enabled = 1, @history_retention_period = 5760',
     ].join('\n'),
-    parameters: { secondary: database, server: settings.primaryServer, database: settings.primaryDatabase, delay: settings.restoreDelayMinutes, threshold: settings.restoreThresholdMinutes },
+    parameters: {
+      secondary: database,
+      server: settings.primaryServer,
+      database: settings.primaryDatabase,
+      delay: settings.restoreDelayMinutes,
+      threshold: settings.restoreThresholdMinutes,
+    },
   };
 }
 
 /** Runbook 4 step 5 (and replacing a secondary): also deletes its copy and restore jobs. */
 export function deleteLogShippingSecondaryDatabase(database: string): Statement {
-  return { text: 'EXEC master.dbo.sp_delete_log_shipping_secondary_database @secondary_database = @database', parameters: { database } };
+  return {
+    text: 'EXEC master.dbo.sp_delete_log_shipping_secondary_database @secondary_database = @database',
+    parameters: { database },
+  };
 }
 
-export function deleteLogShippingPrimarySecondary(database: string, secondaryServer: string, secondaryDatabase: string): Statement;
-export function deleteLogShippingPrimarySecondary(database: string, secondaryServer: string | Later, secondaryDatabase: string | Later): PlannedStatement;
-export function deleteLogShippingPrimarySecondary(database: string, secondaryServer: string | Later, secondaryDatabase: string | Later): PlannedStatement {
+export function deleteLogShippingPrimarySecondary(
+  database: string,
+  secondaryServer: string,
+  secondaryDatabase: string,
+): Statement;
+export function deleteLogShippingPrimarySecondary(
+  database: string,
+  secondaryServer: string | Later,
+  secondaryDatabase: string | Later,
+): PlannedStatement;
+export function deleteLogShippingPrimarySecondary(
+  database: string,
+  secondaryServer: string | Later,
+  secondaryDatabase: string | Later,
+): PlannedStatement {
   return {
     text: 'EXEC master.dbo.sp_delete_log_shipping_primary_secondary @primary_database = @database, @secondary_server = @server, @secondary_database = @secondary',
     parameters: { database, server: secondaryServer, secondary: secondaryDatabase },
@@ -209,13 +264,24 @@ export function deleteLogShippingPrimarySecondary(database: string, secondarySer
 
 /** Also deletes the backup job. */
 export function deleteLogShippingPrimaryDatabase(database: string): Statement {
-  return { text: 'EXEC master.dbo.sp_delete_log_shipping_primary_database @database = @database', parameters: { database } };
+  return {
+    text: 'EXEC master.dbo.sp_delete_log_shipping_primary_database @database = @database',
+    parameters: { database },
+  };
 }
 
 /** An enabled daily schedule repeating every `seconds`, attached to the job. */
 export function addJobSchedule(jobId: string, scheduleName: string, seconds: number): Statement;
-export function addJobSchedule(jobId: string | Later, scheduleName: string | Later, seconds: number | Later): PlannedStatement;
-export function addJobSchedule(jobId: string | Later, scheduleName: string | Later, seconds: number | Later): PlannedStatement {
+export function addJobSchedule(
+  jobId: string | Later,
+  scheduleName: string | Later,
+  seconds: number | Later,
+): PlannedStatement;
+export function addJobSchedule(
+  jobId: string | Later,
+  scheduleName: string | Later,
+  seconds: number | Later,
+): PlannedStatement {
   const schedule = isLater(seconds) ? { type: seconds, interval: seconds } : subdaySchedule(seconds);
   return {
     text: [
@@ -231,7 +297,10 @@ export function addJobSchedule(jobId: string | Later, scheduleName: string | Lat
 export function enableJob(jobId: string): Statement;
 export function enableJob(jobId: string | Later): PlannedStatement;
 export function enableJob(jobId: string | Later): PlannedStatement {
-  return { text: 'EXEC msdb.dbo.sp_update_job @job_id = @id, @enabled = 1', parameters: { id: uniqueIdentifier(jobId) } };
+  return {
+    text: 'EXEC msdb.dbo.sp_update_job @job_id = @id, @enabled = 1',
+    parameters: { id: uniqueIdentifier(jobId) },
+  };
 }
 
 export function startJob(jobId: string): Statement;
@@ -258,11 +327,19 @@ export interface CmdletLine {
 }
 
 export function getPersistentChatState(identity: string): CmdletLine {
-  return { cmdlet: 'Get-CsPersistentChatState', text: `Get-CsPersistentChatState -Identity ${powershellQuote(identity)} | ConvertTo-Json -Compress`, parameters: { Identity: identity } };
+  return {
+    cmdlet: 'Get-CsPersistentChatState',
+    text: `Get-CsPersistentChatState -Identity ${powershellQuote(identity)} | ConvertTo-Json -Compress`,
+    parameters: { Identity: identity },
+  };
 }
 
 export function getPersistentChatService(poolFqdn: string): CmdletLine {
-  return { cmdlet: 'Get-CsService', text: `Get-CsService -PersistentChatServer -PoolFqdn ${powershellQuote(poolFqdn)} | ConvertTo-Json -Compress`, parameters: { PersistentChatServer: true, PoolFqdn: poolFqdn } };
+  return {
+    cmdlet: 'Get-CsService',
+    text: `Get-CsService -PersistentChatServer -PoolFqdn ${powershellQuote(poolFqdn)} | ConvertTo-Json -Compress`,
+    parameters: { PersistentChatServer: true, PoolFqdn: poolFqdn },
+  };
 }
 
 export function setPersistentChatState(identity: string, state: 'Normal' | 'FailedOver'): CmdletLine {
@@ -285,20 +362,43 @@ export function setPersistentChatActiveServer(identity: string, servers: string[
 
 export type DatabaseType = 'PersistentChat' | 'PersistentChatCompliance';
 
-export function invokeDatabaseFailover(poolFqdn: string, databaseType: DatabaseType, newPrincipal: 'Primary' | 'Mirror', force: boolean): CmdletLine {
+export function invokeDatabaseFailover(
+  poolFqdn: string,
+  databaseType: DatabaseType,
+  newPrincipal: 'Primary' | 'Mirror',
+  force: boolean,
+): CmdletLine {
   return {
     cmdlet: 'Invoke-CsDatabaseFailover',
     text: `Invoke-CsDatabaseFailover -PoolFqdn ${powershellQuote(poolFqdn)} -DatabaseType ${databaseType} -NewPrincipal ${newPrincipal}${force ? ' -Force' : ''} -Confirm:$false`,
-    parameters: { PoolFqdn: poolFqdn, DatabaseType: databaseType, NewPrincipal: newPrincipal, Force: force, Confirm: false },
+    parameters: {
+      PoolFqdn: poolFqdn,
+      DatabaseType: databaseType,
+      NewPrincipal: newPrincipal,
+      Force: force,
+      Confirm: false,
+    },
   };
 }
 
-export function installMirrorDatabase(databaseType: DatabaseType, sqlServerFqdn: string, sqlInstanceName: string | undefined, fileShare: string): CmdletLine {
+export function installMirrorDatabase(
+  databaseType: DatabaseType,
+  sqlServerFqdn: string,
+  sqlInstanceName: string | undefined,
+  fileShare: string,
+): CmdletLine {
   const instanceName = sqlInstanceName ? ` -SqlInstanceName ${powershellQuote(sqlInstanceName)}` : '';
   return {
     cmdlet: 'Install-CsMirrorDatabase',
     text: `Install-CsMirrorDatabase -DatabaseType ${databaseType} -SqlServerFqdn ${powershellQuote(sqlServerFqdn)}${instanceName} -FileShare ${powershellQuote(fileShare)} -DropExistingDatabasesOnMirror -Confirm:$false`,
-    parameters: { DatabaseType: databaseType, SqlServerFqdn: sqlServerFqdn, ...(sqlInstanceName ? { SqlInstanceName: sqlInstanceName } : {}), FileShare: fileShare, DropExistingDatabasesOnMirror: true, Confirm: false },
+    parameters: {
+      DatabaseType: databaseType,
+      SqlServerFqdn: sqlServerFqdn,
+      ...(sqlInstanceName ? { SqlInstanceName: sqlInstanceName } : {}),
+      FileShare: fileShare,
+      DropExistingDatabasesOnMirror: true,
+      Confirm: false,
+    },
   };
 }
 
@@ -310,7 +410,11 @@ export function renderValue(value: Parameter | Later | unknown): string {
   if (value === null || value === undefined) return 'NULL';
   if (typeof value === 'object' && 'sqlType' in (value as object)) {
     const inner = (value as TypedParameter).value;
-    return isLater(inner) ? renderValue(inner) : typeof inner === 'string' ? `'${inner.replace(/'/g, "''")}'` : renderValue(inner);
+    return isLater(inner)
+      ? renderValue(inner)
+      : typeof inner === 'string'
+        ? `'${inner.replace(/'/g, "''")}'`
+        : renderValue(inner);
   }
   if (typeof value === 'string') return `N'${value.replace(/'/g, "''")}'`;
   if (typeof value === 'boolean') return value ? '1' : '0';
@@ -320,7 +424,10 @@ export function renderValue(value: Parameter | Later | unknown): string {
 
 /** The batch as sent, then one `-- @name = value` line per parameter. */
 export function renderStatement(statement: Statement | PlannedStatement): string[] {
-  return [...statement.text.split('\n'), ...Object.entries(statement.parameters).map(([name, value]) => `-- @${name} = ${renderValue(value)}`)];
+  return [
+    ...statement.text.split('\n'),
+    ...Object.entries(statement.parameters).map(([name, value]) => `-- @${name} = ${renderValue(value)}`),
+  ];
 }
 
 function renderCmdlet(pool: PoolTarget, line: CmdletLine): string[] {
@@ -328,7 +435,12 @@ function renderCmdlet(pool: PoolTarget, line: CmdletLine): string[] {
 }
 
 const note = (text: string) => `-- ${text}`;
-const jobIdOf = (jobName: string | Later) => later(isLater(jobName) ? `job_id of ${jobName.later.replace(/, read when the step runs$/, '')} (msdb.dbo.sysjobs), read when the step runs` : `job_id of ${jobName} (msdb.dbo.sysjobs), read when the step runs`);
+const jobIdOf = (jobName: string | Later) =>
+  later(
+    isLater(jobName)
+      ? `job_id of ${jobName.later.replace(/, read when the step runs$/, '')} (msdb.dbo.sysjobs), read when the step runs`
+      : `job_id of ${jobName} (msdb.dbo.sysjobs), read when the step runs`,
+  );
 
 type Inputs = {
   setMirroringSafety: { database: string; principal: Instance; safety: 'FULL' | 'OFF' };
@@ -337,23 +449,55 @@ type Inputs = {
   removeMirroring: { database: string; instance: Instance };
   waitUntilSynchronized: { database: string; principal: Instance; timeoutSeconds: number };
   addLogShippingPrimary: { instance: Instance; database: string; settings: PrimarySettings; replace?: boolean };
-  addLogShippingPrimarySecondary: { instance: Instance; database: string; secondaryServer: string; secondaryDatabase: string };
+  addLogShippingPrimarySecondary: {
+    instance: Instance;
+    database: string;
+    secondaryServer: string;
+    secondaryDatabase: string;
+  };
   addLogShippingSecondary: { instance: Instance; database: string; settings: SecondarySettings; replace?: boolean };
   removeLogShippingSecondary: { instance: Instance; database: string; waitSeconds: number };
   removeLogShippingPrimary: { instance: Instance; database: string };
-  copyLogShippingPrimarySettings: { from: Instance; to: Instance; database: string; secondaryServer: string; secondaryDatabase: string };
+  copyLogShippingPrimarySettings: {
+    from: Instance;
+    to: Instance;
+    database: string;
+    secondaryServer: string;
+    secondaryDatabase: string;
+  };
   runAgentJob: { instance: Instance; jobName: string; timeoutSeconds: number };
   backupFullDatabase: { instance: Instance; database: string; folder: Folder; fileName: string };
   backupTailLog: { instance: Instance; database: string; folder: Folder; fileName: string };
-  restoreFullDatabase: { instance: Instance; database: string; file: string; move: { logicalName: string; to: string }[]; replace: boolean; recovery: 'RECOVERY' | 'NORECOVERY' };
+  restoreFullDatabase: {
+    instance: Instance;
+    database: string;
+    file: string;
+    move: { logicalName: string; to: string }[];
+    replace: boolean;
+    recovery: 'RECOVERY' | 'NORECOVERY';
+  };
   applyPendingLogs: { instance: Instance; database: string; logs: PendingLog[] };
   recoverDatabase: { instance: Instance; database: string };
   endSessions: { instance: Instance; database: string };
   copyPendingBackups: { from: Folder; to: Folder; database: string };
   setPoolState: { pool: PoolTarget; state: 'Normal' | 'FailedOver' };
   setActiveServers: { pool: PoolTarget; servers: string[] };
-  invokeDatabaseFailover: { pool: PoolTarget; databaseType: DatabaseType; database: string; newPrincipal: 'Primary' | 'Mirror'; target: Instance; force: boolean };
-  installMirrorDatabase: { pool: PoolTarget; databaseType: DatabaseType; database: string; principal: Instance; mirror: Instance; fileShare: string };
+  invokeDatabaseFailover: {
+    pool: PoolTarget;
+    databaseType: DatabaseType;
+    database: string;
+    newPrincipal: 'Primary' | 'Mirror';
+    target: Instance;
+    force: boolean;
+  };
+  installMirrorDatabase: {
+    pool: PoolTarget;
+    databaseType: DatabaseType;
+    database: string;
+    principal: Instance;
+    mirror: Instance;
+    fileShare: string;
+  };
   notify: { webhook?: string; event: { kind: string } };
   dropScratchDatabase: { instance: Instance; database: string };
   writeDrillReport: { folder: string };
@@ -361,22 +505,42 @@ type Inputs = {
 };
 
 const DESCRIBERS: { [K in keyof Inputs]: (input: Inputs[K]) => string[] } = {
-  setMirroringSafety: (input) => [note(`on ${input.principal.name}; skipped when safety already is ${input.safety}`), ...renderStatement(partnerSafety(input.database, input.safety))],
+  setMirroringSafety: (input) => [
+    note(`on ${input.principal.name}; skipped when safety already is ${input.safety}`),
+    ...renderStatement(partnerSafety(input.database, input.safety)),
+  ],
   plannedMirrorFailover: (input) => [
-    note(`on ${input.partner.name} (the principal); refused unless SAFETY FULL and SYNCHRONIZED; skipped when ${input.target.name} already is the principal`),
+    note(
+      `on ${input.partner.name} (the principal); refused unless SAFETY FULL and SYNCHRONIZED; skipped when ${input.target.name} already is the principal`,
+    ),
     ...renderStatement(partnerFailover(input.database)),
   ],
   forceMirrorService: (input) => [
     note(`on ${input.mirror.name} (the mirror); refused while ${input.principal.name} still answers as principal`),
     ...renderStatement(forceServiceAllowDataLoss(input.database)),
   ],
-  removeMirroring: (input) => [note(`on ${input.instance.name}; skipped when ${input.database} is not mirrored`), ...renderStatement(partnerOff(input.database))],
-  waitUntilSynchronized: (input) => [note(`waits up to ${input.timeoutSeconds} s until mirroring of ${input.database} on ${input.principal.name} is SYNCHRONIZED (reads sys.database_mirroring only)`)],
+  removeMirroring: (input) => [
+    note(`on ${input.instance.name}; skipped when ${input.database} is not mirrored`),
+    ...renderStatement(partnerOff(input.database)),
+  ],
+  waitUntilSynchronized: (input) => [
+    note(
+      `waits up to ${input.timeoutSeconds} s until mirroring of ${input.database} on ${input.principal.name} is SYNCHRONIZED (reads sys.database_mirroring only)`,
+    ),
+  ],
   addLogShippingPrimary: (input) => [
-    note(`on ${input.instance.name}, unless ${input.database} already is a log-shipping primary with these settings${input.replace ? ' (a different configuration is replaced)' : ''}`),
+    note(
+      `on ${input.instance.name}, unless ${input.database} already is a log-shipping primary with these settings${input.replace ? ' (a different configuration is replaced)' : ''}`,
+    ),
     ...renderStatement(addLogShippingPrimaryDatabase(input.database, input.settings, input.replace === true)),
     note(`then, when ${input.settings.jobName} has no enabled schedule`),
-    ...renderStatement(addJobSchedule(jobIdOf(input.settings.jobName), `${input.settings.jobName}_schedule`, input.settings.scheduleSeconds)),
+    ...renderStatement(
+      addJobSchedule(
+        jobIdOf(input.settings.jobName),
+        `${input.settings.jobName}_schedule`,
+        input.settings.scheduleSeconds,
+      ),
+    ),
     note(`and when ${input.settings.jobName} is disabled`),
     ...renderStatement(enableJob(jobIdOf(input.settings.jobName))),
   ],
@@ -385,51 +549,107 @@ const DESCRIBERS: { [K in keyof Inputs]: (input: Inputs[K]) => string[] } = {
     ...renderStatement(addLogShippingPrimarySecondary(input.database, input.secondaryServer, input.secondaryDatabase)),
   ],
   addLogShippingSecondary: (input) => [
-    note(`on ${input.instance.name}, unless ${input.database} already restores from ${input.settings.primaryServer} with these settings`),
-    ...(input.replace ? [note('when a different secondary configuration exists (it is replaced)'), ...renderStatement(deleteLogShippingSecondaryDatabase(input.database))] : []),
+    note(
+      `on ${input.instance.name}, unless ${input.database} already restores from ${input.settings.primaryServer} with these settings`,
+    ),
+    ...(input.replace
+      ? [
+          note('when a different secondary configuration exists (it is replaced)'),
+          ...renderStatement(deleteLogShippingSecondaryDatabase(input.database)),
+        ]
+      : []),
     note(`when ${input.settings.primaryServer}.${input.settings.primaryDatabase} is not yet registered`),
     ...renderStatement(addLogShippingSecondaryPrimary(input.settings)),
     ...renderStatement(addLogShippingSecondaryDatabase(input.database, input.settings)),
     note('then, for each job without an enabled schedule, and each disabled job'),
-    ...renderStatement(addJobSchedule(jobIdOf(input.settings.copyJobName), `${input.settings.copyJobName}_schedule`, input.settings.copyScheduleSeconds)),
-    ...renderStatement(addJobSchedule(jobIdOf(input.settings.restoreJobName), `${input.settings.restoreJobName}_schedule`, input.settings.restoreScheduleSeconds)),
+    ...renderStatement(
+      addJobSchedule(
+        jobIdOf(input.settings.copyJobName),
+        `${input.settings.copyJobName}_schedule`,
+        input.settings.copyScheduleSeconds,
+      ),
+    ),
+    ...renderStatement(
+      addJobSchedule(
+        jobIdOf(input.settings.restoreJobName),
+        `${input.settings.restoreJobName}_schedule`,
+        input.settings.restoreScheduleSeconds,
+      ),
+    ),
     ...renderStatement(enableJob(jobIdOf(input.settings.copyJobName))),
     ...renderStatement(enableJob(jobIdOf(input.settings.restoreJobName))),
   ],
   removeLogShippingSecondary: (input) => [
-    note(`on ${input.instance.name}, after a running copy or restore job finished (waits up to ${input.waitSeconds} s); skipped when not a secondary`),
+    note(
+      `on ${input.instance.name}, after a running copy or restore job finished (waits up to ${input.waitSeconds} s); skipped when not a secondary`,
+    ),
     ...renderStatement(deleteLogShippingSecondaryDatabase(input.database)),
   ],
   removeLogShippingPrimary: (input) => [
-    note(`on ${input.instance.name}; skipped when ${input.database} is not a log-shipping primary there; for each secondary it records`),
-    ...renderStatement(deleteLogShippingPrimarySecondary(input.database, later(`secondary_server from msdb.dbo.log_shipping_primary_secondaries`), later('secondary_database from the same row'))),
+    note(
+      `on ${input.instance.name}; skipped when ${input.database} is not a log-shipping primary there; for each secondary it records`,
+    ),
+    ...renderStatement(
+      deleteLogShippingPrimarySecondary(
+        input.database,
+        later(`secondary_server from msdb.dbo.log_shipping_primary_secondaries`),
+        later('secondary_database from the same row'),
+      ),
+    ),
     ...renderStatement(deleteLogShippingPrimaryDatabase(input.database)),
   ],
   copyLogShippingPrimarySettings: (input) => {
-    const from = (column: string) => later(`${column} of ${input.database} on ${input.from.name} (msdb), read when the step runs`);
+    const from = (column: string) =>
+      later(`${column} of ${input.database} on ${input.from.name} (msdb), read when the step runs`);
     const jobName = from('the backup job name');
     return [
-      note(`on ${input.to.name}, with the settings ${input.from.name} uses, read from its msdb when the step runs; skipped when already configured so`),
+      note(
+        `on ${input.to.name}, with the settings ${input.from.name} uses, read from its msdb when the step runs; skipped when already configured so`,
+      ),
       ...renderStatement(
         addLogShippingPrimaryDatabase(
           input.database,
-          { backupDirectory: from('backup_directory'), backupShare: from('backup_share'), retentionMinutes: from('backup_retention_period'), backupThresholdMinutes: from('backup_threshold'), compression: from('backup_compression'), jobName, scheduleSeconds: from('the backup job schedule') },
+          {
+            backupDirectory: from('backup_directory'),
+            backupShare: from('backup_share'),
+            retentionMinutes: from('backup_retention_period'),
+            backupThresholdMinutes: from('backup_threshold'),
+            compression: from('backup_compression'),
+            jobName,
+            scheduleSeconds: from('the backup job schedule'),
+          },
           false,
         ),
       ),
       note('then, when the backup job has no enabled schedule, and when it is disabled'),
-      ...renderStatement(addJobSchedule(jobIdOf(jobName), later(`the backup job name of ${input.from.name} + _schedule`), from('the backup job schedule'))),
+      ...renderStatement(
+        addJobSchedule(
+          jobIdOf(jobName),
+          later(`the backup job name of ${input.from.name} + _schedule`),
+          from('the backup job schedule'),
+        ),
+      ),
       ...renderStatement(enableJob(jobIdOf(jobName))),
       note(`and, unless ${input.to.name} already records the secondary`),
-      ...renderStatement(addLogShippingPrimarySecondary(input.database, input.secondaryServer, input.secondaryDatabase)),
+      ...renderStatement(
+        addLogShippingPrimarySecondary(input.database, input.secondaryServer, input.secondaryDatabase),
+      ),
     ];
   },
-  runAgentJob: (input) => [note(`on ${input.instance.name}; joins the run in progress instead when the job is running, then waits up to ${input.timeoutSeconds} s for its outcome`), ...renderStatement(startJob(jobIdOf(input.jobName)))],
+  runAgentJob: (input) => [
+    note(
+      `on ${input.instance.name}; joins the run in progress instead when the job is running, then waits up to ${input.timeoutSeconds} s for its outcome`,
+    ),
+    ...renderStatement(startJob(jobIdOf(input.jobName))),
+  ],
   backupFullDatabase: (input) => [
     note(`on ${input.instance.name}; skipped when the file already holds a full backup of ${input.database}`),
     ...renderStatement(backupDatabase(input.database, sqlPathIn(input.folder.sqlPath, input.fileName))),
   ],
-  backupTailLog: (input) => [note(`on ${input.instance.name}; leaves ${input.database} RESTORING there (fenced)`), ...renderStatement(backupTailLog(input.database, sqlPathIn(input.folder.sqlPath, input.fileName)))],
+  backupTailLog: (input) => [
+    note(`on ${input.instance.name}; leaves ${input.database} RESTORING there (fenced)`),
+    ...renderStatement(backupTailLog(input.database, sqlPathIn(input.folder.sqlPath, input.fileName))),
+  ],
   restoreFullDatabase: (input) => [
     note(`on ${input.instance.name}; skipped when this backup set is already restored`),
     ...renderStatement(restoreDatabase(input.database, input.file, input.move, input.replace, input.recovery)),
@@ -437,19 +657,41 @@ const DESCRIBERS: { [K in keyof Inputs]: (input: Inputs[K]) => string[] } = {
   applyPendingLogs: (input) =>
     input.logs.length === 0
       ? [note(`on ${input.instance.name}: no log backup is pending (the list is read again when the step runs)`)]
-      : [note(`on ${input.instance.name}, in LSN order; a log already applied is skipped, a gap in the chain stops the step`), ...input.logs.flatMap((log) => renderStatement(restoreLog(input.database, log.file)))],
-  recoverDatabase: (input) => [note(`on ${input.instance.name}; skipped when ${input.database} is already ONLINE`), ...renderStatement(recoverDatabase(input.database))],
+      : [
+          note(
+            `on ${input.instance.name}, in LSN order; a log already applied is skipped, a gap in the chain stops the step`,
+          ),
+          ...input.logs.flatMap((log) => renderStatement(restoreLog(input.database, log.file))),
+        ],
+  recoverDatabase: (input) => [
+    note(`on ${input.instance.name}; skipped when ${input.database} is already ONLINE`),
+    ...renderStatement(recoverDatabase(input.database)),
+  ],
   endSessions: (input) => [
     note(`on ${input.instance.name}, for each user session using ${input.database} (sys.dm_exec_sessions)`),
     ...renderStatement(killSession(later(`session_id of each session using ${input.database}`))),
   ],
-  copyPendingBackups: (input) => [`# copies every log backup of ${input.database} in ${input.from.workerPath} that ${input.to.workerPath} lacks (or holds at another size), checking each copy's size`],
+  copyPendingBackups: (input) => [
+    `# copies every log backup of ${input.database} in ${input.from.workerPath} that ${input.to.workerPath} lacks (or holds at another size), checking each copy's size`,
+  ],
   setPoolState: (input) => renderCmdlet(input.pool, setPersistentChatState(input.pool.identity, input.state)),
-  setActiveServers: (input) => renderCmdlet(input.pool, setPersistentChatActiveServer(input.pool.identity, input.servers)),
-  invokeDatabaseFailover: (input) => renderCmdlet(input.pool, invokeDatabaseFailover(input.pool.fqdn, input.databaseType, input.newPrincipal, input.force)),
-  installMirrorDatabase: (input) => renderCmdlet(input.pool, installMirrorDatabase(input.databaseType, input.principal.host, input.principal.instanceName, input.fileShare)),
+  setActiveServers: (input) =>
+    renderCmdlet(input.pool, setPersistentChatActiveServer(input.pool.identity, input.servers)),
+  invokeDatabaseFailover: (input) =>
+    renderCmdlet(
+      input.pool,
+      invokeDatabaseFailover(input.pool.fqdn, input.databaseType, input.newPrincipal, input.force),
+    ),
+  installMirrorDatabase: (input) =>
+    renderCmdlet(
+      input.pool,
+      installMirrorDatabase(input.databaseType, input.principal.host, input.principal.instanceName, input.fileShare),
+    ),
   notify: (input) => (input.webhook ? [`# POST ${input.webhook} (a ${input.event.kind} event as JSON)`] : []),
-  dropScratchDatabase: (input) => [note(`on ${input.instance.name}; skipped when ${input.database} does not exist`), ...renderStatement(dropDatabase(input.database))],
+  dropScratchDatabase: (input) => [
+    note(`on ${input.instance.name}; skipped when ${input.database} does not exist`),
+    ...renderStatement(dropDatabase(input.database)),
+  ],
   writeDrillReport: (input) => [`# writes the drill report (Markdown and JSON) into ${input.folder}`],
   pauseDrillSchedule: (input) => [`# pauses the Temporal Schedule ${input.scheduleId} (note: ${input.note})`],
 };

@@ -26,15 +26,27 @@ export class StepClock {
     return { outcome, summary, found, figures, startedAt: this.startedAt, finishedAt: this.clock().toISOString() };
   }
 
-  acted<F, G extends object = Record<string, never>>(summary: string, found: F, figures: G = {} as G): StepResult<F, G> {
+  acted<F, G extends object = Record<string, never>>(
+    summary: string,
+    found: F,
+    figures: G = {} as G,
+  ): StepResult<F, G> {
     return this.finish('acted', summary, found, figures);
   }
 
-  skipped<F, G extends object = Record<string, never>>(summary: string, found: F, figures: G = {} as G): StepResult<F, G> {
+  skipped<F, G extends object = Record<string, never>>(
+    summary: string,
+    found: F,
+    figures: G = {} as G,
+  ): StepResult<F, G> {
     return this.finish('skipped', summary, found, figures);
   }
 
-  observed<F, G extends object = Record<string, never>>(summary: string, found: F, figures: G = {} as G): StepResult<F, G> {
+  observed<F, G extends object = Record<string, never>>(
+    summary: string,
+    found: F,
+    figures: G = {} as G,
+  ): StepResult<F, G> {
     return this.finish('observed', summary, found, figures);
   }
 }

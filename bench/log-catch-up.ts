@@ -18,10 +18,19 @@ import { resolveSecret } from '../topology/secrets';
 import { startTestEstate, type TestEstate } from '../test/helpers/estate';
 import { seedLogChain } from '../test/helpers/log-chain';
 
-async function plainLoop(env: TestEstate, instance: string, logs: PendingLog[], validation: true | 'socket'): Promise<number> {
-  const pool = await env.connect(instance, { pool: { min: 1, max: 1 }, validateConnection: validation } as Partial<sql.config>);
+async function plainLoop(
+  env: TestEstate,
+  instance: string,
+  logs: PendingLog[],
+  validation: true | 'socket',
+): Promise<number> {
+  const pool = await env.connect(instance, {
+    pool: { min: 1, max: 1 },
+    validateConnection: validation,
+  } as Partial<sql.config>);
   const started = process.hrtime.bigint();
-  for (const log of logs) await pool.request().input('file', log.file).query('RESTORE LOG [mgc] FROM DISK = @file WITH NORECOVERY');
+  for (const log of logs)
+    await pool.request().input('file', log.file).query('RESTORE LOG [mgc] FROM DISK = @file WITH NORECOVERY');
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await pool.close();
   return seconds;
@@ -31,7 +40,10 @@ async function activity(env: TestEstate, instance: string, logs: PendingLog[]): 
   const deps = realDependencies({ resolveSecret });
   const { applyPendingLogs } = createActivities(deps);
   const target = env.topology.instances.find((candidate) => candidate.name === instance)!;
-  const environment = new MockActivityEnvironment({ heartbeatTimeoutMs: 60_000 }, { logger: new DefaultLogger('ERROR') });
+  const environment = new MockActivityEnvironment(
+    { heartbeatTimeoutMs: 60_000 },
+    { logger: new DefaultLogger('ERROR') },
+  );
   const started = process.hrtime.bigint();
   await environment.run(applyPendingLogs, { instance: target, database: 'mgc', logs });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -45,16 +57,29 @@ async function main(): Promise<void> {
   try {
     process.stdout.write(`seeding ${count} log backups ...\n`);
     const { logs, full } = await seedLogChain(env, count);
-    const reseed = (instance: string) => env.query(instance, 'RESTORE DATABASE [mgc] FROM DISK = @full WITH REPLACE, NORECOVERY', { full });
+    const reseed = (instance: string) =>
+      env.query(instance, 'RESTORE DATABASE [mgc] FROM DISK = @full WITH REPLACE, NORECOVERY', { full });
     await env.query('dc2-sql-b', 'RESTORE DATABASE [mgc] FROM DISK = @full WITH NORECOVERY', { full });
     await env.query('dc1-sql-b', 'ALTER DATABASE [mgc] SET PARTNER OFF');
     await reseed('dc1-sql-b');
 
     // Three targets, one per method; each round rotates who goes first.
     const methods = [
-      { name: 'plain loop, mssql defaults', instance: 'dc2-sql-b', run: (instance: string) => plainLoop(env, instance, logs, true) },
-      { name: 'plain loop, socket validation', instance: 'dc1-sql-b', run: (instance: string) => plainLoop(env, instance, logs, 'socket') },
-      { name: 'applyPendingLogs activity', instance: 'dc2-sql-a', run: (instance: string) => activity(env, instance, logs) },
+      {
+        name: 'plain loop, mssql defaults',
+        instance: 'dc2-sql-b',
+        run: (instance: string) => plainLoop(env, instance, logs, true),
+      },
+      {
+        name: 'plain loop, socket validation',
+        instance: 'dc1-sql-b',
+        run: (instance: string) => plainLoop(env, instance, logs, 'socket'),
+      },
+      {
+        name: 'applyPendingLogs activity',
+        instance: 'dc2-sql-a',
+        run: (instance: string) => activity(env, instance, logs),
+      },
     ];
     const totals = new Map(methods.map((method) => [method.name, 0]));
     for (let round = 0; round < methods.length; round++) {
@@ -68,10 +93,16 @@ async function main(): Promise<void> {
     const activitySeconds = totals.get('applyPendingLogs activity')!;
     console.log(`applying ${count} pending log backups, ${methods.length} rounds in rotating order`);
     for (const [name, seconds] of totals) {
-      console.log(`  ${name.padEnd(31)} ${seconds.toFixed(2)} s  ${((methods.length * count) / seconds).toFixed(0).padStart(5)} logs/s`);
+      console.log(
+        `  ${name.padEnd(31)} ${seconds.toFixed(2)} s  ${((methods.length * count) / seconds).toFixed(0).padStart(5)} logs/s`,
+      );
     }
-    console.log(`  ratio activity / plain loop (mssql defaults):    ${(activitySeconds / totals.get('plain loop, mssql defaults')!).toFixed(2)}x (target ≤ 1.2x)`);
-    console.log(`  ratio activity / plain loop (socket validation): ${(activitySeconds / totals.get('plain loop, socket validation')!).toFixed(2)}x (the activity's own overhead)`);
+    console.log(
+      `  ratio activity / plain loop (mssql defaults):    ${(activitySeconds / totals.get('plain loop, mssql defaults')!).toFixed(2)}x (target ≤ 1.2x)`,
+    );
+    console.log(
+      `  ratio activity / plain loop (socket validation): ${(activitySeconds / totals.get('plain loop, socket validation')!).toFixed(2)}x (the activity's own overhead)`,
+    );
   } finally {
     await env.close();
   }

@@ -14,7 +14,10 @@ import { resolveSecret } from '../topology/secrets';
 import { SimulatedEstate } from '../simulator/estate';
 import { writeSimulatedTopology } from '../test/helpers/estate';
 
-async function roundTrips(pools: sql.ConnectionPool[], perConnection: number): Promise<{ queries: number; seconds: number }> {
+async function roundTrips(
+  pools: sql.ConnectionPool[],
+  perConnection: number,
+): Promise<{ queries: number; seconds: number }> {
   const started = process.hrtime.bigint();
   await Promise.all(
     pools.map(async (pool) => {
@@ -47,8 +50,12 @@ async function main(): Promise<void> {
     const ten = await roundTrips(pools, perConnection);
     const rate = (run: { queries: number; seconds: number }) => run.queries / run.seconds;
     console.log(`simulator round trips (SELECT 1 via sp_executesql, ${perConnection} per connection)`);
-    console.log(`  1 connection:   ${one.queries} queries in ${one.seconds.toFixed(2)} s = ${rate(one).toFixed(0)} round trips/s`);
-    console.log(`  10 connections: ${ten.queries} queries in ${ten.seconds.toFixed(2)} s = ${rate(ten).toFixed(0)} round trips/s`);
+    console.log(
+      `  1 connection:   ${one.queries} queries in ${one.seconds.toFixed(2)} s = ${rate(one).toFixed(0)} round trips/s`,
+    );
+    console.log(
+      `  10 connections: ${ten.queries} queries in ${ten.seconds.toFixed(2)} s = ${rate(ten).toFixed(0)} round trips/s`,
+    );
     console.log(`  ratio 10 / 1:   ${(rate(ten) / rate(one)).toFixed(2)}x`);
     await Promise.all(pools.map((pool) => pool.close()));
   } finally {

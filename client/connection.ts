@@ -46,9 +46,15 @@ export interface TemporalConnectionOverrides {
 export function temporalConnectionOptions(overrides: TemporalConnectionOverrides = {}): TemporalConnectionOptions {
   let loaded: ReturnType<typeof loadClientConnectConfig>;
   try {
-    loaded = loadClientConnectConfig({ profile: overrides.profile, overrideEnvVars: overrides.env ? definedOnly(overrides.env) : undefined });
+    loaded = loadClientConnectConfig({
+      profile: overrides.profile,
+      overrideEnvVars: overrides.env ? definedOnly(overrides.env) : undefined,
+    });
   } catch (err) {
-    throw new CliError(`Temporal connection settings (TEMPORAL_* variables, temporal.toml): ${(err as Error).message}`, EXIT.badInput);
+    throw new CliError(
+      `Temporal connection settings (TEMPORAL_* variables, temporal.toml): ${(err as Error).message}`,
+      EXIT.badInput,
+    );
   }
   const { address, tls, apiKey, metadata } = loaded.connectionOptions;
   return {

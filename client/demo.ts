@@ -193,24 +193,37 @@ export class Demo {
     this.say(`  Temporal CLI         ${cli}`);
 
     this.stage = 'the start (the Temporal dev server)';
-    const server = await this.own('the Temporal dev server', startDevServer({ cli, ui: true, dbFile: path.join(dir, 'temporal.db'), logFile: path.join(dir, 'temporal.log') }), (started) => started.stop());
+    const server = await this.own(
+      'the Temporal dev server',
+      startDevServer({ cli, ui: true, dbFile: path.join(dir, 'temporal.db'), logFile: path.join(dir, 'temporal.log') }),
+      (started) => started.stop(),
+    );
     this.server = server;
     this.say(`  Temporal dev server  ${server.address} (log ${path.join(dir, 'temporal.log')})`);
     this.say(`  Temporal Web UI      ${server.uiUrl}`);
-    writeFileSync(path.join(dir, 'temporal.toml'), `# The demo's Temporal dev server (pchat-dr demo)\n[profile.default]\naddress = "${server.address}"\nnamespace = "default"\n`);
+    writeFileSync(
+      path.join(dir, 'temporal.toml'),
+      `# The demo's Temporal dev server (pchat-dr demo)\n[profile.default]\naddress = "${server.address}"\nnamespace = "default"\n`,
+    );
 
     this.stage = 'the start (the simulated estate)';
     this.topologyFile = await writeSimulatedTopology(dir);
     const { topology } = loadTopology(this.topologyFile);
     this.topology = topology;
     const stateDir = path.join(dir, '.sim');
-    const estate = await this.own('the simulated estate', SimulatedEstate.start({ topology, topologyFile: this.topologyFile, stateDir, fresh: true }), (started) => started.close());
+    const estate = await this.own(
+      'the simulated estate',
+      SimulatedEstate.start({ topology, topologyFile: this.topologyFile, stateDir, fresh: true }),
+      (started) => started.close(),
+    );
     this.estate = estate;
     await this.own('the simulator control API', serveControl(estate, stateDir), (control) => control.close());
     const roles = topology.databases.mgc;
-    const roleOf = (name: string) => (Object.entries(roles).find(([role, instance]) => role !== 'name' && instance === name)?.[0] ?? '-');
+    const roleOf = (name: string) =>
+      Object.entries(roles).find(([role, instance]) => role !== 'name' && instance === name)?.[0] ?? '-';
     this.say(`  simulated estate     pool ${topology.pool.fqdn}, topology ${this.topologyFile}`);
-    for (const instance of topology.instances) this.say(`    ${instance.name.padEnd(10)} ${instance.host}:${instance.port}  ${roleOf(instance.name)}`);
+    for (const instance of topology.instances)
+      this.say(`    ${instance.name.padEnd(10)} ${instance.host}:${instance.port}  ${roleOf(instance.name)}`);
 
     this.stage = 'the start (the worker)';
     const stop = new AbortController();
@@ -224,13 +237,19 @@ export class Demo {
       metrics: 'off',
       logLevel: 'info',
       shutdownGrace: '3s',
-      env: { ...env, TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: 'default', TEMPORAL_CONFIG_FILE: path.join(dir, 'temporal.toml') },
+      env: {
+        ...env,
+        TEMPORAL_ADDRESS: server.address,
+        TEMPORAL_NAMESPACE: 'default',
+        TEMPORAL_CONFIG_FILE: path.join(dir, 'temporal.toml'),
+      },
       logDestination: pino.destination({ dest: path.join(dir, 'worker.log'), sync: true }),
       onReady: () => ready(),
     });
     this.workerFailure = running.then(
       () => Promise.reject(new Error('the worker stopped')),
-      (error: unknown) => Promise.reject(new Error(`the worker failed: ${firstLine(error)} (see ${path.join(dir, 'worker.log')})`)),
+      (error: unknown) =>
+        Promise.reject(new Error(`the worker failed: ${firstLine(error)} (see ${path.join(dir, 'worker.log')})`)),
     );
     this.workerFailure.catch(() => {});
     this.cleanups.push({
@@ -241,17 +260,29 @@ export class Demo {
       },
     });
     await this.guard(isReady);
-    this.say(`  worker               in this process, task queue ${DEMO_TASK_QUEUE} (log ${path.join(dir, 'worker.log')})`);
+    this.say(
+      `  worker               in this process, task queue ${DEMO_TASK_QUEUE} (log ${path.join(dir, 'worker.log')})`,
+    );
 
     const temporal = temporalClient();
-    const connection = await this.own('the Temporal client', temporal.Connection.connect({ address: server.address }), (open: Connection) => open.close());
+    const connection = await this.own(
+      'the Temporal client',
+      temporal.Connection.connect({ address: server.address }),
+      (open: Connection) => open.close(),
+    );
     this.connection = connection;
     this.client = new temporal.Client({ connection, namespace: 'default' });
 
     estate.chat.start(this.options.chatRate);
-    this.say(`  chat load            ${this.options.chatRate} messages/s through the active chat servers, for the whole story`);
-    this.say(`  people               ${ON_CALL} is on call and starts every runbook; approvers: alice, bob (dba), carol, dave (incident commanders)`);
-    this.say(`  gates                ${this.options.interactive ? 'answered by you, from another terminal (--interactive): the demo prints the commands' : 'answered at once by the demo, as the named approvers'}`);
+    this.say(
+      `  chat load            ${this.options.chatRate} messages/s through the active chat servers, for the whole story`,
+    );
+    this.say(
+      `  people               ${ON_CALL} is on call and starts every runbook; approvers: alice, bob (dba), carol, dave (incident commanders)`,
+    );
+    this.say(
+      `  gates                ${this.options.interactive ? 'answered by you, from another terminal (--interactive): the demo prints the commands' : 'answered at once by the demo, as the named approvers'}`,
+    );
   }
 
   /** Stops what was started, newest first: the worker before the estate (running steps finish), the server last. */
@@ -275,7 +306,10 @@ export class Demo {
       ['Set up log shipping: primary → backup (setup-log-shipping)', () => this.setUpLogShipping()],
       ['Set up log shipping on the mirror (setup-mirror-log-shipping)', () => this.setUpMirrorLogShipping()],
       ['Planned mirror failover to the mirror (mirror-failover --to mirror)', () => this.mirrorFailover('mirror')],
-      ['Planned mirror failover back to the primary (mirror-failover --to primary)', () => this.mirrorFailover('primary')],
+      [
+        'Planned mirror failover back to the primary (mirror-failover --to primary)',
+        () => this.mirrorFailover('primary'),
+      ],
       ['DC1 lost: both DC1 instances stop, chat keeps posting', () => this.loseDc1()],
       ['Fail over to DC2 (failover --mode disaster)', () => this.failOverToDc2()],
       ['Verify the messages: acknowledged vs. what DC2 holds', () => this.verifyMessages()],
@@ -298,7 +332,12 @@ export class Demo {
   }
 
   private async setUpMirrorLogShipping(): Promise<void> {
-    await this.runRunbook('setup-mirror-log-shipping', {}, 'demo: log shipping must survive a mirroring failover', true);
+    await this.runRunbook(
+      'setup-mirror-log-shipping',
+      {},
+      'demo: log shipping must survive a mirroring failover',
+      true,
+    );
   }
 
   private async mirrorFailover(to: 'mirror' | 'primary'): Promise<void> {
@@ -314,14 +353,23 @@ export class Demo {
     await this.guard(Promise.all(dc1.map((name) => estate.stopInstance(name))));
     this.dc1LostAt = new Date();
     this.acknowledgedAtLoss = estate.chat.snapshot().acknowledged;
-    this.say(`  ${dc1.join(' and ')} stopped at ${stampOf(this.dc1LostAt.toISOString())}: ${this.acknowledgedAtLoss} messages had been acknowledged`);
+    this.say(
+      `  ${dc1.join(' and ')} stopped at ${stampOf(this.dc1LostAt.toISOString())}: ${this.acknowledgedAtLoss} messages had been acknowledged`,
+    );
     await this.sleep(3_000);
     const after = estate.chat.snapshot();
-    this.say(`  chat keeps trying: ${after.failed - before.failed} posts refused in 3 s (not acknowledged, so not lost)${after.lastError ? `; last error: ${after.lastError}` : ''}`);
+    this.say(
+      `  chat keeps trying: ${after.failed - before.failed} posts refused in 3 s (not acknowledged, so not lost)${after.lastError ? `; last error: ${after.lastError}` : ''}`,
+    );
   }
 
   private async failOverToDc2(): Promise<void> {
-    await this.runRunbook('failover', { mode: 'disaster' }, 'demo: DC1 power loss, both SQL Server instances down', false);
+    await this.runRunbook(
+      'failover',
+      { mode: 'disaster' },
+      'demo: DC1 power loss, both SQL Server instances down',
+      false,
+    );
   }
 
   /** Acknowledged chat messages vs. what DC2 holds: what is missing must all be newer than the report's recovery point. */
@@ -332,24 +380,42 @@ export class Demo {
     const lost = estate.lostMessages(roles.backup);
     const posted = new Map<string, Date>();
     for (const name of [roles.primary, roles.mirror]) {
-      for (const message of estate.instance(name).database(roles.name ?? 'mgc')?.messages ?? []) if (!posted.has(message.clientId)) posted.set(message.clientId, message.postedAt);
+      for (const message of estate.instance(name).database(roles.name ?? 'mgc')?.messages ?? [])
+        if (!posted.has(message.clientId)) posted.set(message.clientId, message.postedAt);
     }
     const rpo = failover.measures.rpo;
     const point = rpo?.recoveryPoint ? Date.parse(rpo.recoveryPoint) : null;
-    this.say(`  ${this.acknowledgedAtLoss} messages were acknowledged to chat clients before DC1 was lost; ${roles.backup} holds ${this.acknowledgedAtLoss - lost.length} of them; ${lost.length} lost`);
+    this.say(
+      `  ${this.acknowledgedAtLoss} messages were acknowledged to chat clients before DC1 was lost; ${roles.backup} holds ${this.acknowledgedAtLoss - lost.length} of them; ${lost.length} lost`,
+    );
     if (rpo) {
-      this.say(`  the report: RPO ${seconds(rpo.seconds)} (objective ${seconds(rpo.objectiveSeconds)}), recovery point ${stampOf(rpo.recoveryPoint)} (the newest log backup applied), ${rpo.logsNotApplied} log backup(s) not applied`);
+      this.say(
+        `  the report: RPO ${seconds(rpo.seconds)} (objective ${seconds(rpo.objectiveSeconds)}), recovery point ${stampOf(rpo.recoveryPoint)} (the newest log backup applied), ${rpo.logsNotApplied} log backup(s) not applied`,
+      );
       this.say(`    ${rpo.unshippedNote}`);
     }
-    const times = lost.map((id) => posted.get(id)?.getTime()).filter((time): time is number => time !== undefined).sort((a, b) => a - b);
-    if (times.length > 0) this.say(`  the lost messages were posted from ${stampOf(new Date(times[0]).toISOString())} to ${stampOf(new Date(times[times.length - 1]).toISOString())}, DC1 was lost at ${stampOf(this.dc1LostAt?.toISOString())}`);
+    const times = lost
+      .map((id) => posted.get(id)?.getTime())
+      .filter((time): time is number => time !== undefined)
+      .sort((a, b) => a - b);
+    if (times.length > 0)
+      this.say(
+        `  the lost messages were posted from ${stampOf(new Date(times[0]).toISOString())} to ${stampOf(new Date(times[times.length - 1]).toISOString())}, DC1 was lost at ${stampOf(this.dc1LostAt?.toISOString())}`,
+      );
     if (point !== null) {
       // Backup times have whole seconds; a message posted in the same millisecond as the backup may go either way.
       const older = lost.filter((id) => (posted.get(id)?.getTime() ?? Infinity) < point - 5);
-      if (older.length > 0) throw new DemoFailure(`${older.length} acknowledged message(s) posted before the recovery point ${stampOf(rpo!.recoveryPoint)} are missing on ${roles.backup}`);
-      this.say(`  verified: every lost message was posted after the recovery point: the loss is the unshipped tail the RPO describes`);
+      if (older.length > 0)
+        throw new DemoFailure(
+          `${older.length} acknowledged message(s) posted before the recovery point ${stampOf(rpo!.recoveryPoint)} are missing on ${roles.backup}`,
+        );
+      this.say(
+        `  verified: every lost message was posted after the recovery point: the loss is the unshipped tail the RPO describes`,
+      );
     } else if (lost.length > 0) {
-      throw new DemoFailure(`${lost.length} messages are missing on ${roles.backup} and the report names no recovery point to explain them`);
+      throw new DemoFailure(
+        `${lost.length} messages are missing on ${roles.backup} and the report names no recovery point to explain them`,
+      );
     }
   }
 
@@ -357,7 +423,9 @@ export class Demo {
     const estate = this.estate!;
     const roles = this.topology!.databases.mgc;
     for (const name of [roles.primary, roles.mirror]) await this.guard(estate.rebuildInstance(name));
-    this.say(`  ${roles.primary} and ${roles.mirror} answer again, empty (a fresh ${roles.name ?? 'mgc'} on ${roles.primary}, as Topology Builder leaves it); chat runs on DC2 meanwhile`);
+    this.say(
+      `  ${roles.primary} and ${roles.mirror} answer again, empty (a fresh ${roles.name ?? 'mgc'} on ${roles.primary}, as Topology Builder leaves it); chat runs on DC2 meanwhile`,
+    );
   }
 
   private async failBack(): Promise<void> {
@@ -367,12 +435,29 @@ export class Demo {
   // ------------------------------------------------------------------------------------------ a runbook of the story
 
   /** Starts a runbook as the on-call person, follows it through its gates, and counts the messages it lost. */
-  private async runRunbook(runbook: RunbookName, options: object, reason: string, planned: boolean): Promise<RunbookReport> {
+  private async runRunbook(
+    runbook: RunbookName,
+    options: object,
+    reason: string,
+    planned: boolean,
+  ): Promise<RunbookReport> {
     const client = this.client!;
     const servedBefore = this.servingInstance();
     const missingBefore = new Set(this.missingOn(servedBefore));
-    const start = await this.guard(startRunbook(client, { runbook, topology: this.topology!, options, initiator: ON_CALL, reason, taskQueue: DEMO_TASK_QUEUE }));
-    if (!start.started) throw new DemoFailure(`another incident runbook holds the pool: ${start.open.runbook ?? 'runbook'} ${start.open.workflowId}`);
+    const start = await this.guard(
+      startRunbook(client, {
+        runbook,
+        topology: this.topology!,
+        options,
+        initiator: ON_CALL,
+        reason,
+        taskQueue: DEMO_TASK_QUEUE,
+      }),
+    );
+    if (!start.started)
+      throw new DemoFailure(
+        `another incident runbook holds the pool: ${start.open.runbook ?? 'runbook'} ${start.open.workflowId}`,
+      );
     const { workflowId } = start;
     this.say(`  started ${runbook} ${workflowId} as ${ON_CALL}`);
     await this.followThroughGates(workflowId);
@@ -385,9 +470,15 @@ export class Demo {
     const reportFile = path.join(reports, `${workflowId.replace(/[^\w.-]+/g, '_')}.md`);
     writeFileSync(reportFile, reportMarkdown(report));
     this.runs.push({ step: this.step, title: this.stage, report, lost, servedBy, reportFile });
-    if (report.outcome !== 'succeeded') throw new DemoFailure(`${runbook} ${workflowId} ended ${report.outcome}${report.outcomeReason ? `: ${report.outcomeReason}` : ''}`);
+    if (report.outcome !== 'succeeded')
+      throw new DemoFailure(
+        `${runbook} ${workflowId} ended ${report.outcome}${report.outcomeReason ? `: ${report.outcomeReason}` : ''}`,
+      );
     this.say(`  messages lost: ${lost} (acknowledged messages missing on ${servedBy}, which serves chat now)`);
-    if (planned && lost > 0) throw new DemoFailure(`${lost} acknowledged message(s) are missing on ${servedBy} after ${runbook}, which must lose none`);
+    if (planned && lost > 0)
+      throw new DemoFailure(
+        `${lost} acknowledged message(s) are missing on ${servedBy} after ${runbook}, which must lose none`,
+      );
     return report;
   }
 
@@ -409,7 +500,10 @@ export class Demo {
       const progress = await this.guard(progressOfRun(await findRun(client, workflowId)));
       if (progress.outcome !== 'running') return;
       const waits = await this.guard(childWaits(client, progress));
-      const targets: GateTarget[] = [...progress.openGates.map((gate) => ({ workflowId, gate })), ...waits.flatMap((wait) => wait.openGates.map((gate) => ({ workflowId: wait.workflowId, gate })))];
+      const targets: GateTarget[] = [
+        ...progress.openGates.map((gate) => ({ workflowId, gate })),
+        ...waits.flatMap((wait) => wait.openGates.map((gate) => ({ workflowId: wait.workflowId, gate }))),
+      ];
       if (targets.length === 0) continue;
       if (this.options.interactive) await this.waitForPeople(targets, progress);
       else await this.answerAsApprovers(targets);
@@ -420,14 +514,24 @@ export class Demo {
   private async answerAsApprovers(targets: GateTarget[]): Promise<void> {
     const client = this.client!;
     for (const { workflowId, gate } of targets) {
-      if (gate.kind === 'decision') throw new DemoFailure(`${gate.step ? `step ${gate.step}` : 'a step'} of ${workflowId} failed: ${gate.question}`);
+      if (gate.kind === 'decision')
+        throw new DemoFailure(
+          `${gate.step ? `step ${gate.step}` : 'a step'} of ${workflowId} failed: ${gate.question}`,
+        );
       const people = approversFor(gate);
-      if (people.length < gate.required - gate.approvals.length) throw new DemoFailure(`gate ${gate.id} of ${workflowId} needs ${gate.required} approvals and the demo has nobody left to give them (approvers: ${gate.approvers.join(', ')})`);
+      if (people.length < gate.required - gate.approvals.length)
+        throw new DemoFailure(
+          `gate ${gate.id} of ${workflowId} needs ${gate.required} approvals and the demo has nobody left to give them (approvers: ${gate.approvers.join(', ')})`,
+        );
       for (const by of people) {
         const comment = `${COMMENTS[gate.gate] ?? DEFAULT_COMMENT} (demo)`;
         let message: string;
         try {
-          const outcome = await this.guard(client.workflow.getHandle(workflowId).executeUpdate(approveUpdate, { args: [{ gate: gate.id, by, comment, evidenceVersion: gate.evidence?.version }] }));
+          const outcome = await this.guard(
+            client.workflow.getHandle(workflowId).executeUpdate(approveUpdate, {
+              args: [{ gate: gate.id, by, comment, evidenceVersion: gate.evidence?.version }],
+            }),
+          );
           message = outcome.message;
         } catch (error) {
           if (this.options.signal.aborted) throw error;
@@ -446,14 +550,26 @@ export class Demo {
     this.say(`       export TEMPORAL_ADDRESS=${address} PCHAT_DR_TASK_QUEUE=${DEMO_TASK_QUEUE}`);
     for (const { workflowId, gate } of targets) {
       if (gate.kind === 'decision') {
-        for (const choice of gate.choices ?? ['retry', 'abort']) this.say(`       npx pchat-dr decide ${workflowId} ${choice} --gate ${gate.id} --as ${DECISION_MAKER} --reason "<why>"`);
+        for (const choice of gate.choices ?? ['retry', 'abort'])
+          this.say(
+            `       npx pchat-dr decide ${workflowId} ${choice} --gate ${gate.id} --as ${DECISION_MAKER} --reason "<why>"`,
+          );
         continue;
       }
-      for (const by of approversFor(gate)) this.say(`       npx pchat-dr approve ${workflowId} --gate ${gate.id} --as ${by} --comment "${COMMENTS[gate.gate] ?? DEFAULT_COMMENT}"`);
-      this.say(`     or refuse: npx pchat-dr reject ${workflowId} --gate ${gate.id} --as ${approversFor(gate)[0] ?? gate.approvers[0]} --reason "<why>"`);
-      this.say(`     (${gate.required} of ${gate.approvers.join(', ')}${gate.twoPersonRule ? `; ${progress.initiator} started the run and may not approve` : ''}; pchat-dr status ${workflowId} shows the evidence)`);
+      for (const by of approversFor(gate))
+        this.say(
+          `       npx pchat-dr approve ${workflowId} --gate ${gate.id} --as ${by} --comment "${COMMENTS[gate.gate] ?? DEFAULT_COMMENT}"`,
+        );
+      this.say(
+        `     or refuse: npx pchat-dr reject ${workflowId} --gate ${gate.id} --as ${approversFor(gate)[0] ?? gate.approvers[0]} --reason "<why>"`,
+      );
+      this.say(
+        `     (${gate.required} of ${gate.approvers.join(', ')}${gate.twoPersonRule ? `; ${progress.initiator} started the run and may not approve` : ''}; pchat-dr status ${workflowId} shows the evidence)`,
+      );
     }
-    this.say(`     waiting until ${targets.map((target) => target.gate.id).join(', ')} ${targets.length === 1 ? 'is' : 'are'} answered (Ctrl+C stops the demo)...`);
+    this.say(
+      `     waiting until ${targets.map((target) => target.gate.id).join(', ')} ${targets.length === 1 ? 'is' : 'are'} answered (Ctrl+C stops the demo)...`,
+    );
 
     const client = this.client!;
     const counted = new Set<string>();
@@ -471,7 +587,9 @@ export class Demo {
             const key = `${workflowId}/${gate.id}/${vote.by}`;
             if (counted.has(key) || gate.approvals.some((earlier) => earlier.by === vote.by)) continue;
             counted.add(key);
-            this.say(`  ${vote.by} approved ${gate.id}${vote.comment ? ` ("${vote.comment}")` : ''}: ${still.approvals.length} of ${still.required}`);
+            this.say(
+              `  ${vote.by} approved ${gate.id}${vote.comment ? ` ("${vote.comment}")` : ''}: ${still.approvals.length} of ${still.required}`,
+            );
           }
         }
       }
@@ -491,7 +609,9 @@ export class Demo {
     const snapshot = this.estate!.snapshot();
     if (snapshot.pool.poolState === 'FailedOver') return roles.backup;
     const principal = [roles.primary, roles.mirror].find((name) => {
-      const database = snapshot.instances.find((instance) => instance.name === name)?.databases.find((candidate) => candidate.name === (roles.name ?? 'mgc'));
+      const database = snapshot.instances
+        .find((instance) => instance.name === name)
+        ?.databases.find((candidate) => candidate.name === (roles.name ?? 'mgc'));
       return database?.state === 'ONLINE' && (database.mirroring?.role ?? 'PRINCIPAL') === 'PRINCIPAL';
     });
     return principal ?? roles.primary;
@@ -515,8 +635,12 @@ export class Demo {
     for (const run of this.runs) {
       const { report } = run;
       const { rto, rpo, serviceInterruption } = report.measures;
-      const options = Object.entries(report.options).map(([key, value]) => `--${key} ${String(value)}`).join(' ');
-      this.say(`  [${run.step}] ${report.runbook}${options ? ` ${options}` : ''} ${report.workflowId} ${report.outcome} in ${seconds(report.durationSeconds)}`);
+      const options = Object.entries(report.options)
+        .map(([key, value]) => `--${key} ${String(value)}`)
+        .join(' ');
+      this.say(
+        `  [${run.step}] ${report.runbook}${options ? ` ${options}` : ''} ${report.workflowId} ${report.outcome} in ${seconds(report.durationSeconds)}`,
+      );
       const measures = [
         `RTO ${rto ? `${seconds(rto.seconds)} (objective ${seconds(rto.objectiveSeconds)}: ${rto.met ? 'met' : 'MISSED'})` : 'n/a'}`,
         `RPO ${rpo ? `${seconds(rpo.seconds)} (objective ${seconds(rpo.objectiveSeconds)}: ${rpo.met === null ? 'not measurable' : rpo.met ? 'met' : 'MISSED'}; recovery point ${stampOf(rpo.recoveryPoint)})` : 'n/a'}`,
@@ -524,14 +648,24 @@ export class Demo {
         `messages lost ${run.lost}`,
       ];
       this.say(`       ${measures.join(' | ')}`);
-      const approvals = report.gates.filter((gate) => gate.approvals.length > 0).map((gate) => `${gate.id} by ${gate.approvals.map((vote) => vote.by).join(', ')}`);
+      const approvals = report.gates
+        .filter((gate) => gate.approvals.length > 0)
+        .map((gate) => `${gate.id} by ${gate.approvals.map((vote) => vote.by).join(', ')}`);
       const waived = report.gates.filter((gate) => gate.status === 'waived').map((gate) => gate.id);
-      if (approvals.length > 0 || waived.length > 0) this.say(`       gates: ${[...approvals, ...waived.map((id) => `${id} waived`)].join('; ')}`);
-      if (report.children.length > 0) this.say(`       child runs: ${report.children.map((child) => `${child.workflowId} (${child.runbook} ${child.outcome ?? 'running'})`).join(', ')}`);
-      this.say(`       report: ${shown(run.reportFile, process.cwd())}; Web UI: ${ui}/namespaces/default/workflows/${encodeURIComponent(report.workflowId)}`);
+      if (approvals.length > 0 || waived.length > 0)
+        this.say(`       gates: ${[...approvals, ...waived.map((id) => `${id} waived`)].join('; ')}`);
+      if (report.children.length > 0)
+        this.say(
+          `       child runs: ${report.children.map((child) => `${child.workflowId} (${child.runbook} ${child.outcome ?? 'running'})`).join(', ')}`,
+        );
+      this.say(
+        `       report: ${shown(run.reportFile, process.cwd())}; Web UI: ${ui}/namespaces/default/workflows/${encodeURIComponent(report.workflowId)}`,
+      );
     }
     const chat = this.estate!.chat.snapshot();
-    this.say(`Chat: ${chat.acknowledged} messages acknowledged, ${chat.failed} posts refused while the service was down, ${this.missingOn(this.servingInstance()).length} lost in all (in the disaster)`);
+    this.say(
+      `Chat: ${chat.acknowledged} messages acknowledged, ${chat.failed} posts refused while the service was down, ${this.missingOn(this.servingInstance()).length} lost in all (in the disaster)`,
+    );
     this.say('The story is done: every runbook succeeded.');
   }
 
@@ -540,7 +674,9 @@ export class Demo {
     const topology = shown(this.topologyFile, PROJECT_ROOT);
     const failover = this.runs.find((run) => run.report.runbook === 'failover')?.report.workflowId ?? '<id>';
     this.say();
-    this.say('Still running (--keep): the dev server, the Web UI, the estate (chat load on) and the worker. Ctrl+C stops everything.');
+    this.say(
+      'Still running (--keep): the dev server, the Web UI, the estate (chat load on) and the worker. Ctrl+C stops everything.',
+    );
     this.say(`  Web UI: ${server.uiUrl}/namespaces/default/workflows`);
     this.say(`  the CLI, from another terminal in ${PROJECT_ROOT}:`);
     this.say(`    export TEMPORAL_ADDRESS=${server.address} PCHAT_DR_TASK_QUEUE=${DEMO_TASK_QUEUE}`);
@@ -561,9 +697,15 @@ export function runDemo(options: DemoOptions): { demo: Demo; done: Promise<ExitC
 /** The people the demo has approve a gate: the preferred ones who may, then the rest of its approvers; never the initiator. */
 function approversFor(gate: PendingGate): string[] {
   const preferred = [...(APPROVERS[gate.gate] ?? []), ...DEFAULT_APPROVERS, ...gate.approvers];
-  const allowed = new Set([...gate.approvers, ...(gate.escalatedAt && gate.escalation ? gate.escalation.people : [])].map((person) => person.toLowerCase()));
+  const allowed = new Set(
+    [...gate.approvers, ...(gate.escalatedAt && gate.escalation ? gate.escalation.people : [])].map((person) =>
+      person.toLowerCase(),
+    ),
+  );
   const voted = new Set(gate.approvals.map((vote) => vote.by.toLowerCase()));
-  const people = [...new Set(preferred)].filter((person) => allowed.has(person.toLowerCase()) && !voted.has(person.toLowerCase()) && person !== ON_CALL);
+  const people = [...new Set(preferred)].filter(
+    (person) => allowed.has(person.toLowerCase()) && !voted.has(person.toLowerCase()) && person !== ON_CALL,
+  );
   return people.slice(0, Math.max(0, gate.required - gate.approvals.length));
 }
 
@@ -571,9 +713,17 @@ function approversFor(gate: PendingGate): string[] {
 function prepareStateDir(dir: string): void {
   const pidFile = path.join(dir, PID_FILE);
   if (existsSync(dir)) {
-    if (readdirSync(dir).length > 0 && !existsSync(pidFile)) throw new CliError(`--state ${dir}: the folder exists and is not a demo folder (no ${PID_FILE}); choose another, or empty it`, EXIT.badInput);
+    if (readdirSync(dir).length > 0 && !existsSync(pidFile))
+      throw new CliError(
+        `--state ${dir}: the folder exists and is not a demo folder (no ${PID_FILE}); choose another, or empty it`,
+        EXIT.badInput,
+      );
     const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
-    if (pid > 0 && pid !== process.pid && isAlive(pid)) throw new CliError(`--state ${dir}: a demo is already running there (pid ${pid}); stop it (Ctrl+C), or choose another folder`, EXIT.badInput);
+    if (pid > 0 && pid !== process.pid && isAlive(pid))
+      throw new CliError(
+        `--state ${dir}: a demo is already running there (pid ${pid}); stop it (Ctrl+C), or choose another folder`,
+        EXIT.badInput,
+      );
     rmSync(dir, { recursive: true, force: true });
   }
   mkdirSync(dir, { recursive: true });

@@ -43,12 +43,17 @@ export async function followRun(client: Client, workflowId: string, options: Fol
   let drawn = 0;
   let headerShown = false;
   const seen = new Map<string, string>();
-  const cut = (line: string) => (options.columns && line.length >= options.columns ? `${line.slice(0, Math.max(1, options.columns - 2))}…` : line);
+  const cut = (line: string) =>
+    options.columns && line.length >= options.columns ? `${line.slice(0, Math.max(1, options.columns - 2))}…` : line;
 
   const show = (progress: Progress) => {
     if (options.json) return;
     if (options.tty) {
-      const frame = [...runHeader(progress), '', ...(progress.steps.length > 0 ? formatTable(stepRows(progress.steps)) : ['no step has run yet'])].map(cut);
+      const frame = [
+        ...runHeader(progress),
+        '',
+        ...(progress.steps.length > 0 ? formatTable(stepRows(progress.steps)) : ['no step has run yet']),
+      ].map(cut);
       write(`${drawn > 0 ? `${CURSOR_UP(drawn)}\r${CLEAR_DOWN}` : ''}${frame.join('\n')}\n`);
       drawn = frame.length;
       return;
@@ -69,7 +74,8 @@ export async function followRun(client: Client, workflowId: string, options: Fol
     for (;;) {
       const run = await interruptible(findRun(client, workflowId));
       const progress = await interruptible(progressOfRun(run));
-      const waits: ChildWait[] = progress.outcome === 'running' ? await interruptible(childWaits(client, progress)) : [];
+      const waits: ChildWait[] =
+        progress.outcome === 'running' ? await interruptible(childWaits(client, progress)) : [];
       show(progress);
       if (progress.outcome !== 'running') {
         // A drill that ended says what it found (pass or fail, RPO, estimated RTO), not only that it ended.
@@ -88,7 +94,11 @@ export async function followRun(client: Client, workflowId: string, options: Fol
       await interruptible(new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 500)));
     }
   } catch (error) {
-    if (error instanceof Interrupted) throw new CliError(`\ninterrupted: stopped following ${workflowId}; the run goes on (pchat-dr watch ${workflowId})`, EXIT.interrupted);
+    if (error instanceof Interrupted)
+      throw new CliError(
+        `\ninterrupted: stopped following ${workflowId}; the run goes on (pchat-dr watch ${workflowId})`,
+        EXIT.interrupted,
+      );
     throw error;
   } finally {
     process.removeListener('SIGINT', onInterrupt);

@@ -16,7 +16,9 @@ export interface AnswerFlags extends TemporalFlags {
 
 /** --as, -o and the Temporal options every answering command takes. */
 export function answerOptions<C extends import('commander').Command>(command: C): C {
-  command.addOption(new Option('--as <person>', 'who answers (default: your OS user name; a claim, see docs/cli.md)')).addOption(outputOption());
+  command
+    .addOption(new Option('--as <person>', 'who answers (default: your OS user name; a claim, see docs/cli.md)'))
+    .addOption(outputOption());
   withTemporalOptions(command);
   return command;
 }
@@ -32,11 +34,18 @@ function reasonOf(error: unknown): string {
   return firstLine(cause);
 }
 
-export async function sendAnswer<M>(flags: AnswerFlags, workflowId: string, update: UpdateDefinition<MessageOutcome, [M]>, message: M, what: string): Promise<void> {
+export async function sendAnswer<M>(
+  flags: AnswerFlags,
+  workflowId: string,
+  update: UpdateDefinition<MessageOutcome, [M]>,
+  message: M,
+  what: string,
+): Promise<void> {
   await withClient(flags, async (client) => {
     const run = await findRun(client, workflowId);
     if (run.status !== 'RUNNING') {
-      const outcome = run.status === 'COMPLETED' ? ((await run.handle.result()) as RunbookReport).outcome : run.status.toLowerCase();
+      const outcome =
+        run.status === 'COMPLETED' ? ((await run.handle.result()) as RunbookReport).outcome : run.status.toLowerCase();
       refuse(flags, `${what} did not count: run ${workflowId} has already ended (${outcome})`);
     }
     let outcome: MessageOutcome;
@@ -44,7 +53,8 @@ export async function sendAnswer<M>(flags: AnswerFlags, workflowId: string, upda
       outcome = await withinWorkerAnswer(run.handle.executeUpdate(update, { args: [message] }), workflowId);
     } catch (error) {
       if (error instanceof CliError) throw error;
-      if (error instanceof temporalClient().WorkflowUpdateFailedError) refuse(flags, `${what} did not count: ${reasonOf(error)}`);
+      if (error instanceof temporalClient().WorkflowUpdateFailedError)
+        refuse(flags, `${what} did not count: ${reasonOf(error)}`);
       refuse(flags, `${what} did not count: ${firstLine(error)}`);
     }
     if (flags.output === 'json') {
@@ -52,7 +62,11 @@ export async function sendAnswer<M>(flags: AnswerFlags, workflowId: string, upda
       return;
     }
     printLine(`${what} counted: ${outcome.message.replace(/^approval counted: /, '')}`);
-    printLine(outcome.gateStatus === 'open' ? `the gate stays open until enough people approve: pchat-dr status ${workflowId}` : `follow the run: pchat-dr watch ${workflowId}`);
+    printLine(
+      outcome.gateStatus === 'open'
+        ? `the gate stays open until enough people approve: pchat-dr status ${workflowId}`
+        : `follow the run: pchat-dr watch ${workflowId}`,
+    );
   });
 }
 
@@ -63,7 +77,13 @@ async function withinWorkerAnswer<T>(answer: Promise<T>, workflowId: string): Pr
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new CliError(`no worker answered within ${Math.round(WORKER_ANSWER_MS / 1000)} s: is a pchat-dr worker running for this task queue? The answer may still be applied when one starts: check with pchat-dr status ${workflowId}`, EXIT.timedOut)),
+      () =>
+        reject(
+          new CliError(
+            `no worker answered within ${Math.round(WORKER_ANSWER_MS / 1000)} s: is a pchat-dr worker running for this task queue? The answer may still be applied when one starts: check with pchat-dr status ${workflowId}`,
+            EXIT.timedOut,
+          ),
+        ),
       WORKER_ANSWER_MS,
     );
   });

@@ -70,5 +70,12 @@ export function printLine(line = ''): void {
 export function formatTable(rows: string[][], indent = ''): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
-  return rows.map((row) => indent + row.map((cell, index) => (index === row.length - 1 ? cell : cell.padEnd(widths[index]))).join('  ').trimEnd());
+  return rows.map(
+    (row) =>
+      indent +
+      row
+        .map((cell, index) => (index === row.length - 1 ? cell : cell.padEnd(widths[index])))
+        .join('  ')
+        .trimEnd(),
+  );
 }

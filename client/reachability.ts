@@ -32,7 +32,9 @@ export function addressOf(instance: Instance): string {
 
 /** The databases (by SQL name) the topology gives this instance a role for. */
 function databasesOf(topology: Topology, instance: string): string[] {
-  return (['mgc', 'mgccomp'] as const).filter((kind) => ROLES.some((role) => topology.databases[kind]?.[role] === instance)).map((kind) => topology.databases[kind]!.name ?? kind);
+  return (['mgc', 'mgccomp'] as const)
+    .filter((kind) => ROLES.some((role) => topology.databases[kind]?.[role] === instance))
+    .map((kind) => topology.databases[kind]!.name ?? kind);
 }
 
 function describeDatabase(state: MirroringState): string {
@@ -49,12 +51,23 @@ async function probeInstance(sql: SqlConnections, topology: Topology, instance: 
     const states: MirroringState[] = [];
     for (const database of databases.length > 0 ? databases : ['master']) {
       const state = await readMirroring(deps, instance, database);
-      if (!state.reachable) return { ...base, answered: false, identity: null, detail: state.unreachableReason ?? 'does not answer' };
+      if (!state.reachable)
+        return { ...base, answered: false, identity: null, detail: state.unreachableReason ?? 'does not answer' };
       states.push(state);
     }
-    return { ...base, answered: true, identity: states[0]?.serverName ?? null, detail: states.map(describeDatabase).join('; ') };
+    return {
+      ...base,
+      answered: true,
+      identity: states[0]?.serverName ?? null,
+      detail: states.map(describeDatabase).join('; '),
+    };
   } catch (error) {
-    return { ...base, answered: false, identity: null, detail: String((error as Error).message ?? error).split('\n')[0] };
+    return {
+      ...base,
+      answered: false,
+      identity: null,
+      detail: String((error as Error).message ?? error).split('\n')[0],
+    };
   }
 }
 
@@ -63,24 +76,56 @@ async function probePool(topology: Topology): Promise<Reach> {
   const base = { kind: 'pool' as const, name: 'pool shell', address: command.join(' ') };
   const line = getPersistentChatState(topology.pool.identity ?? `service:${topology.pool.fqdn}`);
   try {
-    const result = await processRunner.run(command, line.text, { timeoutMs: Math.min(durationMs(topology.poolControl.timeout), 120_000) });
-    if (result.timedOut) return { ...base, answered: false, identity: null, detail: `no answer within ${topology.poolControl.timeout}` };
-    if (result.exitCode !== 0) return { ...base, answered: false, identity: null, detail: `${line.cmdlet} failed: ${result.stderr.trim().split('\n')[0] || `exit code ${result.exitCode}`}` };
+    const result = await processRunner.run(command, line.text, {
+      timeoutMs: Math.min(durationMs(topology.poolControl.timeout), 120_000),
+    });
+    if (result.timedOut)
+      return { ...base, answered: false, identity: null, detail: `no answer within ${topology.poolControl.timeout}` };
+    if (result.exitCode !== 0)
+      return {
+        ...base,
+        answered: false,
+        identity: null,
+        detail: `${line.cmdlet} failed: ${result.stderr.trim().split('\n')[0] || `exit code ${result.exitCode}`}`,
+      };
     const parsed = JSON.parse(result.stdout) as { PoolState?: string } | { PoolState?: string }[];
     const state = (Array.isArray(parsed) ? parsed[0] : parsed)?.PoolState;
     if (!state) return { ...base, answered: false, identity: null, detail: `${line.cmdlet} printed no PoolState` };
-    return { ...base, answered: true, identity: state, detail: `${line.cmdlet}: pool ${topology.pool.fqdn} is ${state}` };
+    return {
+      ...base,
+      answered: true,
+      identity: state,
+      detail: `${line.cmdlet}: pool ${topology.pool.fqdn} is ${state}`,
+    };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return { ...base, answered: false, identity: null, detail: code === 'ENOENT' ? `${command[0]}: not found (check poolControl.command)` : String((error as Error).message).split('\n')[0] };
+    return {
+      ...base,
+      answered: false,
+      identity: null,
+      detail:
+        code === 'ENOENT'
+          ? `${command[0]}: not found (check poolControl.command)`
+          : String((error as Error).message).split('\n')[0],
+    };
   }
 }
 
 /** Every instance and the pool shell, in parallel; what answered and what did not. */
-export async function probeEstate(topology: Topology, options: { connectionTimeoutMs?: number } = {}): Promise<Reach[]> {
-  const sql = new SqlConnections(resolveSecret, { appName: 'pchat-dr topology check', connectionTimeoutMs: options.connectionTimeoutMs ?? 5_000, onPoolError: () => undefined });
+export async function probeEstate(
+  topology: Topology,
+  options: { connectionTimeoutMs?: number } = {},
+): Promise<Reach[]> {
+  const sql = new SqlConnections(resolveSecret, {
+    appName: 'pchat-dr topology check',
+    connectionTimeoutMs: options.connectionTimeoutMs ?? 5_000,
+    onPoolError: () => undefined,
+  });
   try {
-    return await Promise.all([...topology.instances.map((instance) => probeInstance(sql, topology, instance)), probePool(topology)]);
+    return await Promise.all([
+      ...topology.instances.map((instance) => probeInstance(sql, topology, instance)),
+      probePool(topology),
+    ]);
   } finally {
     await sql.closeAll();
   }

@@ -23,10 +23,13 @@ export function stampOf(iso?: string | null): string {
 
 /** Who may answer, how many, the two-person rule, the timeout and what follows it. */
 export function policyText(gate: GateRecord): string {
-  if (gate.kind === 'decision') return `1 of ${gate.approvers.join(', ') || 'nobody'} (decision makers); choices ${gate.choices?.join(', ') ?? 'retry, abort'}; timeout ${gate.timeout}, then the run ends`;
+  if (gate.kind === 'decision')
+    return `1 of ${gate.approvers.join(', ') || 'nobody'} (decision makers); choices ${gate.choices?.join(', ') ?? 'retry, abort'}; timeout ${gate.timeout}, then the run ends`;
   const parts = [`${gate.required} of ${gate.approvers.join(', ') || 'nobody'}`];
   if (gate.twoPersonRule) parts.push('two-person rule (the initiator may not approve)');
-  parts.push(`timeout ${gate.timeout}${gate.escalation ? ` (escalate after ${gate.escalation.after} to ${gate.escalation.people.join(', ')})` : ''}, then abort`);
+  parts.push(
+    `timeout ${gate.timeout}${gate.escalation ? ` (escalate after ${gate.escalation.after} to ${gate.escalation.people.join(', ')})` : ''}, then abort`,
+  );
   return parts.join('; ');
 }
 
@@ -37,7 +40,17 @@ function stepSummary(step: StepRecord): string {
 
 /** The steps as table rows (header first). */
 export function stepRows(steps: StepRecord[]): string[][] {
-  return [['STATUS', 'STEP', 'TARGET', 'STARTED', 'FINISHED', 'SUMMARY'], ...steps.map((step) => [step.status, step.name, step.target ?? '-', clockOf(step.startedAt), clockOf(step.finishedAt), stepSummary(step)])];
+  return [
+    ['STATUS', 'STEP', 'TARGET', 'STARTED', 'FINISHED', 'SUMMARY'],
+    ...steps.map((step) => [
+      step.status,
+      step.name,
+      step.target ?? '-',
+      clockOf(step.startedAt),
+      clockOf(step.finishedAt),
+      stepSummary(step),
+    ]),
+  ];
 }
 
 /** One line for a step that changed (piped `watch`). */
@@ -47,28 +60,43 @@ export function stepChangeLine(step: StepRecord): string {
 }
 
 export function runHeader(progress: Progress): string[] {
-  const lines = [`${progress.runbook} ${progress.workflowId} on pool ${progress.pool}`, `started ${stampOf(progress.startedAt)} by ${progress.initiator}`];
+  const lines = [
+    `${progress.runbook} ${progress.workflowId} on pool ${progress.pool}`,
+    `started ${stampOf(progress.startedAt)} by ${progress.initiator}`,
+  ];
   if (progress.outcome === 'running') lines.push(`running, phase ${progress.phase}`);
-  else lines.push(`${progress.outcome} at ${stampOf(progress.finishedAt)}${progress.outcomeReason ? `: ${progress.outcomeReason}` : ''}`);
+  else
+    lines.push(
+      `${progress.outcome} at ${stampOf(progress.finishedAt)}${progress.outcomeReason ? `: ${progress.outcomeReason}` : ''}`,
+    );
   return lines;
 }
 
 /** One open gate: its question, policy, evidence, approvals so far, and the exact commands that answer it. */
 export function gateLines(gate: PendingGate, indent = ''): string[] {
-  const lines = [`${indent}${gate.kind === 'decision' ? 'Waiting for a decision' : 'Waiting for approval'} at ${gate.id}: ${gate.question}`];
+  const lines = [
+    `${indent}${gate.kind === 'decision' ? 'Waiting for a decision' : 'Waiting for approval'} at ${gate.id}: ${gate.question}`,
+  ];
   const inner = `${indent}  `;
-  lines.push(`${inner}policy: ${policyText(gate)}; opened ${stampOf(gate.openedAt)}${gate.escalatedAt ? `, escalated ${stampOf(gate.escalatedAt)}` : ''}`);
+  lines.push(
+    `${inner}policy: ${policyText(gate)}; opened ${stampOf(gate.openedAt)}${gate.escalatedAt ? `, escalated ${stampOf(gate.escalatedAt)}` : ''}`,
+  );
   if (gate.evidence) {
     lines.push(`${inner}evidence version ${gate.evidence.version} (taken ${stampOf(gate.evidence.takenAt)}):`);
     lines.push(...gate.evidence.summary.map((line) => `${inner}  ${line}`));
   }
   if (gate.kind === 'approval') {
-    const votes = gate.approvals.map((vote) => `${vote.by} at ${stampOf(vote.at)}${vote.comment ? ` ("${vote.comment}")` : ''}`);
-    lines.push(`${inner}approvals so far: ${votes.length > 0 ? `${votes.join('; ')} (${votes.length} of ${gate.required})` : `none (${gate.required} needed)`}`);
+    const votes = gate.approvals.map(
+      (vote) => `${vote.by} at ${stampOf(vote.at)}${vote.comment ? ` ("${vote.comment}")` : ''}`,
+    );
+    lines.push(
+      `${inner}approvals so far: ${votes.length > 0 ? `${votes.join('; ')} (${votes.length} of ${gate.required})` : `none (${gate.required} needed)`}`,
+    );
   }
   lines.push(`${inner}answer with:`);
   lines.push(...gate.answerWith.map((command) => `${inner}  ${command}`));
-  if (gate.kind === 'approval' && gate.evidence) lines.push(`${inner}(add --evidence ${gate.evidence.version} to approve only the evidence shown here)`);
+  if (gate.kind === 'approval' && gate.evidence)
+    lines.push(`${inner}(add --evidence ${gate.evidence.version} to approve only the evidence shown here)`);
   return lines;
 }
 
@@ -89,11 +117,17 @@ export function progressLines(progress: Progress, waits: ChildWait[]): string[] 
   else lines.push(...formatTable(stepRows(progress.steps)));
   const running = progress.children.filter((child) => !child.outcome);
   const done = progress.children.filter((child) => child.outcome);
-  if (done.length > 0) lines.push('', ...done.map((child) => `child run ${child.workflowId} (${child.runbook}): ${child.outcome}`));
-  if (running.length > 0) lines.push('', ...running.map((child) => `child run ${child.workflowId} (${child.runbook}): running`));
+  if (done.length > 0)
+    lines.push('', ...done.map((child) => `child run ${child.workflowId} (${child.runbook}): ${child.outcome}`));
+  if (running.length > 0)
+    lines.push('', ...running.map((child) => `child run ${child.workflowId} (${child.runbook}): running`));
   const waiting = waitLines(progress, waits);
   if (waiting.length > 0) lines.push('', ...waiting);
-  else if (progress.runbook === 'drill' && progress.outcome === 'running') lines.push('', 'a drill has no gates: it asks nobody and ends by itself (its findings: pchat-dr report once it ended)');
+  else if (progress.runbook === 'drill' && progress.outcome === 'running')
+    lines.push(
+      '',
+      'a drill has no gates: it asks nobody and ends by itself (its findings: pchat-dr report once it ended)',
+    );
   return lines;
 }
 
@@ -102,8 +136,14 @@ export function drillResultLine(findings: DrillFindings): string {
   if (findings.skipped) return `drill skipped: ${findings.skipped}; nothing was checked or changed`;
   const failed = failedChecks(findings);
   const { figures } = findings;
-  const against = (value: number | null, objective: number) => (value === null ? 'not measured' : `${seconds(value)} (objective ${seconds(objective)}: ${value <= objective ? 'met' : 'MISSED'})`);
-  const verdict = failed.length === 0 ? `drill PASSED: ${findings.checks.length} checks passed` : `drill FAILED: ${failed.length} of ${findings.checks.length} checks failed (${failed.map((check) => check.title).join('; ')})`;
+  const against = (value: number | null, objective: number) =>
+    value === null
+      ? 'not measured'
+      : `${seconds(value)} (objective ${seconds(objective)}: ${value <= objective ? 'met' : 'MISSED'})`;
+  const verdict =
+    failed.length === 0
+      ? `drill PASSED: ${findings.checks.length} checks passed`
+      : `drill FAILED: ${failed.length} of ${findings.checks.length} checks failed (${failed.map((check) => check.title).join('; ')})`;
   return `${verdict}; RPO ${against(figures.rpoSeconds, figures.rpoObjectiveSeconds)}; estimated RTO ${against(figures.estimatedRtoSeconds, figures.rtoObjectiveSeconds)}`;
 }
 
@@ -139,9 +179,16 @@ export function timeline(report: Pick<RunbookReport, 'steps' | 'gates'>): Timeli
 function planOf(step: StepRecord): string[] {
   const plan = step.plan;
   if (!plan) return [];
-  if ('runbook' in plan) return [`runs the ${plan.runbook} runbook as a child run with options ${JSON.stringify(plan.options)} (its own plan: pchat-dr run ${plan.runbook} --dry-run)`];
+  if ('runbook' in plan)
+    return [
+      `runs the ${plan.runbook} runbook as a child run with options ${JSON.stringify(plan.options)} (its own plan: pchat-dr run ${plan.runbook} --dry-run)`,
+    ];
   const statements = describeStep(plan.activity, plan.input);
-  return statements.length > 0 ? statements : [`-- ${plan.activity}: no description of what it executes (activities/statements.ts describeStep does not know it)`];
+  return statements.length > 0
+    ? statements
+    : [
+        `-- ${plan.activity}: no description of what it executes (activities/statements.ts describeStep does not know it)`,
+      ];
 }
 
 /** A dry run's plan as JSON: every step with the statements it would execute, every gate with its policy. */
@@ -158,9 +205,24 @@ export function planJson(report: RunbookReport) {
       target: step.target ?? null,
       status: step.status,
       summary: step.summary ?? null,
-      ...(step.plan ? ('runbook' in step.plan ? { child: step.plan } : { activity: step.plan.activity, statements: describeStep(step.plan.activity, step.plan.input) }) : {}),
+      ...(step.plan
+        ? 'runbook' in step.plan
+          ? { child: step.plan }
+          : { activity: step.plan.activity, statements: describeStep(step.plan.activity, step.plan.input) }
+        : {}),
     })),
-    gates: report.gates.map((gate) => ({ id: gate.id, gate: gate.gate, status: gate.status, question: gate.question, approvers: gate.approvers, required: gate.required, twoPersonRule: gate.twoPersonRule, timeout: gate.timeout, escalation: gate.escalation ?? null, evidence: gate.evidence?.summary ?? [] })),
+    gates: report.gates.map((gate) => ({
+      id: gate.id,
+      gate: gate.gate,
+      status: gate.status,
+      question: gate.question,
+      approvers: gate.approvers,
+      required: gate.required,
+      twoPersonRule: gate.twoPersonRule,
+      timeout: gate.timeout,
+      escalation: gate.escalation ?? null,
+      evidence: gate.evidence?.summary ?? [],
+    })),
     notes: report.notes,
   };
 }
@@ -180,7 +242,11 @@ export function planLines(report: RunbookReport): string[] {
       const gate = entry.gate;
       lines.push(`${n}  gate      ${gate.id} (${gate.status}): ${gate.question}`);
       lines.push(`      policy: ${policyText(gate)}`);
-      if (gate.evidence) lines.push(`      evidence (version ${gate.evidence.version}):`, ...gate.evidence.summary.map((line) => `        ${line}`));
+      if (gate.evidence)
+        lines.push(
+          `      evidence (version ${gate.evidence.version}):`,
+          ...gate.evidence.summary.map((line) => `        ${line}`),
+        );
       continue;
     }
     const step = entry.step;
@@ -197,7 +263,8 @@ export function planLines(report: RunbookReport): string[] {
 // ------------------------------------------------------------------------------------------------ the report (Markdown)
 
 const cell = (text: string | null | undefined) => (text ?? '').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
-const seconds = (value: number | null | undefined) => (value === null || value === undefined ? 'unknown' : formatDuration(value * 1000));
+const seconds = (value: number | null | undefined) =>
+  value === null || value === undefined ? 'unknown' : formatDuration(value * 1000);
 const metText = (met: boolean | null) => (met === null ? 'not measurable' : met ? 'met' : '**missed**');
 
 /**
@@ -212,45 +279,66 @@ export function reportMarkdown(report: RunbookReport): string {
   if (drill) out.push(drillMarkdown(report).trimEnd(), '', '## Run record', '');
   else out.push(`# ${report.runbook} on ${report.pool}: ${report.outcome}`, '');
   out.push('| | |', '|---|---|');
-  out.push(`| Run | \`${report.workflowId}\` (run id \`${report.runId}\`)${report.parent ? `, part of \`${report.parent}\`` : ''} |`);
+  out.push(
+    `| Run | \`${report.workflowId}\` (run id \`${report.runId}\`)${report.parent ? `, part of \`${report.parent}\`` : ''} |`,
+  );
   out.push(`| Runbook | ${report.runbook}${report.dryRun ? ' (dry run: nothing was changed)' : ''} |`);
   out.push(`| Pool | ${report.pool} |`);
   out.push(`| Started | ${stampOf(report.startedAt)} by ${cell(report.initiator)} |`);
   out.push(`| Reason | ${cell(report.reason)} |`);
   const options = Object.entries(report.options).filter(([, value]) => value !== undefined);
-  out.push(`| Options | ${options.length > 0 ? options.map(([key, value]) => `${key}=${cell(String(value))}`).join(', ') : 'defaults'} |`);
-  out.push(`| Finished | ${report.finishedAt ? `${stampOf(report.finishedAt)} (took ${seconds(report.durationSeconds)})` : 'still running'} |`);
+  out.push(
+    `| Options | ${options.length > 0 ? options.map(([key, value]) => `${key}=${cell(String(value))}`).join(', ') : 'defaults'} |`,
+  );
+  out.push(
+    `| Finished | ${report.finishedAt ? `${stampOf(report.finishedAt)} (took ${seconds(report.durationSeconds)})` : 'still running'} |`,
+  );
   out.push(`| Outcome | **${report.outcome}**${report.outcomeReason ? `: ${cell(report.outcomeReason)}` : ''} |`);
-  if (report.blockedBy) out.push(`| Blocked by | ${report.blockedBy.runbook ?? 'runbook'} \`${report.blockedBy.workflowId}\` (started ${stampOf(report.blockedBy.startedAt)}) |`);
+  if (report.blockedBy)
+    out.push(
+      `| Blocked by | ${report.blockedBy.runbook ?? 'runbook'} \`${report.blockedBy.workflowId}\` (started ${stampOf(report.blockedBy.startedAt)}) |`,
+    );
   out.push('');
 
   const { rto, rpo, serviceInterruption } = report.measures;
   if (rto || rpo || serviceInterruption) {
     out.push('## Recovery objectives', '');
-    if (rto) out.push(`- **RTO** ${seconds(rto.seconds)} against an objective of ${seconds(rto.objectiveSeconds)}: ${metText(rto.met)} (declared ${stampOf(rto.declaredAt)}, service restored ${stampOf(rto.restoredAt)})`);
+    if (rto)
+      out.push(
+        `- **RTO** ${seconds(rto.seconds)} against an objective of ${seconds(rto.objectiveSeconds)}: ${metText(rto.met)} (declared ${stampOf(rto.declaredAt)}, service restored ${stampOf(rto.restoredAt)})`,
+      );
     if (rpo) {
       out.push(
         `- **RPO** ${seconds(rpo.seconds)} against an objective of ${seconds(rpo.objectiveSeconds)}: ${metText(rpo.met)} (recovery point ${stampOf(rpo.recoveryPoint)}, newest log backup ${stampOf(rpo.lastLogBackup)}, ${rpo.logsNotApplied} log backup(s) not applied)`,
         `  - ${rpo.unshippedNote}`,
       );
     }
-    if (serviceInterruption) out.push(`- **Service interruption** ${seconds(serviceInterruption.seconds)} (${stampOf(serviceInterruption.from)} to ${stampOf(serviceInterruption.to)})`);
+    if (serviceInterruption)
+      out.push(
+        `- **Service interruption** ${seconds(serviceInterruption.seconds)} (${stampOf(serviceInterruption.from)} to ${stampOf(serviceInterruption.to)})`,
+      );
     out.push('');
   }
 
   out.push('## Steps', '');
   if (report.steps.length === 0) out.push('No step ran.', '');
   else {
-    out.push('| # | Step | Target | Status | Started | Finished | Attempts | Summary |', '|---|---|---|---|---|---|---|---|');
+    out.push(
+      '| # | Step | Target | Status | Started | Finished | Attempts | Summary |',
+      '|---|---|---|---|---|---|---|---|',
+    );
     report.steps.forEach((step, index) => {
-      out.push(`| ${index + 1} | ${cell(step.title)} (\`${step.name}\`) | ${cell(step.target ?? '')} | ${step.status} | ${stampOf(step.startedAt)} | ${stampOf(step.finishedAt)} | ${step.attempts} | ${cell(stepSummary(step))} |`);
+      out.push(
+        `| ${index + 1} | ${cell(step.title)} (\`${step.name}\`) | ${cell(step.target ?? '')} | ${step.status} | ${stampOf(step.startedAt)} | ${stampOf(step.finishedAt)} | ${step.attempts} | ${cell(stepSummary(step))} |`,
+      );
     });
     out.push('');
   }
   const planned = report.steps.filter((step) => step.status === 'planned' && step.plan);
   if (planned.length > 0) {
     out.push('## Plan (what the planned steps would execute)', '');
-    for (const step of planned) out.push(`### ${step.name}${step.target ? ` on ${step.target}` : ''}`, '', '```sql', ...planOf(step), '```', '');
+    for (const step of planned)
+      out.push(`### ${step.name}${step.target ? ` on ${step.target}` : ''}`, '', '```sql', ...planOf(step), '```', '');
   }
 
   if (!drill || report.gates.length > 0) out.push('## Gates and approvals', '');
@@ -259,25 +347,38 @@ export function reportMarkdown(report: RunbookReport): string {
     out.push(`### ${gate.id}: ${gate.status}`, '');
     out.push(`- Question: ${gate.question}`);
     out.push(`- Policy: ${policyText(gate)}`);
-    out.push(`- Opened ${stampOf(gate.openedAt)}${gate.closedAt ? `, closed ${stampOf(gate.closedAt)}` : ''}${gate.closedBecause ? ` (${gate.closedBecause})` : ''}`);
+    out.push(
+      `- Opened ${stampOf(gate.openedAt)}${gate.closedAt ? `, closed ${stampOf(gate.closedAt)}` : ''}${gate.closedBecause ? ` (${gate.closedBecause})` : ''}`,
+    );
     if (gate.evidence) out.push(`- Evidence version \`${gate.evidence.version}\``);
     if (gate.approvals.length > 0) {
       out.push('- Approved by:');
-      for (const vote of gate.approvals) out.push(`  - ${vote.by} at ${stampOf(vote.at)}${vote.comment ? `: "${vote.comment}"` : ''} (evidence \`${vote.evidenceVersion || 'none'}\`)`);
+      for (const vote of gate.approvals)
+        out.push(
+          `  - ${vote.by} at ${stampOf(vote.at)}${vote.comment ? `: "${vote.comment}"` : ''} (evidence \`${vote.evidenceVersion || 'none'}\`)`,
+        );
     }
-    if (gate.rejection) out.push(`- Rejected by ${gate.rejection.by} at ${stampOf(gate.rejection.at)}: ${gate.rejection.reason}`);
-    if (gate.decision) out.push(`- Decided by ${gate.decision.by} at ${stampOf(gate.decision.at)}: ${gate.decision.choice} (${gate.decision.reason})`);
+    if (gate.rejection)
+      out.push(`- Rejected by ${gate.rejection.by} at ${stampOf(gate.rejection.at)}: ${gate.rejection.reason}`);
+    if (gate.decision)
+      out.push(
+        `- Decided by ${gate.decision.by} at ${stampOf(gate.decision.at)}: ${gate.decision.choice} (${gate.decision.reason})`,
+      );
     out.push('');
   }
 
   if (report.decisions.length > 0) {
     out.push('## Decisions', '', '| Step | Choice | By | At | Reason |', '|---|---|---|---|---|');
-    for (const decision of report.decisions) out.push(`| ${cell(decision.step ?? decision.gate)} | ${decision.choice} | ${cell(decision.by)} | ${stampOf(decision.at)} | ${cell(decision.reason)} |`);
+    for (const decision of report.decisions)
+      out.push(
+        `| ${cell(decision.step ?? decision.gate)} | ${decision.choice} | ${cell(decision.by)} | ${stampOf(decision.at)} | ${cell(decision.reason)} |`,
+      );
     out.push('');
   }
   if (report.refused.length > 0) {
     out.push('## Messages that did not count', '');
-    for (const entry of report.refused) out.push(`- ${stampOf(entry.at)} ${entry.by ? `${entry.by}: ` : ''}${entry.message}`);
+    for (const entry of report.refused)
+      out.push(`- ${stampOf(entry.at)} ${entry.by ? `${entry.by}: ` : ''}${entry.message}`);
     out.push('');
   }
   if (report.evidence.length > 0) {
@@ -290,7 +391,10 @@ export function reportMarkdown(report: RunbookReport): string {
   if (report.notes.length > 0) out.push('## Notes', '', ...report.notes.map((text) => `- ${text}`), '');
   if (report.children.length > 0) {
     out.push('## Child runs', '');
-    for (const child of report.children) out.push(`- \`${child.workflowId}\` (${child.runbook}): ${child.outcome ?? 'running'} (pchat-dr report ${child.workflowId})`);
+    for (const child of report.children)
+      out.push(
+        `- \`${child.workflowId}\` (${child.runbook}): ${child.outcome ?? 'running'} (pchat-dr report ${child.workflowId})`,
+      );
     out.push('');
   }
   return `${out.join('\n').trimEnd()}\n`;

@@ -24,9 +24,15 @@ export interface TemporalFlags {
 
 export function withTemporalOptions(command: Command): Command {
   return command
-    .option('--address <host:port>', 'Temporal frontend (default: TEMPORAL_ADDRESS, then temporal.toml, then 127.0.0.1:7233)')
+    .option(
+      '--address <host:port>',
+      'Temporal frontend (default: TEMPORAL_ADDRESS, then temporal.toml, then 127.0.0.1:7233)',
+    )
     .option('--namespace <name>', 'Temporal namespace (default: TEMPORAL_NAMESPACE, then temporal.toml, then default)')
-    .option('--task-queue <name>', `the workers' task queue (default: PCHAT_DR_TASK_QUEUE, then ${DEFAULT_TASK_QUEUE})`);
+    .option(
+      '--task-queue <name>',
+      `the workers' task queue (default: PCHAT_DR_TASK_QUEUE, then ${DEFAULT_TASK_QUEUE})`,
+    );
 }
 
 export function taskQueueOf(flags: TemporalFlags): string {
@@ -46,7 +52,10 @@ export async function withClient<T>(flags: TemporalFlags, use: (client: Client) 
   try {
     connection = await temporal.Connection.connect({ ...connect, connectTimeout: '10s' });
   } catch (error) {
-    throw new CliError(`cannot reach Temporal at ${connect.address}: ${firstLine(error)} (set TEMPORAL_ADDRESS or --address)`, EXIT.failed);
+    throw new CliError(
+      `cannot reach Temporal at ${connect.address}: ${firstLine(error)} (set TEMPORAL_ADDRESS or --address)`,
+      EXIT.failed,
+    );
   }
   try {
     return await use(new temporal.Client({ connection, namespace }));
@@ -73,12 +82,23 @@ export async function findRun(client: Client, workflowId: string): Promise<RunHa
   try {
     description = await handle.describe();
   } catch (error) {
-    if (error instanceof temporalClient().WorkflowNotFoundError) throw new CliError(`no run with id ${workflowId}`, EXIT.badInput);
+    if (error instanceof temporalClient().WorkflowNotFoundError)
+      throw new CliError(`no run with id ${workflowId}`, EXIT.badInput);
     throw new CliError(`cannot read run ${workflowId}: ${firstLine(error)}`, EXIT.failed);
   }
   const runbook = RUNBOOK_OF_TYPE.get(description.type);
-  if (!runbook) throw new CliError(`no run with id ${workflowId} (${workflowId} is a ${description.type} workflow, not a runbook run)`, EXIT.badInput);
-  return { handle, workflowId, runbook, status: description.status.name, startedAt: description.startTime.toISOString() };
+  if (!runbook)
+    throw new CliError(
+      `no run with id ${workflowId} (${workflowId} is a ${description.type} workflow, not a runbook run)`,
+      EXIT.badInput,
+    );
+  return {
+    handle,
+    workflowId,
+    runbook,
+    status: description.status.name,
+    startedAt: description.startTime.toISOString(),
+  };
 }
 
 /** Queries a running run; a query that cannot be answered yet (the first task not yet processed) is asked again. */
@@ -90,7 +110,11 @@ async function queryRun<T>(run: RunHandle, query: typeof progressQuery | typeof 
     } catch (error) {
       // A cancelled call (Ctrl+C in the demo) is an answer: asking again would only outlive the connection.
       if (temporalClient().isGrpcCancelledError(error)) throw error;
-      if (Date.now() > deadline) throw new CliError(`run ${run.workflowId} does not answer (${firstLine(error)}): is a pchat-dr worker running on its task queue?`, EXIT.failed);
+      if (Date.now() > deadline)
+        throw new CliError(
+          `run ${run.workflowId} does not answer (${firstLine(error)}): is a pchat-dr worker running on its task queue?`,
+          EXIT.failed,
+        );
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
@@ -115,7 +139,10 @@ async function ended<T>(run: RunHandle, read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch {
-    throw new CliError(`run ${run.workflowId} was ${run.status.toLowerCase().replace('_', ' ')} in Temporal and left no report`, EXIT.failed);
+    throw new CliError(
+      `run ${run.workflowId} was ${run.status.toLowerCase().replace('_', ' ')} in Temporal and left no report`,
+      EXIT.failed,
+    );
   }
 }
 
@@ -157,7 +184,13 @@ export async function childWaits(client: Client, progress: Progress, depth = 0):
     } catch {
       continue; // not started yet, or gone: nothing it waits for
     }
-    if (childProgress.openGates.length > 0) waits.push({ workflowId: child.workflowId, runbook: child.runbook, phase: childProgress.phase, openGates: childProgress.openGates });
+    if (childProgress.openGates.length > 0)
+      waits.push({
+        workflowId: child.workflowId,
+        runbook: child.runbook,
+        phase: childProgress.phase,
+        openGates: childProgress.openGates,
+      });
     waits.push(...(await childWaits(client, childProgress, depth + 1)));
   }
   return waits;

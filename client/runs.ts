@@ -26,7 +26,8 @@ export interface StartRequest {
   taskQueue: string;
 }
 
-export type StartOutcome = { started: true; workflowId: string; runId: string } | { started: false; open: OpenIncident };
+export type StartOutcome =
+  { started: true; workflowId: string; runId: string } | { started: false; open: OpenIncident };
 
 export function defaultInitiator(): string {
   try {
@@ -64,7 +65,10 @@ export async function startRunbook(client: Client, request: StartRequest): Promi
     return { started: true, workflowId, runId: handle.firstExecutionRunId };
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new CliError(`a run with id ${workflowId} is already open: choose another --id, or follow it with pchat-dr watch ${workflowId}`, EXIT.refused);
+      throw new CliError(
+        `a run with id ${workflowId} is already open: choose another --id, or follow it with pchat-dr watch ${workflowId}`,
+        EXIT.refused,
+      );
     }
     throw error;
   }

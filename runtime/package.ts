@@ -14,7 +14,8 @@ interface Manifest {
 function findPackageRoot(from: string): string {
   for (let dir = from; ; dir = path.dirname(dir)) {
     const manifest = path.join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as Manifest).name === 'pchat-dr') return dir;
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as Manifest).name === 'pchat-dr')
+      return dir;
     if (path.dirname(dir) === dir) throw new Error(`cannot find the pchat-dr package root above ${from}`);
   }
 }

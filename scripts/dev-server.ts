@@ -96,7 +96,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     }
   }
   await stop();
-  throw new Error(`the Temporal dev server on ${address} did not answer in time (${String(lastError)}):\n${recentOutput}`);
+  throw new Error(
+    `the Temporal dev server on ${address} did not answer in time (${String(lastError)}):\n${recentOutput}`,
+  );
 }
 
 /** A port the OS says is free right now (another process may still take it before we bind; unlikely on loopback). */

@@ -46,7 +46,10 @@ function background(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, timeo
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`pchat-dr ${args[0]} did not become ready in ${timeoutMs / 1000} s:\n${output}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`pchat-dr ${args[0]} did not become ready in ${timeoutMs / 1000} s:\n${output}`)),
+      timeoutMs,
+    );
     const watch = (chunk: Buffer) => {
       output += chunk.toString();
       if (ready.test(output)) {
@@ -72,7 +75,12 @@ async function smoke(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pchat-smoke-'));
   const server = await startDevServer({ cli: await ensureTemporalCli(), logFile: path.join(dir, 'temporal.log') });
   // The stand-in Management Shell is started as `node ...`: the same Node as everything else here.
-  const env = { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`, TEMPORAL_ADDRESS: server.address, PCHAT_DR_TASK_QUEUE: TASK_QUEUE };
+  const env = {
+    ...process.env,
+    PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`,
+    TEMPORAL_ADDRESS: server.address,
+    PCHAT_DR_TASK_QUEUE: TASK_QUEUE,
+  };
   try {
     const version = await cli(['--version'], env);
     expectOk('pchat-dr --version', version);
@@ -81,12 +89,20 @@ async function smoke(): Promise<void> {
     const topology = await writeSimulatedTopology(dir);
     children.push(await background(['sim', 'start', '-f', topology, '--fresh'], env, /Running\. Ctrl\+C stops it\./));
     say(`pchat-dr sim start: the simulated estate runs (${topology})`);
-    children.push(await background(['worker', '--metrics', 'off', '--workflow-bundle', BUNDLE], env, /"msg":"worker ready"/));
+    children.push(
+      await background(['worker', '--metrics', 'off', '--workflow-bundle', BUNDLE], env, /"msg":"worker ready"/),
+    );
     say('pchat-dr worker: ready');
 
     const id = `smoke-mirror-failover-${Date.now()}`;
-    expectOk('pchat-dr run mirror-failover', await cli(['run', 'mirror-failover', '-f', topology, '--id', id, '--as', 'erin', '--follow', '--plain'], env));
-    expectOk('pchat-dr approve', await cli(['approve', id, '--gate', 'approve-mirror-failover', '--as', 'alice', '--comment', 'smoke check'], env));
+    expectOk(
+      'pchat-dr run mirror-failover',
+      await cli(['run', 'mirror-failover', '-f', topology, '--id', id, '--as', 'erin', '--follow', '--plain'], env),
+    );
+    expectOk(
+      'pchat-dr approve',
+      await cli(['approve', id, '--gate', 'approve-mirror-failover', '--as', 'alice', '--comment', 'smoke check'], env),
+    );
     expectOk('pchat-dr watch', await cli(['watch', id, '--plain'], env));
     const report = await cli(['report', id, '-o', 'json'], env);
     expectOk('pchat-dr report', report);
@@ -95,7 +111,11 @@ async function smoke(): Promise<void> {
     say(`mirror-failover ${id}: ${outcome}`);
   } finally {
     for (const child of children) child.kill('SIGINT');
-    await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))));
+    await Promise.all(
+      children.map(
+        (child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve))),
+      ),
+    );
     await server.stop();
   }
 }

@@ -22,7 +22,9 @@ export async function ensureTemporalCli(say: Say = toStderr): Promise<string> {
   const fromEnv = process.env.TEMPORAL_CLI;
   if (fromEnv) {
     if (!isExecutable(fromEnv)) {
-      throw new Error(`TEMPORAL_CLI=${fromEnv} is not an executable file: point it at a temporal CLI binary, or unset it`);
+      throw new Error(
+        `TEMPORAL_CLI=${fromEnv} is not an executable file: point it at a temporal CLI binary, or unset it`,
+      );
     }
     return fromEnv;
   }

@@ -31,7 +31,15 @@ export class ChatLoad {
   private readonly pools = new Map<string, Promise<sql.ConnectionPool>>();
   /** The instance of each store that last accepted a post (the principal, as far as clients know). */
   private readonly preferred = new Map<string, string>();
-  private stats: ChatStats = { running: false, ratePerSecond: 0, attempted: 0, acknowledged: 0, failed: 0, lastError: null, acknowledgedIds: [] };
+  private stats: ChatStats = {
+    running: false,
+    ratePerSecond: 0,
+    attempted: 0,
+    acknowledged: 0,
+    failed: 0,
+    lastError: null,
+    acknowledgedIds: [],
+  };
 
   constructor(
     private readonly topology: Topology,
@@ -63,7 +71,8 @@ export class ChatLoad {
     await this.closeInactive(servers);
     if (servers.length === 0) return null; // no active server: the chat service accepts nothing
     const server = servers[this.nextServer++ % servers.length];
-    const store = pool.poolState === 'Normal' ? (['primary', 'mirror'] as const) : (['backup', 'backupMirror'] as const);
+    const store =
+      pool.poolState === 'Normal' ? (['primary', 'mirror'] as const) : (['backup', 'backupMirror'] as const);
     const roles = this.topology.databases.mgc;
     const candidates = store.map((role) => roles[role]).filter((name): name is string => Boolean(name));
     const storeKey = store.join('/');
@@ -130,7 +139,12 @@ export class ChatLoad {
         connectionTimeout: 3_000,
         requestTimeout: 5_000,
         pool: { min: 0, max: 1 },
-        options: { encrypt: instance.encrypt, trustServerCertificate: true, appName: 'Persistent Chat Server', workstationId: server },
+        options: {
+          encrypt: instance.encrypt,
+          trustServerCertificate: true,
+          appName: 'Persistent Chat Server',
+          workstationId: server,
+        },
       });
       connection.on('error', () => {}); // a dropped connection surfaces on the next post
       pool = connection.connect();

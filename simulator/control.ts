@@ -20,7 +20,22 @@ export type Fault =
 
 export type ChatCommand = { action: 'start'; rate?: number } | { action: 'stop' };
 
-export const FAULT_KINDS = ['stop', 'start', 'rebuild', 'partition', 'heal', 'latency', 'fail-next', 'delete-backup', 'corrupt-backup', 'pause-job', 'resume-job', 'stop-agent', 'start-agent', 'clear'] as const;
+export const FAULT_KINDS = [
+  'stop',
+  'start',
+  'rebuild',
+  'partition',
+  'heal',
+  'latency',
+  'fail-next',
+  'delete-backup',
+  'corrupt-backup',
+  'pause-job',
+  'resume-job',
+  'stop-agent',
+  'start-agent',
+  'clear',
+] as const;
 
 export async function applyFault(estate: SimulatedEstate, fault: Fault): Promise<string> {
   switch (fault.kind) {
@@ -43,7 +58,12 @@ export async function applyFault(estate: SimulatedEstate, fault: Fault): Promise
       estate.setLatency(fault.instance, fault.ms);
       return `${fault.instance} answers every request ${fault.ms} ms late`;
     case 'fail-next':
-      estate.failNext(fault.instance, fault.pattern, { number: fault.error, message: fault.message ?? `Injected failure ${fault.error}.` }, fault.count ?? 1);
+      estate.failNext(
+        fault.instance,
+        fault.pattern,
+        { number: fault.error, message: fault.message ?? `Injected failure ${fault.error}.` },
+        fault.count ?? 1,
+      );
       return `the next ${fault.count ?? 1} statement(s) on ${fault.instance} matching /${fault.pattern}/i fail with error ${fault.error}`;
     case 'clear':
       estate.clearFaults(fault.instance);
@@ -76,12 +96,18 @@ export function controlFileOf(stateDir: string): string {
 }
 
 /** Serves the control API; returns its URL and a function that stops it (and removes control.json). */
-export async function serveControl(estate: SimulatedEstate, stateDir: string, port = 0): Promise<{ url: string; close: () => Promise<void> }> {
+export async function serveControl(
+  estate: SimulatedEstate,
+  stateDir: string,
+  port = 0,
+): Promise<{ url: string; close: () => Promise<void> }> {
   const server = http.createServer((request, response) => {
     void handle(estate, request).then(
       ({ status, body }) => {
         response.writeHead(status, { 'content-type': 'application/json' });
-        response.end(JSON.stringify(body, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)));
+        response.end(
+          JSON.stringify(body, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)),
+        );
       },
       (err: Error) => {
         response.writeHead(500, { 'content-type': 'application/json' });
@@ -105,11 +131,15 @@ export async function serveControl(estate: SimulatedEstate, stateDir: string, po
   };
 }
 
-async function handle(estate: SimulatedEstate, request: http.IncomingMessage): Promise<{ status: number; body: unknown }> {
+async function handle(
+  estate: SimulatedEstate,
+  request: http.IncomingMessage,
+): Promise<{ status: number; body: unknown }> {
   const body = await readBody(request);
   try {
     if (request.method === 'GET' && request.url === '/state') return { status: 200, body: estate.snapshot() };
-    if (request.method === 'POST' && request.url === '/faults') return { status: 200, body: { done: await applyFault(estate, body as Fault) } };
+    if (request.method === 'POST' && request.url === '/faults')
+      return { status: 200, body: { done: await applyFault(estate, body as Fault) } };
     if (request.method === 'POST' && request.url === '/chat') {
       const command = body as ChatCommand;
       if (command.action === 'start') estate.chat.start(command.rate ?? 5);
@@ -140,7 +170,9 @@ function readBody(request: http.IncomingMessage): Promise<unknown> {
 
 export class SimulatorNotRunning extends Error {
   constructor(stateDir: string, reason: string) {
-    super(`no simulator is running for state folder ${stateDir} (${reason}); start one with pchat-dr sim start -f <topology>`);
+    super(
+      `no simulator is running for state folder ${stateDir} (${reason}); start one with pchat-dr sim start -f <topology>`,
+    );
     this.name = 'SimulatorNotRunning';
   }
 }
@@ -174,7 +206,11 @@ export class ControlClient {
   private async call(method: string, route: string, body?: unknown): Promise<unknown> {
     let response: Response;
     try {
-      response = await fetch(`${this.url}${route}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      response = await fetch(`${this.url}${route}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
     } catch (err) {
       throw new SimulatorNotRunning(this.url, `cannot reach ${this.url}: ${(err as Error).message}`);
     }

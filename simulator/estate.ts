@@ -53,7 +53,13 @@ export interface InstanceSnapshot {
   agentRunning: boolean;
   sessions: number;
   databases: DatabaseSnapshot[];
-  jobs: { name: string; enabled: boolean; running: boolean; lastOutcome: 'succeeded' | 'failed' | null; lastMessage: string | null }[];
+  jobs: {
+    name: string;
+    enabled: boolean;
+    running: boolean;
+    lastOutcome: 'succeeded' | 'failed' | null;
+    lastMessage: string | null;
+  }[];
   logShipping: {
     primaries: Row[];
     secondaries: Row[];
@@ -117,7 +123,8 @@ export class SimulatedEstate {
   private async open(): Promise<void> {
     const { topology, stateDir } = this.options;
     mkdirSync(stateDir, { recursive: true });
-    for (const folder of [topology.backupShare.workerPath, topology.copyFolder.workerPath]) mkdirSync(folder, { recursive: true });
+    for (const folder of [topology.backupShare.workerPath, topology.copyFolder.workerPath])
+      mkdirSync(folder, { recursive: true });
     for (const described of topology.instances) {
       const instance = new SqlInstance({
         name: described.name,
@@ -131,7 +138,10 @@ export class SimulatedEstate {
       this.instances.set(described.name, instance);
     }
 
-    const saved = !this.options.fresh && existsSync(this.stateFile) ? (JSON.parse(readFileSync(this.stateFile, 'utf8')) as SavedEstate) : undefined;
+    const saved =
+      !this.options.fresh && existsSync(this.stateFile)
+        ? (JSON.parse(readFileSync(this.stateFile, 'utf8')) as SavedEstate)
+        : undefined;
     if (saved) {
       for (const data of saved.instances) this.instances.get(data.name)?.load(data);
       for (const [a, b] of saved.partitions) this.network.partition(a, b);
@@ -143,7 +153,11 @@ export class SimulatedEstate {
       writePoolState(this.poolStateFile, initialPoolState(this.options.topologyFile, topology));
     }
     const stopped = new Set(saved?.stopped ?? []);
-    await Promise.all([...this.instances.values()].filter((instance) => !stopped.has(instance.serverName)).map((instance) => instance.start()));
+    await Promise.all(
+      [...this.instances.values()]
+        .filter((instance) => !stopped.has(instance.serverName))
+        .map((instance) => instance.start()),
+    );
     if (!saved) this.deployDatabases();
     this.network.start();
     this.save();
@@ -182,7 +196,8 @@ export class SimulatedEstate {
 
   instance(name: string): SqlInstance {
     const instance = this.instances.get(name);
-    if (!instance) throw new Error(`no instance named ${name} in this estate (instances: ${[...this.instances.keys()].join(', ')})`);
+    if (!instance)
+      throw new Error(`no instance named ${name} in this estate (instances: ${[...this.instances.keys()].join(', ')})`);
     return instance;
   }
 
@@ -229,7 +244,12 @@ export class SimulatedEstate {
   }
 
   /** The next `count` statements on `name` whose text matches `pattern` (a case-insensitive regex) fail with this error. */
-  failNext(name: string, pattern: string, error: { number: number; message: string; severity?: number }, count = 1): void {
+  failNext(
+    name: string,
+    pattern: string,
+    error: { number: number; message: string; severity?: number },
+    count = 1,
+  ): void {
     this.instance(name).faults.statements.push({
       pattern: new RegExp(pattern, 'i'),
       error: { number: error.number, message: error.message, severity: error.severity ?? 16 },
@@ -269,7 +289,11 @@ export class SimulatedEstate {
 
   /** Messages acknowledged to chat clients that the database on `instanceName` does not hold. */
   lostMessages(instanceName: string, database = this.options.topology.databases.mgc.name ?? 'mgc'): string[] {
-    const held = new Set(this.instance(instanceName).requireDatabase(database).messages.map((message) => message.clientId));
+    const held = new Set(
+      this.instance(instanceName)
+        .requireDatabase(database)
+        .messages.map((message) => message.clientId),
+    );
     return this.chat.snapshot().acknowledgedIds.filter((id) => !held.has(id));
   }
 
@@ -302,10 +326,18 @@ export class SimulatedEstate {
           logChainStart: database.logChainStart?.toString() ?? null,
           messages: database.messages.length,
           lastMessageId: database.messages[database.messages.length - 1]?.id ?? null,
-          mirroring: database.mirroring && { role: database.mirroring.role, state: database.mirroring.state, safety: database.mirroring.safety, partner: database.mirroring.partnerInstance },
+          mirroring: database.mirroring && {
+            role: database.mirroring.role,
+            state: database.mirroring.state,
+            safety: database.mirroring.safety,
+            partner: database.mirroring.partnerInstance,
+          },
         })),
       jobs: msdb.rows('sysjobs').map((job) => {
-        const outcome = msdb.rows('sysjobhistory').filter((row) => row.job_id === job.job_id && row.step_id === 0).pop();
+        const outcome = msdb
+          .rows('sysjobhistory')
+          .filter((row) => row.job_id === job.job_id && row.step_id === 0)
+          .pop();
         return {
           name: String(job.name),
           enabled: job.enabled === 1,
@@ -341,10 +373,15 @@ export class SimulatedEstate {
       version: 1,
       instances: [...this.instances.values()].map((instance) => instance.toData()),
       partitions: this.network.partitioned(),
-      stopped: [...this.instances.values()].filter((instance) => !instance.running).map((instance) => instance.serverName),
+      stopped: [...this.instances.values()]
+        .filter((instance) => !instance.running)
+        .map((instance) => instance.serverName),
     };
     const temporary = `${this.stateFile}.${randomUUID().slice(0, 8)}.tmp`;
-    writeFileSync(temporary, JSON.stringify(saved, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)));
+    writeFileSync(
+      temporary,
+      JSON.stringify(saved, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)),
+    );
     renameSync(temporary, this.stateFile);
   }
 
@@ -360,4 +397,3 @@ export class SimulatedEstate {
     await Promise.all([...this.instances.values()].map((instance) => instance.stop()));
   }
 }
-

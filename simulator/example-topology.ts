@@ -15,11 +15,17 @@ const EXAMPLE_PORTS = ['14331', '14332', '14333', '14334'];
  * Writes `dir/estate.yaml` (and the password file it references) from the simulated example, with free ports and
  * the built stand-in shell's absolute path; `edit` may change the YAML further. Returns the topology file's path.
  */
-export async function writeSimulatedTopology(dir: string, edit: (yaml: string) => string = (yaml) => yaml): Promise<string> {
+export async function writeSimulatedTopology(
+  dir: string,
+  edit: (yaml: string) => string = (yaml) => yaml,
+): Promise<string> {
   mkdirSync(dir, { recursive: true });
   let yaml = readFileSync(path.join(PROJECT_ROOT, 'examples', 'simulated.yaml'), 'utf8');
   for (const port of EXAMPLE_PORTS) yaml = yaml.replace(`port: ${port}`, `port: ${await freePort()}`);
-  yaml = yaml.replace('../dist/simulator/pool/management-shell.js', path.join(PROJECT_ROOT, 'dist', 'simulator', 'pool', 'management-shell.js'));
+  yaml = yaml.replace(
+    '../dist/simulator/pool/management-shell.js',
+    path.join(PROJECT_ROOT, 'dist', 'simulator', 'pool', 'management-shell.js'),
+  );
   const file = path.join(dir, 'estate.yaml');
   writeFileSync(file, edit(yaml));
   copyFileSync(path.join(PROJECT_ROOT, 'examples', 'simulated.secret'), path.join(dir, 'simulated.secret'));

@@ -11,9 +11,17 @@ describe('test harness on a real Temporal dev server', () => {
     const taskQueue = uniqueTaskQueue('harness');
     try {
       await withWorker(
-        { taskQueue, activities: createProbeActivities(), workflowsPath: path.join(__dirname, 'workflows', 'harness-probe.ts') },
+        {
+          taskQueue,
+          activities: createProbeActivities(),
+          workflowsPath: path.join(__dirname, 'workflows', 'harness-probe.ts'),
+        },
         async () => {
-          const handle = await client.workflow.start(harnessProbe, { taskQueue, workflowId: taskQueue, args: ['hello'] });
+          const handle = await client.workflow.start(harnessProbe, {
+            taskQueue,
+            workflowId: taskQueue,
+            args: ['hello'],
+          });
           let state: ProbeState = { phase: 'started' };
           for (let attempt = 0; attempt < 100 && state.phase !== 'activity-done'; attempt++) {
             state = await handle.query(probeState);

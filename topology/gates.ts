@@ -19,7 +19,11 @@ export type GateName = keyof typeof GATES;
 export const GATE_NAMES = Object.keys(GATES) as GateName[];
 
 /** Gates whose approval accepts data loss or a datacenter switch: two-person rule on by default, never waived. */
-export const CRITICAL_GATES: readonly GateName[] = ['declare-disaster', 'accept-data-loss', 'override-split-brain-guard'];
+export const CRITICAL_GATES: readonly GateName[] = [
+  'declare-disaster',
+  'accept-data-loss',
+  'override-split-brain-guard',
+];
 
 /** Distinct approvals needed when the policy does not say (RUNBOOKS: two for data loss and the split-brain guard). */
 export function defaultRequiredApprovals(gate: GateName): number {

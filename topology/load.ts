@@ -45,7 +45,8 @@ export function loadTopology(file: string): LoadedTopology {
     text = readFileSync(absolute, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a file' : (err as Error).message;
+    const reason =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a file' : (err as Error).message;
     throw new TopologyError(file, [{ field: '', message: `cannot read the topology file: ${reason}` }]);
   }
   return { file: absolute, topology: parseTopology(text, file, path.dirname(absolute)) };
@@ -60,13 +61,20 @@ export function parseTopology(text: string, file: string, baseDir: string): Topo
       file,
       doc.errors.map((error) => {
         const position = lineCounter.linePos(error.pos[0]);
-        return { field: '', line: position.line, column: position.col, message: `YAML syntax: ${firstLine(error.message)}` };
+        return {
+          field: '',
+          line: position.line,
+          column: position.col,
+          message: `YAML syntax: ${firstLine(error.message)}`,
+        };
       }),
     );
   }
   const data: unknown = doc.toJS();
   if (data === null || data === undefined) {
-    throw new TopologyError(file, [{ field: '', message: 'the topology file is empty (see examples/production.yaml)' }]);
+    throw new TopologyError(file, [
+      { field: '', message: 'the topology file is empty (see examples/production.yaml)' },
+    ]);
   }
   const result = topologySchema.safeParse(data);
   if (!result.success) {
@@ -79,7 +87,12 @@ function firstLine(message: string): string {
   return message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
 }
 
-function problemsFromIssues(issues: z.core.$ZodIssue[], data: unknown, doc: Document, lines: LineCounter): TopologyProblem[] {
+function problemsFromIssues(
+  issues: z.core.$ZodIssue[],
+  data: unknown,
+  doc: Document,
+  lines: LineCounter,
+): TopologyProblem[] {
   const problems: TopologyProblem[] = [];
   for (const issue of issues) {
     // One problem per unknown key, located on the key itself.
@@ -91,7 +104,8 @@ function problemsFromIssues(issues: z.core.$ZodIssue[], data: unknown, doc: Docu
         field: formatPath(fieldPath as (string | number)[]),
         line: position?.line,
         column: position?.col,
-        message: issue.code === 'invalid_type' && valueAt(data, fieldPath) === undefined ? 'is required' : issue.message,
+        message:
+          issue.code === 'invalid_type' && valueAt(data, fieldPath) === undefined ? 'is required' : issue.message,
       });
     }
   }
@@ -99,11 +113,18 @@ function problemsFromIssues(issues: z.core.$ZodIssue[], data: unknown, doc: Docu
 }
 
 function valueAt(data: unknown, fieldPath: PropertyKey[]): unknown {
-  return fieldPath.reduce<unknown>((value, part) => (value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[part] : undefined), data);
+  return fieldPath.reduce<unknown>(
+    (value, part) =>
+      value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[part] : undefined,
+    data,
+  );
 }
 
 function formatPath(fieldPath: (string | number)[]): string {
-  return fieldPath.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${part}` : part), '');
+  return fieldPath.reduce<string>(
+    (text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${part}` : part),
+    '',
+  );
 }
 
 /** Offset in the text of the deepest node on the path that exists (the key when the path ends on a map entry). */
@@ -137,10 +158,20 @@ function anchorPaths(topology: Topology, baseDir: string): Topology {
   const [command, ...args] = topology.poolControl.command;
   return {
     ...topology,
-    instances: topology.instances.map((instance) => ({ ...instance, password: anchorSecretRef(instance.password, baseDir) })),
-    backupShare: { ...topology.backupShare, sqlPath: local(topology.backupShare.sqlPath), workerPath: local(topology.backupShare.workerPath) },
+    instances: topology.instances.map((instance) => ({
+      ...instance,
+      password: anchorSecretRef(instance.password, baseDir),
+    })),
+    backupShare: {
+      ...topology.backupShare,
+      sqlPath: local(topology.backupShare.sqlPath),
+      workerPath: local(topology.backupShare.workerPath),
+    },
     copyFolder: { sqlPath: local(topology.copyFolder.sqlPath), workerPath: local(topology.copyFolder.workerPath) },
     poolControl: { ...topology.poolControl, command: [program(command), ...args.map(program)] },
-    drills: { ...topology.drills, ...(topology.drills.reportFolder ? { reportFolder: local(topology.drills.reportFolder) } : {}) },
+    drills: {
+      ...topology.drills,
+      ...(topology.drills.reportFolder ? { reportFolder: local(topology.drills.reportFolder) } : {}),
+    },
   };
 }

@@ -20,16 +20,27 @@ function strict<Shape extends z.ZodRawShape>(shape: Shape) {
 
 const nonEmpty = z.string({ error: 'must be text' }).trim().min(1, 'must not be empty');
 
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const hostname = z.string({ error: 'must be a host name' }).regex(HOSTNAME, 'must be a host name or IPv4 address (letters, digits, - and .)');
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const hostname = z
+  .string({ error: 'must be a host name' })
+  .regex(HOSTNAME, 'must be a host name or IPv4 address (letters, digits, - and .)');
 
 const databaseName = z
   .string({ error: 'must be a database name' })
-  .regex(PLAIN_IDENTIFIER, 'must be a plain identifier: letters, digits and _, starting with a letter or _, at most 128 characters');
+  .regex(
+    PLAIN_IDENTIFIER,
+    'must be a plain identifier: letters, digits and _, starting with a letter or _, at most 128 characters',
+  );
 
-const duration = z.string({ error: 'must be a duration such as 90s, 15m, 1h or 2d' }).regex(DURATION_PATTERN, 'must be a duration such as 90s, 15m, 1h or 2d');
+const duration = z
+  .string({ error: 'must be a duration such as 90s, 15m, 1h or 2d' })
+  .regex(DURATION_PATTERN, 'must be a duration such as 90s, 15m, 1h or 2d');
 /** SQL Server Agent cannot run a schedule more often than every 10 seconds. */
-const agentInterval = duration.refine((text) => durationMs(text) >= 10_000, 'must be at least 10s (SQL Server Agent minimum)');
+const agentInterval = duration.refine(
+  (text) => durationMs(text) >= 10_000,
+  'must be at least 10s (SQL Server Agent minimum)',
+);
 
 /** Never the password itself: the message must not echo the value either, it may be a real password. */
 const secretRef = z.string({ error: 'must be a secret reference (env:NAME or file:/path)' }).refine(isSecretRef, {
@@ -41,8 +52,16 @@ const instanceSchema = strict({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be a short name: letters, digits, _ . and -'),
   host: hostname,
   /** Omit with a named instance to let SQL Server Browser find the port. */
-  port: z.number({ error: 'must be a TCP port number' }).int('must be a whole number').min(1, 'must be a TCP port between 1 and 65535').max(65535, 'must be a TCP port between 1 and 65535').optional(),
-  instanceName: z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]{0,15}$/, 'must be a SQL Server instance name (at most 16 letters, digits, _ or $)').optional(),
+  port: z
+    .number({ error: 'must be a TCP port number' })
+    .int('must be a whole number')
+    .min(1, 'must be a TCP port between 1 and 65535')
+    .max(65535, 'must be a TCP port between 1 and 65535')
+    .optional(),
+  instanceName: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_$]{0,15}$/, 'must be a SQL Server instance name (at most 16 letters, digits, _ or $)')
+    .optional(),
   login: nonEmpty,
   password: secretRef,
   encrypt: z.boolean({ error: 'must be true or false' }).default(true),
@@ -111,7 +130,12 @@ const gateNameSchema = z.enum(GATE_NAMES as [GateName, ...GateName[]], {
 });
 
 const approvalsSchema = strict({
-  groups: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be a group name'), z.array(nonEmpty).min(1, 'a group needs at least one person')).default({}),
+  groups: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be a group name'),
+      z.array(nonEmpty).min(1, 'a group needs at least one person'),
+    )
+    .default({}),
   /** Applies to every gate unless the gate says otherwise. */
   default: gatePolicySchema.default({}),
   gates: z.partialRecord(gateNameSchema, gatePolicySchema).default({}),
@@ -123,13 +147,21 @@ const drillsSchema = strict({
   /** Where the worker writes each drill's report (Markdown and JSON), as the worker sees it; none: Temporal only. */
   reportFolder: nonEmpty.optional(),
   /** The restore rehearsal counts this table's rows in the scratch copy (Persistent Chat's chat table; dbo schema). */
-  rowCheckTable: z.string({ error: 'must be a table name' }).regex(PLAIN_IDENTIFIER, 'must be a plain identifier (a table of the dbo schema)').default('tblChat'),
+  rowCheckTable: z
+    .string({ error: 'must be a table name' })
+    .regex(PLAIN_IDENTIFIER, 'must be a plain identifier (a table of the dbo schema)')
+    .default('tblChat'),
   /** Rehearsal estates only (simulated: true): a drill also runs the real failover and failback. */
   rehearse: z.boolean({ error: 'must be true or false' }).default(false),
   /** Who answers the gates of a rehearsal's failover and failback (the name appears in their reports). */
   approver: nonEmpty.default('pchat-dr-drill'),
   /** How many earlier drills a report compares with. */
-  trend: z.number({ error: 'must be a number' }).int('must be a whole number').min(0, 'must be 0 or more').max(50, 'must be at most 50').default(5),
+  trend: z
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(0, 'must be 0 or more')
+    .max(50, 'must be at most 50')
+    .default(5),
 });
 
 const topologyShape = strict({
@@ -178,12 +210,20 @@ function checkReferences(topology: Topology, ctx: Ctx): void {
   topology.instances.forEach((instance, index) => {
     const seen = byName.get(instance.name);
     if (seen !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['instances', index, 'name'], message: `duplicate instance "${instance.name}" (also instances[${seen}])` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['instances', index, 'name'],
+        message: `duplicate instance "${instance.name}" (also instances[${seen}])`,
+      });
     } else byName.set(instance.name, index);
     const endpoint = `${instance.host.toLowerCase()}:${instance.port ?? ''}\\${(instance.instanceName ?? '').toLowerCase()}`;
     const same = byEndpoint.get(endpoint);
     if (same !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['instances', index, 'host'], message: `duplicate instance: same host, port and instance name as instances[${same}] (${topology.instances[same].name})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['instances', index, 'host'],
+        message: `duplicate instance: same host, port and instance name as instances[${same}] (${topology.instances[same].name})`,
+      });
     } else byEndpoint.set(endpoint, index);
   });
 
@@ -196,15 +236,29 @@ function checkReferences(topology: Topology, ctx: Ctx): void {
       const ref = roles[role];
       if (ref === undefined) continue;
       if (!byName.has(ref)) {
-        ctx.addIssue({ code: 'custom', path: ['databases', kind, role], message: `unknown instance "${ref}" (instances: ${[...byName.keys()].join(', ')})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['databases', kind, role],
+          message: `unknown instance "${ref}" (instances: ${[...byName.keys()].join(', ')})`,
+        });
       }
       const other = used.get(ref);
-      if (other) ctx.addIssue({ code: 'custom', path: ['databases', kind, role], message: `instance "${ref}" already plays ${other} for ${kind}; each role needs its own instance` });
+      if (other)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['databases', kind, role],
+          message: `instance "${ref}" already plays ${other} for ${kind}; each role needs its own instance`,
+        });
       used.set(ref, role);
     }
     const name = roles.name ?? kind;
     const clash = names.get(name.toLowerCase());
-    if (clash) ctx.addIssue({ code: 'custom', path: ['databases', kind, 'name'], message: `database name "${name}" is also used by ${clash}` });
+    if (clash)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['databases', kind, 'name'],
+        message: `database name "${name}" is also used by ${clash}`,
+      });
     names.set(name.toLowerCase(), kind);
   }
 
@@ -212,14 +266,23 @@ function checkReferences(topology: Topology, ctx: Ctx): void {
   for (const dc of ['dc1', 'dc2'] as const) {
     topology.pool.servers[dc].forEach((server, index) => {
       const other = servers.get(server.toLowerCase());
-      if (other) ctx.addIssue({ code: 'custom', path: ['pool', 'servers', dc, index], message: `server "${server}" is listed twice (also in ${other})` });
+      if (other)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['pool', 'servers', dc, index],
+          message: `server "${server}" is listed twice (also in ${other})`,
+        });
       servers.set(server.toLowerCase(), dc);
     });
   }
 
   checkApprovals(topology.approvals, ctx);
   if (topology.drills.rehearse && !topology.simulated) {
-    ctx.addIssue({ code: 'custom', path: ['drills', 'rehearse'], message: 'only a rehearsal estate (simulated: true) may run real failovers in a drill' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['drills', 'rehearse'],
+      message: 'only a rehearsal estate (simulated: true) may run real failovers in a drill',
+    });
   }
 }
 
@@ -227,20 +290,32 @@ function checkApprovals(approvals: Topology['approvals'], ctx: Ctx): void {
   const checkGroups = (list: string[] | undefined, path: (string | number)[]) =>
     list?.forEach((entry, index) => {
       if (entry.startsWith('group:') && !(entry.slice(6) in approvals.groups)) {
-        ctx.addIssue({ code: 'custom', path: [...path, index], message: `unknown group "${entry.slice(6)}" (define it under approvals.groups)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, index],
+          message: `unknown group "${entry.slice(6)}" (define it under approvals.groups)`,
+        });
       }
     });
   checkGroups(approvals.decisions, ['approvals', 'decisions']);
   checkGroups(approvals.default.approvers, ['approvals', 'default', 'approvers']);
   checkGroups(approvals.default.escalation?.notify, ['approvals', 'default', 'escalation', 'notify']);
   if (approvals.default.waived) {
-    ctx.addIssue({ code: 'custom', path: ['approvals', 'default', 'waived'], message: 'waive individual gates, not the default policy' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['approvals', 'default', 'waived'],
+      message: 'waive individual gates, not the default policy',
+    });
   }
   for (const [gate, own] of Object.entries(approvals.gates) as [GateName, GatePolicyInput][]) {
     checkGroups(own.approvers, ['approvals', 'gates', gate, 'approvers']);
     checkGroups(own.escalation?.notify, ['approvals', 'gates', gate, 'escalation', 'notify']);
     if (own.waived && CRITICAL_GATES.includes(gate)) {
-      ctx.addIssue({ code: 'custom', path: ['approvals', 'gates', gate, 'waived'], message: `${gate} accepts data loss or a datacenter switch and cannot be waived` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approvals', 'gates', gate, 'waived'],
+        message: `${gate} accepts data loss or a datacenter switch and cannot be waived`,
+      });
     }
   }
   // Every gate a runbook may open must be answerable: someone may approve, and enough distinct people exist.
@@ -250,10 +325,18 @@ function checkApprovals(approvals: Topology['approvals'], ctx: Ctx): void {
     const own = approvals.gates[gate];
     const path = own?.approvers ? ['approvals', 'gates', gate, 'approvers'] : ['approvals', 'default', 'approvers'];
     if (policy.people.length === 0) {
-      ctx.addIssue({ code: 'custom', path, message: `nobody may approve gate ${gate}: set approvals.default.approvers or approvals.gates.${gate}.approvers` });
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `nobody may approve gate ${gate}: set approvals.default.approvers or approvals.gates.${gate}.approvers`,
+      });
     } else if (policy.required > policy.people.length) {
       const where = own?.required !== undefined ? ['approvals', 'gates', gate, 'required'] : path;
-      ctx.addIssue({ code: 'custom', path: where, message: `gate ${gate} needs ${policy.required} distinct approvals but only ${policy.people.length} ${policy.people.length === 1 ? 'person' : 'people'} may approve` });
+      ctx.addIssue({
+        code: 'custom',
+        path: where,
+        message: `gate ${gate} needs ${policy.required} distinct approvals but only ${policy.people.length} ${policy.people.length === 1 ? 'person' : 'people'} may approve`,
+      });
     }
   }
 }

@@ -27,7 +27,10 @@ export async function buildWorkflowBundle(outFile = DEFAULT_WORKFLOW_BUNDLE): Pr
 if (require.main === module) {
   const outFile = process.argv[2] ? path.resolve(process.argv[2]) : undefined;
   buildWorkflowBundle(outFile).then(
-    ({ file, bytes }) => process.stdout.write(`workflow bundle: ${path.relative(process.cwd(), file) || file} (${Math.round(bytes / 1024)} KiB)\n`),
+    ({ file, bytes }) =>
+      process.stdout.write(
+        `workflow bundle: ${path.relative(process.cwd(), file) || file} (${Math.round(bytes / 1024)} KiB)\n`,
+      ),
     (err: Error) => {
       process.stderr.write(`cannot bundle the workflows: ${err.message}\n`);
       process.exitCode = 1;

@@ -19,7 +19,10 @@ export function createWorkerLogger(level: LogLevelName, destination?: Destinatio
       // Temporal puts errors under `error`, pino's convention is `err`: serialize both with message and stack.
       serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
       // Secrets are passed as references and never logged; this is the net under that rule.
-      redact: { paths: ['apiKey', 'password', '*.apiKey', '*.password', 'connectionOptions.apiKey'], censor: '[redacted]' },
+      redact: {
+        paths: ['apiKey', 'password', '*.apiKey', '*.password', 'connectionOptions.apiKey'],
+        censor: '[redacted]',
+      },
     },
     destination ?? pino.destination({ dest: 1, sync: true }),
   );

@@ -60,7 +60,10 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     connection = await NativeConnection.connect(connectOptions);
   } catch (err) {
     logger.error({ address: connectOptions.address, err }, 'cannot connect to Temporal');
-    throw new CliError(`cannot connect to Temporal at ${connectOptions.address}: ${(err as Error).message}`, EXIT.failed);
+    throw new CliError(
+      `cannot connect to Temporal at ${connectOptions.address}: ${(err as Error).message}`,
+      EXIT.failed,
+    );
   }
 
   const deps = realDependencies({
@@ -83,7 +86,12 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     stop = watchForStop(worker, logger, settings, options.stop, ownProcess);
 
     const running = worker.run();
-    const ready: WorkerReady = { taskQueue: settings.taskQueue, namespace, address: connectOptions.address, metricsUrl };
+    const ready: WorkerReady = {
+      taskQueue: settings.taskQueue,
+      namespace,
+      address: connectOptions.address,
+      metricsUrl,
+    };
     logger.info(
       {
         ...ready,
@@ -120,7 +128,13 @@ interface StopControl {
  * bounds it: past the force time the shutdown is forced, and an owned process exits at once (an abandoned activity
  * would otherwise keep it alive). A second signal forces it straight away.
  */
-function watchForStop(worker: Worker, logger: WorkerLogger, settings: WorkerSettings, stop: AbortSignal | undefined, ownProcess: boolean): StopControl {
+function watchForStop(
+  worker: Worker,
+  logger: WorkerLogger,
+  settings: WorkerSettings,
+  stop: AbortSignal | undefined,
+  ownProcess: boolean,
+): StopControl {
   const cleanups: Array<() => void> = [];
   let stopping = false;
   let forced = false;
@@ -135,7 +149,10 @@ function watchForStop(worker: Worker, logger: WorkerLogger, settings: WorkerSett
     );
     const timer = setTimeout(() => {
       forced = true;
-      logger.error({ giveUpAfter }, `shutdown forced after ${giveUpAfter}: activities still running were abandoned; Temporal retries them once their timeouts pass`);
+      logger.error(
+        { giveUpAfter },
+        `shutdown forced after ${giveUpAfter}: activities still running were abandoned; Temporal retries them once their timeouts pass`,
+      );
       if (ownProcess) process.exit(EXIT.failed);
     }, settings.shutdownForceMs);
     timer.unref();
@@ -183,7 +200,10 @@ function installRuntime(logger: WorkerLogger, settings: WorkerSettings): void {
     });
   } catch (err) {
     if (!(err instanceof IllegalStateError)) {
-      throw new CliError(`cannot start the Temporal runtime (metrics on ${settings.metricsAddress ?? 'off'}): ${(err as Error).message}`, EXIT.failed);
+      throw new CliError(
+        `cannot start the Temporal runtime (metrics on ${settings.metricsAddress ?? 'off'}): ${(err as Error).message}`,
+        EXIT.failed,
+      );
     }
     // Embedded in a process that already runs Temporal workers (tests, the demo): its runtime's settings apply.
     logger.warn('a Temporal Runtime is already installed in this process: its logger and metrics settings apply');

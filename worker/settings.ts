@@ -55,7 +55,13 @@ interface Setting {
   source: string;
 }
 
-function pick(flag: string | undefined, flagName: string, env: NodeJS.ProcessEnv, variable: string, fallback: string): Setting {
+function pick(
+  flag: string | undefined,
+  flagName: string,
+  env: NodeJS.ProcessEnv,
+  variable: string,
+  fallback: string,
+): Setting {
   if (flag !== undefined) return { value: flag, source: flagName };
   const fromEnv = env[variable];
   if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: variable };
@@ -69,7 +75,13 @@ export function resolveWorkerSettings(flags: WorkerFlags, env: NodeJS.ProcessEnv
   const metrics = pick(flags.metrics, '--metrics', env, 'PCHAT_DR_METRICS_ADDRESS', DEFAULT_METRICS_ADDRESS);
   const logLevel = pick(flags.logLevel, '--log-level', env, 'PCHAT_DR_LOG_LEVEL', DEFAULT_LOG_LEVEL);
   const grace = pick(flags.shutdownGrace, '--shutdown-grace', env, 'PCHAT_DR_SHUTDOWN_GRACE', DEFAULT_SHUTDOWN_GRACE);
-  const bundle = pick(flags.workflowBundle, '--workflow-bundle', env, 'PCHAT_DR_WORKFLOW_BUNDLE', DEFAULT_WORKFLOW_BUNDLE);
+  const bundle = pick(
+    flags.workflowBundle,
+    '--workflow-bundle',
+    env,
+    'PCHAT_DR_WORKFLOW_BUNDLE',
+    DEFAULT_WORKFLOW_BUNDLE,
+  );
   const shutdownGraceMs = parseDuration(grace);
 
   return {
@@ -90,7 +102,10 @@ function parseMetricsAddress({ value, source }: Setting): string | null {
   const ipOk = match !== null && (match[1] !== undefined ? isIP(match[1]) === 6 : isIP(match[2]) === 4);
   const port = Number(match?.[3]);
   if (!ipOk || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new CliError(`${source} ${value}: give IP:port for the metrics endpoint (e.g. 127.0.0.1:9464 or 0.0.0.0:9464), or off`, EXIT.badInput);
+    throw new CliError(
+      `${source} ${value}: give IP:port for the metrics endpoint (e.g. 127.0.0.1:9464 or 0.0.0.0:9464), or off`,
+      EXIT.badInput,
+    );
   }
   return value;
 }
@@ -111,13 +126,18 @@ function parseDuration({ value, source }: Setting): number {
       // reported below
     }
   }
-  if (!Number.isFinite(ms) || ms < 0) throw new CliError(`${source} ${value}: give a duration with its unit, e.g. 30s, 5m or 1h`, EXIT.badInput);
+  if (!Number.isFinite(ms) || ms < 0)
+    throw new CliError(`${source} ${value}: give a duration with its unit, e.g. 30s, 5m or 1h`, EXIT.badInput);
   return ms;
 }
 
 function checkBundle({ value, source }: Setting): string {
   const file = path.resolve(value);
   if (existsSync(file)) return file;
-  if (source.startsWith('default')) throw new CliError(`workflow bundle ${file} not found: run \`npm run build\` to build it`, EXIT.badInput);
-  throw new CliError(`${source} ${value}: workflow bundle not found (check the path; \`npm run build\` writes ${DEFAULT_WORKFLOW_BUNDLE})`, EXIT.badInput);
+  if (source.startsWith('default'))
+    throw new CliError(`workflow bundle ${file} not found: run \`npm run build\` to build it`, EXIT.badInput);
+  throw new CliError(
+    `${source} ${value}: workflow bundle not found (check the path; \`npm run build\` writes ${DEFAULT_WORKFLOW_BUNDLE})`,
+    EXIT.badInput,
+  );
 }

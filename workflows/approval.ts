@@ -11,7 +11,10 @@ import type { EvidenceRecord, GateRecord } from './report';
 function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    return `{${Object.keys(value as Record<string, unknown>).sort().map((key) => `${JSON.stringify(key)}:${stableJson((value as Record<string, unknown>)[key])}`).join(',')}}`;
+    return `{${Object.keys(value as Record<string, unknown>)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${stableJson((value as Record<string, unknown>)[key])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value ?? null);
 }
@@ -30,7 +33,13 @@ export function makeEvidence(takenAt: string, summary: string[], material: Recor
   return { version: evidenceVersion(material), takenAt, summary, material };
 }
 
-export function openApprovalGate(id: string, policy: GatePolicy, question: string, evidence: EvidenceRecord, now: string): GateRecord {
+export function openApprovalGate(
+  id: string,
+  policy: GatePolicy,
+  question: string,
+  evidence: EvidenceRecord,
+  now: string,
+): GateRecord {
   return {
     id,
     gate: policy.gate,
@@ -48,7 +57,15 @@ export function openApprovalGate(id: string, policy: GatePolicy, question: strin
   };
 }
 
-export function openDecisionGate(id: string, step: string, question: string, people: string[], skippable: boolean, timeout: string, now: string): GateRecord {
+export function openDecisionGate(
+  id: string,
+  step: string,
+  question: string,
+  people: string[],
+  skippable: boolean,
+  timeout: string,
+  now: string,
+): GateRecord {
   return {
     id,
     gate: 'decision',
@@ -67,7 +84,11 @@ export function openDecisionGate(id: string, step: string, question: string, peo
 }
 
 /** The open gate a message names: an exact id, or the latest open gate with that name. */
-export function findOpenGate(gates: GateRecord[], name: string | undefined, kind: GateRecord['kind']): GateRecord | undefined {
+export function findOpenGate(
+  gates: GateRecord[],
+  name: string | undefined,
+  kind: GateRecord['kind'],
+): GateRecord | undefined {
   const open = gates.filter((gate) => gate.status === 'open' && gate.kind === kind);
   if (!name) return open[open.length - 1];
   return open.find((gate) => gate.id === name) ?? [...open].reverse().find((gate) => gate.gate === name);
@@ -90,9 +111,12 @@ export function refuseApproval(gates: GateRecord[], message: ApproveMessage, ini
   if (!message.by?.trim()) return 'an approval must say who gives it (--as)';
   const gate = findOpenGate(gates, message.gate, 'approval');
   if (!gate) return `gate ${message.gate} is not open (${openGatesText(gates)})`;
-  if (!allowed(gate).some((person) => same(person, message.by))) return `${message.by} may not approve ${gate.gate} (approvers: ${allowed(gate).join(', ')})`;
-  if (gate.twoPersonRule && same(message.by, initiator)) return `${message.by} started this run and may not approve ${gate.gate} (two-person rule)`;
-  if (gate.approvals.some((vote) => same(vote.by, message.by))) return `${message.by} has already approved ${gate.id}; it needs ${gate.required} distinct people`;
+  if (!allowed(gate).some((person) => same(person, message.by)))
+    return `${message.by} may not approve ${gate.gate} (approvers: ${allowed(gate).join(', ')})`;
+  if (gate.twoPersonRule && same(message.by, initiator))
+    return `${message.by} started this run and may not approve ${gate.gate} (two-person rule)`;
+  if (gate.approvals.some((vote) => same(vote.by, message.by)))
+    return `${message.by} has already approved ${gate.id}; it needs ${gate.required} distinct people`;
   if (message.evidenceVersion && message.evidenceVersion !== gate.evidence?.version) {
     return `the evidence of ${gate.id} changed since you looked (you saw ${message.evidenceVersion}, it is now ${gate.evidence?.version}): review it again`;
   }
@@ -104,7 +128,8 @@ export function refuseRejection(gates: GateRecord[], message: RejectMessage): st
   if (!message.reason?.trim()) return 'a rejection needs a reason';
   const gate = findOpenGate(gates, message.gate, 'approval');
   if (!gate) return `gate ${message.gate} is not open (${openGatesText(gates)})`;
-  if (!allowed(gate).some((person) => same(person, message.by))) return `${message.by} may not answer ${gate.gate} (approvers: ${allowed(gate).join(', ')})`;
+  if (!allowed(gate).some((person) => same(person, message.by)))
+    return `${message.by} may not answer ${gate.gate} (approvers: ${allowed(gate).join(', ')})`;
   return null;
 }
 
@@ -113,9 +138,12 @@ export function refuseDecision(gates: GateRecord[], message: DecideMessage): str
   if (!message.reason?.trim()) return 'a decision needs a reason';
   const gate = findOpenGate(gates, message.gate, 'decision');
   if (!gate) return `no decision is pending${message.gate ? ` for ${message.gate}` : ''} (${openGatesText(gates)})`;
-  if (!gate.approvers.some((person) => same(person, message.by))) return `${message.by} may not decide on failed steps (allowed: ${gate.approvers.join(', ')})`;
+  if (!gate.approvers.some((person) => same(person, message.by)))
+    return `${message.by} may not decide on failed steps (allowed: ${gate.approvers.join(', ')})`;
   if (!gate.choices?.includes(message.choice)) {
-    return message.choice === 'skip' ? `step ${gate.step} cannot be skipped: retry or abort` : `${message.choice} is not a choice here (${gate.choices?.join(', ')})`;
+    return message.choice === 'skip'
+      ? `step ${gate.step} cannot be skipped: retry or abort`
+      : `${message.choice} is not a choice here (${gate.choices?.join(', ')})`;
   }
   return null;
 }

@@ -41,7 +41,10 @@ export interface DrillFindings {
     rtoObjectiveSeconds: number;
     rowsInRehearsal: number | null;
     /** A rehearsal estate's real failover and failback, when the drill ran them. */
-    rehearsal?: { failover: { workflowId: string; rtoSeconds: number | null; rpoSeconds: number | null }; failback: { workflowId: string; interruptionSeconds: number | null } };
+    rehearsal?: {
+      failover: { workflowId: string; rtoSeconds: number | null; rpoSeconds: number | null };
+      failback: { workflowId: string; interruptionSeconds: number | null };
+    };
   };
   trend: DrillSummary[];
   deviations: string[];
@@ -55,38 +58,77 @@ export function failedChecks(findings: DrillFindings): DrillCheck[] {
 const seconds = (value: number | null) => (value === null ? 'unknown' : formatDuration(value * 1000));
 
 /** The drill's own report, as an auditor reads it. */
-export function drillMarkdown(report: { workflowId: string; pool: string; startedAt: string; finishedAt?: string; outcome: string; drill?: DrillFindings }): string {
+export function drillMarkdown(report: {
+  workflowId: string;
+  pool: string;
+  startedAt: string;
+  finishedAt?: string;
+  outcome: string;
+  drill?: DrillFindings;
+}): string {
   const findings = report.drill;
-  const lines = [`# DR drill ${report.workflowId}`, '', `Pool **${report.pool}**, started ${report.startedAt}${report.finishedAt ? `, finished ${report.finishedAt}` : ''}.`, ''];
+  const lines = [
+    `# DR drill ${report.workflowId}`,
+    '',
+    `Pool **${report.pool}**, started ${report.startedAt}${report.finishedAt ? `, finished ${report.finishedAt}` : ''}.`,
+    '',
+  ];
   if (!findings) return [...lines, `No findings (${report.outcome}).`, ''].join('\n');
-  if (findings.skipped) return [...lines, `**Skipped:** ${findings.skipped}. Nothing was checked or changed.`, ''].join('\n');
+  if (findings.skipped)
+    return [...lines, `**Skipped:** ${findings.skipped}. Nothing was checked or changed.`, ''].join('\n');
   const failed = failedChecks(findings);
-  lines.push(findings.passed ? '**Result: PASSED** — every check passed and the objectives are met.' : `**Result: FAILED** — ${failed.length} check(s) failed: ${failed.map((check) => check.title).join('; ')}.`, '');
+  lines.push(
+    findings.passed
+      ? '**Result: PASSED** — every check passed and the objectives are met.'
+      : `**Result: FAILED** — ${failed.length} check(s) failed: ${failed.map((check) => check.title).join('; ')}.`,
+    '',
+  );
   const { figures } = findings;
   lines.push('## Figures', '', '| measure | now | objective | |', '|---|---|---|---|');
-  lines.push(`| RPO (last restored log backup vs. last log backup) | ${seconds(figures.rpoSeconds)} | ${seconds(figures.rpoObjectiveSeconds)} | ${figures.rpoSeconds === null ? '?' : figures.rpoSeconds <= figures.rpoObjectiveSeconds ? 'met' : 'MISSED'} |`);
-  lines.push(`| Estimated RTO (restore rehearsal) | ${seconds(figures.estimatedRtoSeconds)} | ${seconds(figures.rtoObjectiveSeconds)} | ${figures.estimatedRtoSeconds === null ? '?' : figures.estimatedRtoSeconds <= figures.rtoObjectiveSeconds ? 'met' : 'MISSED'} |`);
+  lines.push(
+    `| RPO (last restored log backup vs. last log backup) | ${seconds(figures.rpoSeconds)} | ${seconds(figures.rpoObjectiveSeconds)} | ${figures.rpoSeconds === null ? '?' : figures.rpoSeconds <= figures.rpoObjectiveSeconds ? 'met' : 'MISSED'} |`,
+  );
+  lines.push(
+    `| Estimated RTO (restore rehearsal) | ${seconds(figures.estimatedRtoSeconds)} | ${seconds(figures.rtoObjectiveSeconds)} | ${figures.estimatedRtoSeconds === null ? '?' : figures.estimatedRtoSeconds <= figures.rtoObjectiveSeconds ? 'met' : 'MISSED'} |`,
+  );
   if (figures.rowsInRehearsal !== null) lines.push(`| Rows in the rehearsal copy | ${figures.rowsInRehearsal} | | |`);
   if (figures.rehearsal) {
-    lines.push(`| Rehearsal failover RTO (${figures.rehearsal.failover.workflowId}) | ${seconds(figures.rehearsal.failover.rtoSeconds)} | ${seconds(figures.rtoObjectiveSeconds)} | |`);
-    lines.push(`| Rehearsal failover RPO | ${seconds(figures.rehearsal.failover.rpoSeconds)} | ${seconds(figures.rpoObjectiveSeconds)} | |`);
-    lines.push(`| Rehearsal failback interruption (${figures.rehearsal.failback.workflowId}) | ${seconds(figures.rehearsal.failback.interruptionSeconds)} | | |`);
+    lines.push(
+      `| Rehearsal failover RTO (${figures.rehearsal.failover.workflowId}) | ${seconds(figures.rehearsal.failover.rtoSeconds)} | ${seconds(figures.rtoObjectiveSeconds)} | |`,
+    );
+    lines.push(
+      `| Rehearsal failover RPO | ${seconds(figures.rehearsal.failover.rpoSeconds)} | ${seconds(figures.rpoObjectiveSeconds)} | |`,
+    );
+    lines.push(
+      `| Rehearsal failback interruption (${figures.rehearsal.failback.workflowId}) | ${seconds(figures.rehearsal.failback.interruptionSeconds)} | | |`,
+    );
   }
   lines.push('');
   for (const group of ['health', 'drift', 'objectives', 'rehearsal'] as const) {
     const checks = findings.checks.filter((check) => check.group === group);
     if (checks.length === 0) continue;
-    lines.push(`## ${group[0].toUpperCase()}${group.slice(1)}`, '', '| check | result | observed | expected |', '|---|---|---|---|');
-    for (const check of checks) lines.push(`| ${cell(check.title)} | ${check.passed ? 'pass' : '**FAIL**'} | ${cell(check.observed)} | ${cell(check.expected)} |`);
+    lines.push(
+      `## ${group[0].toUpperCase()}${group.slice(1)}`,
+      '',
+      '| check | result | observed | expected |',
+      '|---|---|---|---|',
+    );
+    for (const check of checks)
+      lines.push(
+        `| ${cell(check.title)} | ${check.passed ? 'pass' : '**FAIL**'} | ${cell(check.observed)} | ${cell(check.expected)} |`,
+      );
     lines.push('');
   }
-  if (findings.deviations.length > 0) lines.push('## Deviations', '', ...findings.deviations.map((deviation) => `- ${deviation}`), '');
+  if (findings.deviations.length > 0)
+    lines.push('## Deviations', '', ...findings.deviations.map((deviation) => `- ${deviation}`), '');
   lines.push('## Trend', '');
   if (findings.trend.length === 0) lines.push('No earlier drill on this pool.', '');
   else {
     lines.push('| drill | started | result | failed checks | RPO | estimated RTO |', '|---|---|---|---|---|---|');
     for (const earlier of findings.trend) {
-      lines.push(`| ${earlier.workflowId} | ${earlier.startedAt} | ${earlier.passed === null ? earlier.outcome : earlier.passed ? 'passed' : 'failed'} | ${earlier.failedChecks} | ${seconds(earlier.rpoSeconds)} | ${seconds(earlier.estimatedRtoSeconds)} |`);
+      lines.push(
+        `| ${earlier.workflowId} | ${earlier.startedAt} | ${earlier.passed === null ? earlier.outcome : earlier.passed ? 'passed' : 'failed'} | ${earlier.failedChecks} | ${seconds(earlier.rpoSeconds)} | ${seconds(earlier.estimatedRtoSeconds)} |`,
+      );
     }
     lines.push('');
   }
@@ -96,7 +138,12 @@ export function drillMarkdown(report: { workflowId: string; pool: string; starte
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 /** What the trend keeps of a drill's report. */
-export function summariseDrill(report: { workflowId: string; startedAt: string; outcome: string; drill?: DrillFindings }): DrillSummary {
+export function summariseDrill(report: {
+  workflowId: string;
+  startedAt: string;
+  outcome: string;
+  drill?: DrillFindings;
+}): DrillSummary {
   const findings = report.drill;
   return {
     workflowId: report.workflowId,

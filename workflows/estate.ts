@@ -2,7 +2,12 @@
  * What runbooks need to know about the estate, derived from the topology they receive: instances by role, database
  * names, the pool target, log-shipping settings, file names. Pure (types only from topology and activities).
  */
-import type { PrimaryConfiguration, PrimarySettings, SecondaryConfiguration, SecondarySettings } from '../activities/log-shipping';
+import type {
+  PrimaryConfiguration,
+  PrimarySettings,
+  SecondaryConfiguration,
+  SecondarySettings,
+} from '../activities/log-shipping';
 import type { PoolTarget } from '../activities/pool-control';
 import { durationMs } from '../topology/durations';
 import type { DatabaseKind, DatabaseRoles, Instance, Role, Topology } from '../topology/schema';
@@ -23,12 +28,20 @@ export function instanceFor(topology: Topology, kind: DatabaseKind, role: Role):
 }
 
 /** Like instanceFor, for roles every topology has (primary, mirror, backup). */
-export function requiredInstance(topology: Topology, kind: DatabaseKind, role: 'primary' | 'mirror' | 'backup'): Instance {
+export function requiredInstance(
+  topology: Topology,
+  kind: DatabaseKind,
+  role: 'primary' | 'mirror' | 'backup',
+): Instance {
   return instanceFor(topology, kind, role)!;
 }
 
 export function poolTargetOf(topology: Topology): PoolTarget {
-  return { poolControl: topology.poolControl, fqdn: topology.pool.fqdn, identity: topology.pool.identity ?? `service:${topology.pool.fqdn}` };
+  return {
+    poolControl: topology.poolControl,
+    fqdn: topology.pool.fqdn,
+    identity: topology.pool.identity ?? `service:${topology.pool.fqdn}`,
+  };
 }
 
 /** Two lists of server FQDNs name the same servers (in any order, any case). */
@@ -98,7 +111,10 @@ export function primaryDifferences(configured: PrimaryConfiguration, asked: Prim
   const { backupDirectory, backupShare, retentionMinutes, backupThresholdMinutes, compression } = configured;
   const jobName = configured.backupJob?.name;
   const scheduleSeconds = configured.backupJob?.scheduleSeconds ?? asked.scheduleSeconds;
-  return differences({ backupDirectory, backupShare, retentionMinutes, backupThresholdMinutes, compression, jobName, scheduleSeconds }, { ...asked });
+  return differences(
+    { backupDirectory, backupShare, retentionMinutes, backupThresholdMinutes, compression, jobName, scheduleSeconds },
+    { ...asked },
+  );
 }
 
 /** How a secondary's configuration differs in what matters for restoring (the partner, the folders, the delay). */

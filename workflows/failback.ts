@@ -24,7 +24,10 @@ export interface FailbackOptions {
   jobTimeoutSeconds?: number;
 }
 
-const DATABASE_TYPES: Record<DatabaseKind, 'PersistentChat' | 'PersistentChatCompliance'> = { mgc: 'PersistentChat', mgccomp: 'PersistentChatCompliance' };
+const DATABASE_TYPES: Record<DatabaseKind, 'PersistentChat' | 'PersistentChatCompliance'> = {
+  mgc: 'PersistentChat',
+  mgccomp: 'PersistentChatCompliance',
+};
 
 export async function failback(input: RunbookInput<FailbackOptions>): Promise<RunbookReport> {
   const rb = new Runbook<FailbackOptions>('failback', input);
@@ -37,51 +40,111 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
     const pool = poolTargetOf(topology);
     const kinds = (['mgc', 'mgccomp'] as const).filter((kind) => topology.databases[kind]);
     const state = async (instance: Instance, name: string, kind = 'read-state') =>
-      (await rb.read({ name: kind, title: `Read ${name} on ${instance.name}`, target: instance.name, activity: 'readMirroringState', input: { instance, database: name } })).found;
+      (
+        await rb.read({
+          name: kind,
+          title: `Read ${name} on ${instance.name}`,
+          target: instance.name,
+          activity: 'readMirroringState',
+          input: { instance, database: name },
+        })
+      ).found;
 
     // Step 1: preflight — the pool runs on the backup, the primary answers again.
     const readEstate = async () => ({
-      pool: (await rb.read({ name: 'read-pool', title: 'Read the pool state', target: pool.fqdn, activity: 'readPoolState', input: { pool } })).found,
+      pool: (
+        await rb.read({
+          name: 'read-pool',
+          title: 'Read the pool state',
+          target: pool.fqdn,
+          activity: 'readPoolState',
+          input: { pool },
+        })
+      ).found,
       backup: await state(backup, database),
       primary: await state(primary, database),
     });
     const before = await readEstate();
-    if (before.pool.poolState === 'Normal' && sameServers(before.pool.activeServers, topology.pool.servers.dc1) && before.primary.state === 'ONLINE') {
-      return { outcome: 'no-change', reason: `the pool already runs on DC1 (Normal, DC1 servers active, ${database} ONLINE on ${primary.name})` };
+    if (
+      before.pool.poolState === 'Normal' &&
+      sameServers(before.pool.activeServers, topology.pool.servers.dc1) &&
+      before.primary.state === 'ONLINE'
+    ) {
+      return {
+        outcome: 'no-change',
+        reason: `the pool already runs on DC1 (Normal, DC1 servers active, ${database} ONLINE on ${primary.name})`,
+      };
     }
-    rb.require(before.pool.poolState === 'FailedOver', `the pool is ${before.pool.poolState}: failback starts from a failed-over pool`);
-    rb.require(before.backup.state === 'ONLINE', `${database} on ${backup.name} must be ONLINE (it serves the pool): ${describePartner(before.backup)}`);
-    rb.require(before.primary.reachable, `${primary.name} cannot be reached: rebuild DC1 first (${before.primary.unreachableReason})`);
+    rb.require(
+      before.pool.poolState === 'FailedOver',
+      `the pool is ${before.pool.poolState}: failback starts from a failed-over pool`,
+    );
+    rb.require(
+      before.backup.state === 'ONLINE',
+      `${database} on ${backup.name} must be ONLINE (it serves the pool): ${describePartner(before.backup)}`,
+    );
+    rb.require(
+      before.primary.reachable,
+      `${primary.name} cannot be reached: rebuild DC1 first (${before.primary.unreachableReason})`,
+    );
 
     // Step 2: the maintenance window.
-    await rb.approval('approve-failback', `Fail Persistent Chat back to ${primary.name} (DC1)? Chat is unavailable from clearing the active servers until DC1's servers are active again.`, async () => {
-      const now = await readEstate();
-      return makeEvidence(rb.now(), [`pool ${now.pool.poolState}; active servers: ${now.pool.activeServers.join(', ') || 'none'}`, describePartner(now.backup), describePartner(now.primary)], {
-        poolState: now.pool.poolState,
-        backup: now.backup.state,
-        primaryReachable: now.primary.reachable,
-      });
-    });
+    await rb.approval(
+      'approve-failback',
+      `Fail Persistent Chat back to ${primary.name} (DC1)? Chat is unavailable from clearing the active servers until DC1's servers are active again.`,
+      async () => {
+        const now = await readEstate();
+        return makeEvidence(
+          rb.now(),
+          [
+            `pool ${now.pool.poolState}; active servers: ${now.pool.activeServers.join(', ') || 'none'}`,
+            describePartner(now.backup),
+            describePartner(now.primary),
+          ],
+          {
+            poolState: now.pool.poolState,
+            backup: now.backup.state,
+            primaryReachable: now.primary.reachable,
+          },
+        );
+      },
+    );
 
     // Step 9a [beyond], decided now, before the window: mirroring primary → mirror is installed inside it, before log
     // shipping is set up again, because Install-CsMirrorDatabase takes a log backup of its own, outside log shipping,
     // which would break the chain the backup restores if log shipping already ran.
     let mirroring = rb.options.restoreMirroring !== false;
     if (mirroring) {
-      const readPair = async () => ({ primary: await state(primary, database, 'read-primary'), mirror: await state(mirror, database, 'read-mirror') });
-      const gate = await rb.approval('approve-failback-mirroring', `During the failback, also mirror ${database} from ${primary.name} to ${mirror.name} again (Install-CsMirrorDatabase; it lengthens the window by the time a mirror takes to seed)?`, async () => {
-        const pair = await readPair();
-        return mirroringEvidence(rb.now(), pair.mirror, pair.primary);
-      }, { optional: true });
+      const readPair = async () => ({
+        primary: await state(primary, database, 'read-primary'),
+        mirror: await state(mirror, database, 'read-mirror'),
+      });
+      const gate = await rb.approval(
+        'approve-failback-mirroring',
+        `During the failback, also mirror ${database} from ${primary.name} to ${mirror.name} again (Install-CsMirrorDatabase; it lengthens the window by the time a mirror takes to seed)?`,
+        async () => {
+          const pair = await readPair();
+          return mirroringEvidence(rb.now(), pair.mirror, pair.primary);
+        },
+        { optional: true },
+      );
       if (gate.status === 'rejected') {
         mirroring = false;
-        rb.note(`mirroring ${primary.name} → ${mirror.name} was declined by ${gate.rejection?.by}: the pool runs without a mirror`);
+        rb.note(
+          `mirroring ${primary.name} → ${mirror.name} was declined by ${gate.rejection?.by}: the pool runs without a mirror`,
+        );
       }
     }
 
     // Step 3: nothing may connect to mgc / mgccomp from here on.
     rb.setPhase('stopping-service');
-    await rb.act({ name: 'clear-active-servers', title: 'Stop Persistent Chat: Set-CsPersistentChatActiveServer -ActiveServers $Null', target: pool.fqdn, activity: 'setActiveServers', input: { pool, servers: [] } });
+    await rb.act({
+      name: 'clear-active-servers',
+      title: 'Stop Persistent Chat: Set-CsPersistentChatActiveServer -ActiveServers $Null',
+      target: pool.fqdn,
+      activity: 'setActiveServers',
+      input: { pool, servers: [] },
+    });
     const interruptedAt = rb.now();
 
     // Step 4: mirroring off on the backup side, for mgc and mgccomp.
@@ -91,33 +154,72 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
       const onBackup = instanceFor(topology, kind, 'backup')!;
       const current = kind === 'mgc' ? before.backup : await state(onBackup, name);
       if (current.exists && current.role) {
-        await rb.act({ name: 'remove-backup-mirroring', title: `Remove mirroring of ${name} on ${onBackup.name}`, target: onBackup.name, activity: 'removeMirroring', input: { database: name, instance: onBackup } });
+        await rb.act({
+          name: 'remove-backup-mirroring',
+          title: `Remove mirroring of ${name} on ${onBackup.name}`,
+          target: onBackup.name,
+          activity: 'removeMirroring',
+          input: { database: name, instance: onBackup },
+        });
       }
     }
 
     // Step 5: a full backup of what DC2 served, on the share both sides read.
     rb.setPhase('copying-data-back');
     const fileName = `${database}_failback_${timestampOf(new Date())}.bak`;
-    const full = await rb.act({ name: 'full-backup', title: `Full backup of ${database} on ${backup.name} (WITH INIT, CHECKSUM)`, target: backup.name, activity: 'backupFullDatabase', input: { instance: backup, database, folder: topology.backupShare, fileName } });
+    const full = await rb.act({
+      name: 'full-backup',
+      title: `Full backup of ${database} on ${backup.name} (WITH INIT, CHECKSUM)`,
+      target: backup.name,
+      activity: 'backupFullDatabase',
+      input: { instance: backup, database, folder: topology.backupShare, fileName },
+    });
 
     // Step 6: restore it over the primary's copy, ready to use.
     if (before.primary.role) {
-      await rb.act({ name: 'remove-stale-mirroring', title: `Remove the old mirroring session of ${database} on ${primary.name}`, target: primary.name, activity: 'removeMirroring', input: { database, instance: primary } });
+      await rb.act({
+        name: 'remove-stale-mirroring',
+        title: `Remove the old mirroring session of ${database} on ${primary.name}`,
+        target: primary.name,
+        activity: 'removeMirroring',
+        input: { database, instance: primary },
+      });
     }
     const file = full.kind === 'done' ? full.result.figures.file : `${topology.backupShare.sqlPath}/${fileName}`;
     if (before.primary.state === 'ONLINE') {
-      await rb.act({ name: 'end-primary-sessions', title: `End every session using ${database} on ${primary.name} (RESTORE needs it to itself)`, target: primary.name, activity: 'endSessions', input: { instance: primary, database } });
+      await rb.act({
+        name: 'end-primary-sessions',
+        title: `End every session using ${database} on ${primary.name} (RESTORE needs it to itself)`,
+        target: primary.name,
+        activity: 'endSessions',
+        input: { instance: primary, database },
+      });
     }
-    await rb.act({ name: 'restore-primary', title: `Restore ${database} on ${primary.name} WITH REPLACE, RECOVERY`, target: primary.name, activity: 'restoreFullDatabase', input: { instance: primary, database, file, move: [], replace: true, recovery: 'RECOVERY' } });
+    await rb.act({
+      name: 'restore-primary',
+      title: `Restore ${database} on ${primary.name} WITH REPLACE, RECOVERY`,
+      target: primary.name,
+      activity: 'restoreFullDatabase',
+      input: { instance: primary, database, file, move: [], replace: true, recovery: 'RECOVERY' },
+    });
     if (!rb.dryRun) {
       const restored = await state(primary, database, 'verify-primary');
-      rb.require(restored.state === 'ONLINE', `${database} on ${primary.name} is not ONLINE after the restore: ${describePartner(restored)}`);
+      rb.require(
+        restored.state === 'ONLINE',
+        `${database} on ${primary.name} is not ONLINE after the restore: ${describePartner(restored)}`,
+      );
     }
 
     // Step 8, first half: the pool uses the primary databases again (with no active server, nothing connects yet;
     // Install-CsMirrorDatabase below acts on the databases the pool uses).
     rb.setPhase('restoring-service');
-    await rb.act({ name: 'pool-normal', title: 'Set-CsPersistentChatState -PoolState Normal', target: pool.fqdn, activity: 'setPoolState', input: { pool, state: 'Normal' } });
+    await rb.act({
+      name: 'pool-normal',
+      title: 'Set-CsPersistentChatState -PoolState Normal',
+      target: pool.fqdn,
+      activity: 'setPoolState',
+      input: { pool, state: 'Normal' },
+    });
 
     // Step 9a [beyond]: mirroring primary → mirror again, before log shipping (see above).
     if (mirroring) {
@@ -129,7 +231,14 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
           title: `Install-CsMirrorDatabase: mirror ${name} from ${requiredInstance(topology, kind, 'primary').name} to ${requiredInstance(topology, kind, 'mirror').name}`,
           target: requiredInstance(topology, kind, 'primary').name,
           activity: 'installMirrorDatabase',
-          input: { pool, databaseType: DATABASE_TYPES[kind], database: name, principal: requiredInstance(topology, kind, 'primary'), mirror: requiredInstance(topology, kind, 'mirror'), fileShare: topology.backupShare.sqlPath },
+          input: {
+            pool,
+            databaseType: DATABASE_TYPES[kind],
+            database: name,
+            principal: requiredInstance(topology, kind, 'primary'),
+            mirror: requiredInstance(topology, kind, 'mirror'),
+            fileShare: topology.backupShare.sqlPath,
+          },
           skippable: `${name} stays unmirrored until Install-CsMirrorDatabase is run again`,
         });
       }
@@ -138,40 +247,102 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
     // Step 7: log shipping primary → backup again (it re-seeds the backup).
     rb.setPhase('log-shipping');
     const covering = rb.record.gates.find((gate) => gate.gate === 'approve-failback')?.id;
-    await rb.child<SetupLogShippingOptions>({ name: 'setup-log-shipping', title: `Set up log shipping ${primary.name} → ${backup.name} again`, runbook: 'setup-log-shipping', workflow: setupLogShipping, options: { database: 'mgc', jobTimeoutSeconds: rb.options.jobTimeoutSeconds }, coveringGate: covering });
+    await rb.child<SetupLogShippingOptions>({
+      name: 'setup-log-shipping',
+      title: `Set up log shipping ${primary.name} → ${backup.name} again`,
+      runbook: 'setup-log-shipping',
+      workflow: setupLogShipping,
+      options: { database: 'mgc', jobTimeoutSeconds: rb.options.jobTimeoutSeconds },
+      coveringGate: covering,
+    });
 
     // Step 8, second half: DC1's servers serve again.
     rb.setPhase('restoring-service');
-    await rb.act({ name: 'activate-dc1', title: 'Set-CsPersistentChatActiveServer to the DC1 servers', target: pool.fqdn, activity: 'setActiveServers', input: { pool, servers: topology.pool.servers.dc1 } });
+    await rb.act({
+      name: 'activate-dc1',
+      title: 'Set-CsPersistentChatActiveServer to the DC1 servers',
+      target: pool.fqdn,
+      activity: 'setActiveServers',
+      input: { pool, servers: topology.pool.servers.dc1 },
+    });
     const restoredAt = rb.now();
     rb.record.measures.serviceInterruption = serviceInterruption(interruptedAt, restoredAt);
 
     // Step 9b [beyond]: the mirror-side log shipping, once service is back (it switches the mirroring principal twice).
-    if (mirroring && rb.options.restoreMirrorLogShipping !== false) await restoreMirrorLogShipping(rb, primary, mirror, database);
+    if (mirroring && rb.options.restoreMirrorLogShipping !== false)
+      await restoreMirrorLogShipping(rb, primary, mirror, database);
 
     // Step 10: verify.
     rb.setPhase('verifying');
     if (rb.dryRun) return;
     const after = await readEstate();
-    rb.require(after.pool.poolState === 'Normal' && sameServers(after.pool.activeServers, topology.pool.servers.dc1), `the pool is ${after.pool.poolState} with ${after.pool.activeServers.join(', ') || 'no'} active servers after the failback`);
-    rb.require(after.primary.state === 'ONLINE', `${database} on ${primary.name} is not ONLINE: ${describePartner(after.primary)}`);
-    rb.note('Skype for Business requires restarting all Front End servers of the pool after a change to a mirroring relationship.');
+    rb.require(
+      after.pool.poolState === 'Normal' && sameServers(after.pool.activeServers, topology.pool.servers.dc1),
+      `the pool is ${after.pool.poolState} with ${after.pool.activeServers.join(', ') || 'no'} active servers after the failback`,
+    );
+    rb.require(
+      after.primary.state === 'ONLINE',
+      `${database} on ${primary.name} is not ONLINE: ${describePartner(after.primary)}`,
+    );
+    rb.note(
+      'Skype for Business requires restarting all Front End servers of the pool after a change to a mirroring relationship.',
+    );
   });
 }
 
 /** Runbook 5 step 9 [beyond]: stale mirror-side metadata removed, then runbook 3 re-derives it from the primary. */
-async function restoreMirrorLogShipping(rb: Runbook<FailbackOptions>, primary: Instance, mirror: Instance, database: string): Promise<void> {
+async function restoreMirrorLogShipping(
+  rb: Runbook<FailbackOptions>,
+  primary: Instance,
+  mirror: Instance,
+  database: string,
+): Promise<void> {
   rb.setPhase('restoring-mirror-log-shipping');
-  const gate = await rb.approval('approve-failback-mirror-log-shipping', `Configure log shipping on ${mirror.name} again (runbook 3: two mirroring switches)?`, async () => {
-    const partner: MirroringState = (await rb.read({ name: 'read-primary', title: `Read ${database} on ${primary.name}`, target: primary.name, activity: 'readMirroringState', input: { instance: primary, database } })).found;
-    return makeEvidence(rb.now(), [describePartner(partner)], { role: partner.role, state: partner.state });
-  }, { optional: true });
+  const gate = await rb.approval(
+    'approve-failback-mirror-log-shipping',
+    `Configure log shipping on ${mirror.name} again (runbook 3: two mirroring switches)?`,
+    async () => {
+      const partner: MirroringState = (
+        await rb.read({
+          name: 'read-primary',
+          title: `Read ${database} on ${primary.name}`,
+          target: primary.name,
+          activity: 'readMirroringState',
+          input: { instance: primary, database },
+        })
+      ).found;
+      return makeEvidence(rb.now(), [describePartner(partner)], { role: partner.role, state: partner.state });
+    },
+    { optional: true },
+  );
   if (gate.status === 'rejected') {
-    rb.note(`mirror-side log shipping was declined by ${gate.rejection?.by}: log shipping stops if ${database} fails over to ${mirror.name}`);
+    rb.note(
+      `mirror-side log shipping was declined by ${gate.rejection?.by}: log shipping stops if ${database} fails over to ${mirror.name}`,
+    );
     return;
   }
-  await rb.act({ name: 'clean-mirror-log-shipping', title: `Remove the log-shipping primary configuration left on ${mirror.name} from before the disaster`, target: mirror.name, activity: 'removeLogShippingPrimary', input: { instance: mirror, database }, skippable: 'runbook 3 then keeps the old configuration if it matches' });
-  await rb.act({ name: 'wait-synchronized', title: `Wait until ${database} is SYNCHRONIZED on ${primary.name}`, target: primary.name, activity: 'waitUntilSynchronized', input: { database, principal: primary, timeoutSeconds: 300 } });
-  await rb.child<SetupMirrorLogShippingOptions>({ name: 'setup-mirror-log-shipping', title: `Configure log shipping on ${mirror.name}`, runbook: 'setup-mirror-log-shipping', workflow: setupMirrorLogShipping, options: { database: 'mgc', jobTimeoutSeconds: rb.options.jobTimeoutSeconds }, coveringGate: gate.id, skippable: `log shipping stops if ${database} fails over to ${mirror.name} until runbook 3 runs` });
+  await rb.act({
+    name: 'clean-mirror-log-shipping',
+    title: `Remove the log-shipping primary configuration left on ${mirror.name} from before the disaster`,
+    target: mirror.name,
+    activity: 'removeLogShippingPrimary',
+    input: { instance: mirror, database },
+    skippable: 'runbook 3 then keeps the old configuration if it matches',
+  });
+  await rb.act({
+    name: 'wait-synchronized',
+    title: `Wait until ${database} is SYNCHRONIZED on ${primary.name}`,
+    target: primary.name,
+    activity: 'waitUntilSynchronized',
+    input: { database, principal: primary, timeoutSeconds: 300 },
+  });
+  await rb.child<SetupMirrorLogShippingOptions>({
+    name: 'setup-mirror-log-shipping',
+    title: `Configure log shipping on ${mirror.name}`,
+    runbook: 'setup-mirror-log-shipping',
+    workflow: setupMirrorLogShipping,
+    options: { database: 'mgc', jobTimeoutSeconds: rb.options.jobTimeoutSeconds },
+    coveringGate: gate.id,
+    skippable: `log shipping stops if ${database} fails over to ${mirror.name} until runbook 3 runs`,
+  });
 }
-

@@ -36,19 +36,46 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
     const declaredAt = rb.record.startedAt;
 
     const gather = async (title: string): Promise<EstateEvidence> =>
-      (await rb.read({ name: 'gather-evidence', title, target: backup.name, activity: 'gatherEvidence', input: { topology, database: 'mgc' } })).found;
+      (
+        await rb.read({
+          name: 'gather-evidence',
+          title,
+          target: backup.name,
+          activity: 'gatherEvidence',
+          input: { topology, database: 'mgc' },
+        })
+      ).found;
 
     // Step 1: preflight and evidence.
     let evidence = await gather('Gather evidence: roles, log shipping, pending log backups, LSN chain, pool');
     let newestLogBackup = evidence.lastLogBackup?.finishedAt ?? null;
-    rb.require(evidence.partners.backup?.reachable, `${backup.name} cannot be reached: there is nothing to fail over to`);
-    rb.require(evidence.backupDatabase?.exists, `${database} does not exist on ${backup.name}: log shipping was never set up (run setup-log-shipping)`);
+    rb.require(
+      evidence.partners.backup?.reachable,
+      `${backup.name} cannot be reached: there is nothing to fail over to`,
+    );
+    rb.require(
+      evidence.backupDatabase?.exists,
+      `${database} does not exist on ${backup.name}: log shipping was never set up (run setup-log-shipping)`,
+    );
     const alreadyOnline = evidence.backupDatabase!.state === 'ONLINE';
-    if (alreadyOnline && evidence.pool?.poolState === 'FailedOver' && sameServers(evidence.pool.activeServers, topology.pool.servers.dc2)) {
-      return { outcome: 'no-change', reason: `the pool already runs on ${backup.name} (FailedOver, DC2 servers active)` };
+    if (
+      alreadyOnline &&
+      evidence.pool?.poolState === 'FailedOver' &&
+      sameServers(evidence.pool.activeServers, topology.pool.servers.dc2)
+    ) {
+      return {
+        outcome: 'no-change',
+        reason: `the pool already runs on ${backup.name} (FailedOver, DC2 servers active)`,
+      };
     }
-    rb.require(alreadyOnline || evidence.backupDatabase!.state === 'RESTORING', `${database} on ${backup.name} is ${evidence.backupDatabase!.state}: expected RESTORING (log-shipping secondary)`);
-    if (alreadyOnline) rb.note(`${database} is already ONLINE on ${backup.name} (an earlier run recovered it): resuming at the pool switch`);
+    rb.require(
+      alreadyOnline || evidence.backupDatabase!.state === 'RESTORING',
+      `${database} on ${backup.name} is ${evidence.backupDatabase!.state}: expected RESTORING (log-shipping secondary)`,
+    );
+    if (alreadyOnline)
+      rb.note(
+        `${database} is already ONLINE on ${backup.name} (an earlier run recovered it): resuming at the pool switch`,
+      );
 
     // Step 2: split-brain guard [beyond].
     const principals = onlinePrincipals(evidence);
@@ -57,13 +84,21 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
       await rb.approval(
         'override-split-brain-guard',
         `${principals.join(' and ')} still answer and serve ${database} as principal: this is not a disaster as declared (use --mode planned for a switchover). Override the guard and fail over anyway?`,
-        async () => failoverEvidence(rb.now(), (evidence = await gather('Gather evidence for the split-brain guard')), mode),
+        async () =>
+          failoverEvidence(rb.now(), (evidence = await gather('Gather evidence for the split-brain guard')), mode),
       );
     }
-    if (mode === 'planned' && !alreadyOnline) rb.require(principals.length === 1, `a planned switchover needs DC1 serving ${database} (principals found: ${principals.join(', ') || 'none'}); use --mode disaster`);
+    if (mode === 'planned' && !alreadyOnline)
+      rb.require(
+        principals.length === 1,
+        `a planned switchover needs DC1 serving ${database} (principals found: ${principals.join(', ') || 'none'}); use --mode disaster`,
+      );
 
     // Step 3: the declaration.
-    const window = evidence.chain.lastAppliableBackupFinish && newestLogBackup ? Math.max(0, Date.parse(newestLogBackup) - Date.parse(evidence.chain.lastAppliableBackupFinish)) : null;
+    const window =
+      evidence.chain.lastAppliableBackupFinish && newestLogBackup
+        ? Math.max(0, Date.parse(newestLogBackup) - Date.parse(evidence.chain.lastAppliableBackupFinish))
+        : null;
     await rb.approval(
       mode === 'disaster' ? 'declare-disaster' : 'approve-switchover',
       mode === 'disaster'
@@ -80,31 +115,60 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
       // Step 4 (planned): stop the service, fence DC1 with a tail-log backup (it stays RESTORING), ship it.
       if (mode === 'planned') {
         rb.setPhase('fencing-dc1');
-        await rb.act({ name: 'clear-active-servers', title: 'Stop Persistent Chat: clear the active servers', target: pool.fqdn, activity: 'setActiveServers', input: { pool, servers: [] } });
+        await rb.act({
+          name: 'clear-active-servers',
+          title: 'Stop Persistent Chat: clear the active servers',
+          target: pool.fqdn,
+          activity: 'setActiveServers',
+          input: { pool, servers: [] },
+        });
         interruptedAt = rb.now();
         const principalRole = principals[0] === evidence.partners.primary?.instance ? 'primary' : 'mirror';
         const principal = requiredInstance(topology, 'mgc', principalRole);
         const state = evidence.partners[principalRole] as MirroringState;
         if (state.role) {
           // A tail-log backup WITH NORECOVERY is refused on a mirrored database (1468).
-          await rb.act({ name: 'remove-dc1-mirroring', title: `Remove mirroring of ${database} on ${principal.name} before the tail-log backup`, target: principal.name, activity: 'removeMirroring', input: { database, instance: principal } });
+          await rb.act({
+            name: 'remove-dc1-mirroring',
+            title: `Remove mirroring of ${database} on ${principal.name} before the tail-log backup`,
+            target: principal.name,
+            activity: 'removeMirroring',
+            input: { database, instance: principal },
+          });
         }
         await rb.act({
           name: 'tail-log-backup',
           title: `Back up the tail of the log of ${database} on ${principal.name} WITH NORECOVERY (fences DC1)`,
           target: principal.name,
           activity: 'backupTailLog',
-          input: { instance: principal, database, folder: topology.backupShare, fileName: tailLogBackupName(database, new Date()) },
+          input: {
+            instance: principal,
+            database,
+            folder: topology.backupShare,
+            fileName: tailLogBackupName(database, new Date()),
+          },
         });
       }
 
       // Step 5: log shipping off on the backup (this deletes its copy and restore jobs).
       rb.setPhase('removing-log-shipping');
-      await rb.act({ name: 'remove-log-shipping', title: `Remove log shipping of ${database} on ${backup.name}`, target: backup.name, activity: 'removeLogShippingSecondary', input: { instance: backup, database, waitSeconds: rb.options.jobWaitSeconds ?? 600 } });
+      await rb.act({
+        name: 'remove-log-shipping',
+        title: `Remove log shipping of ${database} on ${backup.name}`,
+        target: backup.name,
+        activity: 'removeLogShippingSecondary',
+        input: { instance: backup, database, waitSeconds: rb.options.jobWaitSeconds ?? 600 },
+      });
 
       // Step 6: copy what the copy job had not copied.
       rb.setPhase('copying-logs');
-      await rb.act({ name: 'copy-logs', title: `Copy log backups not yet copied to ${topology.copyFolder.workerPath}`, target: topology.copyFolder.sqlPath, activity: 'copyPendingBackups', input: { from: topology.backupShare, to: topology.copyFolder, database } });
+      await rb.act({
+        name: 'copy-logs',
+        title: `Copy log backups not yet copied to ${topology.copyFolder.workerPath}`,
+        target: topology.copyFolder.sqlPath,
+        activity: 'copyPendingBackups',
+        input: { from: topology.backupShare, to: topology.copyFolder, database },
+      });
 
       // Step 7: apply every log not yet applied, in LSN order, in one heartbeating activity.
       rb.setPhase('applying-logs');
@@ -126,54 +190,109 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
         const details = (applied.failure.details ?? {}) as ApplyDetails;
         recoveredAt = details.lastAppliedBackupFinish ?? recoveredAt;
         rb.note(`the log chain of ${database} is broken: ${applied.failure.message}`);
-        await rb.approval('accept-data-loss', `The log chain of ${database} is broken. Recover ${backup.name} at the last log before the gap, accepting the loss of every later change?`, async () => {
-          evidence = await gather('Gather evidence of the gap in the log chain');
-          return dataLossEvidence(rb.now(), evidence);
-        });
+        await rb.approval(
+          'accept-data-loss',
+          `The log chain of ${database} is broken. Recover ${backup.name} at the last log before the gap, accepting the loss of every later change?`,
+          async () => {
+            evidence = await gather('Gather evidence of the gap in the log chain');
+            return dataLossEvidence(rb.now(), evidence);
+          },
+        );
         recoveredAt = evidence.backupDatabase?.restoredUpTo ?? recoveredAt;
         logsNotApplied = evidence.pending.length;
       }
 
       // Step 8: exclusive access, then recovery.
       rb.setPhase('recovering');
-      await rb.act({ name: 'end-sessions', title: `End every session using ${database} on ${backup.name}`, target: backup.name, activity: 'endSessions', input: { instance: backup, database } });
-      await rb.act({ name: 'recover', title: `RESTORE DATABASE ${database} WITH RECOVERY on ${backup.name}`, target: backup.name, activity: 'recoverDatabase', input: { instance: backup, database } });
+      await rb.act({
+        name: 'end-sessions',
+        title: `End every session using ${database} on ${backup.name}`,
+        target: backup.name,
+        activity: 'endSessions',
+        input: { instance: backup, database },
+      });
+      await rb.act({
+        name: 'recover',
+        title: `RESTORE DATABASE ${database} WITH RECOVERY on ${backup.name}`,
+        target: backup.name,
+        activity: 'recoverDatabase',
+        input: { instance: backup, database },
+      });
     }
 
     // Steps 9-11: the pool uses the backup database, mirrored to backupMirror, served by DC2's servers.
     rb.setPhase('switching-pool');
-    await rb.act({ name: 'pool-failed-over', title: `Set-CsPersistentChatState -PoolState FailedOver`, target: pool.fqdn, activity: 'setPoolState', input: { pool, state: 'FailedOver' } });
+    await rb.act({
+      name: 'pool-failed-over',
+      title: `Set-CsPersistentChatState -PoolState FailedOver`,
+      target: pool.fqdn,
+      activity: 'setPoolState',
+      input: { pool, state: 'FailedOver' },
+    });
     if (backupMirror) {
       await rb.act({
         name: 'install-mirror',
         title: `Install-CsMirrorDatabase: mirror ${database} from ${backup.name} to ${backupMirror.name}`,
         target: backup.name,
         activity: 'installMirrorDatabase',
-        input: { pool, databaseType: 'PersistentChat', database, principal: backup, mirror: backupMirror, fileShare: topology.backupShare.sqlPath },
+        input: {
+          pool,
+          databaseType: 'PersistentChat',
+          database,
+          principal: backup,
+          mirror: backupMirror,
+          fileShare: topology.backupShare.sqlPath,
+        },
         skippable: `the pool runs on ${backup.name} without a mirror until Install-CsMirrorDatabase is run again`,
       });
     }
-    await rb.act({ name: 'activate-dc2', title: `Set-CsPersistentChatActiveServer to the DC2 servers`, target: pool.fqdn, activity: 'setActiveServers', input: { pool, servers: topology.pool.servers.dc2 } });
+    await rb.act({
+      name: 'activate-dc2',
+      title: `Set-CsPersistentChatActiveServer to the DC2 servers`,
+      target: pool.fqdn,
+      activity: 'setActiveServers',
+      input: { pool, servers: topology.pool.servers.dc2 },
+    });
     const restoredAt = rb.now();
 
     // Step 12: Microsoft does not fail mgccomp over.
     if (topology.databases.mgccomp) {
-      rb.note(`${databaseNameOf(topology, 'mgccomp')} (compliance) is not failed over (Microsoft): its content is transient; whatever the compliance adapter had not processed is the Persistent Chat administrator's to reconcile.`);
+      rb.note(
+        `${databaseNameOf(topology, 'mgccomp')} (compliance) is not failed over (Microsoft): its content is transient; whatever the compliance adapter had not processed is the Persistent Chat administrator's to reconcile.`,
+      );
     }
 
     // Step 13: verify, measure.
     rb.setPhase('verifying');
     if (rb.dryRun) return;
-    const poolNow = (await rb.read({ name: 'verify-pool', title: 'Read the pool state', target: pool.fqdn, activity: 'readPoolState', input: { pool } })).found;
-    rb.require(poolNow.poolState === 'FailedOver' && sameServers(poolNow.activeServers, topology.pool.servers.dc2), `the pool is ${poolNow.poolState} with ${poolNow.activeServers.join(', ') || 'no'} active servers after the failover`);
-    const served = (await rb.read({ name: 'verify-database', title: `Read ${database} on ${backup.name}`, target: backup.name, activity: 'readMirroringState', input: { instance: backup, database } })).found;
+    const poolNow = (
+      await rb.read({
+        name: 'verify-pool',
+        title: 'Read the pool state',
+        target: pool.fqdn,
+        activity: 'readPoolState',
+        input: { pool },
+      })
+    ).found;
+    rb.require(
+      poolNow.poolState === 'FailedOver' && sameServers(poolNow.activeServers, topology.pool.servers.dc2),
+      `the pool is ${poolNow.poolState} with ${poolNow.activeServers.join(', ') || 'no'} active servers after the failover`,
+    );
+    const served = (
+      await rb.read({
+        name: 'verify-database',
+        title: `Read ${database} on ${backup.name}`,
+        target: backup.name,
+        activity: 'readMirroringState',
+        input: { instance: backup, database },
+      })
+    ).found;
     rb.require(served.state === 'ONLINE', `${database} on ${backup.name} is ${served.state} after the failover`);
     rb.record.measures.rto = recoveryTime(topology, declaredAt, restoredAt);
     rb.record.measures.rpo = recoveryPoint(topology, recoveredAt, latest(newestLogBackup, recoveredAt), logsNotApplied);
     if (interruptedAt) rb.record.measures.serviceInterruption = serviceInterruption(interruptedAt, restoredAt);
   });
 }
-
 
 function latest(a: string | null | undefined, b: string | null | undefined): string | null {
   if (!a) return b ?? null;

@@ -18,11 +18,21 @@ export function describePartner(state: MirroringState): string {
   return `${state.instance}: ${state.database} ${state.state} (${mirroring})`;
 }
 
-const partnerFacts = (state: MirroringState) => ({ instance: state.instance, reachable: state.reachable, state: state.state, role: state.role, mirroringState: state.mirroringState, safety: state.safety });
+const partnerFacts = (state: MirroringState) => ({
+  instance: state.instance,
+  reachable: state.reachable,
+  state: state.state,
+  role: state.role,
+  mirroringState: state.mirroringState,
+  safety: state.safety,
+});
 
 /** Runbook 1: the two partners as they are now. */
 export function mirroringEvidence(takenAt: string, target: MirroringState, partner: MirroringState): EvidenceRecord {
-  return makeEvidence(takenAt, [describePartner(partner), describePartner(target)], { target: partnerFacts(target), partner: partnerFacts(partner) });
+  return makeEvidence(takenAt, [describePartner(partner), describePartner(target)], {
+    target: partnerFacts(target),
+    partner: partnerFacts(partner),
+  });
 }
 
 /** Seconds from `from` to `to` (ISO times), or null when either is unknown. */
@@ -51,7 +61,9 @@ function chainLines(evidence: EstateEvidence): string[] {
 }
 
 function partnersOf(evidence: EstateEvidence): MirroringState[] {
-  return (['primary', 'mirror'] as const).map((role) => evidence.partners[role]).filter((state): state is MirroringState => state !== null);
+  return (['primary', 'mirror'] as const)
+    .map((role) => evidence.partners[role])
+    .filter((state): state is MirroringState => state !== null);
 }
 
 /** DC1 instances that answer and serve the database as principal: the reason a disaster may not be one. */
@@ -66,25 +78,46 @@ export function onlinePrincipals(evidence: EstateEvidence): string[] {
  * the chain is complete or where it breaks, and — in a disaster, where nothing new arrives — the recovery point
  * that can be reached. A switchover's recovery point moves with every backup, so it is not part of its material.
  */
-export function failoverEvidence(takenAt: string, evidence: EstateEvidence, mode: 'disaster' | 'planned'): EvidenceRecord {
+export function failoverEvidence(
+  takenAt: string,
+  evidence: EstateEvidence,
+  mode: 'disaster' | 'planned',
+): EvidenceRecord {
   const lines = [...partnersOf(evidence).map(describePartner), ...chainLines(evidence)];
-  if (evidence.pool) lines.push(`pool ${evidence.pool.poolState}; active servers: ${evidence.pool.activeServers.join(', ') || 'none'}`);
+  if (evidence.pool)
+    lines.push(`pool ${evidence.pool.poolState}; active servers: ${evidence.pool.activeServers.join(', ') || 'none'}`);
   lines.push(...evidence.problems.map((problem) => `could not read: ${problem}`));
   const material: Record<string, unknown> = {
     principals: onlinePrincipals(evidence),
     backupState: evidence.backupDatabase?.state ?? null,
-    gap: evidence.chain.gap ? { expectedLsn: evidence.chain.gap.expectedLsn, file: basename(evidence.chain.gap.file) } : null,
+    gap: evidence.chain.gap
+      ? { expectedLsn: evidence.chain.gap.expectedLsn, file: basename(evidence.chain.gap.file) }
+      : null,
   };
-  if (mode === 'disaster') material.recoveryPoint = evidence.chain.lastAppliableBackupFinish ?? evidence.backupDatabase?.restoredUpTo ?? null;
+  if (mode === 'disaster')
+    material.recoveryPoint = evidence.chain.lastAppliableBackupFinish ?? evidence.backupDatabase?.restoredUpTo ?? null;
   return makeEvidence(takenAt, lines, material);
 }
 
 /** Runbook 4 step 7 (accept-data-loss): how far the chain reaches, bound to the break and the point reachable. */
 export function dataLossEvidence(takenAt: string, evidence: EstateEvidence): EvidenceRecord {
   const reachable = evidence.chain.lastAppliableBackupFinish ?? evidence.backupDatabase?.restoredUpTo ?? null;
-  return makeEvidence(takenAt, [...chainLines(evidence), 'approving recovers the database at the recovery point above: later log backups are never applied'], {
-    gap: evidence.chain.gap ? { expectedLsn: evidence.chain.gap.expectedLsn, foundLsn: evidence.chain.gap.foundLsn, file: basename(evidence.chain.gap.file) } : null,
-    lastAppliableLsn: evidence.chain.lastAppliableLsn,
-    recoveryPoint: reachable,
-  });
+  return makeEvidence(
+    takenAt,
+    [
+      ...chainLines(evidence),
+      'approving recovers the database at the recovery point above: later log backups are never applied',
+    ],
+    {
+      gap: evidence.chain.gap
+        ? {
+            expectedLsn: evidence.chain.gap.expectedLsn,
+            foundLsn: evidence.chain.gap.foundLsn,
+            file: basename(evidence.chain.gap.file),
+          }
+        : null,
+      lastAppliableLsn: evidence.chain.lastAppliableLsn,
+      recoveryPoint: reachable,
+    },
+  );
 }

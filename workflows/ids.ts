@@ -18,7 +18,13 @@ export const WORKFLOW_TYPES: Record<RunbookName, string> = {
 export const RUNBOOK_NAMES = Object.keys(WORKFLOW_TYPES) as RunbookName[];
 
 /** Runbooks that change the estate: one at a time per pool. Drills only read (or rehearse through these). */
-export const INCIDENT_RUNBOOKS: readonly RunbookName[] = ['mirror-failover', 'setup-log-shipping', 'setup-mirror-log-shipping', 'failover', 'failback'];
+export const INCIDENT_RUNBOOKS: readonly RunbookName[] = [
+  'mirror-failover',
+  'setup-log-shipping',
+  'setup-mirror-log-shipping',
+  'failover',
+  'failback',
+];
 
 /** The id of the lock workflow an incident runbook holds on its pool while it runs. */
 export function incidentLockId(pool: string): string {

@@ -17,7 +17,12 @@ export function recoveryTime(topology: Topology, declaredAt: string, restoredAt:
  * The backup time of the last log applied (the recovery point) against the newest log backup the primary took:
  * what was shipped but could not be applied. Writes after the newest log backup were never shipped; the note says so.
  */
-export function recoveryPoint(topology: Topology, point: string | null, lastLogBackup: string | null, logsNotApplied: number): NonNullable<Measures['rpo']> {
+export function recoveryPoint(
+  topology: Topology,
+  point: string | null,
+  lastLogBackup: string | null,
+  logsNotApplied: number,
+): NonNullable<Measures['rpo']> {
   const objectiveSeconds = durationMs(topology.objectives.rpo) / 1000;
   const seconds = point && lastLogBackup ? secondsBetween(point, lastLogBackup) : null;
   return {
@@ -27,7 +32,9 @@ export function recoveryPoint(topology: Topology, point: string | null, lastLogB
     objectiveSeconds,
     met: seconds === null ? null : seconds <= objectiveSeconds,
     logsNotApplied,
-    unshippedNote: lastLogBackup ? `changes made after the newest log backup (${lastLogBackup}) were never shipped and are not in the recovered database` : 'no log backup was found',
+    unshippedNote: lastLogBackup
+      ? `changes made after the newest log backup (${lastLogBackup}) were never shipped and are not in the recovered database`
+      : 'no log backup was found',
   };
 }
 

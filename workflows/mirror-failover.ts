@@ -31,7 +31,13 @@ export async function mirrorFailover(input: RunbookInput<MirrorFailoverOptions>)
     const read = async () => {
       const states: MirroringState[] = [];
       for (const instance of [target, partner]) {
-        const state = await rb.read({ name: 'read-mirroring-state', title: `Read the mirroring state of ${database} on ${instance.name}`, target: instance.name, activity: 'readMirroringState', input: { instance, database } });
+        const state = await rb.read({
+          name: 'read-mirroring-state',
+          title: `Read the mirroring state of ${database} on ${instance.name}`,
+          target: instance.name,
+          activity: 'readMirroringState',
+          input: { instance, database },
+        });
         states.push(state.found);
       }
       return { target: states[0], partner: states[1] };
@@ -43,14 +49,29 @@ export async function mirrorFailover(input: RunbookInput<MirrorFailoverOptions>)
       rb.note(`${target.name} is already the principal of ${database}: no change`);
       return { outcome: 'no-change', reason: `${target.name} is already the principal of ${database}` };
     }
-    rb.require(before.target.reachable, `${target.name}, which should become principal, cannot be reached: ${before.target.unreachableReason}`);
-    rb.require(before.target.role === 'MIRROR', `${database} on ${target.name} is not a mirroring partner (${describePartner(before.target)})`);
+    rb.require(
+      before.target.reachable,
+      `${target.name}, which should become principal, cannot be reached: ${before.target.unreachableReason}`,
+    );
+    rb.require(
+      before.target.role === 'MIRROR',
+      `${database} on ${target.name} is not a mirroring partner (${describePartner(before.target)})`,
+    );
 
     if (before.partner.reachable) {
       // Step 3: planned failover, with no data loss.
-      rb.require(before.partner.role === 'PRINCIPAL', `${partner.name} is not the principal of ${database} (${describePartner(before.partner)})`);
+      rb.require(
+        before.partner.role === 'PRINCIPAL',
+        `${partner.name} is not the principal of ${database} (${describePartner(before.partner)})`,
+      );
       if (before.partner.safety !== 'FULL') {
-        await rb.act({ name: 'set-safety-full', title: `Set mirroring safety of ${database} to FULL on ${partner.name}`, target: partner.name, activity: 'setMirroringSafety', input: { database, principal: partner, safety: 'FULL' } });
+        await rb.act({
+          name: 'set-safety-full',
+          title: `Set mirroring safety of ${database} to FULL on ${partner.name}`,
+          target: partner.name,
+          activity: 'setMirroringSafety',
+          input: { database, principal: partner, safety: 'FULL' },
+        });
       }
       if (before.partner.mirroringState !== 'SYNCHRONIZED' || before.partner.safety !== 'FULL') {
         await rb.act({
@@ -61,28 +82,53 @@ export async function mirrorFailover(input: RunbookInput<MirrorFailoverOptions>)
           input: { database, principal: partner, timeoutSeconds: rb.options.synchronizeTimeoutSeconds ?? 300 },
         });
       }
-      await rb.approval('approve-mirror-failover', `Fail ${database} over from ${partner.name} to ${target.name} (planned, no data loss)?`, async () => {
-        const now = await read();
-        return mirroringEvidence(rb.now(), now.target, now.partner);
-      });
+      await rb.approval(
+        'approve-mirror-failover',
+        `Fail ${database} over from ${partner.name} to ${target.name} (planned, no data loss)?`,
+        async () => {
+          const now = await read();
+          return mirroringEvidence(rb.now(), now.target, now.partner);
+        },
+      );
       rb.setPhase('failing-over');
-      await rb.act({ name: 'planned-failover', title: `SET PARTNER FAILOVER of ${database} on ${partner.name}`, target: partner.name, activity: 'plannedMirrorFailover', input: { database, target, partner } });
+      await rb.act({
+        name: 'planned-failover',
+        title: `SET PARTNER FAILOVER of ${database} on ${partner.name}`,
+        target: partner.name,
+        activity: 'plannedMirrorFailover',
+        input: { database, target, partner },
+      });
     } else {
       // Step 4: the principal is gone; forcing service on the mirror may lose what it had not received.
-      await rb.approval('accept-data-loss', `${partner.name} cannot be reached. Force service of ${database} on ${target.name}, accepting the loss of what it had not received?`, async () => {
-        const now = await read();
-        return mirroringEvidence(rb.now(), now.target, now.partner);
-      });
+      await rb.approval(
+        'accept-data-loss',
+        `${partner.name} cannot be reached. Force service of ${database} on ${target.name}, accepting the loss of what it had not received?`,
+        async () => {
+          const now = await read();
+          return mirroringEvidence(rb.now(), now.target, now.partner);
+        },
+      );
       rb.setPhase('forcing-service');
-      await rb.act({ name: 'force-service', title: `FORCE_SERVICE_ALLOW_DATA_LOSS of ${database} on ${target.name}`, target: target.name, activity: 'forceMirrorService', input: { database, mirror: target, principal: partner } });
+      await rb.act({
+        name: 'force-service',
+        title: `FORCE_SERVICE_ALLOW_DATA_LOSS of ${database} on ${target.name}`,
+        target: target.name,
+        activity: 'forceMirrorService',
+        input: { database, mirror: target, principal: partner },
+      });
     }
 
     // Step 5: verify.
     rb.setPhase('verifying');
     if (!rb.dryRun) {
       const after = await read();
-      rb.require(after.target.role === 'PRINCIPAL' && after.target.state === 'ONLINE', `after the failover ${describePartner(after.target)}`);
+      rb.require(
+        after.target.role === 'PRINCIPAL' && after.target.state === 'ONLINE',
+        `after the failover ${describePartner(after.target)}`,
+      );
     }
-    rb.note('Skype for Business requires restarting all Front End servers of the pool after a change to a mirroring relationship.');
+    rb.note(
+      'Skype for Business requires restarting all Front End servers of the pool after a change to a mirroring relationship.',
+    );
   });
 }

@@ -5,10 +5,21 @@
  */
 import type { DrillFindings } from './drill-report';
 
-export type RunbookName = 'mirror-failover' | 'setup-log-shipping' | 'setup-mirror-log-shipping' | 'failover' | 'failback' | 'drill';
+export type RunbookName =
+  'mirror-failover' | 'setup-log-shipping' | 'setup-mirror-log-shipping' | 'failover' | 'failback' | 'drill';
 
 /** running until the end; then how it ended (planned: a dry run, which changes nothing; skipped: a drill that did not run). */
-export type RunOutcome = 'running' | 'succeeded' | 'no-change' | 'planned' | 'skipped' | 'aborted' | 'rejected' | 'timed-out' | 'precondition-failed' | 'failed';
+export type RunOutcome =
+  | 'running'
+  | 'succeeded'
+  | 'no-change'
+  | 'planned'
+  | 'skipped'
+  | 'aborted'
+  | 'rejected'
+  | 'timed-out'
+  | 'precondition-failed'
+  | 'failed';
 
 export type StepStatus = 'pending' | 'running' | 'acted' | 'skipped' | 'observed' | 'failed' | 'decided' | 'planned';
 
@@ -64,7 +75,8 @@ export interface EvidenceRecord {
   material: Record<string, unknown>;
 }
 
-export type GateStatus = 'open' | 'approved' | 'rejected' | 'timed-out' | 'void' | 'decided' | 'waived' | 'aborted' | 'planned';
+export type GateStatus =
+  'open' | 'approved' | 'rejected' | 'timed-out' | 'void' | 'decided' | 'waived' | 'aborted' | 'planned';
 
 export interface GateRecord {
   /** Unique in the run: the gate name, with #2, #3 ... when it opens again. */
@@ -112,7 +124,15 @@ export interface Measures {
   /** Declared → service restored (failover). */
   rto?: { declaredAt: string; restoredAt: string; seconds: number; objectiveSeconds: number; met: boolean };
   /** Backup time of the last log applied (the recovery point) vs. the last log backup the primary took. */
-  rpo?: { recoveryPoint: string | null; lastLogBackup: string | null; seconds: number | null; objectiveSeconds: number; met: boolean | null; logsNotApplied: number; unshippedNote: string };
+  rpo?: {
+    recoveryPoint: string | null;
+    lastLogBackup: string | null;
+    seconds: number | null;
+    objectiveSeconds: number;
+    met: boolean | null;
+    logsNotApplied: number;
+    unshippedNote: string;
+  };
   /** Chat service down: active servers cleared → restored (failback, planned failover). */
   serviceInterruption?: { from: string; to: string; seconds: number };
 }
@@ -152,7 +172,20 @@ export interface PendingGate extends GateRecord {
 }
 
 /** What `status` and `watch` show while a run goes on. */
-export interface Progress extends Pick<RunRecord, 'workflowId' | 'runbook' | 'pool' | 'initiator' | 'phase' | 'outcome' | 'outcomeReason' | 'startedAt' | 'finishedAt' | 'steps' | 'children'> {
+export interface Progress extends Pick<
+  RunRecord,
+  | 'workflowId'
+  | 'runbook'
+  | 'pool'
+  | 'initiator'
+  | 'phase'
+  | 'outcome'
+  | 'outcomeReason'
+  | 'startedAt'
+  | 'finishedAt'
+  | 'steps'
+  | 'children'
+> {
   openGates: PendingGate[];
 }
 
@@ -168,7 +201,10 @@ export function pendingGate(record: RunRecord, gate: GateRecord): PendingGate {
   const answerWith =
     gate.kind === 'decision'
       ? (gate.choices ?? []).map((choice) => `pchat-dr decide ${id} ${choice} --reason <why>`)
-      : [`pchat-dr approve ${id} --gate ${gate.gate} --comment <text>`, `pchat-dr reject ${id} --gate ${gate.gate} --reason <why>`];
+      : [
+          `pchat-dr approve ${id} --gate ${gate.gate} --comment <text>`,
+          `pchat-dr reject ${id} --gate ${gate.gate} --reason <why>`,
+        ];
   return { ...gate, answerWith };
 }
 
@@ -195,6 +231,8 @@ export function reportOf(record: RunRecord): RunbookReport {
     ...rest,
     durationSeconds: record.finishedAt ? (Date.parse(record.finishedAt) - Date.parse(record.startedAt)) / 1000 : null,
     refused: log.filter((entry) => entry.kind === 'refused'),
-    decisions: record.gates.filter((gate) => gate.decision).map((gate) => ({ ...gate.decision!, step: gate.step, gate: gate.id })),
+    decisions: record.gates
+      .filter((gate) => gate.decision)
+      .map((gate) => ({ ...gate.decision!, step: gate.step, gate: gate.id })),
   };
 }

@@ -18,7 +18,15 @@ import { decisionMakers, expandPeople, gatePolicy } from '../topology/approvals'
 import { durationMs } from '../topology/durations';
 import { GATE_NAMES, type GateName } from '../topology/gates';
 import type { Topology } from '../topology/schema';
-import { findOpenGate, isApproved, openApprovalGate, openDecisionGate, refuseApproval, refuseDecision, refuseRejection } from './approval';
+import {
+  findOpenGate,
+  isApproved,
+  openApprovalGate,
+  openDecisionGate,
+  refuseApproval,
+  refuseDecision,
+  refuseRejection,
+} from './approval';
 import { incidentLockId, INCIDENT_RUNBOOKS } from './ids';
 import {
   abortSignal,
@@ -39,7 +47,19 @@ import {
   type RejectMessage,
 } from './messages';
 import { poolLock, releaseLockSignal } from './pool-lock';
-import { pendingGate, progressOf, reportOf, type EvidenceRecord, type FailureRecord, type GateRecord, type RunbookName, type RunbookReport, type RunOutcome, type RunRecord, type StepRecord } from './report';
+import {
+  pendingGate,
+  progressOf,
+  reportOf,
+  type EvidenceRecord,
+  type FailureRecord,
+  type GateRecord,
+  type RunbookName,
+  type RunbookReport,
+  type RunOutcome,
+  type RunRecord,
+  type StepRecord,
+} from './report';
 import { AWAITING_GATE, PHASE, POOL, RUNBOOK } from './search-attributes';
 
 export interface RunbookInput<Options extends object = Record<string, unknown>> {
@@ -138,9 +158,16 @@ const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInter
 const proxies: Record<StepKind, Activities> = {
   read: wf.proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry }),
   change: wf.proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry }),
-  long: wf.proxyActivities<Activities>({ startToCloseTimeout: '24 hours', heartbeatTimeout: '30 seconds', retry: { ...retry, maximumAttempts: 10 } }),
+  long: wf.proxyActivities<Activities>({
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout: '30 seconds',
+    retry: { ...retry, maximumAttempts: 10 },
+  }),
 };
-const notifications = wf.proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry: { ...retry, maximumAttempts: 3 } });
+const notifications = wf.proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { ...retry, maximumAttempts: 3 },
+});
 
 /** Thrown to end a run early with a given outcome (a rejected gate, an abort, a failed precondition). */
 export class RunEnded extends Error {
@@ -168,13 +195,17 @@ export interface ActSpec<K extends ActivityName> {
   expect?: FailureType[] | 'any';
 }
 
-export type StepOutcome<R> = { kind: 'done'; result: R } | { kind: 'skipped' } | { kind: 'planned' } | { kind: 'failed'; failure: FailureRecord };
+export type StepOutcome<R> =
+  { kind: 'done'; result: R } | { kind: 'skipped' } | { kind: 'planned' } | { kind: 'failed'; failure: FailureRecord };
 
 function failureOf(error: unknown, at: string): FailureRecord {
   let cause: unknown = error;
-  while ((cause instanceof wf.ActivityFailure || cause instanceof wf.ChildWorkflowFailure) && cause.cause) cause = cause.cause;
-  if (cause instanceof wf.ApplicationFailure) return { type: cause.type ?? 'Error', message: cause.message, details: cause.details?.[0], at };
-  if (cause instanceof wf.TimeoutFailure) return { type: 'Timeout', message: `the step timed out (${cause.timeoutType})`, at };
+  while ((cause instanceof wf.ActivityFailure || cause instanceof wf.ChildWorkflowFailure) && cause.cause)
+    cause = cause.cause;
+  if (cause instanceof wf.ApplicationFailure)
+    return { type: cause.type ?? 'Error', message: cause.message, details: cause.details?.[0], at };
+  if (cause instanceof wf.TimeoutFailure)
+    return { type: 'Timeout', message: `the step timed out (${cause.timeoutType})`, at };
   return { type: (cause as Error)?.name ?? 'Error', message: (cause as Error)?.message ?? String(cause), at };
 }
 
@@ -260,29 +291,58 @@ export class Runbook<Options extends object = Record<string, unknown>> {
 
   private installHandlers(): void {
     wf.setHandler(progressQuery, () => progressOf(this.record));
-    wf.setHandler(pendingGatesQuery, () => this.record.gates.filter((gate) => gate.status === 'open').map((gate) => pendingGate(this.record, gate)));
+    wf.setHandler(pendingGatesQuery, () =>
+      this.record.gates.filter((gate) => gate.status === 'open').map((gate) => pendingGate(this.record, gate)),
+    );
     wf.setHandler(reportQuery, () => reportOf(this.record));
 
     // A refused signal cannot answer its sender, so the refusal goes into the run's log (and the report).
-    const bySignal = <M extends { by: string }>(kind: string, refuse: (message: M) => string | null, apply: (message: M) => MessageOutcome) => (message: M) => {
-      const refusal = refuse(message);
-      if (refusal) this.record.log.push({ at: this.now(), kind: 'refused', by: message?.by ?? '', message: `${kind} refused: ${refusal}` });
-      else apply(message);
-    };
+    const bySignal =
+      <M extends { by: string }>(
+        kind: string,
+        refuse: (message: M) => string | null,
+        apply: (message: M) => MessageOutcome,
+      ) =>
+      (message: M) => {
+        const refusal = refuse(message);
+        if (refusal)
+          this.record.log.push({
+            at: this.now(),
+            kind: 'refused',
+            by: message?.by ?? '',
+            message: `${kind} refused: ${refusal}`,
+          });
+        else apply(message);
+      };
     // A refused update is rejected by its validator: the caller learns why, and nothing enters history.
-    const validator = <M>(refuse: (message: M) => string | null) => (message: M) => {
-      const refusal = refuse(message);
-      if (refusal) throw new Error(refusal);
-    };
-    const refuseApprove = (message: ApproveMessage) => refuseApproval(this.record.gates, message, this.record.initiator);
+    const validator =
+      <M>(refuse: (message: M) => string | null) =>
+      (message: M) => {
+        const refusal = refuse(message);
+        if (refusal) throw new Error(refusal);
+      };
+    const refuseApprove = (message: ApproveMessage) =>
+      refuseApproval(this.record.gates, message, this.record.initiator);
     const refuseReject = (message: RejectMessage) => refuseRejection(this.record.gates, message);
     const refuseDecide = (message: DecideMessage) => refuseDecision(this.record.gates, message);
     const refuseAbort = (message: AbortMessage) => this.refuseAbort(message);
 
-    wf.setHandler(approveSignal, bySignal('approval', refuseApprove, (message) => this.approve(message)));
-    wf.setHandler(rejectSignal, bySignal('rejection', refuseReject, (message) => this.reject(message)));
-    wf.setHandler(decideSignal, bySignal('decision', refuseDecide, (message) => this.decide(message)));
-    wf.setHandler(abortSignal, bySignal('abort', refuseAbort, (message) => this.abort(message)));
+    wf.setHandler(
+      approveSignal,
+      bySignal('approval', refuseApprove, (message) => this.approve(message)),
+    );
+    wf.setHandler(
+      rejectSignal,
+      bySignal('rejection', refuseReject, (message) => this.reject(message)),
+    );
+    wf.setHandler(
+      decideSignal,
+      bySignal('decision', refuseDecide, (message) => this.decide(message)),
+    );
+    wf.setHandler(
+      abortSignal,
+      bySignal('abort', refuseAbort, (message) => this.abort(message)),
+    );
     wf.setHandler(approveUpdate, (message) => this.approve(message), { validator: validator(refuseApprove) });
     wf.setHandler(rejectUpdate, (message) => this.reject(message), { validator: validator(refuseReject) });
     wf.setHandler(decideUpdate, (message) => this.decide(message), { validator: validator(refuseDecide) });
@@ -291,7 +351,12 @@ export class Runbook<Options extends object = Record<string, unknown>> {
 
   private approve(message: ApproveMessage): MessageOutcome {
     const gate = findOpenGate(this.record.gates, message.gate, 'approval')!;
-    gate.approvals.push({ by: message.by, at: this.now(), ...(message.comment ? { comment: message.comment } : {}), evidenceVersion: gate.evidence?.version ?? '' });
+    gate.approvals.push({
+      by: message.by,
+      at: this.now(),
+      ...(message.comment ? { comment: message.comment } : {}),
+      evidenceVersion: gate.evidence?.version ?? '',
+    });
     const distinct = new Set(gate.approvals.map((vote) => vote.by.toLowerCase())).size;
     if (isApproved(gate)) this.close(gate, 'approved');
     return {
@@ -300,7 +365,10 @@ export class Runbook<Options extends object = Record<string, unknown>> {
       gateStatus: gate.status,
       approvals: distinct,
       required: gate.required,
-      message: gate.status === 'approved' ? `${gate.id} approved (${distinct} of ${gate.required})` : `approval counted: ${distinct} of ${gate.required}, waiting for ${gate.required - distinct} more`,
+      message:
+        gate.status === 'approved'
+          ? `${gate.id} approved (${distinct} of ${gate.required})`
+          : `approval counted: ${distinct} of ${gate.required}, waiting for ${gate.required - distinct} more`,
     };
   }
 
@@ -308,14 +376,24 @@ export class Runbook<Options extends object = Record<string, unknown>> {
     const gate = findOpenGate(this.record.gates, message.gate, 'approval')!;
     gate.rejection = { by: message.by, at: this.now(), reason: message.reason };
     this.close(gate, 'rejected');
-    return { counted: true, gate: gate.id, gateStatus: 'rejected', message: `${gate.id} rejected by ${message.by}: the run ends` };
+    return {
+      counted: true,
+      gate: gate.id,
+      gateStatus: 'rejected',
+      message: `${gate.id} rejected by ${message.by}: the run ends`,
+    };
   }
 
   private decide(message: DecideMessage): MessageOutcome {
     const gate = findOpenGate(this.record.gates, message.gate, 'decision')!;
     gate.decision = { choice: message.choice, by: message.by, at: this.now(), reason: message.reason };
     this.close(gate, 'decided');
-    return { counted: true, gate: gate.id, gateStatus: 'decided', message: `${message.choice} decided for ${gate.step}` };
+    return {
+      counted: true,
+      gate: gate.id,
+      gateStatus: 'decided',
+      message: `${message.choice} decided for ${gate.step}`,
+    };
   }
 
   /** Anyone who may answer some gate of this estate, or who started the run, may abort it. */
@@ -334,15 +412,21 @@ export class Runbook<Options extends object = Record<string, unknown>> {
         ...expandPeople(approvals.default.escalation?.notify ?? [], approvals.groups),
       ].map((person) => person.toLowerCase()),
     );
-    if (!people.has(message.by.toLowerCase())) return `${message.by} may not abort runs on ${this.record.pool} (only the initiator, approvers and decision makers may)`;
+    if (!people.has(message.by.toLowerCase()))
+      return `${message.by} may not abort runs on ${this.record.pool} (only the initiator, approvers and decision makers may)`;
     return null;
   }
 
   private abort(message: AbortMessage): MessageOutcome {
     this.abortRequest = message;
     this.record.log.push({ at: this.now(), kind: 'abort-requested', by: message.by, message: message.reason });
-    for (const gate of this.record.gates.filter((candidate) => candidate.status === 'open')) this.close(gate, 'aborted', `aborted by ${message.by}: ${message.reason}`);
-    return { counted: true, gateStatus: 'aborted', message: 'abort accepted: the run stops at the next step boundary (a running step finishes first)' };
+    for (const gate of this.record.gates.filter((candidate) => candidate.status === 'open'))
+      this.close(gate, 'aborted', `aborted by ${message.by}: ${message.reason}`);
+    return {
+      counted: true,
+      gateStatus: 'aborted',
+      message: 'abort accepted: the run stops at the next step boundary (a running step finishes first)',
+    };
   }
 
   private close(gate: GateRecord, status: GateRecord['status'], because?: string): void {
@@ -352,7 +436,8 @@ export class Runbook<Options extends object = Record<string, unknown>> {
   }
 
   private checkAbort(): void {
-    if (this.abortRequest) throw new RunEnded('aborted', `aborted by ${this.abortRequest.by}: ${this.abortRequest.reason}`);
+    if (this.abortRequest)
+      throw new RunEnded('aborted', `aborted by ${this.abortRequest.by}: ${this.abortRequest.reason}`);
   }
 
   // ------------------------------------------------------------------------------------------ steps
@@ -384,19 +469,29 @@ export class Runbook<Options extends object = Record<string, unknown>> {
       Object.assign(record, { status: 'planned', plan: { activity: spec.activity, input: spec.input } });
       return { kind: 'planned' };
     }
-    const activity = proxies[ACTIVITY_KINDS[spec.activity]][spec.activity] as (input: unknown) => Promise<ActivityResult<K>>;
+    const activity = proxies[ACTIVITY_KINDS[spec.activity]][spec.activity] as (
+      input: unknown,
+    ) => Promise<ActivityResult<K>>;
     return this.attempt(record, () => activity(spec.input), spec.expect);
   }
 
   /** A read-only step whose result the runbook needs (reads cannot be skipped, so it either answers or the run ends). */
   async read<K extends ActivityName>(spec: ActSpec<K>): Promise<ActivityResult<K>> {
     const outcome = await this.act(spec);
-    if (outcome.kind !== 'done') throw new RunEnded('failed', `${spec.title}: ${outcome.kind === 'failed' ? outcome.failure.message : 'no answer'}`);
+    if (outcome.kind !== 'done')
+      throw new RunEnded(
+        'failed',
+        `${spec.title}: ${outcome.kind === 'failed' ? outcome.failure.message : 'no answer'}`,
+      );
     return outcome.result;
   }
 
   /** Retries, skips or ends the run as people decide when the step fails for good. */
-  private async attempt<R extends StepResult<unknown, object>>(record: StepRecord, run: () => Promise<R>, expect?: FailureType[] | 'any'): Promise<StepOutcome<R>> {
+  private async attempt<R extends StepResult<unknown, object>>(
+    record: StepRecord,
+    run: () => Promise<R>,
+    expect?: FailureType[] | 'any',
+  ): Promise<StepOutcome<R>> {
     for (;;) {
       this.checkAbort();
       record.status = 'running';
@@ -404,7 +499,12 @@ export class Runbook<Options extends object = Record<string, unknown>> {
       record.attempts++;
       try {
         const result = await run();
-        Object.assign(record, { status: result.outcome, summary: result.summary, figures: result.figures, finishedAt: this.now() });
+        Object.assign(record, {
+          status: result.outcome,
+          summary: result.summary,
+          figures: result.figures,
+          finishedAt: this.now(),
+        });
         delete record.failure;
         return { kind: 'done', result };
       } catch (error) {
@@ -412,10 +512,12 @@ export class Runbook<Options extends object = Record<string, unknown>> {
         const failure = failureOf(error, this.now());
         Object.assign(record, { status: 'failed', failure, finishedAt: this.now() });
         if (expect === 'any' || expect?.includes(failure.type as FailureType)) return { kind: 'failed', failure };
-        if (this.behaviour.unattended || this.input.unattended) throw new RunEnded('failed', `"${record.title}" failed (${failure.type}): ${failure.message}`);
+        if (this.behaviour.unattended || this.input.unattended)
+          throw new RunEnded('failed', `"${record.title}" failed (${failure.type}): ${failure.message}`);
         const decision = await this.decisionGate(record, failure);
         record.decisions.push(decision);
-        if (decision.choice === 'abort') throw new RunEnded('aborted', `${decision.by} aborted after "${record.title}" failed: ${decision.reason}`);
+        if (decision.choice === 'abort')
+          throw new RunEnded('aborted', `${decision.by} aborted after "${record.title}" failed: ${decision.reason}`);
         if (decision.choice === 'skip') {
           Object.assign(record, { status: 'decided', summary: `skipped by ${decision.by}: ${decision.reason}` });
           return { kind: 'skipped' };
@@ -438,7 +540,8 @@ export class Runbook<Options extends object = Record<string, unknown>> {
     this.setPhase('awaiting-decision');
     await this.waitFor(gate);
     if (gate.status === 'decided') return gate.decision!;
-    const why = gate.status === 'timed-out' ? `no decision within ${gate.timeout}` : (gate.closedBecause ?? gate.status);
+    const why =
+      gate.status === 'timed-out' ? `no decision within ${gate.timeout}` : (gate.closedBecause ?? gate.status);
     throw new RunEnded(gate.status === 'timed-out' ? 'timed-out' : 'aborted', `"${step.title}" failed and ${why}`);
   }
 
@@ -446,19 +549,19 @@ export class Runbook<Options extends object = Record<string, unknown>> {
    * Runs another runbook as one step (runbook 1 inside runbook 3, runbook 2 inside runbook 5). The child works under
    * this run's incident lock; its approval gates are covered by `coveringGate` when given.
    */
-  async child<O extends object>(
-    spec: {
-      name: string;
-      title: string;
-      runbook: RunbookName;
-      workflow: (input: RunbookInput<O>) => Promise<RunbookReport>;
-      options: O;
-      coveringGate?: string;
-      skippable?: string;
-      /** A drill's rehearsal: the child's gates are answered by this person. */
-      rehearsalApprover?: string;
-    },
-  ): Promise<StepOutcome<StepResult<null, { workflowId: string; outcome: RunOutcome; measures: RunRecord['measures'] }>>> {
+  async child<O extends object>(spec: {
+    name: string;
+    title: string;
+    runbook: RunbookName;
+    workflow: (input: RunbookInput<O>) => Promise<RunbookReport>;
+    options: O;
+    coveringGate?: string;
+    skippable?: string;
+    /** A drill's rehearsal: the child's gates are answered by this person. */
+    rehearsalApprover?: string;
+  }): Promise<
+    StepOutcome<StepResult<null, { workflowId: string; outcome: RunOutcome; measures: RunRecord['measures'] }>>
+  > {
     const record = this.newStep(spec.name, spec.title, undefined, spec.skippable);
     if (this.dryRun) {
       Object.assign(record, { status: 'planned', plan: { runbook: spec.runbook, options: spec.options } });
@@ -473,17 +576,33 @@ export class Runbook<Options extends object = Record<string, unknown>> {
         initiator: this.record.initiator,
         reason: `${spec.title} (part of ${this.record.runbook} ${this.record.workflowId})`,
         options: spec.options,
-        parent: { workflowId: this.record.workflowId, holdsLock: this.lock !== null || this.input.parent?.holdsLock === true, ...(spec.coveringGate ? { coveringGate: spec.coveringGate } : {}) },
-        ...(spec.rehearsalApprover ?? this.input.rehearsalApprover ? { rehearsalApprover: spec.rehearsalApprover ?? this.input.rehearsalApprover } : {}),
+        parent: {
+          workflowId: this.record.workflowId,
+          holdsLock: this.lock !== null || this.input.parent?.holdsLock === true,
+          ...(spec.coveringGate ? { coveringGate: spec.coveringGate } : {}),
+        },
+        ...((spec.rehearsalApprover ?? this.input.rehearsalApprover)
+          ? { rehearsalApprover: spec.rehearsalApprover ?? this.input.rehearsalApprover }
+          : {}),
         ...(this.behaviour.unattended || this.input.unattended ? { unattended: true } : {}),
       };
       const report = await wf.executeChild(spec.workflow, { workflowId, args: [input] });
       child.outcome = report.outcome;
       if (report.outcome !== 'succeeded' && report.outcome !== 'no-change') {
-        throw wf.ApplicationFailure.nonRetryable(`${spec.runbook} (${workflowId}) ended ${report.outcome}: ${report.outcomeReason ?? ''}`, 'ChildRunbookFailed');
+        throw wf.ApplicationFailure.nonRetryable(
+          `${spec.runbook} (${workflowId}) ended ${report.outcome}: ${report.outcomeReason ?? ''}`,
+          'ChildRunbookFailed',
+        );
       }
       const figures = { workflowId, outcome: report.outcome, measures: report.measures };
-      return { outcome: 'acted' as const, summary: `${spec.runbook} ${report.outcome} (${workflowId})`, found: null, figures, startedAt: report.startedAt, finishedAt: report.finishedAt ?? this.now() };
+      return {
+        outcome: 'acted' as const,
+        summary: `${spec.runbook} ${report.outcome} (${workflowId})`,
+        found: null,
+        figures,
+        startedAt: report.startedAt,
+        finishedAt: report.finishedAt ?? this.now(),
+      };
     });
   }
 
@@ -499,7 +618,12 @@ export class Runbook<Options extends object = Record<string, unknown>> {
    * is read again, and if it changed the approval is void and the gate opens again (RUNBOOKS rule 3). An `optional`
    * gate guards a phase the run can do without: a rejection returns (status rejected) instead of ending the run.
    */
-  async approval(gate: GateName, question: string, gather: () => Promise<EvidenceRecord>, options: { optional?: boolean } = {}): Promise<GateRecord> {
+  async approval(
+    gate: GateName,
+    question: string,
+    gather: () => Promise<EvidenceRecord>,
+    options: { optional?: boolean } = {},
+  ): Promise<GateRecord> {
     const policy = gatePolicy(this.topology.approvals, gate);
     let evidence = await gather();
     const covering = this.input.parent?.coveringGate;
@@ -508,7 +632,12 @@ export class Runbook<Options extends object = Record<string, unknown>> {
       this.record.gates.push(record);
       this.record.evidence.push({ label: record.id, ...evidence });
       if (this.dryRun) this.close(record, 'planned', 'dry run: the gate would open here');
-      else this.close(record, 'waived', covering ? `covered by ${covering} of ${this.input.parent!.workflowId}` : 'waived by the approval policy');
+      else
+        this.close(
+          record,
+          'waived',
+          covering ? `covered by ${covering} of ${this.input.parent!.workflowId}` : 'waived by the approval policy',
+        );
       return record;
     }
     for (;;) {
@@ -523,8 +652,10 @@ export class Runbook<Options extends object = Record<string, unknown>> {
         if (options.optional) return record;
         throw new RunEnded('rejected', `${record.id} rejected by ${record.rejection!.by}: ${record.rejection!.reason}`);
       }
-      if (record.status === 'timed-out') throw new RunEnded('timed-out', `${record.id}: no decision within ${record.timeout}`);
-      if (record.status !== 'approved') throw new RunEnded('aborted', `${record.id} ${record.closedBecause ?? record.status}`);
+      if (record.status === 'timed-out')
+        throw new RunEnded('timed-out', `${record.id}: no decision within ${record.timeout}`);
+      if (record.status !== 'approved')
+        throw new RunEnded('aborted', `${record.id} ${record.closedBecause ?? record.status}`);
       const current = await gather();
       if (current.version === record.evidence!.version) return record;
       record.status = 'void';
@@ -541,7 +672,12 @@ export class Runbook<Options extends object = Record<string, unknown>> {
 
   private answerForRehearsal(gate: GateRecord): void {
     const by = this.input.rehearsalApprover!;
-    gate.approvals.push({ by, at: this.now(), comment: 'rehearsal on a simulated estate', evidenceVersion: gate.evidence?.version ?? '' });
+    gate.approvals.push({
+      by,
+      at: this.now(),
+      comment: 'rehearsal on a simulated estate',
+      evidenceVersion: gate.evidence?.version ?? '',
+    });
     this.close(gate, 'approved', `rehearsal: answered by ${by} for the drill`);
   }
 
@@ -551,7 +687,12 @@ export class Runbook<Options extends object = Record<string, unknown>> {
     if (gate.status !== 'open') return;
     wf.upsertSearchAttributes([{ key: AWAITING_GATE, value: gate.id }]);
     const recipients = gate.approvers;
-    await this.notify({ kind: 'gate-opened', gate: gate.id, recipients, summary: `${this.record.runbook} on ${this.record.pool} waits for ${gate.id}: ${gate.question}` });
+    await this.notify({
+      kind: 'gate-opened',
+      gate: gate.id,
+      recipients,
+      summary: `${this.record.runbook} on ${this.record.pool} waits for ${gate.id}: ${gate.question}`,
+    });
     const answered = () => gate.status !== 'open' || this.abortRequest !== null;
     const started = Date.now();
     const timeout = durationMs(gate.timeout);
@@ -559,14 +700,28 @@ export class Runbook<Options extends object = Record<string, unknown>> {
       const after = Math.min(durationMs(gate.escalation.after), timeout);
       if (!(await wf.condition(answered, after))) {
         gate.escalatedAt = this.now();
-        this.record.log.push({ at: gate.escalatedAt, kind: 'note', message: `${gate.id} escalated to ${gate.escalation.people.join(', ')}` });
-        await this.notify({ kind: 'gate-escalated', gate: gate.id, recipients: gate.escalation.people, summary: `${gate.id} still open after ${gate.escalation.after}: ${gate.question}` });
+        this.record.log.push({
+          at: gate.escalatedAt,
+          kind: 'note',
+          message: `${gate.id} escalated to ${gate.escalation.people.join(', ')}`,
+        });
+        await this.notify({
+          kind: 'gate-escalated',
+          gate: gate.id,
+          recipients: gate.escalation.people,
+          summary: `${gate.id} still open after ${gate.escalation.after}: ${gate.question}`,
+        });
       }
     }
     const remaining = Math.max(1, timeout - (Date.now() - started));
     if (!(await wf.condition(answered, remaining))) {
       this.close(gate, 'timed-out', `no answer within ${gate.timeout}`);
-      await this.notify({ kind: 'gate-timed-out', gate: gate.id, recipients, summary: `${gate.id} timed out: the run ends` });
+      await this.notify({
+        kind: 'gate-timed-out',
+        gate: gate.id,
+        recipients,
+        summary: `${gate.id} timed out: the run ends`,
+      });
     }
     if (gate.status === 'open') this.close(gate, 'aborted', `aborted by ${this.abortRequest?.by}`);
     wf.upsertSearchAttributes([{ key: AWAITING_GATE, value: null }]);
@@ -577,9 +732,21 @@ export class Runbook<Options extends object = Record<string, unknown>> {
     const webhook = this.topology.notifications.webhook;
     if (!webhook || this.dryRun) return;
     try {
-      await notifications.notify({ webhook, event: { ...event, pool: this.record.pool, runbook: this.record.runbook, workflowId: this.record.workflowId } as NotificationEvent });
+      await notifications.notify({
+        webhook,
+        event: {
+          ...event,
+          pool: this.record.pool,
+          runbook: this.record.runbook,
+          workflowId: this.record.workflowId,
+        } as NotificationEvent,
+      });
     } catch (error) {
-      this.record.log.push({ at: this.now(), kind: 'note', message: `notification failed: ${failureOf(error, this.now()).message}` });
+      this.record.log.push({
+        at: this.now(),
+        kind: 'note',
+        message: `notification failed: ${failureOf(error, this.now()).message}`,
+      });
     }
   }
 
@@ -597,10 +764,19 @@ export class Runbook<Options extends object = Record<string, unknown>> {
       });
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-      const found = await this.act({ name: 'find-open-incident', title: `Find the runbook holding ${workflowId}`, target: this.record.pool, activity: 'findOpenIncident', input: { pool: this.record.pool } });
+      const found = await this.act({
+        name: 'find-open-incident',
+        title: `Find the runbook holding ${workflowId}`,
+        target: this.record.pool,
+        activity: 'findOpenIncident',
+        input: { pool: this.record.pool },
+      });
       const holder = found.kind === 'done' ? found.result.found : null;
       if (holder) this.record.blockedBy = holder;
-      throw new RunEnded('precondition-failed', `another incident runbook is open on ${this.record.pool}: ${holder ? `${holder.runbook ?? 'runbook'} ${holder.workflowId} (started ${holder.startedAt})` : workflowId}; one at a time per pool`);
+      throw new RunEnded(
+        'precondition-failed',
+        `another incident runbook is open on ${this.record.pool}: ${holder ? `${holder.runbook ?? 'runbook'} ${holder.workflowId} (started ${holder.startedAt})` : workflowId}; one at a time per pool`,
+      );
     }
   }
 
@@ -617,7 +793,9 @@ export class Runbook<Options extends object = Record<string, unknown>> {
   // ------------------------------------------------------------------------------------------ the run
 
   /** Runs the runbook's body and always returns its report (outcome, reason, record). */
-  async execute(body: () => Promise<{ outcome: 'succeeded' | 'no-change' | 'skipped' | 'failed'; reason?: string } | void>): Promise<RunbookReport> {
+  async execute(
+    body: () => Promise<{ outcome: 'succeeded' | 'no-change' | 'skipped' | 'failed'; reason?: string } | void>,
+  ): Promise<RunbookReport> {
     let outcome: Exclude<RunOutcome, 'running'> = 'succeeded';
     let reason: string | undefined;
     try {
@@ -644,9 +822,13 @@ export class Runbook<Options extends object = Record<string, unknown>> {
     await wf.CancellationScope.nonCancellable(async () => {
       Object.assign(this.record, { outcome, outcomeReason: reason, finishedAt: this.now() });
       this.setPhase(outcome === 'succeeded' || outcome === 'no-change' ? 'done' : outcome);
-      const finished = outcome === 'succeeded' || outcome === 'no-change' || outcome === 'planned' || outcome === 'skipped';
+      const finished =
+        outcome === 'succeeded' || outcome === 'no-change' || outcome === 'planned' || outcome === 'skipped';
       if (this.behaviour.finalNotification !== false) {
-        await this.notify({ kind: finished ? 'run-finished' : 'run-failed', summary: `${this.record.runbook} on ${this.record.pool} ${outcome}${reason ? `: ${reason}` : ''}` });
+        await this.notify({
+          kind: finished ? 'run-finished' : 'run-failed',
+          summary: `${this.record.runbook} on ${this.record.pool} ${outcome}${reason ? `: ${reason}` : ''}`,
+        });
       }
       await this.releaseLock();
     });

@@ -15,7 +15,9 @@ export interface SetupMirrorLogShippingOptions {
   jobTimeoutSeconds?: number;
 }
 
-export async function setupMirrorLogShipping(input: RunbookInput<SetupMirrorLogShippingOptions>): Promise<RunbookReport> {
+export async function setupMirrorLogShipping(
+  input: RunbookInput<SetupMirrorLogShippingOptions>,
+): Promise<RunbookReport> {
   const rb = new Runbook<SetupMirrorLogShippingOptions>('setup-mirror-log-shipping', input);
   return rb.execute(async () => {
     const { topology } = rb;
@@ -28,31 +30,108 @@ export async function setupMirrorLogShipping(input: RunbookInput<SetupMirrorLogS
 
     // Step 1: preflight — mirroring SYNCHRONIZED, runbook 2 done, the secondary initialised.
     const readPartners = async () => ({
-      primary: (await rb.read({ name: 'read-primary', title: `Read the mirroring state of ${database} on ${primary.name}`, target: primary.name, activity: 'readMirroringState', input: { instance: primary, database } })).found,
-      mirror: (await rb.read({ name: 'read-mirror', title: `Read the mirroring state of ${database} on ${mirror.name}`, target: mirror.name, activity: 'readMirroringState', input: { instance: mirror, database } })).found,
+      primary: (
+        await rb.read({
+          name: 'read-primary',
+          title: `Read the mirroring state of ${database} on ${primary.name}`,
+          target: primary.name,
+          activity: 'readMirroringState',
+          input: { instance: primary, database },
+        })
+      ).found,
+      mirror: (
+        await rb.read({
+          name: 'read-mirror',
+          title: `Read the mirroring state of ${database} on ${mirror.name}`,
+          target: mirror.name,
+          activity: 'readMirroringState',
+          input: { instance: mirror, database },
+        })
+      ).found,
     });
     const partners = await readPartners();
-    rb.require(partners.primary.role === 'PRINCIPAL' && partners.primary.state === 'ONLINE', `${primary.name} must be the principal to start: ${describePartner(partners.primary)}`);
-    rb.require(partners.primary.mirroringState === 'SYNCHRONIZED', `mirroring of ${database} must be SYNCHRONIZED: ${describePartner(partners.primary)}`);
-    const primaryConfiguration = (await rb.read({ name: 'read-primary-configuration', title: `Read the log-shipping configuration on ${primary.name}`, target: primary.name, activity: 'readLogShippingPrimary', input: { instance: primary, database } })).found;
-    rb.require(primaryConfiguration && primaryConfiguration.secondaries.length > 0, `${database} is not shipped from ${primary.name} yet: run setup-log-shipping first`);
-    const secondary = (await rb.read({ name: 'read-secondary-configuration', title: `Read the log-shipping configuration on ${backup.name}`, target: backup.name, activity: 'readLogShippingSecondary', input: { instance: backup, database } })).found;
+    rb.require(
+      partners.primary.role === 'PRINCIPAL' && partners.primary.state === 'ONLINE',
+      `${primary.name} must be the principal to start: ${describePartner(partners.primary)}`,
+    );
+    rb.require(
+      partners.primary.mirroringState === 'SYNCHRONIZED',
+      `mirroring of ${database} must be SYNCHRONIZED: ${describePartner(partners.primary)}`,
+    );
+    const primaryConfiguration = (
+      await rb.read({
+        name: 'read-primary-configuration',
+        title: `Read the log-shipping configuration on ${primary.name}`,
+        target: primary.name,
+        activity: 'readLogShippingPrimary',
+        input: { instance: primary, database },
+      })
+    ).found;
+    rb.require(
+      primaryConfiguration && primaryConfiguration.secondaries.length > 0,
+      `${database} is not shipped from ${primary.name} yet: run setup-log-shipping first`,
+    );
+    const secondary = (
+      await rb.read({
+        name: 'read-secondary-configuration',
+        title: `Read the log-shipping configuration on ${backup.name}`,
+        target: backup.name,
+        activity: 'readLogShippingSecondary',
+        input: { instance: backup, database },
+      })
+    ).found;
     rb.require(secondary, `${backup.name} does not restore ${database}: run setup-log-shipping first`);
-    const backupState = (await rb.read({ name: 'read-backup', title: `Read ${database} on ${backup.name}`, target: backup.name, activity: 'readMirroringState', input: { instance: backup, database } })).found;
-    rb.require(backupState.state === 'RESTORING', `the secondary must be initialised (RESTORING): ${describePartner(backupState)}`);
-    const mirrorConfiguration = (await rb.read({ name: 'read-mirror-configuration', title: `Read the log-shipping configuration on ${mirror.name}`, target: mirror.name, activity: 'readLogShippingPrimary', input: { instance: mirror, database } })).found;
+    const backupState = (
+      await rb.read({
+        name: 'read-backup',
+        title: `Read ${database} on ${backup.name}`,
+        target: backup.name,
+        activity: 'readMirroringState',
+        input: { instance: backup, database },
+      })
+    ).found;
+    rb.require(
+      backupState.state === 'RESTORING',
+      `the secondary must be initialised (RESTORING): ${describePartner(backupState)}`,
+    );
+    const mirrorConfiguration = (
+      await rb.read({
+        name: 'read-mirror-configuration',
+        title: `Read the log-shipping configuration on ${mirror.name}`,
+        target: mirror.name,
+        activity: 'readLogShippingPrimary',
+        input: { instance: mirror, database },
+      })
+    ).found;
     const secondaryServer = backupState.serverName ?? backup.name;
-    if (mirrorConfiguration && mirrorConfiguration.secondaries.some((link) => link.server.toLowerCase() === secondaryServer.toLowerCase())) {
-      return { outcome: 'no-change', reason: `${mirror.name} already holds a log-shipping primary configuration of ${database} for ${secondaryServer}` };
+    if (
+      mirrorConfiguration &&
+      mirrorConfiguration.secondaries.some((link) => link.server.toLowerCase() === secondaryServer.toLowerCase())
+    ) {
+      return {
+        outcome: 'no-change',
+        reason: `${mirror.name} already holds a log-shipping primary configuration of ${database} for ${secondaryServer}`,
+      };
     }
 
     // Step 2: the gate covers both mirroring switches.
-    const gate = await rb.approval('approve-mirror-log-shipping', `Fail ${database} over to ${mirror.name}, configure it as a log-shipping primary, and fail back to ${primary.name}?`, async () => {
-      const now = await readPartners();
-      return mirroringEvidence(rb.now(), now.mirror, now.primary);
-    });
+    const gate = await rb.approval(
+      'approve-mirror-log-shipping',
+      `Fail ${database} over to ${mirror.name}, configure it as a log-shipping primary, and fail back to ${primary.name}?`,
+      async () => {
+        const now = await readPartners();
+        return mirroringEvidence(rb.now(), now.mirror, now.primary);
+      },
+    );
     const switchTo = async (to: 'mirror' | 'primary') =>
-      rb.child<MirrorFailoverOptions>({ name: `fail-over-to-${to}`, title: `Fail ${database} over to the ${to} (${to === 'mirror' ? mirror.name : primary.name})`, runbook: 'mirror-failover', workflow: mirrorFailover, options: { database: kind, to }, coveringGate: gate.id });
+      rb.child<MirrorFailoverOptions>({
+        name: `fail-over-to-${to}`,
+        title: `Fail ${database} over to the ${to} (${to === 'mirror' ? mirror.name : primary.name})`,
+        runbook: 'mirror-failover',
+        workflow: mirrorFailover,
+        options: { database: kind, to },
+        coveringGate: gate.id,
+      });
 
     rb.setPhase('failing-over-to-mirror');
     await switchTo('mirror');
@@ -75,14 +154,42 @@ export async function setupMirrorLogShipping(input: RunbookInput<SetupMirrorLogS
     rb.setPhase('verifying');
     // The mirror's backup job has the primary's job name: its settings were copied.
     const jobName = primaryConfiguration!.backupJob?.name ?? primarySettingsOf(topology, kind).jobName;
-    await rb.act({ name: 'run-mirror-backup-job', title: `Run ${jobName} on ${mirror.name} (it skips while ${database} is the mirror)`, target: mirror.name, activity: 'runAgentJob', input: { instance: mirror, jobName, timeoutSeconds: jobTimeoutSeconds } });
-    for (const jobName of [secondary!.copyJob?.name, secondary!.restoreJob?.name].filter((name): name is string => Boolean(name))) {
-      await rb.act({ name: 'run-secondary-job', title: `Run ${jobName} on ${backup.name}`, target: backup.name, activity: 'runAgentJob', input: { instance: backup, jobName, timeoutSeconds: jobTimeoutSeconds } });
+    await rb.act({
+      name: 'run-mirror-backup-job',
+      title: `Run ${jobName} on ${mirror.name} (it skips while ${database} is the mirror)`,
+      target: mirror.name,
+      activity: 'runAgentJob',
+      input: { instance: mirror, jobName, timeoutSeconds: jobTimeoutSeconds },
+    });
+    for (const jobName of [secondary!.copyJob?.name, secondary!.restoreJob?.name].filter((name): name is string =>
+      Boolean(name),
+    )) {
+      await rb.act({
+        name: 'run-secondary-job',
+        title: `Run ${jobName} on ${backup.name}`,
+        target: backup.name,
+        activity: 'runAgentJob',
+        input: { instance: backup, jobName, timeoutSeconds: jobTimeoutSeconds },
+      });
     }
     if (rb.dryRun) return;
-    const onMirror = (await rb.read({ name: 'verify-mirror-configuration', title: `Read the log-shipping configuration on ${mirror.name}`, target: mirror.name, activity: 'readLogShippingPrimary', input: { instance: mirror, database } })).found;
-    rb.require(onMirror && onMirror.secondaries.some((link) => link.server.toLowerCase() === secondaryServer.toLowerCase()), `${mirror.name} holds no log-shipping primary configuration for ${secondaryServer} after the setup`);
+    const onMirror = (
+      await rb.read({
+        name: 'verify-mirror-configuration',
+        title: `Read the log-shipping configuration on ${mirror.name}`,
+        target: mirror.name,
+        activity: 'readLogShippingPrimary',
+        input: { instance: mirror, database },
+      })
+    ).found;
+    rb.require(
+      onMirror && onMirror.secondaries.some((link) => link.server.toLowerCase() === secondaryServer.toLowerCase()),
+      `${mirror.name} holds no log-shipping primary configuration for ${secondaryServer} after the setup`,
+    );
     const after = await readPartners();
-    rb.require(after.primary.role === 'PRINCIPAL' && after.primary.state === 'ONLINE', `${primary.name} is not the principal again: ${describePartner(after.primary)}`);
+    rb.require(
+      after.primary.role === 'PRINCIPAL' && after.primary.state === 'ONLINE',
+      `${primary.name} is not the principal again: ${describePartner(after.primary)}`,
+    );
   });
 }

@@ -30,21 +30,43 @@ function isTyped(parameter: Parameter): parameter is TypedParameter {
 }
 
 /** mssql ≥ 12.7 takes a per-request timeout as a constructor override; its type definitions lag behind. */
-const RequestWithOverrides = sql.Request as unknown as new (pool: sql.ConnectionPool, overrides: { requestTimeout: number }) => sql.Request;
+const RequestWithOverrides = sql.Request as unknown as new (
+  pool: sql.ConnectionPool,
+  overrides: { requestTimeout: number },
+) => sql.Request;
 
-const CONNECTION_CODES = new Set(['ESOCKET', 'ETIMEOUT', 'ECONNCLOSED', 'ECONNRESET', 'ENOTOPEN', 'ENOCONN', 'EINSTLOOKUP']);
+const CONNECTION_CODES = new Set([
+  'ESOCKET',
+  'ETIMEOUT',
+  'ECONNCLOSED',
+  'ECONNRESET',
+  'ENOTOPEN',
+  'ENOCONN',
+  'EINSTLOOKUP',
+]);
 
 export class SqlConnections {
   private readonly pools = new Map<string, Promise<sql.ConnectionPool>>();
 
   constructor(
     private readonly resolveSecret: SecretResolver,
-    private readonly options: { appName?: string; connectionTimeoutMs?: number; onPoolError?: (instance: string, error: Error) => void } = {},
+    private readonly options: {
+      appName?: string;
+      connectionTimeoutMs?: number;
+      onPoolError?: (instance: string, error: Error) => void;
+    } = {},
   ) {}
 
   /** Same server and the same credentials (by their reference, never the secret): the same pool. */
   private key(instance: Instance): string {
-    return [instance.name, instance.host, instance.port ?? '', instance.instanceName ?? '', instance.login, instance.password].join('|');
+    return [
+      instance.name,
+      instance.host,
+      instance.port ?? '',
+      instance.instanceName ?? '',
+      instance.login,
+      instance.password,
+    ].join('|');
   }
 
   /** The instance's pool, connected (a connection failure is classified, and nothing is cached for it). */

@@ -13,9 +13,17 @@ export function decideCommand(): Command {
     .argument('<choice>', CHOICES.join(', '))
     .requiredOption('--reason <text>', 'why (kept in the report)')
     .option('--gate <id>', 'the decision gate, when several are open (default: the one that is open)');
-  return answerOptions(command).action((id: string, choice: string, flags: AnswerFlags & { reason: string; gate?: string }) => {
-    if (!(CHOICES as string[]).includes(choice)) throw new CliError(`decide ${choice}: unknown choice (use retry, skip or abort)`);
-    const message: DecideMessage = { choice: choice as DecideMessage['choice'], by: personOf(flags), reason: flags.reason, ...(flags.gate ? { gate: flags.gate } : {}) };
-    return sendAnswer(flags, id, decideUpdate, message, 'decision');
-  });
+  return answerOptions(command).action(
+    (id: string, choice: string, flags: AnswerFlags & { reason: string; gate?: string }) => {
+      if (!(CHOICES as string[]).includes(choice))
+        throw new CliError(`decide ${choice}: unknown choice (use retry, skip or abort)`);
+      const message: DecideMessage = {
+        choice: choice as DecideMessage['choice'],
+        by: personOf(flags),
+        reason: flags.reason,
+        ...(flags.gate ? { gate: flags.gate } : {}),
+      };
+      return sendAnswer(flags, id, decideUpdate, message, 'decision');
+    },
+  );
 }

@@ -18,16 +18,28 @@ interface DemoFlags {
 
 function parseRate(value: string): number {
   const rate = Number(value);
-  if (!Number.isFinite(rate) || rate <= 0 || rate > 200) throw new InvalidArgumentError('give messages per second, more than 0 and at most 200');
+  if (!Number.isFinite(rate) || rate <= 0 || rate > 200)
+    throw new InvalidArgumentError('give messages per second, more than 0 and at most 200');
   return rate;
 }
 
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('the DR story end to end on a simulated estate, with its own Temporal dev server and Web UI (a few minutes)')
-    .option('--interactive', 'answer the gates yourself from another terminal: the demo prints the exact commands and waits')
-    .option('--keep', 'after the story, keep the dev server, the Web UI, the estate and the worker running until Ctrl+C')
-    .option('--state <dir>', 'the demo\'s folder (topology copy, simulator state, logs, reports); emptied first (default: .tmp/demo)')
+    .description(
+      'the DR story end to end on a simulated estate, with its own Temporal dev server and Web UI (a few minutes)',
+    )
+    .option(
+      '--interactive',
+      'answer the gates yourself from another terminal: the demo prints the exact commands and waits',
+    )
+    .option(
+      '--keep',
+      'after the story, keep the dev server, the Web UI, the estate and the worker running until Ctrl+C',
+    )
+    .option(
+      '--state <dir>',
+      "the demo's folder (topology copy, simulator state, logs, reports); emptied first (default: .tmp/demo)",
+    )
     .option('--chat-rate <n>', 'chat messages per second during the story (default: 5)', parseRate)
     .action(async (flags: DemoFlags) => {
       // Loaded on use: the Temporal worker and client take a while to load, which other commands need not pay.
@@ -38,7 +50,9 @@ export function demoCommand(): Command {
       const onSignal = (signal: NodeJS.Signals) => {
         signals++;
         if (signals === 1) {
-          process.stderr.write(`\n${signal === 'SIGINT' ? 'Ctrl+C' : signal}: stopping the worker, the simulated estate and the Temporal dev server...\n`);
+          process.stderr.write(
+            `\n${signal === 'SIGINT' ? 'Ctrl+C' : signal}: stopping the worker, the simulated estate and the Temporal dev server...\n`,
+          );
           stop.abort(new Error(`interrupted (${signal})`));
           return;
         }

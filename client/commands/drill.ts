@@ -24,7 +24,14 @@ import { POOL, RUNBOOK } from '../../workflows/search-attributes';
 import { personOf } from '../gate-answers';
 import { CliError, EXIT, formatTable, outputOption, printJson, printLine, type OutputFormat } from '../output';
 import { stampOf } from '../report-view';
-import { firstLine, taskQueueOf, temporalClient, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
+import {
+  firstLine,
+  taskQueueOf,
+  temporalClient,
+  withClient,
+  withTemporalOptions,
+  type TemporalFlags,
+} from '../run-access';
 import { loadRunTopology } from './run';
 
 /** A drill missed while Temporal was down still runs when it is at most this late. */
@@ -81,7 +88,8 @@ export function checkTimezone(value: string): string {
 
 function parseLimit(value: string): number {
   const limit = Number(value);
-  if (!Number.isInteger(limit) || limit < 1) throw new CliError(`--limit ${value}: give a whole number of drills, e.g. 10`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new CliError(`--limit ${value}: give a whole number of drills, e.g. 10`);
   return limit;
 }
 
@@ -152,7 +160,11 @@ async function viewOf(client: Client, description: ScheduleDescription): Promise
     timezone: description.spec.timezone || null,
     paused: description.state.paused,
     note: description.state.note ?? null,
-    policies: { overlap: description.policies.overlap ?? 'SKIP', catchupWindow: formatDuration(description.policies.catchupWindow), pauseOnFailure: description.policies.pauseOnFailure },
+    policies: {
+      overlap: description.policies.overlap ?? 'SKIP',
+      catchupWindow: formatDuration(description.policies.catchupWindow),
+      pauseOnFailure: description.policies.pauseOnFailure,
+    },
     taskQueue: description.action.taskQueue ?? null,
     workflowIdPrefix: description.action.workflowId ?? null,
     initiator: input?.initiator ?? null,
@@ -170,16 +182,24 @@ async function viewOf(client: Client, description: ScheduleDescription): Promise
 }
 
 /** The drill schedule with this id; an id Temporal does not know, or a schedule that starts no drills, is exit 2. */
-async function findDrillSchedule(client: Client, scheduleId: string): Promise<{ handle: ScheduleHandle; description: ScheduleDescription }> {
+async function findDrillSchedule(
+  client: Client,
+  scheduleId: string,
+): Promise<{ handle: ScheduleHandle; description: ScheduleDescription }> {
   const handle = client.schedule.getHandle(scheduleId);
   let description: ScheduleDescription;
   try {
     description = await handle.describe();
   } catch (error) {
-    if (error instanceof temporalClient().ScheduleNotFoundError) throw new CliError(`no drill schedule with id ${scheduleId}`, EXIT.badInput);
+    if (error instanceof temporalClient().ScheduleNotFoundError)
+      throw new CliError(`no drill schedule with id ${scheduleId}`, EXIT.badInput);
     throw new CliError(`cannot read schedule ${scheduleId}: ${firstLine(error)}`, EXIT.failed);
   }
-  if (description.action.workflowType !== DRILL_TYPE) throw new CliError(`no drill schedule with id ${scheduleId} (it starts ${description.action.workflowType} workflows, not drills)`, EXIT.badInput);
+  if (description.action.workflowType !== DRILL_TYPE)
+    throw new CliError(
+      `no drill schedule with id ${scheduleId} (it starts ${description.action.workflowType} workflows, not drills)`,
+      EXIT.badInput,
+    );
   return { handle, description };
 }
 
@@ -187,7 +207,8 @@ async function findDrillSchedule(client: Client, scheduleId: string): Promise<{ 
 async function drillSchedules(client: Client): Promise<DrillScheduleView[]> {
   const ids: string[] = [];
   try {
-    for await (const summary of client.schedule.list()) if (summary.action?.workflowType === DRILL_TYPE) ids.push(summary.scheduleId);
+    for await (const summary of client.schedule.list())
+      if (summary.action?.workflowType === DRILL_TYPE) ids.push(summary.scheduleId);
   } catch (error) {
     throw new CliError(`cannot list schedules: ${firstLine(error)}`, EXIT.failed);
   }
@@ -222,14 +243,39 @@ interface ScheduleFlags extends TemporalFlags {
 function scheduleCommand(): Command {
   const command = new Command('schedule')
     .description('create (or update) the Temporal Schedule that runs drills of the estate of a topology file')
-    .requiredOption('-f, --file <topology>', 'topology file (YAML): the schedule keeps a snapshot of it; run this again after changing the file')
-    .option('--cron <expr>', 'when, as a cron expression (5 fields: minute hour day-of-month month day-of-week), e.g. "0 3 * * TUE"')
-    .addOption(new Option('--every <duration>', 'or every so long, e.g. 30s, 6h, 7d (counted from the Unix epoch, in UTC)').argParser(parseEvery))
-    .addOption(new Option('--timezone <tz>', 'with --cron: the IANA time zone its times are in (default UTC)').argParser(checkTimezone))
+    .requiredOption(
+      '-f, --file <topology>',
+      'topology file (YAML): the schedule keeps a snapshot of it; run this again after changing the file',
+    )
+    .option(
+      '--cron <expr>',
+      'when, as a cron expression (5 fields: minute hour day-of-month month day-of-week), e.g. "0 3 * * TUE"',
+    )
+    .addOption(
+      new Option(
+        '--every <duration>',
+        'or every so long, e.g. 30s, 6h, 7d (counted from the Unix epoch, in UTC)',
+      ).argParser(parseEvery),
+    )
+    .addOption(
+      new Option('--timezone <tz>', 'with --cron: the IANA time zone its times are in (default UTC)').argParser(
+        checkTimezone,
+      ),
+    )
     .option('--note <text>', "the schedule's note (shown by drill list)")
     .option('--id <schedule-id>', 'the schedule id (default: drill-<pool fqdn>)')
-    .option('--rehearse', 'also run the real failover and failback in each drill (rehearsal estates only: simulated: true)')
-    .addOption(new Option('--catchup-window <duration>', 'a drill missed while Temporal was unavailable still runs if at most this late (at least 10s)').default(parseCatchupWindow(DEFAULT_CATCHUP_WINDOW), DEFAULT_CATCHUP_WINDOW).argParser(parseCatchupWindow))
+    .option(
+      '--rehearse',
+      'also run the real failover and failback in each drill (rehearsal estates only: simulated: true)',
+    )
+    .addOption(
+      new Option(
+        '--catchup-window <duration>',
+        'a drill missed while Temporal was unavailable still runs if at most this late (at least 10s)',
+      )
+        .default(parseCatchupWindow(DEFAULT_CATCHUP_WINDOW), DEFAULT_CATCHUP_WINDOW)
+        .argParser(parseCatchupWindow),
+    )
     .option('--reason <text>', "why the drills run (kept in each drill's report)")
     .option('--as <person>', "the drills' initiator (default: schedule:<schedule id>)")
     .addOption(outputOption());
@@ -237,19 +283,25 @@ function scheduleCommand(): Command {
 }
 
 async function scheduleDrills(flags: ScheduleFlags): Promise<void> {
-  if (flags.cron === undefined && flags.every === undefined) throw new CliError('give --cron EXPR or --every DURATION: when the drills run');
+  if (flags.cron === undefined && flags.every === undefined)
+    throw new CliError('give --cron EXPR or --every DURATION: when the drills run');
   if (flags.cron !== undefined && flags.every !== undefined) throw new CliError('give --cron or --every, not both');
-  if (flags.cron !== undefined && !flags.cron.trim()) throw new CliError('--cron: give a cron expression, e.g. "0 3 * * TUE"');
-  if (flags.every !== undefined && flags.timezone !== undefined) throw new CliError('--timezone applies to --cron only (--every counts from the Unix epoch, in no time zone)');
+  if (flags.cron !== undefined && !flags.cron.trim())
+    throw new CliError('--cron: give a cron expression, e.g. "0 3 * * TUE"');
+  if (flags.every !== undefined && flags.timezone !== undefined)
+    throw new CliError('--timezone applies to --cron only (--every counts from the Unix epoch, in no time zone)');
   const { topology } = loadRunTopology(flags.file);
   if (flags.rehearse && !topology.simulated) {
-    throw new CliError(`--rehearse: ${flags.file} is not a rehearsal estate (simulated: false): drills of a production estate only read, they never fail it over`);
+    throw new CliError(
+      `--rehearse: ${flags.file} is not a rehearsal estate (simulated: false): drills of a production estate only read, they never fail it over`,
+    );
   }
   const pool = topology.pool.fqdn;
   const scheduleId = flags.id ?? defaultScheduleId(pool);
   const taskQueue = taskQueueOf(flags);
   const timezone = flags.cron !== undefined ? (flags.timezone ?? 'UTC') : undefined;
-  const specWords = flags.cron !== undefined ? `cron "${flags.cron.trim()}" (${timezone})` : `every ${formatDuration(flags.every!)}`;
+  const specWords =
+    flags.cron !== undefined ? `cron "${flags.cron.trim()}" (${timezone})` : `every ${formatDuration(flags.every!)}`;
   const options: DrillOptions = { scheduleId, ...(flags.rehearse ? { rehearse: true } : {}) };
   const input: RunbookInput<DrillOptions> = {
     topology,
@@ -260,7 +312,10 @@ async function scheduleDrills(flags: ScheduleFlags): Promise<void> {
   const takenAt = new Date().toISOString();
   const memo: DrillMemo = { spec: specWords, topologyFile: path.resolve(flags.file), topologyTakenAt: takenAt };
   const definition: Omit<ScheduleOptions, 'scheduleId'> = {
-    spec: flags.cron !== undefined ? { cronExpressions: [flags.cron.trim()], timezone } : { intervals: [{ every: flags.every! }] },
+    spec:
+      flags.cron !== undefined
+        ? { cronExpressions: [flags.cron.trim()], timezone }
+        : { intervals: [{ every: flags.every! }] },
     action: {
       type: 'startWorkflow',
       workflowType: DRILL_TYPE,
@@ -289,13 +344,20 @@ async function scheduleDrills(flags: ScheduleFlags): Promise<void> {
     let created = true;
     let stillPaused: string | null = null;
     try {
-      await client.schedule.create({ scheduleId, ...definition, state: { paused: false, ...(flags.note ? { note: flags.note } : {}) } });
+      await client.schedule.create({
+        scheduleId,
+        ...definition,
+        state: { paused: false, ...(flags.note ? { note: flags.note } : {}) },
+      });
     } catch (error) {
       if (!(error instanceof temporal.ScheduleAlreadyRunning)) throw scheduleError(error, flags);
       created = false;
       const handle = client.schedule.getHandle(scheduleId);
       const description = await handle.describe();
-      if (description.action.workflowType !== DRILL_TYPE) throw new CliError(`--id ${scheduleId}: a schedule with this id exists and starts ${description.action.workflowType} workflows, not drills: choose another --id`);
+      if (description.action.workflowType !== DRILL_TYPE)
+        throw new CliError(
+          `--id ${scheduleId}: a schedule with this id exists and starts ${description.action.workflowType} workflows, not drills: choose another --id`,
+        );
       // An update keeps a pause (a failed drill paused it: a person resumes it, not a redefinition).
       if (description.state.paused) stillPaused = flags.note ?? description.state.note ?? '';
       try {
@@ -305,7 +367,11 @@ async function scheduleDrills(flags: ScheduleFlags): Promise<void> {
           action: definition.action,
           policies: definition.policies,
           typedSearchAttributes: definition.typedSearchAttributes,
-          state: { paused: previous.state.paused, note: flags.note ?? previous.state.note, remainingActions: previous.state.remainingActions },
+          state: {
+            paused: previous.state.paused,
+            note: flags.note ?? previous.state.note,
+            remainingActions: previous.state.remainingActions,
+          },
         }));
       } catch (failure) {
         throw scheduleError(failure, flags);
@@ -318,18 +384,28 @@ async function scheduleDrills(flags: ScheduleFlags): Promise<void> {
     }
     printLine(`${created ? 'created' : 'updated'} drill schedule ${scheduleId} for pool ${pool}`);
     printLine(`  when:       ${specWords}`);
-    printLine(`  policies:   overlap SKIP (never two drills at once), catch-up window ${formatDuration(flags.catchupWindow)}, pause on failure`);
-    printLine(`  each drill: workflow drill-${pool.toLowerCase()}-<time> on task queue ${taskQueue}, initiator ${input.initiator}${flags.rehearse ? ', with the real failover and failback (rehearsal estate)' : ', read-only'}`);
-    printLine(`  topology:   a snapshot of ${memo.topologyFile} as of ${stampOf(takenAt)}: after changing the file, run pchat-dr drill schedule again`);
-    if (stillPaused !== null) printLine(`  paused:     ${stillPaused || 'yes'} (it stays paused: pchat-dr drill resume ${scheduleId})`);
-    printLine(`  next runs:  ${view.paused ? 'none while paused' : view.nextRuns.slice(0, 3).map(stampOf).join(', ') || 'none'}`);
+    printLine(
+      `  policies:   overlap SKIP (never two drills at once), catch-up window ${formatDuration(flags.catchupWindow)}, pause on failure`,
+    );
+    printLine(
+      `  each drill: workflow drill-${pool.toLowerCase()}-<time> on task queue ${taskQueue}, initiator ${input.initiator}${flags.rehearse ? ', with the real failover and failback (rehearsal estate)' : ', read-only'}`,
+    );
+    printLine(
+      `  topology:   a snapshot of ${memo.topologyFile} as of ${stampOf(takenAt)}: after changing the file, run pchat-dr drill schedule again`,
+    );
+    if (stillPaused !== null)
+      printLine(`  paused:     ${stillPaused || 'yes'} (it stays paused: pchat-dr drill resume ${scheduleId})`);
+    printLine(
+      `  next runs:  ${view.paused ? 'none while paused' : view.nextRuns.slice(0, 3).map(stampOf).join(', ') || 'none'}`,
+    );
   });
 }
 
 /** A schedule Temporal refused: a bad cron expression is bad input; anything else is Temporal's failure. */
 function scheduleError(error: unknown, flags: ScheduleFlags): CliError {
   if (error instanceof CliError) return error;
-  if (error instanceof TypeError) return new CliError(`${flags.cron !== undefined ? `--cron ${flags.cron}` : `--every`}: ${firstLine(error)}`);
+  if (error instanceof TypeError)
+    return new CliError(`${flags.cron !== undefined ? `--cron ${flags.cron}` : `--every`}: ${firstLine(error)}`);
   const cause = (error as { cause?: { code?: number; details?: string } }).cause;
   if (cause?.code === 3) return new CliError(`Temporal refused the schedule: ${cause.details ?? firstLine(error)}`);
   return new CliError(`cannot create or update the schedule: ${firstLine(error)}`, EXIT.failed);
@@ -338,7 +414,9 @@ function scheduleError(error: unknown, flags: ScheduleFlags): CliError {
 // ------------------------------------------------------------------------------------------------ drill list
 
 function listSchedulesCommand(): Command {
-  const command = new Command('list').description('every drill schedule: pool, spec, paused and its note, next run, last drill').addOption(outputOption());
+  const command = new Command('list')
+    .description('every drill schedule: pool, spec, paused and its note, next run, last drill')
+    .addOption(outputOption());
   return withTemporalOptions(command).action((flags: TemporalFlags & { output: OutputFormat }) =>
     withClient(flags, async (client) => {
       const views = await drillSchedules(client);
@@ -353,8 +431,17 @@ function listSchedulesCommand(): Command {
       const rows = [['ID', 'POOL', 'WHEN', 'STATE', 'NEXT RUN', 'LAST DRILL']];
       for (const view of views) {
         const state = view.paused ? `paused${view.note ? `: ${view.note}` : ''}` : 'active';
-        const last = view.lastRun ? `${view.lastRun.workflowId} (${view.lastRun.outcome ?? view.lastRun.status})` : 'none yet';
-        rows.push([view.scheduleId, view.pool ?? '-', view.spec, state, view.paused ? '-' : stampOf(view.nextRuns[0]), last]);
+        const last = view.lastRun
+          ? `${view.lastRun.workflowId} (${view.lastRun.outcome ?? view.lastRun.status})`
+          : 'none yet';
+        rows.push([
+          view.scheduleId,
+          view.pool ?? '-',
+          view.spec,
+          state,
+          view.paused ? '-' : stampOf(view.nextRuns[0]),
+          last,
+        ]);
       }
       formatTable(rows).forEach((line) => printLine(line));
     }),
@@ -380,7 +467,8 @@ function pauseCommand(): Command {
       const { handle, description } = await findDrillSchedule(client, id);
       const note = `paused by ${personOf(flags)}: ${flags.note}`;
       await handle.pause(note);
-      if (flags.output === 'json') return printJson({ scheduleId: id, paused: true, note, wasPaused: description.state.paused });
+      if (flags.output === 'json')
+        return printJson({ scheduleId: id, paused: true, note, wasPaused: description.state.paused });
       printLine(`paused drill schedule ${id}${description.state.paused ? ' (it was already paused)' : ''}: ${note}`);
       printLine(`  resume it: pchat-dr drill resume ${id}`);
     }),
@@ -400,8 +488,17 @@ function resumeCommand(): Command {
       const note = `resumed by ${personOf(flags)}${flags.note ? `: ${flags.note}` : ''}`;
       await handle.unpause(note);
       const next = (await handle.describe()).info.nextActionTimes[0];
-      if (flags.output === 'json') return printJson({ scheduleId: id, paused: false, note, wasPaused: description.state.paused, nextRun: next?.toISOString() ?? null });
-      printLine(`resumed drill schedule ${id}${description.state.paused ? '' : ' (it was not paused)'}: next drill ${stampOf(next?.toISOString())}`);
+      if (flags.output === 'json')
+        return printJson({
+          scheduleId: id,
+          paused: false,
+          note,
+          wasPaused: description.state.paused,
+          nextRun: next?.toISOString() ?? null,
+        });
+      printLine(
+        `resumed drill schedule ${id}${description.state.paused ? '' : ' (it was not paused)'}: next drill ${stampOf(next?.toISOString())}`,
+      );
     }),
   );
 }
@@ -415,7 +512,10 @@ function triggerCommand(): Command {
     withClient(flags, async (client) => {
       const { handle, description } = await findDrillSchedule(client, id);
       const alreadyRunning = (running: string[]) =>
-        new CliError(`a drill of schedule ${id} is already running: ${running.join(', ')} (overlap SKIP: no second drill starts). Follow it with: pchat-dr watch ${running[0]}`, EXIT.refused);
+        new CliError(
+          `a drill of schedule ${id} is already running: ${running.join(', ')} (overlap SKIP: no second drill starts). Follow it with: pchat-dr watch ${running[0]}`,
+          EXIT.refused,
+        );
       const runningBefore = description.info.runningActions.map((action) => action.workflow.workflowId);
       if (runningBefore.length > 0) throw alreadyRunning(runningBefore);
       const known = new Set(description.info.recentActions.map((action) => action.action.workflow.workflowId));
@@ -427,7 +527,9 @@ function triggerCommand(): Command {
       while (!started && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 250));
         const now = await handle.describe();
-        started = now.info.recentActions.map((action) => action.action.workflow.workflowId).find((workflowId) => !known.has(workflowId));
+        started = now.info.recentActions
+          .map((action) => action.action.workflow.workflowId)
+          .find((workflowId) => !known.has(workflowId));
         running = now.info.runningActions.map((action) => action.workflow.workflowId);
       }
       if (!started && running.length > 0) throw alreadyRunning(running);
@@ -475,45 +577,66 @@ function historyCommand(): Command {
     .argument('<pool>', 'the pool FQDN', checkPool)
     .addOption(new Option('--limit <n>', 'at most this many drills').default(10).argParser(parseLimit))
     .addOption(outputOption());
-  return withTemporalOptions(command).action((pool: string, flags: TemporalFlags & { limit: number; output: OutputFormat }) =>
-    withClient(flags, async (client) => {
-      const { drillHistoryOf } = require('../../activities/drill') as typeof import('../../activities/drill');
-      let summaries: DrillSummary[];
-      try {
-        summaries = await drillHistoryOf(client, pool, flags.limit);
-      } catch (error) {
-        throw new CliError(`cannot read the drills of ${pool}: ${firstLine(error)} (are pchat-dr's search attributes registered? see docs/deployment.md)`, EXIT.failed);
-      }
-      const entries: DrillHistoryEntry[] = [];
-      for (const summary of summaries) {
-        const entry: DrillHistoryEntry = { ...summary, failed: [], skipped: null };
-        if (summary.passed !== true && summary.outcome !== 'running') {
-          // What failed, from the drill's own report (a drill that passed needs no second read).
-          try {
-            const report = (await client.workflow.getHandle(summary.workflowId).result()) as RunbookReport;
-            entry.skipped = report.drill?.skipped ?? null;
-            entry.failed = report.drill ? failedChecks(report.drill).map((check) => `${check.title}: ${check.observed}`) : report.outcomeReason ? [report.outcomeReason] : [];
-          } catch (error) {
-            entry.failed = [`the drill left no report (${firstLine(error)})`];
-          }
+  return withTemporalOptions(command).action(
+    (pool: string, flags: TemporalFlags & { limit: number; output: OutputFormat }) =>
+      withClient(flags, async (client) => {
+        const { drillHistoryOf } = require('../../activities/drill') as typeof import('../../activities/drill');
+        let summaries: DrillSummary[];
+        try {
+          summaries = await drillHistoryOf(client, pool, flags.limit);
+        } catch (error) {
+          throw new CliError(
+            `cannot read the drills of ${pool}: ${firstLine(error)} (are pchat-dr's search attributes registered? see docs/deployment.md)`,
+            EXIT.failed,
+          );
         }
-        entries.push(entry);
-      }
-      if (flags.output === 'json') return printJson(entries);
-      if (entries.length === 0) return printLine(`no drills of ${pool} yet`);
-      const seconds = (value: number | null) => (value === null ? '-' : formatDuration(value * 1000));
-      const rows = [['DRILL', 'STARTED', 'RESULT', 'FAILED', 'RPO', 'EST. RTO']];
-      for (const entry of entries) {
-        const result = entry.skipped ? 'skipped' : entry.passed === null ? entry.outcome : entry.passed ? 'passed' : 'FAILED';
-        rows.push([entry.workflowId, stampOf(entry.startedAt), result, entry.skipped ? '-' : String(entry.failedChecks), seconds(entry.rpoSeconds), seconds(entry.estimatedRtoSeconds)]);
-      }
-      formatTable(rows).forEach((line) => printLine(line));
-      for (const entry of entries.filter((candidate) => candidate.skipped || candidate.failed.length > 0)) {
-        printLine();
-        printLine(`${entry.workflowId}: ${entry.skipped ? `skipped: ${entry.skipped}` : 'failed'}`);
-        entry.failed.forEach((line) => printLine(`  - ${line}`));
-      }
-    }),
+        const entries: DrillHistoryEntry[] = [];
+        for (const summary of summaries) {
+          const entry: DrillHistoryEntry = { ...summary, failed: [], skipped: null };
+          if (summary.passed !== true && summary.outcome !== 'running') {
+            // What failed, from the drill's own report (a drill that passed needs no second read).
+            try {
+              const report = (await client.workflow.getHandle(summary.workflowId).result()) as RunbookReport;
+              entry.skipped = report.drill?.skipped ?? null;
+              entry.failed = report.drill
+                ? failedChecks(report.drill).map((check) => `${check.title}: ${check.observed}`)
+                : report.outcomeReason
+                  ? [report.outcomeReason]
+                  : [];
+            } catch (error) {
+              entry.failed = [`the drill left no report (${firstLine(error)})`];
+            }
+          }
+          entries.push(entry);
+        }
+        if (flags.output === 'json') return printJson(entries);
+        if (entries.length === 0) return printLine(`no drills of ${pool} yet`);
+        const seconds = (value: number | null) => (value === null ? '-' : formatDuration(value * 1000));
+        const rows = [['DRILL', 'STARTED', 'RESULT', 'FAILED', 'RPO', 'EST. RTO']];
+        for (const entry of entries) {
+          const result = entry.skipped
+            ? 'skipped'
+            : entry.passed === null
+              ? entry.outcome
+              : entry.passed
+                ? 'passed'
+                : 'FAILED';
+          rows.push([
+            entry.workflowId,
+            stampOf(entry.startedAt),
+            result,
+            entry.skipped ? '-' : String(entry.failedChecks),
+            seconds(entry.rpoSeconds),
+            seconds(entry.estimatedRtoSeconds),
+          ]);
+        }
+        formatTable(rows).forEach((line) => printLine(line));
+        for (const entry of entries.filter((candidate) => candidate.skipped || candidate.failed.length > 0)) {
+          printLine();
+          printLine(`${entry.workflowId}: ${entry.skipped ? `skipped: ${entry.skipped}` : 'failed'}`);
+          entry.failed.forEach((line) => printLine(`  - ${line}`));
+        }
+      }),
   );
 }
 

@@ -30,16 +30,20 @@ export interface ListedRun {
 
 function parseLimit(value: string): number {
   const limit = Number(value);
-  if (!Number.isInteger(limit) || limit < 1) throw new CliError(`--limit ${value}: give a whole number of runs, e.g. 20`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new CliError(`--limit ${value}: give a whole number of runs, e.g. 20`);
   return limit;
 }
 
 /** The visibility query: runbook workflow types only (never the poolLock workflows), optionally one pool, open runs. */
 export function listQuery(flags: Pick<ListFlags, 'pool' | 'open'>): string {
-  const types = [...new Set(RUNBOOK_NAMES.map((runbook) => WORKFLOW_TYPES[runbook]))].map((type) => `'${type}'`).join(', ');
+  const types = [...new Set(RUNBOOK_NAMES.map((runbook) => WORKFLOW_TYPES[runbook]))]
+    .map((type) => `'${type}'`)
+    .join(', ');
   const clauses = [`WorkflowType IN (${types})`];
   if (flags.pool !== undefined) {
-    if (!/^[A-Za-z0-9.-]+$/.test(flags.pool)) throw new CliError(`--pool ${flags.pool}: give the pool's FQDN (letters, digits, - and .)`);
+    if (!/^[A-Za-z0-9.-]+$/.test(flags.pool))
+      throw new CliError(`--pool ${flags.pool}: give the pool's FQDN (letters, digits, - and .)`);
     clauses.push(`${POOL.name} = '${flags.pool}'`);
   }
   if (flags.open) clauses.push(`ExecutionStatus = 'Running'`);
@@ -74,7 +78,10 @@ export function listCommand(): Command {
         }
       } catch (error) {
         if (error instanceof CliError) throw error;
-        throw new CliError(`cannot list runs: ${firstLine(error)} (are pchat-dr's search attributes registered? see docs/deployment.md)`, EXIT.failed);
+        throw new CliError(
+          `cannot list runs: ${firstLine(error)} (are pchat-dr's search attributes registered? see docs/deployment.md)`,
+          EXIT.failed,
+        );
       }
       if (flags.output === 'json') {
         printJson(runs);
@@ -85,7 +92,16 @@ export function listCommand(): Command {
         return;
       }
       const rows = [['ID', 'RUNBOOK', 'POOL', 'STATUS', 'PHASE', 'AWAITING', 'STARTED']];
-      for (const run of runs) rows.push([run.workflowId, run.runbook ?? '-', run.pool ?? '-', run.status, run.phase ?? '-', run.awaitingGate ?? '-', stampOf(run.startedAt)]);
+      for (const run of runs)
+        rows.push([
+          run.workflowId,
+          run.runbook ?? '-',
+          run.pool ?? '-',
+          run.status,
+          run.phase ?? '-',
+          run.awaitingGate ?? '-',
+          stampOf(run.startedAt),
+        ]);
       formatTable(rows).forEach((line) => printLine(line));
     }),
   );

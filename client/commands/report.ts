@@ -21,21 +21,22 @@ export function reportCommand(): Command {
     .argument('<id>', 'the run id (workflow id)')
     .addOption(new Option('-o, --output <format>', 'md or json').default('md').argParser(parseReportFormat))
     .option('--out <file>', 'write the report to this file instead of stdout');
-  return withTemporalOptions(command).action((id: string, flags: TemporalFlags & { output: ReportFormat; out?: string }) =>
-    withClient(flags, async (client) => {
-      const report = await reportOfRun(await findRun(client, id));
-      const text = flags.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : reportMarkdown(report);
-      if (!flags.out) {
-        if (flags.output === 'json') printJson(report);
-        else process.stdout.write(text);
-        return;
-      }
-      try {
-        writeFileSync(flags.out, text);
-      } catch (error) {
-        throw new CliError(`--out ${flags.out}: cannot write the report (${(error as Error).message})`);
-      }
-      printLine(`report of ${id} (${report.outcome}) written to ${flags.out}`);
-    }),
+  return withTemporalOptions(command).action(
+    (id: string, flags: TemporalFlags & { output: ReportFormat; out?: string }) =>
+      withClient(flags, async (client) => {
+        const report = await reportOfRun(await findRun(client, id));
+        const text = flags.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : reportMarkdown(report);
+        if (!flags.out) {
+          if (flags.output === 'json') printJson(report);
+          else process.stdout.write(text);
+          return;
+        }
+        try {
+          writeFileSync(flags.out, text);
+        } catch (error) {
+          throw new CliError(`--out ${flags.out}: cannot write the report (${(error as Error).message})`);
+        }
+        printLine(`report of ${id} (${report.outcome}) written to ${flags.out}`);
+      }),
   );
 }

@@ -48,9 +48,24 @@ export function runCommand(): Command {
     .description('start a runbook on the estate of a topology file')
     .argument('<runbook>', RUNBOOK_NAMES.join(', '))
     .requiredOption('-f, --file <topology>', 'topology file (YAML)')
-    .addOption(new Option('--mode <mode>', 'failover: disaster (DC1 is lost; default) or planned (a switchover, no data loss)').choices(['disaster', 'planned']))
-    .addOption(new Option('--database <database>', 'mirror-failover, setup-log-shipping, setup-mirror-log-shipping: mgc (default) or mgccomp').choices(['mgc', 'mgccomp']))
-    .addOption(new Option('--to <partner>', 'mirror-failover: the partner that becomes principal, mirror (default) or primary').choices(['mirror', 'primary']))
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'failover: disaster (DC1 is lost; default) or planned (a switchover, no data loss)',
+      ).choices(['disaster', 'planned']),
+    )
+    .addOption(
+      new Option(
+        '--database <database>',
+        'mirror-failover, setup-log-shipping, setup-mirror-log-shipping: mgc (default) or mgccomp',
+      ).choices(['mgc', 'mgccomp']),
+    )
+    .addOption(
+      new Option(
+        '--to <partner>',
+        'mirror-failover: the partner that becomes principal, mirror (default) or primary',
+      ).choices(['mirror', 'primary']),
+    )
     .option('--reason <text>', 'why it runs (kept in the report)')
     .option('--as <person>', 'who starts it (default: your OS user name; a claim, see docs/cli.md)')
     .option('--id <workflow-id>', 'the run id (default: <runbook>-<pool>-<UTC time>)')
@@ -62,7 +77,8 @@ export function runCommand(): Command {
 }
 
 function runbookOf(name: string): RunbookName {
-  if (!(RUNBOOK_NAMES as string[]).includes(name)) throw new CliError(`unknown runbook ${name} (use one of: ${RUNBOOK_NAMES.join(', ')})`);
+  if (!(RUNBOOK_NAMES as string[]).includes(name))
+    throw new CliError(`unknown runbook ${name} (use one of: ${RUNBOOK_NAMES.join(', ')})`);
   return name as RunbookName;
 }
 
@@ -72,12 +88,18 @@ export function optionsOf(runbook: RunbookName, flags: Pick<RunFlags, RunbookFla
   const given = (['mode', 'database', 'to'] as const).filter((flag) => flags[flag] !== undefined);
   const foreign = given.filter((flag) => !takes.includes(flag));
   if (foreign.length > 0) {
-    const accepted = takes.length > 0 ? `it takes ${takes.map((flag) => `--${flag}`).join(', ')}` : 'it takes none of --mode, --database, --to';
+    const accepted =
+      takes.length > 0
+        ? `it takes ${takes.map((flag) => `--${flag}`).join(', ')}`
+        : 'it takes none of --mode, --database, --to';
     throw new CliError(`${foreign.map((flag) => `--${flag}`).join(', ')} does not apply to ${runbook} (${accepted})`);
   }
   switch (runbook) {
     case 'mirror-failover':
-      return { ...(flags.database ? { database: flags.database } : {}), ...(flags.to ? { to: flags.to } : {}) } satisfies MirrorFailoverOptions;
+      return {
+        ...(flags.database ? { database: flags.database } : {}),
+        ...(flags.to ? { to: flags.to } : {}),
+      } satisfies MirrorFailoverOptions;
     case 'setup-log-shipping':
     case 'setup-mirror-log-shipping':
       return { ...(flags.database ? { database: flags.database } : {}) } satisfies SetupLogShippingOptions;
@@ -95,7 +117,10 @@ export function loadRunTopology(file: string): LoadedTopology {
   } catch (error) {
     if (!(error instanceof TopologyError)) throw error;
     const [first, ...more] = error.problems;
-    const rest = more.length > 0 ? ` (and ${more.length} more problem${more.length === 1 ? '' : 's'}: pchat-dr topology check -f ${file} lists them)` : '';
+    const rest =
+      more.length > 0
+        ? ` (and ${more.length} more problem${more.length === 1 ? '' : 's'}: pchat-dr topology check -f ${file} lists them)`
+        : '';
     throw new CliError(`${formatProblem(file, first)}${rest}`);
   }
 }
@@ -105,14 +130,24 @@ async function startRun(name: string, flags: RunFlags): Promise<void> {
   const options = optionsOf(runbook, flags);
   const { topology } = loadRunTopology(flags.file);
   const database = (options as { database?: DatabaseKind }).database;
-  if (database && !topology.databases[database]) throw new CliError(`--database ${database}: ${flags.file} describes no ${database} database`);
+  if (database && !topology.databases[database])
+    throw new CliError(`--database ${database}: ${flags.file} describes no ${database} database`);
   // Loaded on use, like the Temporal client it needs.
   const { startRunbook, defaultInitiator } = require('../runs') as typeof import('../runs');
   const taskQueue = taskQueueOf(flags);
   const initiator = flags.as ?? defaultInitiator();
 
   const code = await withClient(flags, async (client) => {
-    const outcome = await startRunbook(client, { runbook, topology, options, initiator, reason: flags.reason, workflowId: flags.id, dryRun: flags.dryRun, taskQueue });
+    const outcome = await startRunbook(client, {
+      runbook,
+      topology,
+      options,
+      initiator,
+      reason: flags.reason,
+      workflowId: flags.id,
+      dryRun: flags.dryRun,
+      taskQueue,
+    });
     if (!outcome.started) {
       const open = outcome.open;
       if (flags.output === 'json') printJson({ started: false, open });
@@ -130,7 +165,15 @@ async function startRun(name: string, flags: RunFlags): Promise<void> {
       return exitCodeOf(report.outcome);
     }
     if (flags.output === 'json' && !flags.follow) {
-      printJson({ started: true, workflowId, runId: outcome.runId, runbook, pool: topology.pool.fqdn, initiator, taskQueue });
+      printJson({
+        started: true,
+        workflowId,
+        runId: outcome.runId,
+        runbook,
+        pool: topology.pool.fqdn,
+        initiator,
+        taskQueue,
+      });
       return EXIT.ok;
     }
     if (flags.output === 'text') {
@@ -142,7 +185,11 @@ async function startRun(name: string, flags: RunFlags): Promise<void> {
       }
       printLine();
     }
-    return followRun(client, workflowId, { tty: process.stdout.isTTY === true && !flags.plain, json: flags.output === 'json', columns: process.stdout.columns });
+    return followRun(client, workflowId, {
+      tty: process.stdout.isTTY === true && !flags.plain,
+      json: flags.output === 'json',
+      columns: process.stdout.columns,
+    });
   });
   if (code !== EXIT.ok) throw new CliError('', code);
 }

@@ -7,7 +7,15 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { loadTopology, TopologyError, type LoadedTopology } from '../../topology/load';
 import { ROLES, type Topology } from '../../topology/schema';
-import { ControlClient, controlFileOf, FAULT_KINDS, serveControl, SimulatorNotRunning, type ControlEndpoint, type Fault } from '../../simulator/control';
+import {
+  ControlClient,
+  controlFileOf,
+  FAULT_KINDS,
+  serveControl,
+  SimulatorNotRunning,
+  type ControlEndpoint,
+  type Fault,
+} from '../../simulator/control';
 import { SimulatedEstate, type EstateSnapshot } from '../../simulator/estate';
 import { CliError, EXIT, formatTable, parseOutputFormat, printJson, printLine, type OutputFormat } from '../output';
 
@@ -18,7 +26,9 @@ interface CommonOptions {
 }
 
 export function simCommand(): Command {
-  const sim = new Command('sim').description('run and drive the simulated estate (SQL Server instances, pool, chat load) of a topology file');
+  const sim = new Command('sim').description(
+    'run and drive the simulated estate (SQL Server instances, pool, chat load) of a topology file',
+  );
   const common = (command: Command) =>
     command
       .requiredOption('-f, --file <file>', 'topology file of a simulated estate (simulated: true)')
@@ -29,10 +39,13 @@ export function simCommand(): Command {
     .option('--fresh', 'forget saved state and deploy the estate anew')
     .option('--control-port <port>', 'port of the control API (default: a free one)', parsePort)
     .option('--chat <rate>', 'start chat load at this many messages per second', parseRate)
-    .action((options: CommonOptions & { fresh?: boolean; controlPort?: number; chat?: number }) => startSimulator(options));
+    .action((options: CommonOptions & { fresh?: boolean; controlPort?: number; chat?: number }) =>
+      startSimulator(options),
+    );
 
-  common(sim.command('status').description('show instances, databases, mirroring, log shipping, jobs, pool and chat load'))
-    .action(async (options: CommonOptions) => showStatus(options));
+  common(
+    sim.command('status').description('show instances, databases, mirroring, log shipping, jobs, pool and chat load'),
+  ).action(async (options: CommonOptions) => showStatus(options));
 
   common(sim.command('fault').description(`inject or clear a fault: ${FAULT_KINDS.join(', ')}`))
     .argument('<kind>', 'what to do (see the list above)')
@@ -40,19 +53,28 @@ export function simCommand(): Command {
     .option('--error <number>', 'fail-next: the SQL Server error number to raise', parseErrorNumber)
     .option('--message <text>', 'fail-next: the error text')
     .option('--count <n>', 'fail-next: how many matching statements fail', parseRate)
-    .action(async (kind: string, args: string[], options: CommonOptions & { error?: number; message?: string; count?: number }) => {
-      const fault = parseFault(kind, args, options);
-      const done = await withClient(options, (client) => client.fault(fault));
-      if (options.output === 'json') printJson({ done });
-      else printLine(done);
-    });
+    .action(
+      async (
+        kind: string,
+        args: string[],
+        options: CommonOptions & { error?: number; message?: string; count?: number },
+      ) => {
+        const fault = parseFault(kind, args, options);
+        const done = await withClient(options, (client) => client.fault(fault));
+        if (options.output === 'json') printJson({ done });
+        else printLine(done);
+      },
+    );
 
   common(sim.command('chat').description('start or stop chat load (messages posted by the active chat servers)'))
     .argument('<action>', 'start or stop')
     .option('--rate <n>', 'messages per second (start)', parseRate)
     .action(async (action: string, options: CommonOptions & { rate?: number }) => {
-      if (action !== 'start' && action !== 'stop') throw new CliError(`sim chat ${action}: unknown action (use start or stop)`);
-      const stats = await withClient(options, (client) => client.chat(action === 'start' ? { action, rate: options.rate } : { action }));
+      if (action !== 'start' && action !== 'stop')
+        throw new CliError(`sim chat ${action}: unknown action (use start or stop)`);
+      const stats = await withClient(options, (client) =>
+        client.chat(action === 'start' ? { action, rate: options.rate } : { action }),
+      );
       if (options.output === 'json') printJson(stats);
       else printLine(action === 'start' ? `chat load started at ${options.rate ?? 5} messages/s` : 'chat load stopped');
     });
@@ -73,7 +95,8 @@ function parseRate(value: string): number {
 
 function parseErrorNumber(value: string): number {
   const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new CliError(`--error ${value}: give a SQL Server error number, e.g. 3201`);
+  if (!Number.isInteger(number) || number < 1)
+    throw new CliError(`--error ${value}: give a SQL Server error number, e.g. 3201`);
   return number;
 }
 
@@ -81,7 +104,9 @@ function load(file: string): LoadedTopology {
   try {
     const loaded = loadTopology(file);
     if (!loaded.topology.simulated) {
-      throw new CliError(`${file} describes a real estate (simulated: false); the simulator only runs rehearsal estates (simulated: true)`);
+      throw new CliError(
+        `${file} describes a real estate (simulated: false); the simulator only runs rehearsal estates (simulated: true)`,
+      );
     }
     return loaded;
   } catch (err) {
@@ -105,19 +130,32 @@ async function withClient<T>(options: CommonOptions, use: (client: ControlClient
 }
 
 function rolesOf(topology: Topology, instance: string): string[] {
-  return (['mgc', 'mgccomp'] as const).flatMap((kind) => ROLES.filter((role) => topology.databases[kind]?.[role] === instance).map((role) => `${role} of ${kind}`));
+  return (['mgc', 'mgccomp'] as const).flatMap((kind) =>
+    ROLES.filter((role) => topology.databases[kind]?.[role] === instance).map((role) => `${role} of ${kind}`),
+  );
 }
 
-async function startSimulator(options: CommonOptions & { fresh?: boolean; controlPort?: number; chat?: number }): Promise<void> {
+async function startSimulator(
+  options: CommonOptions & { fresh?: boolean; controlPort?: number; chat?: number },
+): Promise<void> {
   const loaded = load(options.file);
   const stateDir = stateDirOf(loaded, options.state);
   refuseIfRunning(stateDir);
   let estate: SimulatedEstate;
   try {
-    estate = await SimulatedEstate.start({ topology: loaded.topology, topologyFile: loaded.file, stateDir, fresh: options.fresh });
+    estate = await SimulatedEstate.start({
+      topology: loaded.topology,
+      topologyFile: loaded.file,
+      stateDir,
+      fresh: options.fresh,
+    });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new CliError(`a port of the estate is already in use (${(err as Error).message}): stop what holds it, or change the ports in ${options.file}`, EXIT.refused);
+    if (code === 'EADDRINUSE')
+      throw new CliError(
+        `a port of the estate is already in use (${(err as Error).message}): stop what holds it, or change the ports in ${options.file}`,
+        EXIT.refused,
+      );
     throw err;
   }
   const control = await serveControl(estate, stateDir, options.controlPort);
@@ -129,11 +167,25 @@ async function startSimulator(options: CommonOptions & { fresh?: boolean; contro
       pool: topology.pool.fqdn,
       state: stateDir,
       control: control.url,
-      instances: topology.instances.map((instance) => ({ name: instance.name, roles: rolesOf(topology, instance.name), host: instance.host, port: instance.port, login: instance.login })),
+      instances: topology.instances.map((instance) => ({
+        name: instance.name,
+        roles: rolesOf(topology, instance.name),
+        host: instance.host,
+        port: instance.port,
+        login: instance.login,
+      })),
     });
   } else {
     printLine(`pchat-dr simulator: estate ${topology.pool.fqdn} (${options.file})`);
-    formatTable(topology.instances.map((instance) => [instance.name, `${instance.host}:${instance.port}`, rolesOf(topology, instance.name).join(', ') || '-', `login ${instance.login}`]), '  ').forEach((line) => printLine(line));
+    formatTable(
+      topology.instances.map((instance) => [
+        instance.name,
+        `${instance.host}:${instance.port}`,
+        rolesOf(topology, instance.name).join(', ') || '-',
+        `login ${instance.login}`,
+      ]),
+      '  ',
+    ).forEach((line) => printLine(line));
     const pool = estate.snapshot().pool;
     printLine(`  pool     ${pool.poolState}, active servers: ${pool.activeServers.join(', ') || 'none'}`);
     printLine(`  state    ${stateDir} (a restart continues from here; --fresh starts over)`);
@@ -163,10 +215,17 @@ function refuseIfRunning(stateDir: string): void {
   } catch {
     return; // left behind by a simulator that did not stop cleanly
   }
-  throw new CliError(`a simulator is already running for ${stateDir} (pid ${endpoint.pid}, control ${endpoint.url}); stop it first`, EXIT.refused);
+  throw new CliError(
+    `a simulator is already running for ${stateDir} (pid ${endpoint.pid}, control ${endpoint.url}); stop it first`,
+    EXIT.refused,
+  );
 }
 
-function parseFault(kind: string, args: string[], options: { error?: number; message?: string; count?: number }): Fault {
+function parseFault(
+  kind: string,
+  args: string[],
+  options: { error?: number; message?: string; count?: number },
+): Fault {
   const need = (count: number, usage: string) => {
     if (args.length !== count) throw new CliError(`sim fault ${kind}: expected ${usage}`);
   };
@@ -186,18 +245,27 @@ function parseFault(kind: string, args: string[], options: { error?: number; mes
     case 'latency': {
       need(2, '<instance> <milliseconds>');
       const ms = Number(args[1]);
-      if (!Number.isInteger(ms) || ms < 0) throw new CliError(`sim fault latency: ${args[1]} is not a number of milliseconds`);
+      if (!Number.isInteger(ms) || ms < 0)
+        throw new CliError(`sim fault latency: ${args[1]} is not a number of milliseconds`);
       return { kind, instance: args[0], ms };
     }
     case 'fail-next':
       need(2, '<instance> <statement-pattern> --error <number>');
-      if (options.error === undefined) throw new CliError('sim fault fail-next: give the error to raise with --error <number>');
+      if (options.error === undefined)
+        throw new CliError('sim fault fail-next: give the error to raise with --error <number>');
       try {
         new RegExp(args[1]);
       } catch (err) {
         throw new CliError(`sim fault fail-next: ${args[1]} is not a valid pattern (${(err as Error).message})`);
       }
-      return { kind, instance: args[0], pattern: args[1], error: options.error, message: options.message, count: options.count };
+      return {
+        kind,
+        instance: args[0],
+        pattern: args[1],
+        error: options.error,
+        message: options.message,
+        count: options.count,
+      };
     case 'delete-backup':
     case 'corrupt-backup':
       need(1, '<backup file>');
@@ -218,21 +286,31 @@ async function showStatus(options: CommonOptions): Promise<void> {
     return;
   }
   for (const instance of snapshot.instances) {
-    printLine(`${instance.name} ${instance.host}:${instance.port} ${instance.running ? 'up' : 'DOWN'}, Agent ${instance.agentRunning ? 'running' : 'STOPPED'}, ${instance.sessions} session(s)`);
+    printLine(
+      `${instance.name} ${instance.host}:${instance.port} ${instance.running ? 'up' : 'DOWN'}, Agent ${instance.agentRunning ? 'running' : 'STOPPED'}, ${instance.sessions} session(s)`,
+    );
     const rows = instance.databases.map((database) => [
       database.name,
       database.state,
-      database.mirroring ? `${database.mirroring.role} ${database.mirroring.state} safety ${database.mirroring.safety} (partner ${database.mirroring.partner})` : 'not mirrored',
+      database.mirroring
+        ? `${database.mirroring.role} ${database.mirroring.state} safety ${database.mirroring.safety} (partner ${database.mirroring.partner})`
+        : 'not mirrored',
       `${database.messages} messages`,
     ]);
     formatTable(rows, '  ').forEach((line) => printLine(line));
     for (const job of instance.jobs) {
-      printLine(`  job ${job.name}: ${job.enabled ? 'enabled' : 'DISABLED'}${job.running ? ', running' : ''}, last outcome ${job.lastOutcome ?? 'none'}`);
+      printLine(
+        `  job ${job.name}: ${job.enabled ? 'enabled' : 'DISABLED'}${job.running ? ', running' : ''}, last outcome ${job.lastOutcome ?? 'none'}`,
+      );
     }
   }
-  if (snapshot.partitions.length > 0) printLine(`partitions: ${snapshot.partitions.map(([a, b]) => `${a} / ${b}`).join(', ')}`);
-  printLine(`pool ${snapshot.pool.fqdn}: ${snapshot.pool.poolState}, active servers: ${snapshot.pool.activeServers.join(', ') || 'none'}`);
+  if (snapshot.partitions.length > 0)
+    printLine(`partitions: ${snapshot.partitions.map(([a, b]) => `${a} / ${b}`).join(', ')}`);
+  printLine(
+    `pool ${snapshot.pool.fqdn}: ${snapshot.pool.poolState}, active servers: ${snapshot.pool.activeServers.join(', ') || 'none'}`,
+  );
   const chat = snapshot.chat;
-  printLine(`chat load: ${chat.running ? `running at ${chat.ratePerSecond}/s` : 'stopped'}; ${chat.acknowledged} acknowledged, ${chat.failed} failed${chat.lastError ? ` (last error: ${chat.lastError})` : ''}`);
+  printLine(
+    `chat load: ${chat.running ? `running at ${chat.ratePerSecond}/s` : 'stopped'}; ${chat.acknowledged} acknowledged, ${chat.failed} failed${chat.lastError ? ` (last error: ${chat.lastError})` : ''}`,
+  );
 }
-

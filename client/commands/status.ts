@@ -6,20 +6,42 @@
 import { Command } from 'commander';
 import { outputOption, printJson, printLine, type OutputFormat } from '../output';
 import { drillResultLine, progressLines } from '../report-view';
-import { childWaits, findRun, progressOfRun, reportOfRun, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
+import {
+  childWaits,
+  findRun,
+  progressOfRun,
+  reportOfRun,
+  withClient,
+  withTemporalOptions,
+  type TemporalFlags,
+} from '../run-access';
 
 export function statusCommand(): Command {
-  const command = new Command('status').description('show where a run stands and what it waits for').argument('<id>', 'the run id (workflow id)').addOption(outputOption());
+  const command = new Command('status')
+    .description('show where a run stands and what it waits for')
+    .argument('<id>', 'the run id (workflow id)')
+    .addOption(outputOption());
   return withTemporalOptions(command).action((id: string, flags: TemporalFlags & { output: OutputFormat }) =>
     withClient(flags, async (client) => {
       const run = await findRun(client, id);
       const progress = await progressOfRun(run);
       const waits = progress.outcome === 'running' ? await childWaits(client, progress) : [];
       // A drill that ended: its findings in a line (the report has them all).
-      const findings = run.runbook === 'drill' && progress.outcome !== 'running' ? (await reportOfRun(run)).drill : undefined;
+      const findings =
+        run.runbook === 'drill' && progress.outcome !== 'running' ? (await reportOfRun(run)).drill : undefined;
       const found = findings && !findings.skipped ? findings : undefined;
-      if (flags.output === 'json') printJson({ ...progress, temporalStatus: run.status, waitingIn: waits, ...(findings ? { drill: findings } : {}) });
-      else [...progressLines(progress, waits), ...(found ? ['', drillResultLine(found), `report: pchat-dr report ${id}`] : [])].forEach((line) => printLine(line));
+      if (flags.output === 'json')
+        printJson({
+          ...progress,
+          temporalStatus: run.status,
+          waitingIn: waits,
+          ...(findings ? { drill: findings } : {}),
+        });
+      else
+        [
+          ...progressLines(progress, waits),
+          ...(found ? ['', drillResultLine(found), `report: pchat-dr report ${id}`] : []),
+        ].forEach((line) => printLine(line));
     }),
   );
 }

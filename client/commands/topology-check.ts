@@ -18,7 +18,9 @@ export function topologyCommand(): Command {
     .requiredOption('-f, --file <file>', 'topology file (YAML)')
     .option('--connect', 'also reach every SQL Server instance and the pool shell (read-only) and say what answered')
     .addOption(new Option('-o, --output <format>', 'text or json').default('text').argParser(parseOutputFormat))
-    .action((options: { file: string; output: OutputFormat; connect?: boolean }) => checkTopology(options.file, options.output, options.connect === true));
+    .action((options: { file: string; output: OutputFormat; connect?: boolean }) =>
+      checkTopology(options.file, options.output, options.connect === true),
+    );
   return topology;
 }
 
@@ -33,7 +35,9 @@ async function checkTopology(file: string, output: OutputFormat, connect: boolea
       throw new CliError('', EXIT.badInput);
     }
     const count = err.problems.length;
-    throw new CliError(`${err.message}\n${count} problem${count === 1 ? '' : 's'} in ${file}; nothing was checked against the estate`);
+    throw new CliError(
+      `${err.message}\n${count} problem${count === 1 ? '' : 's'} in ${file}; nothing was checked against the estate`,
+    );
   }
   if (!connect) {
     if (output === 'json') printJson({ valid: true, file: loaded.file, topology: loaded.topology });
@@ -49,17 +53,32 @@ async function checkTopology(file: string, output: OutputFormat, connect: boolea
   }
   const reached = await probeEstate(loaded.topology);
   const silent = reached.filter((reach) => !reach.answered);
-  if (output === 'json') printJson({ valid: true, file: loaded.file, topology: loaded.topology, reachable: silent.length === 0, reached });
+  if (output === 'json')
+    printJson({ valid: true, file: loaded.file, topology: loaded.topology, reachable: silent.length === 0, reached });
   else {
     const instances = reached.filter((reach) => reach.kind === 'instance');
-    const rows = [['INSTANCE', 'ADDRESS', 'ANSWERED', 'SERVER NAME', 'DATABASES'], ...instances.map((reach) => [reach.name, reach.address, reach.answered ? 'yes' : 'NO', reach.identity ?? '-', reach.detail])];
+    const rows = [
+      ['INSTANCE', 'ADDRESS', 'ANSWERED', 'SERVER NAME', 'DATABASES'],
+      ...instances.map((reach) => [
+        reach.name,
+        reach.address,
+        reach.answered ? 'yes' : 'NO',
+        reach.identity ?? '-',
+        reach.detail,
+      ]),
+    ];
     formatTable(rows, '  ').forEach((line) => printLine(line));
     for (const shell of reached.filter((reach) => reach.kind === 'pool')) {
       printLine(`  pool shell ${shell.answered ? 'answered' : 'did NOT answer'}: ${shell.detail}`);
     }
   }
   if (silent.length > 0) {
-    throw new CliError(output === 'json' ? '' : `${silent.length} of ${reached.length} did not answer: ${silent.map((reach) => reach.name).join(', ')}`, EXIT.refused);
+    throw new CliError(
+      output === 'json'
+        ? ''
+        : `${silent.length} of ${reached.length} did not answer: ${silent.map((reach) => reach.name).join(', ')}`,
+      EXIT.refused,
+    );
   }
   if (output === 'text') printLine(`all ${reached.length} answered`);
 }
@@ -109,7 +128,9 @@ function printSummary(file: string, topology: Topology): void {
     if (policy.waived) return [gate, 'waived'];
     const parts = [`${policy.required} of ${policy.people.join(', ')}`];
     if (policy.twoPersonRule) parts.push('two-person rule');
-    const escalation = policy.escalation ? `, escalate after ${policy.escalation.after} to ${policy.escalation.people.join(', ')}` : '';
+    const escalation = policy.escalation
+      ? `, escalate after ${policy.escalation.after} to ${policy.escalation.people.join(', ')}`
+      : '';
     parts.push(`timeout ${policy.timeout}${escalation}, then abort`);
     return [gate, parts.join('; ')];
   });

@@ -13,11 +13,17 @@ export function watchCommand(): Command {
     .argument('<id>', 'the run id (workflow id)')
     .option('--plain', 'plain lines even on a terminal')
     .addOption(outputOption());
-  return withTemporalOptions(command).action(async (id: string, flags: TemporalFlags & { plain?: boolean; output: OutputFormat }) => {
-    const code = await withClient(flags, async (client) => {
-      await findRun(client, id);
-      return followRun(client, id, { tty: process.stdout.isTTY === true && !flags.plain, json: flags.output === 'json', columns: process.stdout.columns });
-    });
-    if (code !== EXIT.ok) throw new CliError('', code);
-  });
+  return withTemporalOptions(command).action(
+    async (id: string, flags: TemporalFlags & { plain?: boolean; output: OutputFormat }) => {
+      const code = await withClient(flags, async (client) => {
+        await findRun(client, id);
+        return followRun(client, id, {
+          tty: process.stdout.isTTY === true && !flags.plain,
+          json: flags.output === 'json',
+          columns: process.stdout.columns,
+        });
+      });
+      if (code !== EXIT.ok) throw new CliError('', code);
+    },
+  );
 }

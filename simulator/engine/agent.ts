@@ -77,8 +77,29 @@ export class Agent {
     }
     const jobId = randomUUID().toUpperCase();
     const now = new Date();
-    msdb.insert('sysjobs', { job_id: jobId, originating_server_id: 0, name: job.name, enabled: 0, description: job.description, category_id: 0, date_created: now, date_modified: now, version_number: 1 });
-    msdb.insert('sysjobsteps', { job_id: jobId, step_id: 1, step_name: job.stepName, subsystem: 'CmdExec', command: job.command, database_name: 'master', last_run_outcome: 0, last_run_date: 0, last_run_time: 0, last_run_duration: 0 });
+    msdb.insert('sysjobs', {
+      job_id: jobId,
+      originating_server_id: 0,
+      name: job.name,
+      enabled: 0,
+      description: job.description,
+      category_id: 0,
+      date_created: now,
+      date_modified: now,
+      version_number: 1,
+    });
+    msdb.insert('sysjobsteps', {
+      job_id: jobId,
+      step_id: 1,
+      step_name: job.stepName,
+      subsystem: 'CmdExec',
+      command: job.command,
+      database_name: 'master',
+      last_run_outcome: 0,
+      last_run_date: 0,
+      last_run_time: 0,
+      last_run_duration: 0,
+    });
     this.instance.changed();
     return jobId;
   }
@@ -97,8 +118,11 @@ export class Agent {
   /** The job named or identified (14262 when there is none). */
   findJob(jobName: string | null, jobId: string | null): Row {
     const msdb = this.instance.msdb;
-    const job = jobId ? msdb.find('sysjobs', (row) => row.job_id === jobId.toUpperCase()) : msdb.find('sysjobs', (row) => sameText(row.name, jobName));
-    if (!job) throw jobId ? errors.jobDoesNotExist('@job_id', jobId) : errors.jobDoesNotExist('@job_name', jobName ?? '');
+    const job = jobId
+      ? msdb.find('sysjobs', (row) => row.job_id === jobId.toUpperCase())
+      : msdb.find('sysjobs', (row) => sameText(row.name, jobName));
+    if (!job)
+      throw jobId ? errors.jobDoesNotExist('@job_id', jobId) : errors.jobDoesNotExist('@job_name', jobName ?? '');
     return job;
   }
 
@@ -112,7 +136,13 @@ export class Agent {
 
   stopJob(job: Row): void {
     const run = this.running.get(String(job.job_id));
-    if (!run) throw new SqlError(22022, `SQLServerAgent Error: Request to stop job ${String(job.name)} (from User sa) refused because the job is not currently running.`, 16, 1);
+    if (!run)
+      throw new SqlError(
+        22022,
+        `SQLServerAgent Error: Request to stop job ${String(job.name)} (from User sa) refused because the job is not currently running.`,
+        16,
+        1,
+      );
     run.abort.abort();
   }
 
@@ -165,8 +195,18 @@ export class Agent {
     const jobId = String(job.job_id);
     const started = new Date();
     msdb.delete('sysjobactivity', (row) => row.job_id === jobId);
-    const activity = msdb.insert('sysjobactivity', { session_id: 1, job_id: jobId, run_requested_date: started, run_requested_source: invokedBy.startsWith('User') ? '4' : '1', queued_date: started, start_execution_date: started });
-    const steps = msdb.rows('sysjobsteps').filter((row) => row.job_id === jobId).sort((a, b) => Number(a.step_id) - Number(b.step_id));
+    const activity = msdb.insert('sysjobactivity', {
+      session_id: 1,
+      job_id: jobId,
+      run_requested_date: started,
+      run_requested_source: invokedBy.startsWith('User') ? '4' : '1',
+      queued_date: started,
+      start_execution_date: started,
+    });
+    const steps = msdb
+      .rows('sysjobsteps')
+      .filter((row) => row.job_id === jobId)
+      .sort((a, b) => Number(a.step_id) - Number(b.step_id));
     let outcome: JobRun = { succeeded: true, message: '' };
     let lastStep: Row | undefined;
     for (const step of steps) {
@@ -175,7 +215,12 @@ export class Agent {
       outcome = await this.runStep(String(step.command), signal);
       const stepMessage = `Executed as user: NT SERVICE\\SQLSERVERAGENT. ${outcome.message}  Process Exit Code ${outcome.succeeded ? 0 : 1}.  The step ${outcome.succeeded ? 'succeeded' : 'failed'}.`;
       this.history(jobId, Number(step.step_id), String(step.step_name), outcome.succeeded, stepMessage, stepStarted);
-      Object.assign(step, { last_run_outcome: outcome.succeeded ? 1 : 0, last_run_date: agentDate(stepStarted), last_run_time: agentTime(stepStarted), last_run_duration: agentDuration(Date.now() - stepStarted.getTime()) });
+      Object.assign(step, {
+        last_run_outcome: outcome.succeeded ? 1 : 0,
+        last_run_date: agentDate(stepStarted),
+        last_run_time: agentTime(stepStarted),
+        last_run_duration: agentDuration(Date.now() - stepStarted.getTime()),
+      });
       Object.assign(activity, { last_executed_step_id: step.step_id, last_executed_step_date: stepStarted });
       if (!outcome.succeeded) break;
     }
@@ -195,7 +240,14 @@ export class Agent {
     }
   }
 
-  private history(jobId: string, stepId: number, stepName: string, succeeded: boolean, message: string, started: Date): number {
+  private history(
+    jobId: string,
+    stepId: number,
+    stepName: string,
+    succeeded: boolean,
+    message: string,
+    started: Date,
+  ): number {
     const id = this.instance.msdb.nextId('jobhistory');
     this.instance.msdb.insert('sysjobhistory', {
       instance_id: id,
@@ -240,7 +292,14 @@ function intervalMs(schedule: Row): number | null {
 function alignedAfter(after: number, interval: number, schedule: Row): number {
   const start = Number(schedule.active_start_time ?? 0);
   const day = new Date(after);
-  const origin = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), Math.floor(start / 10000), Math.floor(start / 100) % 100, start % 100);
+  const origin = Date.UTC(
+    day.getUTCFullYear(),
+    day.getUTCMonth(),
+    day.getUTCDate(),
+    Math.floor(start / 10000),
+    Math.floor(start / 100) % 100,
+    start % 100,
+  );
   const steps = Math.floor((after - origin) / interval) + 1;
   return origin + steps * interval;
 }
@@ -324,7 +383,13 @@ export const AGENT_PROCEDURES: ProcedureDefinition[] = [
   {
     name: 'sp_start_job',
     home: 'msdb',
-    parameters: [...jobParameters, { name: '@error_flag', type: INT }, { name: '@server_name', type: NVARCHAR_128 }, { name: '@step_name', type: NVARCHAR_128 }, { name: '@output_flag', type: INT }],
+    parameters: [
+      ...jobParameters,
+      { name: '@error_flag', type: INT },
+      { name: '@server_name', type: NVARCHAR_128 },
+      { name: '@step_name', type: NVARCHAR_128 },
+      { name: '@output_flag', type: INT },
+    ],
     run(call) {
       const job = jobOf(call);
       call.execution.instance.agent.startJob(job, call.execution.session.login);
@@ -334,17 +399,31 @@ export const AGENT_PROCEDURES: ProcedureDefinition[] = [
   {
     name: 'sp_stop_job',
     home: 'msdb',
-    parameters: [...jobParameters, { name: '@originating_server', type: NVARCHAR_128 }, { name: '@server_name', type: NVARCHAR_128 }],
+    parameters: [
+      ...jobParameters,
+      { name: '@originating_server', type: NVARCHAR_128 },
+      { name: '@server_name', type: NVARCHAR_128 },
+    ],
     run(call) {
       const job = jobOf(call);
       call.execution.instance.agent.stopJob(job);
-      call.execution.out.info({ number: 14253, state: 1, class: 0, message: `Job '${String(job.name)}' stopped successfully.` });
+      call.execution.out.info({
+        number: 14253,
+        state: 1,
+        class: 0,
+        message: `Job '${String(job.name)}' stopped successfully.`,
+      });
     },
   },
   {
     name: 'sp_update_job',
     home: 'msdb',
-    parameters: [...jobParameters, { name: '@new_name', type: NVARCHAR_128 }, { name: '@enabled', type: { kind: 'tinyint' } }, { name: '@description', type: nvarchar(512) }],
+    parameters: [
+      ...jobParameters,
+      { name: '@new_name', type: NVARCHAR_128 },
+      { name: '@enabled', type: { kind: 'tinyint' } },
+      { name: '@description', type: nvarchar(512) },
+    ],
     run(call) {
       const job = jobOf(call);
       if (call.given('@new_name')) job.name = call.text('@new_name');
@@ -372,13 +451,21 @@ export const AGENT_PROCEDURES: ProcedureDefinition[] = [
   {
     name: 'sp_attach_schedule',
     home: 'msdb',
-    parameters: [...jobParameters, { name: '@schedule_id', type: INT }, { name: '@schedule_name', type: NVARCHAR_128 }, { name: '@automatic_post', type: { kind: 'bit' } }],
+    parameters: [
+      ...jobParameters,
+      { name: '@schedule_id', type: INT },
+      { name: '@schedule_name', type: NVARCHAR_128 },
+      { name: '@automatic_post', type: { kind: 'bit' } },
+    ],
     run(call) {
       const job = jobOf(call);
       const msdb = call.execution.instance.msdb;
       const id = call.number('@schedule_id');
       const name = call.text('@schedule_name');
-      const schedule = id !== null ? msdb.find('sysschedules', (row) => row.schedule_id === id) : msdb.find('sysschedules', (row) => sameText(row.name, name));
+      const schedule =
+        id !== null
+          ? msdb.find('sysschedules', (row) => row.schedule_id === id)
+          : msdb.find('sysschedules', (row) => sameText(row.name, name));
       if (!schedule) throw errors.jobDoesNotExist(id !== null ? '@schedule_id' : '@schedule_name', String(id ?? name));
       attachSchedule(call, job, Number(schedule.schedule_id));
     },

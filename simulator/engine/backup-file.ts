@@ -94,7 +94,9 @@ interface BackupMedia {
 }
 
 function checksumOf(set: BackupSet): string {
-  return createHash('sha256').update(JSON.stringify({ header: set.header, files: set.files, forks: set.forks, messages: set.messages })).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify({ header: set.header, files: set.files, forks: set.forks, messages: set.messages }))
+    .digest('hex');
 }
 
 /** OS error text as SQL Server on Windows words it (the simulator's paths may be POSIX; the wording is what operators search for). */
@@ -159,7 +161,10 @@ export function writeBackupSet(device: string, set: BackupSet, init: boolean): n
     renameSync(temporary, device);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw errors.cannotOpenBackupDevice(device, osError({ ...(err as NodeJS.ErrnoException), code: code === 'ENOENT' ? 'ENOTDIR' : code }));
+    throw errors.cannotOpenBackupDevice(
+      device,
+      osError({ ...(err as NodeJS.ErrnoException), code: code === 'ENOENT' ? 'ENOTDIR' : code }),
+    );
   }
   return position;
 }

@@ -54,9 +54,10 @@ export async function backup(statement: Extract<Statement, { kind: 'backup' }>, 
   };
   const actor = { userName: execution.session.login, session: execution.session };
   const device = execution.text(statement.devices[0]);
-  const messages = statement.target === 'DATABASE'
-    ? backupDatabase(execution.instance, name, device, request, actor).messages
-    : backupLog(execution.instance, name, device, request, actor).messages;
+  const messages =
+    statement.target === 'DATABASE'
+      ? backupDatabase(execution.instance, name, device, request, actor).messages
+      : backupLog(execution.instance, name, device, request, actor).messages;
   messages.forEach((message) => execution.out.info(message));
 }
 
@@ -74,18 +75,25 @@ export async function restore(statement: Extract<Statement, { kind: 'restore' }>
     const request: RestoreRequest = {
       recovery,
       replace: options.replace,
-      move: options.move.map((move) => ({ logicalName: execution.text(move.logicalName), to: execution.text(move.to) })),
+      move: options.move.map((move) => ({
+        logicalName: execution.text(move.logicalName),
+        to: execution.text(move.to),
+      })),
       position: options.file ? Number(castValue(execution.evaluate(options.file), INT)) : 1,
     };
-    messages = statement.target === 'DATABASE'
-      ? restoreDatabase(execution.instance, name, device, request, actor)
-      : restoreLog(execution.instance, name, device, request, actor).messages;
+    messages =
+      statement.target === 'DATABASE'
+        ? restoreDatabase(execution.instance, name, device, request, actor)
+        : restoreLog(execution.instance, name, device, request, actor).messages;
   }
   messages.forEach((message) => execution.out.info(message));
 }
 
 /** HEADERONLY and FILELISTONLY return rows; VERIFYONLY checks the set (and with LOADHISTORY records it in msdb). */
-export function restoreInfo(statement: Extract<Statement, { kind: 'restoreInfo' }>, execution: Execution): SelectResult | null {
+export function restoreInfo(
+  statement: Extract<Statement, { kind: 'restoreInfo' }>,
+  execution: Execution,
+): SelectResult | null {
   const device = execution.text(statement.devices[0]);
   const sets = readBackupFile(device);
   if (statement.what === 'VERIFYONLY') {
@@ -97,14 +105,30 @@ export function restoreInfo(statement: Extract<Statement, { kind: 'restoreInfo' 
     return null;
   }
   if (statement.what === 'HEADERONLY') {
-    return { columns: HEADER_COLUMNS, rows: sets.map((set) => HEADER_COLUMNS.map((column) => headerValue(set.header, column.name))) };
+    return {
+      columns: HEADER_COLUMNS,
+      rows: sets.map((set) => HEADER_COLUMNS.map((column) => headerValue(set.header, column.name))),
+    };
   }
   const set = sets[0];
   return {
     columns: FILELIST_COLUMNS,
     rows: set.files.map((file) => [
-      file.LogicalName, file.PhysicalName, file.Type, file.Type === 'D' ? 'PRIMARY' : null, String(file.SizePages * 8192), '35184372080640',
-      BigInt(file.FileId), '0', null, randomUUID().toUpperCase(), null, null, BigInt(file.SizePages * 8192), 512, file.Type === 'D' ? 1 : 0,
+      file.LogicalName,
+      file.PhysicalName,
+      file.Type,
+      file.Type === 'D' ? 'PRIMARY' : null,
+      String(file.SizePages * 8192),
+      '35184372080640',
+      BigInt(file.FileId),
+      '0',
+      null,
+      randomUUID().toUpperCase(),
+      null,
+      null,
+      BigInt(file.SizePages * 8192),
+      512,
+      file.Type === 'D' ? 1 : 0,
     ]),
   };
 }
@@ -122,7 +146,13 @@ function requireBackupSource(instance: SqlInstance, name: string): Database {
   return database;
 }
 
-export function backupDatabase(instance: SqlInstance, name: string, device: string, request: BackupRequest, actor: Actor): { header: BackupHeader; messages: SqlMessage[] } {
+export function backupDatabase(
+  instance: SqlInstance,
+  name: string,
+  device: string,
+  request: BackupRequest,
+  actor: Actor,
+): { header: BackupHeader; messages: SqlMessage[] } {
   const database = requireBackupSource(instance, name);
   const started = new Date();
   const checkpoint = database.allocateLsn();
@@ -136,7 +166,13 @@ export function backupDatabase(instance: SqlInstance, name: string, device: stri
   });
   const set: BackupSet = {
     header,
-    files: database.files.map((file) => ({ LogicalName: file.logicalName, PhysicalName: file.physicalName, Type: file.type, FileId: file.fileId, SizePages: file.sizePages })),
+    files: database.files.map((file) => ({
+      LogicalName: file.logicalName,
+      PhysicalName: file.physicalName,
+      Type: file.type,
+      FileId: file.fileId,
+      SizePages: file.sizePages,
+    })),
     forks: database.forks.map((fork) => ({ guid: fork.guid, startLsn: fork.startLsn.toString() })),
     messages: rowsOf(database.messagesBetween(0n, database.nextLsn)),
   };
@@ -158,7 +194,13 @@ export function backupDatabase(instance: SqlInstance, name: string, device: stri
   };
 }
 
-export function backupLog(instance: SqlInstance, name: string, device: string, request: BackupRequest, actor: Actor): { header: BackupHeader; messages: SqlMessage[] } {
+export function backupLog(
+  instance: SqlInstance,
+  name: string,
+  device: string,
+  request: BackupRequest,
+  actor: Actor,
+): { header: BackupHeader; messages: SqlMessage[] } {
   const database = requireBackupSource(instance, name);
   if (database.recoveryModel === 'SIMPLE') throw errors.logBackupSimpleRecovery();
   if (database.logChainStart === null) throw errors.noCurrentDatabaseBackup(database.name);
@@ -211,7 +253,10 @@ function makeHeader(
   const forkIndex = database.forks.indexOf(lastFork);
   const spansFork = at.type === 2 && forkIndex > 0 && lastFork.startLsn >= at.first;
   const tail = at.type === 2 && request.norecovery === true;
-  const pages = at.type === 1 ? dataPages(database) + 2 : Math.max(1, Math.ceil(database.messagesBetween(at.first, at.last).length / 20));
+  const pages =
+    at.type === 1
+      ? dataPages(database) + 2
+      : Math.max(1, Math.ceil(database.messagesBetween(at.first, at.last).length / 20));
   return {
     BackupName: request.name ?? null,
     BackupDescription: request.description ?? null,
@@ -262,44 +307,75 @@ function readSet(device: string, position: number, expectedType: 1 | 2): BackupS
   const set = sets[position - 1];
   if (!set) throw new SqlError(4038, `Cannot find file ID ${position} on device '${device}'.`, 16, 1);
   if (set.header.BackupType !== expectedType) {
-    throw new SqlError(3135, `The backup set in file '${device}' was created by ${set.header.BackupType === 1 ? 'BACKUP DATABASE' : 'BACKUP LOG'} and cannot be used for this restore operation.`, 16, 2);
+    throw new SqlError(
+      3135,
+      `The backup set in file '${device}' was created by ${set.header.BackupType === 1 ? 'BACKUP DATABASE' : 'BACKUP LOG'} and cannot be used for this restore operation.`,
+      16,
+      2,
+    );
   }
   return set;
 }
 
 /** RESTORE needs the database to itself: no other session in it (3101), and not the caller's own context (3102). */
 function requireExclusiveAccess(instance: SqlInstance, database: Database, actor: Actor, statement: string): void {
-  if (actor.session && actor.session.database.toLowerCase() === database.name.toLowerCase()) throw errors.inUseBySession(statement, database.name);
+  if (actor.session && actor.session.database.toLowerCase() === database.name.toLowerCase())
+    throw errors.inUseBySession(statement, database.name);
   if (instance.sessionsUsing(database).some((session) => session !== actor.session)) throw errors.exclusiveAccess();
 }
 
-export function restoreDatabase(instance: SqlInstance, name: string, device: string, request: RestoreRequest, actor: Actor): SqlMessage[] {
+export function restoreDatabase(
+  instance: SqlInstance,
+  name: string,
+  device: string,
+  request: RestoreRequest,
+  actor: Actor,
+): SqlMessage[] {
   const started = new Date();
   const set = readSet(device, request.position ?? 1, 1);
   const existing = instance.database(name);
   if (existing) {
-    if (existing.id <= 4) throw new SqlError(3108, 'To restore the master database, the server must be running in single-user mode.', 16, 1);
+    if (existing.id <= 4)
+      throw new SqlError(
+        3108,
+        'To restore the master database, the server must be running in single-user mode.',
+        16,
+        1,
+      );
     if (existing.mirroring) throw errors.restoreOnMirrored(existing.name);
     requireExclusiveAccess(instance, existing, actor, 'RESTORE');
     if (!request.replace) {
       if (existing.familyGuid !== set.header.FamilyGUID) throw errors.backupOfOtherDatabase(existing.name);
-      if (existing.state === 'ONLINE' && existing.recoveryModel !== 'SIMPLE') throw errors.tailNotBackedUp(existing.name);
+      if (existing.state === 'ONLINE' && existing.recoveryModel !== 'SIMPLE')
+        throw errors.tailNotBackedUp(existing.name);
     }
   }
 
   const moves = request.move ?? [];
   for (const move of moves) {
-    if (!set.files.some((file) => file.LogicalName.toLowerCase() === move.logicalName.toLowerCase())) throw errors.logFileNotInBackup(move.logicalName, set.header.DatabaseName);
+    if (!set.files.some((file) => file.LogicalName.toLowerCase() === move.logicalName.toLowerCase()))
+      throw errors.logFileNotInBackup(move.logicalName, set.header.DatabaseName);
   }
   const files: DatabaseFile[] = set.files.map((file) => {
     const move = moves.find((candidate) => candidate.logicalName.toLowerCase() === file.LogicalName.toLowerCase());
     const physicalName = move?.to ?? file.PhysicalName;
     const owner = instance.physicalFileOwner(physicalName, name);
     if (owner) throw errors.cannotRestoreFileTo(file.LogicalName, physicalName);
-    return { fileId: file.FileId, logicalName: file.LogicalName, physicalName, type: file.Type, sizePages: file.SizePages };
+    return {
+      fileId: file.FileId,
+      logicalName: file.LogicalName,
+      physicalName,
+      type: file.Type,
+      sizePages: file.SizePages,
+    };
   });
 
-  const database = new Database({ id: existing?.id ?? 0, name: existing?.name ?? name, dataFolder: instance.dataFolder, createDate: new Date(set.header.DatabaseCreationDate) });
+  const database = new Database({
+    id: existing?.id ?? 0,
+    name: existing?.name ?? name,
+    dataFolder: instance.dataFolder,
+    createDate: new Date(set.header.DatabaseCreationDate),
+  });
   database.familyGuid = set.header.FamilyGUID;
   database.recoveryModel = set.header.RecoveryModel as Database['recoveryModel'];
   database.forks = set.forks.map((fork) => ({ guid: fork.guid, startLsn: BigInt(fork.startLsn) }));
@@ -314,7 +390,9 @@ export function restoreDatabase(instance: SqlInstance, name: string, device: str
   recordRestore(instance, set.header, device, database.name, 'D', request, actor);
   const pages = set.files.reduce((total, file) => total + (file.Type === 'D' ? dataPagesOf(set) : 2), 0);
   return [
-    ...set.files.map((file) => infos.processedPages(file.Type === 'D' ? dataPagesOf(set) : 2, database.name, file.LogicalName)),
+    ...set.files.map((file) =>
+      infos.processedPages(file.Type === 'D' ? dataPagesOf(set) : 2, database.name, file.LogicalName),
+    ),
     infos.successfullyProcessed('RESTORE DATABASE', pages, elapsedSeconds(started)),
   ];
 }
@@ -324,7 +402,13 @@ export interface RestoreLogResult {
   messages: SqlMessage[];
 }
 
-export function restoreLog(instance: SqlInstance, name: string, device: string, request: RestoreRequest, actor: Actor): RestoreLogResult {
+export function restoreLog(
+  instance: SqlInstance,
+  name: string,
+  device: string,
+  request: RestoreRequest,
+  actor: Actor,
+): RestoreLogResult {
   const started = new Date();
   const database = instance.database(name);
   if (!database) throw errors.restoreLogMissingDatabase(name);
@@ -345,7 +429,8 @@ export function restoreLog(instance: SqlInstance, name: string, device: string, 
 
   const applied = set.messages.filter((row) => BigInt(row.lsn) >= redo);
   database.messages.push(...applied.map((row) => ({ ...row, postedAt: new Date(row.postedAt), lsn: BigInt(row.lsn) })));
-  if (header.RecoveryForkID !== database.currentFork.guid) database.forks.push({ guid: header.RecoveryForkID, startLsn: forkPoint ?? redo });
+  if (header.RecoveryForkID !== database.currentFork.guid)
+    database.forks.push({ guid: header.RecoveryForkID, startLsn: forkPoint ?? redo });
   database.nextLsn = last;
   database.isInStandby = false;
   database.isReadOnly = false;
@@ -356,7 +441,10 @@ export function restoreLog(instance: SqlInstance, name: string, device: string, 
   const pages = Math.max(1, Math.ceil(set.messages.length / 20));
   return {
     header,
-    messages: [infos.processedPages(pages, database.name, database.files[1]?.logicalName ?? `${database.name}_log`), infos.successfullyProcessed('RESTORE LOG', pages, elapsedSeconds(started))],
+    messages: [
+      infos.processedPages(pages, database.name, database.files[1]?.logicalName ?? `${database.name}_log`),
+      infos.successfullyProcessed('RESTORE LOG', pages, elapsedSeconds(started)),
+    ],
   };
 }
 
@@ -441,7 +529,15 @@ function recordBackup(instance: SqlInstance, header: BackupHeader, device: strin
 }
 
 /** A restore writes restorehistory and, as SQL Server does, a local copy of the backup set it used. */
-function recordRestore(instance: SqlInstance, header: BackupHeader, device: string, database: string, type: 'D' | 'L', request: RestoreRequest, actor: Actor): void {
+function recordRestore(
+  instance: SqlInstance,
+  header: BackupHeader,
+  device: string,
+  database: string,
+  type: 'D' | 'L',
+  request: RestoreRequest,
+  actor: Actor,
+): void {
   const backupSetId = recordBackup(instance, header, device);
   instance.msdb.insert('restorehistory', {
     restore_history_id: instance.msdb.nextId('restore_history_id'),
@@ -461,7 +557,11 @@ function recordRestore(instance: SqlInstance, header: BackupHeader, device: stri
 // ------------------------------------------------------------------------------------------------ helpers
 
 function rowsOf(messages: Database['messages']): BackupSet['messages'] {
-  return messages.map((message) => ({ ...message, postedAt: message.postedAt.toISOString(), lsn: message.lsn.toString() }));
+  return messages.map((message) => ({
+    ...message,
+    postedAt: message.postedAt.toISOString(),
+    lsn: message.lsn.toString(),
+  }));
 }
 
 function dataPages(database: Database): number {
@@ -481,31 +581,93 @@ const SMALLINT = { kind: 'smallint' } as const;
 const NUMERIC20 = { kind: 'numeric', precision: 20, scale: 0 } as const;
 
 const HEADER_COLUMNS: Column[] = [
-  ['BackupName', NVARCHAR_128], ['BackupDescription', nvarchar(255)], ['BackupType', SMALLINT], ['ExpirationDate', DATETIME],
-  ['Compressed', BIT], ['Position', SMALLINT], ['DeviceType', TINYINT], ['UserName', NVARCHAR_128], ['ServerName', NVARCHAR_128],
-  ['DatabaseName', NVARCHAR_128], ['DatabaseVersion', INT], ['DatabaseCreationDate', DATETIME], ['BackupSize', NUMERIC20],
-  ['FirstLSN', LSN], ['LastLSN', LSN], ['CheckpointLSN', LSN], ['DatabaseBackupLSN', LSN], ['BackupStartDate', DATETIME],
-  ['BackupFinishDate', DATETIME], ['SortOrder', SMALLINT], ['CodePage', SMALLINT], ['UnicodeLocaleId', INT],
-  ['UnicodeComparisonStyle', INT], ['CompatibilityLevel', TINYINT], ['SoftwareVendorId', INT], ['SoftwareVersionMajor', INT],
-  ['SoftwareVersionMinor', INT], ['SoftwareVersionBuild', INT], ['MachineName', NVARCHAR_128], ['Flags', INT], ['BindingID', GUID],
-  ['RecoveryForkID', GUID], ['Collation', NVARCHAR_128], ['FamilyGUID', GUID], ['HasBulkLoggedData', BIT], ['IsSnapshot', BIT],
-  ['IsReadOnly', BIT], ['IsSingleUser', BIT], ['HasBackupChecksums', BIT], ['IsDamaged', BIT], ['BeginsLogChain', BIT],
-  ['HasIncompleteMetaData', BIT], ['IsForceOffline', BIT], ['IsCopyOnly', BIT], ['FirstRecoveryForkID', GUID], ['ForkPointLSN', LSN],
-  ['RecoveryModel', nvarchar(60)], ['DifferentialBaseLSN', LSN], ['DifferentialBaseGUID', GUID], ['BackupTypeDescription', nvarchar(60)],
-  ['BackupSetGUID', GUID], ['CompressedBackupSize', BIGINT],
+  ['BackupName', NVARCHAR_128],
+  ['BackupDescription', nvarchar(255)],
+  ['BackupType', SMALLINT],
+  ['ExpirationDate', DATETIME],
+  ['Compressed', BIT],
+  ['Position', SMALLINT],
+  ['DeviceType', TINYINT],
+  ['UserName', NVARCHAR_128],
+  ['ServerName', NVARCHAR_128],
+  ['DatabaseName', NVARCHAR_128],
+  ['DatabaseVersion', INT],
+  ['DatabaseCreationDate', DATETIME],
+  ['BackupSize', NUMERIC20],
+  ['FirstLSN', LSN],
+  ['LastLSN', LSN],
+  ['CheckpointLSN', LSN],
+  ['DatabaseBackupLSN', LSN],
+  ['BackupStartDate', DATETIME],
+  ['BackupFinishDate', DATETIME],
+  ['SortOrder', SMALLINT],
+  ['CodePage', SMALLINT],
+  ['UnicodeLocaleId', INT],
+  ['UnicodeComparisonStyle', INT],
+  ['CompatibilityLevel', TINYINT],
+  ['SoftwareVendorId', INT],
+  ['SoftwareVersionMajor', INT],
+  ['SoftwareVersionMinor', INT],
+  ['SoftwareVersionBuild', INT],
+  ['MachineName', NVARCHAR_128],
+  ['Flags', INT],
+  ['BindingID', GUID],
+  ['RecoveryForkID', GUID],
+  ['Collation', NVARCHAR_128],
+  ['FamilyGUID', GUID],
+  ['HasBulkLoggedData', BIT],
+  ['IsSnapshot', BIT],
+  ['IsReadOnly', BIT],
+  ['IsSingleUser', BIT],
+  ['HasBackupChecksums', BIT],
+  ['IsDamaged', BIT],
+  ['BeginsLogChain', BIT],
+  ['HasIncompleteMetaData', BIT],
+  ['IsForceOffline', BIT],
+  ['IsCopyOnly', BIT],
+  ['FirstRecoveryForkID', GUID],
+  ['ForkPointLSN', LSN],
+  ['RecoveryModel', nvarchar(60)],
+  ['DifferentialBaseLSN', LSN],
+  ['DifferentialBaseGUID', GUID],
+  ['BackupTypeDescription', nvarchar(60)],
+  ['BackupSetGUID', GUID],
+  ['CompressedBackupSize', BIGINT],
 ].map(([name, type]) => ({ name: name as string, type: type as Column['type'] }));
 
 const FILELIST_COLUMNS: Column[] = [
-  ['LogicalName', NVARCHAR_128], ['PhysicalName', nvarchar(260)], ['Type', { kind: 'varchar', length: 1 }], ['FileGroupName', NVARCHAR_128],
-  ['Size', NUMERIC20], ['MaxSize', NUMERIC20], ['FileID', BIGINT], ['CreateLSN', LSN], ['DropLSN', LSN], ['UniqueID', GUID],
-  ['ReadOnlyLSN', LSN], ['ReadWriteLSN', LSN], ['BackupSizeInBytes', BIGINT], ['SourceBlockSize', INT], ['FileGroupID', INT],
+  ['LogicalName', NVARCHAR_128],
+  ['PhysicalName', nvarchar(260)],
+  ['Type', { kind: 'varchar', length: 1 }],
+  ['FileGroupName', NVARCHAR_128],
+  ['Size', NUMERIC20],
+  ['MaxSize', NUMERIC20],
+  ['FileID', BIGINT],
+  ['CreateLSN', LSN],
+  ['DropLSN', LSN],
+  ['UniqueID', GUID],
+  ['ReadOnlyLSN', LSN],
+  ['ReadWriteLSN', LSN],
+  ['BackupSizeInBytes', BIGINT],
+  ['SourceBlockSize', INT],
+  ['FileGroupID', INT],
 ].map(([name, type]) => ({ name: name as string, type: type as Column['type'] }));
 
 function headerValue(header: BackupHeader, column: string): SqlValue {
   const fixed: Record<string, SqlValue> = {
-    ExpirationDate: null, SortOrder: 52, CodePage: 0, UnicodeLocaleId: 1033, UnicodeComparisonStyle: 196609, CompatibilityLevel: 160,
-    HasBulkLoggedData: false, IsSnapshot: false, IsReadOnly: false, IsSingleUser: false, HasIncompleteMetaData: false,
-    DifferentialBaseLSN: null, DifferentialBaseGUID: null,
+    ExpirationDate: null,
+    SortOrder: 52,
+    CodePage: 0,
+    UnicodeLocaleId: 1033,
+    UnicodeComparisonStyle: 196609,
+    CompatibilityLevel: 160,
+    HasBulkLoggedData: false,
+    IsSnapshot: false,
+    IsReadOnly: false,
+    IsSingleUser: false,
+    HasIncompleteMetaData: false,
+    DifferentialBaseLSN: null,
+    DifferentialBaseGUID: null,
   };
   if (column in fixed) return fixed[column];
   const value = header[column as keyof BackupHeader];

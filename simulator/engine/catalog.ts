@@ -25,11 +25,22 @@ const column = (name: string, type: Column['type']): Column => ({ name, type });
 const SYSTEM_VIEWS: Record<string, { columns: Column[]; rows: (instance: SqlInstance) => Row[] }> = {
   databases: {
     columns: [
-      column('name', NVARCHAR_128), column('database_id', INT), column('create_date', DATETIME), column('compatibility_level', TINYINT),
-      column('collation_name', NVARCHAR_128), column('user_access', TINYINT), column('user_access_desc', NVARCHAR_60),
-      column('is_read_only', BIT), column('state', TINYINT), column('state_desc', NVARCHAR_60), column('is_in_standby', BIT),
-      column('recovery_model', TINYINT), column('recovery_model_desc', NVARCHAR_60), column('log_reuse_wait', TINYINT),
-      column('log_reuse_wait_desc', NVARCHAR_60), column('is_encrypted', BIT),
+      column('name', NVARCHAR_128),
+      column('database_id', INT),
+      column('create_date', DATETIME),
+      column('compatibility_level', TINYINT),
+      column('collation_name', NVARCHAR_128),
+      column('user_access', TINYINT),
+      column('user_access_desc', NVARCHAR_60),
+      column('is_read_only', BIT),
+      column('state', TINYINT),
+      column('state_desc', NVARCHAR_60),
+      column('is_in_standby', BIT),
+      column('recovery_model', TINYINT),
+      column('recovery_model_desc', NVARCHAR_60),
+      column('log_reuse_wait', TINYINT),
+      column('log_reuse_wait_desc', NVARCHAR_60),
+      column('is_encrypted', BIT),
     ],
     rows: (instance) =>
       sortedDatabases(instance).map((database) => {
@@ -56,13 +67,27 @@ const SYSTEM_VIEWS: Record<string, { columns: Column[]; rows: (instance: SqlInst
   },
   database_mirroring: {
     columns: [
-      column('database_id', INT), column('mirroring_guid', GUID), column('mirroring_state', TINYINT), column('mirroring_state_desc', NVARCHAR_60),
-      column('mirroring_role', TINYINT), column('mirroring_role_desc', NVARCHAR_60), column('mirroring_role_sequence', INT),
-      column('mirroring_safety_level', TINYINT), column('mirroring_safety_level_desc', NVARCHAR_60), column('mirroring_safety_sequence', INT),
-      column('mirroring_partner_name', NVARCHAR_128), column('mirroring_partner_instance', NVARCHAR_128), column('mirroring_witness_name', NVARCHAR_128),
-      column('mirroring_witness_state', TINYINT), column('mirroring_witness_state_desc', NVARCHAR_60), column('mirroring_failover_lsn', LSN),
-      column('mirroring_connection_timeout', INT), column('mirroring_redo_queue', INT), column('mirroring_redo_queue_type', NVARCHAR_60),
-      column('mirroring_end_of_log_lsn', LSN), column('mirroring_replication_lsn', LSN),
+      column('database_id', INT),
+      column('mirroring_guid', GUID),
+      column('mirroring_state', TINYINT),
+      column('mirroring_state_desc', NVARCHAR_60),
+      column('mirroring_role', TINYINT),
+      column('mirroring_role_desc', NVARCHAR_60),
+      column('mirroring_role_sequence', INT),
+      column('mirroring_safety_level', TINYINT),
+      column('mirroring_safety_level_desc', NVARCHAR_60),
+      column('mirroring_safety_sequence', INT),
+      column('mirroring_partner_name', NVARCHAR_128),
+      column('mirroring_partner_instance', NVARCHAR_128),
+      column('mirroring_witness_name', NVARCHAR_128),
+      column('mirroring_witness_state', TINYINT),
+      column('mirroring_witness_state_desc', NVARCHAR_60),
+      column('mirroring_failover_lsn', LSN),
+      column('mirroring_connection_timeout', INT),
+      column('mirroring_redo_queue', INT),
+      column('mirroring_redo_queue_type', NVARCHAR_60),
+      column('mirroring_end_of_log_lsn', LSN),
+      column('mirroring_replication_lsn', LSN),
     ],
     rows: (instance) =>
       sortedDatabases(instance).map((database) => {
@@ -95,9 +120,17 @@ const SYSTEM_VIEWS: Record<string, { columns: Column[]; rows: (instance: SqlInst
   },
   master_files: {
     columns: [
-      column('database_id', INT), column('file_id', INT), column('type', TINYINT), column('type_desc', NVARCHAR_60), column('name', NVARCHAR_128),
-      column('physical_name', nvarchar(260)), column('state', TINYINT), column('state_desc', NVARCHAR_60), column('size', INT),
-      column('redo_start_lsn', LSN), column('redo_start_fork_guid', GUID),
+      column('database_id', INT),
+      column('file_id', INT),
+      column('type', TINYINT),
+      column('type_desc', NVARCHAR_60),
+      column('name', NVARCHAR_128),
+      column('physical_name', nvarchar(260)),
+      column('state', TINYINT),
+      column('state_desc', NVARCHAR_60),
+      column('size', INT),
+      column('redo_start_lsn', LSN),
+      column('redo_start_fork_guid', GUID),
     ],
     rows: (instance) =>
       sortedDatabases(instance).flatMap((database) =>
@@ -119,9 +152,17 @@ const SYSTEM_VIEWS: Record<string, { columns: Column[]; rows: (instance: SqlInst
   },
   dm_exec_sessions: {
     columns: [
-      column('session_id', SMALLINT), column('login_time', DATETIME), column('host_name', NVARCHAR_128), column('program_name', NVARCHAR_128),
-      column('host_process_id', INT), column('login_name', NVARCHAR_128), column('status', nvarchar(30)), column('database_id', SMALLINT),
-      column('is_user_process', BIT), column('last_request_start_time', DATETIME), column('last_request_end_time', DATETIME),
+      column('session_id', SMALLINT),
+      column('login_time', DATETIME),
+      column('host_name', NVARCHAR_128),
+      column('program_name', NVARCHAR_128),
+      column('host_process_id', INT),
+      column('login_name', NVARCHAR_128),
+      column('status', nvarchar(30)),
+      column('database_id', SMALLINT),
+      column('is_user_process', BIT),
+      column('last_request_start_time', DATETIME),
+      column('last_request_end_time', DATETIME),
     ],
     rows: (instance) =>
       processes(instance).map((process) => ({
@@ -140,9 +181,16 @@ const SYSTEM_VIEWS: Record<string, { columns: Column[]; rows: (instance: SqlInst
   },
   sysprocesses: {
     columns: [
-      column('spid', SMALLINT), column('dbid', SMALLINT), column('status', nvarchar(30)), column('loginame', NVARCHAR_128),
-      column('hostname', NVARCHAR_128), column('program_name', NVARCHAR_128), column('cmd', nvarchar(32)), column('login_time', DATETIME),
-      column('last_batch', DATETIME), column('blocked', SMALLINT),
+      column('spid', SMALLINT),
+      column('dbid', SMALLINT),
+      column('status', nvarchar(30)),
+      column('loginame', NVARCHAR_128),
+      column('hostname', NVARCHAR_128),
+      column('program_name', NVARCHAR_128),
+      column('cmd', nvarchar(32)),
+      column('login_time', DATETIME),
+      column('last_batch', DATETIME),
+      column('blocked', SMALLINT),
     ],
     rows: (instance) =>
       processes(instance).map((process) => ({
@@ -160,11 +208,24 @@ const SYSTEM_VIEWS: Record<string, { columns: Column[]; rows: (instance: SqlInst
   },
   dm_server_services: {
     columns: [
-      column('servicename', nvarchar(256)), column('startup_type_desc', nvarchar(256)), column('status_desc', nvarchar(256)),
-      column('process_id', INT), column('last_startup_time', DATETIME), column('service_account', nvarchar(256)), column('is_clustered', nvarchar(1)),
+      column('servicename', nvarchar(256)),
+      column('startup_type_desc', nvarchar(256)),
+      column('status_desc', nvarchar(256)),
+      column('process_id', INT),
+      column('last_startup_time', DATETIME),
+      column('service_account', nvarchar(256)),
+      column('is_clustered', nvarchar(1)),
     ],
     rows: (instance) => [
-      { servicename: 'SQL Server (MSSQLSERVER)', startup_type_desc: 'Automatic', status_desc: 'Running', process_id: process.pid, last_startup_time: instance.startedAt, service_account: 'NT Service\\MSSQLSERVER', is_clustered: 'N' },
+      {
+        servicename: 'SQL Server (MSSQLSERVER)',
+        startup_type_desc: 'Automatic',
+        status_desc: 'Running',
+        process_id: process.pid,
+        last_startup_time: instance.startedAt,
+        service_account: 'NT Service\\MSSQLSERVER',
+        is_clustered: 'N',
+      },
       {
         servicename: 'SQL Server Agent (MSSQLSERVER)',
         startup_type_desc: 'Automatic',
@@ -178,17 +239,36 @@ const SYSTEM_VIEWS: Record<string, { columns: Column[]; rows: (instance: SqlInst
   },
   database_mirroring_endpoints: {
     columns: [
-      column('name', NVARCHAR_128), column('endpoint_id', INT), column('protocol_desc', NVARCHAR_60), column('type_desc', NVARCHAR_60),
-      column('state_desc', NVARCHAR_60), column('role_desc', NVARCHAR_60), column('is_encryption_enabled', BIT),
+      column('name', NVARCHAR_128),
+      column('endpoint_id', INT),
+      column('protocol_desc', NVARCHAR_60),
+      column('type_desc', NVARCHAR_60),
+      column('state_desc', NVARCHAR_60),
+      column('role_desc', NVARCHAR_60),
+      column('is_encryption_enabled', BIT),
     ],
-    rows: () => [{ name: 'Mirroring', endpoint_id: 65536, protocol_desc: 'TCP', type_desc: 'DATABASE_MIRRORING', state_desc: 'STARTED', role_desc: 'ALL', is_encryption_enabled: true }],
+    rows: () => [
+      {
+        name: 'Mirroring',
+        endpoint_id: 65536,
+        protocol_desc: 'TCP',
+        type_desc: 'DATABASE_MIRRORING',
+        state_desc: 'STARTED',
+        role_desc: 'ALL',
+        is_encryption_enabled: true,
+      },
+    ],
   },
 };
 
 /** Chat messages: the one user table of a Persistent Chat database in the simulator. */
 export const MESSAGES_COLUMNS: Column[] = [
-  column('id', BIGINT), column('client_id', nvarchar(64)), column('author', NVARCHAR_128), column('body', nvarchar('max')),
-  column('posted_at', DATETIME2), column('lsn', LSN),
+  column('id', BIGINT),
+  column('client_id', nvarchar(64)),
+  column('author', NVARCHAR_128),
+  column('body', nvarchar('max')),
+  column('posted_at', DATETIME2),
+  column('lsn', LSN),
 ];
 
 function sortedDatabases(instance: SqlInstance): Database[] {
@@ -197,8 +277,14 @@ function sortedDatabases(instance: SqlInstance): Database[] {
 
 /** sys.databases log_reuse_wait: what keeps the log from being truncated. */
 function logReuseWait(database: Database): [number, string] {
-  if (database.mirroring?.state === 'SUSPENDED' || database.mirroring?.state === 'DISCONNECTED') return [5, 'DATABASE_MIRRORING'];
-  if (database.recoveryModel !== 'SIMPLE' && database.logChainStart !== null && database.logChainStart < database.nextLsn) return [2, 'LOG_BACKUP'];
+  if (database.mirroring?.state === 'SUSPENDED' || database.mirroring?.state === 'DISCONNECTED')
+    return [5, 'DATABASE_MIRRORING'];
+  if (
+    database.recoveryModel !== 'SIMPLE' &&
+    database.logChainStart !== null &&
+    database.logChainStart < database.nextLsn
+  )
+    return [2, 'LOG_BACKUP'];
   return [0, 'NOTHING'];
 }
 
@@ -220,11 +306,47 @@ interface ProcessRow {
 export function processes(instance: SqlInstance): ProcessRow[] {
   const master = 1;
   const rows: ProcessRow[] = [
-    { spid: 1, databaseId: master, status: 'background', login: 'sa', hostName: '', programName: '', hostProcessId: null, command: 'LOG WRITER', loginTime: instance.startedAt, lastBatch: instance.startedAt, isUser: false },
-    { spid: 2, databaseId: master, status: 'background', login: 'sa', hostName: '', programName: '', hostProcessId: null, command: 'CHECKPOINT', loginTime: instance.startedAt, lastBatch: instance.startedAt, isUser: false },
+    {
+      spid: 1,
+      databaseId: master,
+      status: 'background',
+      login: 'sa',
+      hostName: '',
+      programName: '',
+      hostProcessId: null,
+      command: 'LOG WRITER',
+      loginTime: instance.startedAt,
+      lastBatch: instance.startedAt,
+      isUser: false,
+    },
+    {
+      spid: 2,
+      databaseId: master,
+      status: 'background',
+      login: 'sa',
+      hostName: '',
+      programName: '',
+      hostProcessId: null,
+      command: 'CHECKPOINT',
+      loginTime: instance.startedAt,
+      lastBatch: instance.startedAt,
+      isUser: false,
+    },
   ];
   for (const spid of instance.agent.sessionSpids()) {
-    rows.push({ spid, databaseId: 4, status: 'sleeping', login: 'NT SERVICE\\SQLSERVERAGENT', hostName: instance.serverName, programName: spid % 2 ? 'SQLAgent - Generic Refresher' : 'SQLAgent - Job invocation engine', hostProcessId: process.pid, command: 'AWAITING COMMAND', loginTime: instance.startedAt, lastBatch: new Date(), isUser: true });
+    rows.push({
+      spid,
+      databaseId: 4,
+      status: 'sleeping',
+      login: 'NT SERVICE\\SQLSERVERAGENT',
+      hostName: instance.serverName,
+      programName: spid % 2 ? 'SQLAgent - Generic Refresher' : 'SQLAgent - Job invocation engine',
+      hostProcessId: process.pid,
+      command: 'AWAITING COMMAND',
+      loginTime: instance.startedAt,
+      lastBatch: new Date(),
+      isUser: true,
+    });
   }
   for (const session of [...instance.sessions.values()].sort((a, b) => a.spid - b.spid)) {
     rows.push({
@@ -250,7 +372,12 @@ export function processes(instance: SqlInstance): ProcessRow[] {
  */
 export function resolveTable(parts: string[], session: Session): TableSource {
   const display = parts.join('.');
-  const [database, schema, name] = parts.length === 3 ? parts : parts.length === 2 ? [session.database, parts[0], parts[1]] : [session.database, '', parts[0]];
+  const [database, schema, name] =
+    parts.length === 3
+      ? parts
+      : parts.length === 2
+        ? [session.database, parts[0], parts[1]]
+        : [session.database, '', parts[0]];
   const lowerSchema = schema.toLowerCase();
   const lowerName = name.toLowerCase();
   const instance = session.instance;

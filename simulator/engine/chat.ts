@@ -7,7 +7,11 @@ import type { ChatMessage, Database } from './database';
 import type { SqlInstance } from './instance';
 import { afterWrite } from './mirroring';
 
-export function postChatMessage(instance: SqlInstance, database: Database, message: { clientId: string; author: string; body: string }): ChatMessage {
+export function postChatMessage(
+  instance: SqlInstance,
+  database: Database,
+  message: { clientId: string; author: string; body: string },
+): ChatMessage {
   const last = database.messages[database.messages.length - 1];
   const posted: ChatMessage = {
     id: (last?.id ?? 0) + 1,

@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { FIRST_LSN, nextLsn } from './lsn';
 
-export type DatabaseState = 'ONLINE' | 'RESTORING' | 'RECOVERING' | 'RECOVERY_PENDING' | 'SUSPECT' | 'EMERGENCY' | 'OFFLINE';
+export type DatabaseState =
+  'ONLINE' | 'RESTORING' | 'RECOVERING' | 'RECOVERY_PENDING' | 'SUSPECT' | 'EMERGENCY' | 'OFFLINE';
 export const STATE_CODES: Record<DatabaseState, number> = {
   ONLINE: 0,
   RESTORING: 1,
@@ -101,8 +102,20 @@ export class Database {
     this.forks = [{ guid: randomUUID().toUpperCase(), startLsn: FIRST_LSN }];
     this.nextLsn = FIRST_LSN;
     this.files = [
-      { fileId: 1, logicalName: options.name, physicalName: `${options.dataFolder}/${options.name}.mdf`, type: 'D', sizePages: 1024 },
-      { fileId: 2, logicalName: `${options.name}_log`, physicalName: `${options.dataFolder}/${options.name}_log.ldf`, type: 'L', sizePages: 256 },
+      {
+        fileId: 1,
+        logicalName: options.name,
+        physicalName: `${options.dataFolder}/${options.name}.mdf`,
+        type: 'D',
+        sizePages: 1024,
+      },
+      {
+        fileId: 2,
+        logicalName: `${options.name}_log`,
+        physicalName: `${options.dataFolder}/${options.name}_log.ldf`,
+        type: 'L',
+        sizePages: 256,
+      },
     ];
   }
 
@@ -119,7 +132,8 @@ export class Database {
 
   /** The fork the record at `lsn` belongs to. */
   forkAt(lsn: bigint): Fork {
-    for (let index = this.forks.length - 1; index >= 0; index--) if (this.forks[index].startLsn <= lsn) return this.forks[index];
+    for (let index = this.forks.length - 1; index >= 0; index--)
+      if (this.forks[index].startLsn <= lsn) return this.forks[index];
     return this.forks[0];
   }
 
@@ -157,14 +171,23 @@ export class Database {
       nextLsn: this.nextLsn.toString(),
       logChainStart: this.logChainStart?.toString() ?? null,
       lastFullBackupLsn: this.lastFullBackupLsn?.toString() ?? null,
-      messages: this.messages.map((message) => ({ ...message, postedAt: message.postedAt.toISOString(), lsn: message.lsn.toString() })),
+      messages: this.messages.map((message) => ({
+        ...message,
+        postedAt: message.postedAt.toISOString(),
+        lsn: message.lsn.toString(),
+      })),
       files: this.files,
       mirroring: this.mirroring && { ...this.mirroring, failoverLsn: this.mirroring.failoverLsn?.toString() ?? null },
     };
   }
 
   static fromData(data: DatabaseData): Database {
-    const database = new Database({ id: data.id, name: data.name, dataFolder: '', createDate: new Date(data.createDate) });
+    const database = new Database({
+      id: data.id,
+      name: data.name,
+      dataFolder: '',
+      createDate: new Date(data.createDate),
+    });
     Object.assign(database, {
       state: data.state,
       recoveryModel: data.recoveryModel,
@@ -176,9 +199,16 @@ export class Database {
       nextLsn: BigInt(data.nextLsn),
       logChainStart: data.logChainStart === null ? null : BigInt(data.logChainStart),
       lastFullBackupLsn: data.lastFullBackupLsn === null ? null : BigInt(data.lastFullBackupLsn),
-      messages: data.messages.map((message) => ({ ...message, postedAt: new Date(message.postedAt), lsn: BigInt(message.lsn) })),
+      messages: data.messages.map((message) => ({
+        ...message,
+        postedAt: new Date(message.postedAt),
+        lsn: BigInt(message.lsn),
+      })),
       files: data.files,
-      mirroring: data.mirroring && { ...data.mirroring, failoverLsn: data.mirroring.failoverLsn === null ? null : BigInt(data.mirroring.failoverLsn) },
+      mirroring: data.mirroring && {
+        ...data.mirroring,
+        failoverLsn: data.mirroring.failoverLsn === null ? null : BigInt(data.mirroring.failoverLsn),
+      },
     });
     return database;
   }

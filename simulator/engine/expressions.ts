@@ -9,7 +9,23 @@ import type { Expression } from '../tsql/ast';
 import type { Column } from '../tds/session';
 import { errors, SqlError } from './errors';
 import type { Row } from './msdb';
-import { BIGINT, BIT, castValue, compare, DATETIME, DATETIME2, GUID, INT, isNumericType, isStringType, isTrue, likeMatches, nvarchar, NVARCHAR_128, type Typed } from './values';
+import {
+  BIGINT,
+  BIT,
+  castValue,
+  compare,
+  DATETIME,
+  DATETIME2,
+  GUID,
+  INT,
+  isNumericType,
+  isStringType,
+  isTrue,
+  likeMatches,
+  nvarchar,
+  NVARCHAR_128,
+  type Typed,
+} from './values';
 
 /** Variables of one batch (or one sp_executesql call); names are case-insensitive like SQL Server's. */
 export class Variables {
@@ -86,7 +102,10 @@ export function containsAggregate(expression: Expression): boolean {
     case 'like':
       return containsAggregate(expression.value) || containsAggregate(expression.pattern);
     case 'case':
-      return expression.branches.some((branch) => containsAggregate(branch.when) || containsAggregate(branch.then)) || (expression.otherwise ? containsAggregate(expression.otherwise) : false);
+      return (
+        expression.branches.some((branch) => containsAggregate(branch.when) || containsAggregate(branch.then)) ||
+        (expression.otherwise ? containsAggregate(expression.otherwise) : false)
+      );
     default:
       return false;
   }
@@ -134,7 +153,8 @@ export function evaluate(expression: Expression, context: EvaluationContext): Ty
     case 'case': {
       const type = evaluate(expression.branches[0].then, { ...context, tables: nullRows(context.tables) }).type;
       for (const branch of expression.branches) {
-        if (isTrue(evaluate(branch.when, context).value)) return { value: castResult(evaluate(branch.then, context), type), type };
+        if (isTrue(evaluate(branch.when, context).value))
+          return { value: castResult(evaluate(branch.then, context), type), type };
       }
       return { value: expression.otherwise ? castResult(evaluate(expression.otherwise, context), type) : null, type };
     }
@@ -190,7 +210,12 @@ function globalVariable(name: string, session: SessionFacts): Typed {
   }
 }
 
-function binary(operator: string, leftExpression: Expression, rightExpression: Expression, context: EvaluationContext): Typed {
+function binary(
+  operator: string,
+  leftExpression: Expression,
+  rightExpression: Expression,
+  context: EvaluationContext,
+): Typed {
   if (operator === 'AND' || operator === 'OR') {
     const left = evaluate(leftExpression, context).value;
     const right = evaluate(rightExpression, context).value;
@@ -206,28 +231,59 @@ function binary(operator: string, leftExpression: Expression, rightExpression: E
   if (['=', '<>', '<', '>', '<=', '>='].includes(operator)) {
     const order = compare(left, right);
     if (order === null) return { value: null, type: BIT };
-    const result = { '=': order === 0, '<>': order !== 0, '<': order < 0, '>': order > 0, '<=': order <= 0, '>=': order >= 0 }[operator]!;
+    const result = {
+      '=': order === 0,
+      '<>': order !== 0,
+      '<': order < 0,
+      '>': order > 0,
+      '<=': order <= 0,
+      '>=': order >= 0,
+    }[operator]!;
     return { value: result, type: BIT };
   }
   return arithmetic(operator, left, right);
 }
 
 function arithmetic(operator: string, left: Typed, right: Typed): Typed {
-  if (operator === '+' && (isStringType(left.type) || isStringType(right.type)) && !isNumericType(left.type) && !isNumericType(right.type)) {
-    const type = left.type.kind === 'nvarchar' || right.type.kind === 'nvarchar' ? nvarchar('max') : ({ kind: 'varchar', length: 'max' } as SqlType);
-    return { value: left.value === null || right.value === null ? null : String(left.value) + String(right.value), type };
+  if (
+    operator === '+' &&
+    (isStringType(left.type) || isStringType(right.type)) &&
+    !isNumericType(left.type) &&
+    !isNumericType(right.type)
+  ) {
+    const type =
+      left.type.kind === 'nvarchar' || right.type.kind === 'nvarchar'
+        ? nvarchar('max')
+        : ({ kind: 'varchar', length: 'max' } as SqlType);
+    return {
+      value: left.value === null || right.value === null ? null : String(left.value) + String(right.value),
+      type,
+    };
   }
-  const bothIntegers = ['int', 'smallint', 'tinyint', 'bit'].includes(left.type.kind) && ['int', 'smallint', 'tinyint', 'bit'].includes(right.type.kind);
-  const type: SqlType = bothIntegers ? INT : left.type.kind === 'float' || right.type.kind === 'float' ? { kind: 'float' } : left.type.kind === 'bigint' || right.type.kind === 'bigint' ? BIGINT : { kind: 'numeric', precision: 38, scale: 0 };
+  const bothIntegers =
+    ['int', 'smallint', 'tinyint', 'bit'].includes(left.type.kind) &&
+    ['int', 'smallint', 'tinyint', 'bit'].includes(right.type.kind);
+  const type: SqlType = bothIntegers
+    ? INT
+    : left.type.kind === 'float' || right.type.kind === 'float'
+      ? { kind: 'float' }
+      : left.type.kind === 'bigint' || right.type.kind === 'bigint'
+        ? BIGINT
+        : { kind: 'numeric', precision: 38, scale: 0 };
   if (left.value === null || right.value === null) return { value: null, type };
-  if (type.kind === 'float' || !Number.isInteger(Number(castValue(left, { kind: 'float' }))) || !Number.isInteger(Number(castValue(right, { kind: 'float' })))) {
+  if (
+    type.kind === 'float' ||
+    !Number.isInteger(Number(castValue(left, { kind: 'float' }))) ||
+    !Number.isInteger(Number(castValue(right, { kind: 'float' })))
+  ) {
     const a = Number(castValue(left, { kind: 'float' }));
     const b = Number(castValue(right, { kind: 'float' }));
     return { value: numberOperation(operator, a, b), type: { kind: 'float' } };
   }
   const a = BigInt(String(castValue(left, { kind: 'numeric', precision: 38, scale: 0 })));
   const b = BigInt(String(castValue(right, { kind: 'numeric', precision: 38, scale: 0 })));
-  if ((operator === '/' || operator === '%') && b === 0n) throw new SqlError(8134, 'Divide by zero error encountered.', 16, 1);
+  if ((operator === '/' || operator === '%') && b === 0n)
+    throw new SqlError(8134, 'Divide by zero error encountered.', 16, 1);
   const result = { '+': a + b, '-': a - b, '*': a * b, '/': a / b, '%': a % b }[operator as '+'];
   if (type.kind === 'int') return { value: Number(result), type };
   if (type.kind === 'bigint') return { value: result, type };
@@ -236,19 +292,34 @@ function arithmetic(operator: string, left: Typed, right: Typed): Typed {
 
 function numberOperation(operator: string, a: number, b: number): number {
   switch (operator) {
-    case '+': return a + b;
-    case '-': return a - b;
-    case '*': return a * b;
+    case '+':
+      return a + b;
+    case '-':
+      return a - b;
+    case '*':
+      return a * b;
     case '/':
       if (b === 0) throw new SqlError(8134, 'Divide by zero error encountered.', 16, 1);
       return a / b;
-    default: return a % b;
+    default:
+      return a % b;
   }
 }
 
 const DATE_PART_MS: Record<string, number> = {
-  millisecond: 1, ms: 1, second: 1_000, ss: 1_000, s: 1_000, minute: 60_000, mi: 60_000, n: 60_000,
-  hour: 3_600_000, hh: 3_600_000, day: 86_400_000, dd: 86_400_000, d: 86_400_000,
+  millisecond: 1,
+  ms: 1,
+  second: 1_000,
+  ss: 1_000,
+  s: 1_000,
+  minute: 60_000,
+  mi: 60_000,
+  n: 60_000,
+  hour: 3_600_000,
+  hh: 3_600_000,
+  day: 86_400_000,
+  dd: 86_400_000,
+  d: 86_400_000,
 };
 
 function datePart(part: Typed): number {
@@ -262,7 +333,8 @@ function call(name: string, args: Expression[], star: boolean, context: Evaluati
   const value = (index: number) => evaluate(args[index], context);
   const session = context.session;
   const expect = (count: number, max = count) => {
-    if (args.length < count || args.length > max) throw new SqlError(174, `The ${name.toLowerCase()} function requires ${count} argument(s).`, 15, 1);
+    if (args.length < count || args.length > max)
+      throw new SqlError(174, `The ${name.toLowerCase()} function requires ${count} argument(s).`, 15, 1);
   };
   switch (name) {
     case 'ISNULL': {
@@ -332,7 +404,10 @@ function call(name: string, args: Expression[], star: boolean, context: Evaluati
       const amount = value(1).value;
       const date = value(2);
       if (amount === null || date.value === null) return { value: null, type: DATETIME };
-      return { value: new Date((castValue(date, DATETIME2) as Date).getTime() + Number(amount) * unit), type: date.type.kind === 'datetime2' ? date.type : DATETIME };
+      return {
+        value: new Date((castValue(date, DATETIME2) as Date).getTime() + Number(amount) * unit),
+        type: date.type.kind === 'datetime2' ? date.type : DATETIME,
+      };
     }
     case 'UPPER':
     case 'LOWER':
@@ -343,7 +418,16 @@ function call(name: string, args: Expression[], star: boolean, context: Evaluati
       const input = value(0);
       if (input.value === null) return input;
       const text = String(input.value);
-      const result = name === 'UPPER' ? text.toUpperCase() : name === 'LOWER' ? text.toLowerCase() : name === 'LTRIM' ? text.trimStart() : name === 'RTRIM' ? text.trimEnd() : text.trim();
+      const result =
+        name === 'UPPER'
+          ? text.toUpperCase()
+          : name === 'LOWER'
+            ? text.toLowerCase()
+            : name === 'LTRIM'
+              ? text.trimStart()
+              : name === 'RTRIM'
+                ? text.trimEnd()
+                : text.trim();
       return { value: result, type: isStringType(input.type) ? input.type : nvarchar(4000) };
     }
     case 'LEN': {
@@ -354,11 +438,23 @@ function call(name: string, args: Expression[], star: boolean, context: Evaluati
     case 'REPLACE': {
       expect(3);
       const [input, find, replacement] = [value(0), value(1), value(2)];
-      if (input.value === null || find.value === null || replacement.value === null) return { value: null, type: nvarchar(4000) };
-      return { value: String(input.value).split(String(find.value)).join(String(replacement.value)), type: nvarchar(4000) };
+      if (input.value === null || find.value === null || replacement.value === null)
+        return { value: null, type: nvarchar(4000) };
+      return {
+        value: String(input.value).split(String(find.value)).join(String(replacement.value)),
+        type: nvarchar(4000),
+      };
     }
     case 'CONCAT':
-      return { value: args.map((_, index) => value(index).value).map((part) => (part === null ? '' : String(castValue({ value: part, type: nvarchar('max') }, nvarchar('max'))))).join(''), type: nvarchar(4000) };
+      return {
+        value: args
+          .map((_, index) => value(index).value)
+          .map((part) =>
+            part === null ? '' : String(castValue({ value: part, type: nvarchar('max') }, nvarchar('max'))),
+          )
+          .join(''),
+        type: nvarchar(4000),
+      };
     case 'QUOTENAME': {
       expect(1, 2);
       const input = value(0).value;
@@ -382,13 +478,23 @@ function call(name: string, args: Expression[], star: boolean, context: Evaluati
 
 function aggregate(name: string, args: Expression[], star: boolean, context: EvaluationContext): Typed {
   const group = context.group;
-  if (!group) throw new SqlError(147, 'An aggregate may not appear in the WHERE clause unless it is in a subquery contained in a HAVING clause or a select list, and the column being aggregated is an outer reference.', 15, 1);
+  if (!group)
+    throw new SqlError(
+      147,
+      'An aggregate may not appear in the WHERE clause unless it is in a subquery contained in a HAVING clause or a select list, and the column being aggregated is an outer reference.',
+      15,
+      1,
+    );
   if (name === 'COUNT' || name === 'COUNT_BIG') {
-    const count = star ? group.length : group.filter((tables) => evaluate(args[0], { ...context, tables, group: undefined }).value !== null).length;
+    const count = star
+      ? group.length
+      : group.filter((tables) => evaluate(args[0], { ...context, tables, group: undefined }).value !== null).length;
     return name === 'COUNT' ? { value: count, type: INT } : { value: BigInt(count), type: BIGINT };
   }
   const type = evaluate(args[0], { ...context, tables: nullRows(context.tables), group: undefined }).type;
-  const values = group.map((tables) => evaluate(args[0], { ...context, tables, group: undefined })).filter((typed) => typed.value !== null);
+  const values = group
+    .map((tables) => evaluate(args[0], { ...context, tables, group: undefined }))
+    .filter((typed) => typed.value !== null);
   if (values.length === 0) return { value: null, type };
   if (name === 'MAX' || name === 'MIN') {
     const best = values.reduce((a, b) => {

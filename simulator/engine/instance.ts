@@ -3,7 +3,13 @@
  * on its port while running. Stopping it closes the port (clients get "connection refused") but keeps its state,
  * like a server that is powered off.
  */
-import { LoginRefused, type ConnectionInfo, type LoginRequest, type SessionControl, type SqlServerModel } from '../tds/session';
+import {
+  LoginRefused,
+  type ConnectionInfo,
+  type LoginRequest,
+  type SessionControl,
+  type SqlServerModel,
+} from '../tds/session';
 import { startTdsServer, type TdsServer } from '../tds/server';
 import { Agent } from './agent';
 import { Database, type DatabaseData } from './database';
@@ -65,7 +71,12 @@ export class SqlInstance implements SqlServerModel {
     this.network = options.network;
     this.onChange = options.onChange ?? (() => {});
     SYSTEM_DATABASES.forEach((name, index) => {
-      const database = new Database({ id: index + 1, name, dataFolder: this.dataFolder, createDate: new Date('2003-04-08T09:13:36Z') });
+      const database = new Database({
+        id: index + 1,
+        name,
+        dataFolder: this.dataFolder,
+        createDate: new Date('2003-04-08T09:13:36Z'),
+      });
       database.recoveryModel = name === 'model' ? 'FULL' : 'SIMPLE';
       this.databases.set(name, database);
     });
@@ -98,13 +109,19 @@ export class SqlInstance implements SqlServerModel {
   }
 
   async login(request: LoginRequest, connection: ConnectionInfo, control: SessionControl): Promise<Session> {
-    const password = Object.entries(this.logins).find(([name]) => name.toLowerCase() === request.userName.toLowerCase())?.[1];
-    if (password === undefined || password !== request.password) throw new LoginRefused([errors.loginFailed(request.userName)]);
+    const password = Object.entries(this.logins).find(
+      ([name]) => name.toLowerCase() === request.userName.toLowerCase(),
+    )?.[1];
+    if (password === undefined || password !== request.password)
+      throw new LoginRefused([errors.loginFailed(request.userName)]);
     let database = 'master';
     if (request.database) {
       const requested = this.databases.get(request.database.toLowerCase());
       if (!requested || !requested.isAvailable) {
-        throw new LoginRefused([errors.cannotOpenDatabaseAtLogin(request.database), errors.loginFailed(request.userName)]);
+        throw new LoginRefused([
+          errors.cannotOpenDatabaseAtLogin(request.database),
+          errors.loginFailed(request.userName),
+        ]);
       }
       database = requested.name;
     }
@@ -127,7 +144,8 @@ export class SqlInstance implements SqlServerModel {
   requireAvailable(name: string): Database {
     const database = this.requireDatabase(name);
     if (database.isMirror) throw errors.databaseIsMirror(database.name);
-    if (database.state === 'RESTORING' || database.state === 'RECOVERING') throw errors.databaseRestoring(database.name);
+    if (database.state === 'RESTORING' || database.state === 'RECOVERING')
+      throw errors.databaseRestoring(database.name);
     if (database.state === 'OFFLINE') throw errors.databaseOffline(database.name);
     if (database.state !== 'ONLINE') throw errors.databaseRestoring(database.name);
     return database;
@@ -155,7 +173,9 @@ export class SqlInstance implements SqlServerModel {
   }
 
   sessionsUsing(database: Database): Session[] {
-    return [...this.sessions.values()].filter((session) => session.database.toLowerCase() === database.name.toLowerCase());
+    return [...this.sessions.values()].filter(
+      (session) => session.database.toLowerCase() === database.name.toLowerCase(),
+    );
   }
 
   /** Ends every session using the database (a role change, ROLLBACK IMMEDIATE), except `keep`. */
@@ -189,7 +209,8 @@ export class SqlInstance implements SqlServerModel {
   physicalFileOwner(physicalName: string, except?: string): Database | undefined {
     for (const database of this.databases.values()) {
       if (except && database.name.toLowerCase() === except.toLowerCase()) continue;
-      if (database.files.some((file) => file.physicalName.toLowerCase() === physicalName.toLowerCase())) return database;
+      if (database.files.some((file) => file.physicalName.toLowerCase() === physicalName.toLowerCase()))
+        return database;
     }
     return undefined;
   }
@@ -198,7 +219,9 @@ export class SqlInstance implements SqlServerModel {
     return {
       name: this.serverName,
       nextDatabaseId: this.nextDatabaseId,
-      databases: [...this.databases.values()].filter((database) => database.id > 4).map((database) => database.toData()),
+      databases: [...this.databases.values()]
+        .filter((database) => database.id > 4)
+        .map((database) => database.toData()),
       msdb: this.msdb.toData(),
       agentRunning: this.agent.serviceRunning,
     };

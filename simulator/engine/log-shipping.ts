@@ -120,12 +120,19 @@ export const LOG_SHIPPING_PROCEDURES: ProcedureDefinition[] = [
       if (!primary) throw errors.lsNotPrimary(database);
       const server = call.requiredText('@secondary_server');
       const secondary = call.requiredText('@secondary_database');
-      const existing = (row: Row) => row.primary_id === primary.primary_id && sameText(row.secondary_server, server) && sameText(row.secondary_database, secondary);
+      const existing = (row: Row) =>
+        row.primary_id === primary.primary_id &&
+        sameText(row.secondary_server, server) &&
+        sameText(row.secondary_database, secondary);
       if (instance.msdb.find('log_shipping_primary_secondaries', existing)) {
         if (!call.flag('@overwrite')) throw errors.lsSecondaryLinkExists(server, secondary, database);
         instance.msdb.delete('log_shipping_primary_secondaries', existing);
       }
-      instance.msdb.insert('log_shipping_primary_secondaries', { primary_id: primary.primary_id, secondary_server: server, secondary_database: secondary });
+      instance.msdb.insert('log_shipping_primary_secondaries', {
+        primary_id: primary.primary_id,
+        secondary_server: server,
+        secondary_database: secondary,
+      });
       instance.changed();
     },
   },
@@ -150,7 +157,10 @@ export const LOG_SHIPPING_PROCEDURES: ProcedureDefinition[] = [
       const instance = call.execution.instance;
       const server = call.requiredText('@primary_server');
       const database = call.requiredText('@primary_database');
-      const existing = instance.msdb.find('log_shipping_secondary', (row) => sameText(row.primary_server, server) && sameText(row.primary_database, database));
+      const existing = instance.msdb.find(
+        'log_shipping_secondary',
+        (row) => sameText(row.primary_server, server) && sameText(row.primary_database, database),
+      );
       if (existing) {
         if (!call.flag('@overwrite')) throw errors.lsSecondaryPrimaryExists(server, database);
         removeSecondaryPrimary(instance, existing);
@@ -212,7 +222,10 @@ export const LOG_SHIPPING_PROCEDURES: ProcedureDefinition[] = [
       const secondaryDatabase = call.requiredText('@secondary_database');
       const server = call.requiredText('@primary_server');
       const database = call.requiredText('@primary_database');
-      const secondary = instance.msdb.find('log_shipping_secondary', (row) => sameText(row.primary_server, server) && sameText(row.primary_database, database));
+      const secondary = instance.msdb.find(
+        'log_shipping_secondary',
+        (row) => sameText(row.primary_server, server) && sameText(row.primary_database, database),
+      );
       if (!secondary) throw errors.lsPrimaryNotRegistered(server, database);
       const existing = (row: Row) => sameText(row.secondary_database, secondaryDatabase);
       if (instance.msdb.find('log_shipping_secondary_databases', existing)) {
@@ -258,7 +271,13 @@ export const LOG_SHIPPING_PROCEDURES: ProcedureDefinition[] = [
       const database = call.requiredText('@primary_database');
       const primary = primaryRow(instance, database);
       if (!primary) throw errors.lsNotPrimary(database);
-      instance.msdb.delete('log_shipping_primary_secondaries', (row) => row.primary_id === primary.primary_id && sameText(row.secondary_server, call.text('@secondary_server')) && sameText(row.secondary_database, call.text('@secondary_database')));
+      instance.msdb.delete(
+        'log_shipping_primary_secondaries',
+        (row) =>
+          row.primary_id === primary.primary_id &&
+          sameText(row.secondary_server, call.text('@secondary_server')) &&
+          sameText(row.secondary_database, call.text('@secondary_database')),
+      );
       instance.changed();
     },
   },
@@ -271,7 +290,8 @@ export const LOG_SHIPPING_PROCEDURES: ProcedureDefinition[] = [
       const database = call.requiredText('@database');
       const primary = primaryRow(instance, database);
       if (!primary) throw errors.lsNotPrimary(database);
-      if (instance.msdb.find('log_shipping_primary_secondaries', (row) => row.primary_id === primary.primary_id)) throw errors.lsPrimaryHasSecondaries(database);
+      if (instance.msdb.find('log_shipping_primary_secondaries', (row) => row.primary_id === primary.primary_id))
+        throw errors.lsPrimaryHasSecondaries(database);
       removePrimary(instance, primary);
     },
   },
@@ -282,14 +302,22 @@ export const LOG_SHIPPING_PROCEDURES: ProcedureDefinition[] = [
     run(call) {
       const instance = call.execution.instance;
       const name = call.requiredText('@secondary_database');
-      const entry = instance.msdb.find('log_shipping_secondary_databases', (row) => sameText(row.secondary_database, name));
+      const entry = instance.msdb.find('log_shipping_secondary_databases', (row) =>
+        sameText(row.secondary_database, name),
+      );
       if (!entry) throw errors.lsNotSecondary(name);
       instance.msdb.delete('log_shipping_secondary_databases', (row) => row === entry);
       instance.msdb.delete('log_shipping_monitor_secondary', (row) => sameText(row.secondary_database, name));
-      instance.msdb.delete('log_shipping_monitor_history_detail', (row) => sameText(row.database_name, name) && row.agent_type === AGENT_TYPE.restore);
+      instance.msdb.delete(
+        'log_shipping_monitor_history_detail',
+        (row) => sameText(row.database_name, name) && row.agent_type === AGENT_TYPE.restore,
+      );
       // The last secondary database of this primary takes the copy and restore jobs with it.
       if (!instance.msdb.find('log_shipping_secondary_databases', (row) => row.secondary_id === entry.secondary_id)) {
-        const secondary = instance.msdb.find('log_shipping_secondary', (row) => row.secondary_id === entry.secondary_id);
+        const secondary = instance.msdb.find(
+          'log_shipping_secondary',
+          (row) => row.secondary_id === entry.secondary_id,
+        );
         if (secondary) removeSecondaryPrimary(instance, secondary);
       }
       instance.changed();
@@ -306,9 +334,13 @@ export const LOG_SHIPPING_PROCEDURES: ProcedureDefinition[] = [
       const instance = call.execution.instance;
       const server = call.requiredText('@primary_server');
       const database = call.requiredText('@primary_database');
-      const secondary = instance.msdb.find('log_shipping_secondary', (row) => sameText(row.primary_server, server) && sameText(row.primary_database, database));
+      const secondary = instance.msdb.find(
+        'log_shipping_secondary',
+        (row) => sameText(row.primary_server, server) && sameText(row.primary_database, database),
+      );
       if (!secondary) return;
-      if (instance.msdb.find('log_shipping_secondary_databases', (row) => row.secondary_id === secondary.secondary_id)) throw errors.lsSecondaryPrimaryInUse(server, database);
+      if (instance.msdb.find('log_shipping_secondary_databases', (row) => row.secondary_id === secondary.secondary_id))
+        throw errors.lsSecondaryPrimaryInUse(server, database);
       removeSecondaryPrimary(instance, secondary);
     },
   },
@@ -334,11 +366,19 @@ export const LOG_SHIPPING_PROCEDURES: ProcedureDefinition[] = [
       const database = call.requiredText('@database');
       const primary = primaryRow(instance, database);
       if (!primary) throw errors.lsNotPrimary(database);
-      const monitor = instance.msdb.find('log_shipping_monitor_primary', (row) => row.primary_id === primary.primary_id);
+      const monitor = instance.msdb.find(
+        'log_shipping_monitor_primary',
+        (row) => row.primary_id === primary.primary_id,
+      );
       for (const field of ['backup_directory', 'backup_share', 'backup_retention_period', 'backup_compression']) {
         if (call.given(`@${field}`)) primary[field] = call.value(`@${field}`);
       }
-      for (const field of ['backup_threshold', 'threshold_alert', 'threshold_alert_enabled', 'history_retention_period']) {
+      for (const field of [
+        'backup_threshold',
+        'threshold_alert',
+        'threshold_alert_enabled',
+        'history_retention_period',
+      ]) {
         if (call.given(`@${field}`) && monitor) monitor[field] = call.value(`@${field}`);
       }
       instance.changed();
@@ -364,13 +404,30 @@ export const LOG_SHIPPING_PROCEDURES: ProcedureDefinition[] = [
     run(call) {
       const instance = call.execution.instance;
       const name = call.requiredText('@secondary_database');
-      const entry = instance.msdb.find('log_shipping_secondary_databases', (row) => sameText(row.secondary_database, name));
+      const entry = instance.msdb.find('log_shipping_secondary_databases', (row) =>
+        sameText(row.secondary_database, name),
+      );
       if (!entry) throw errors.lsNotSecondary(name);
-      const monitor = instance.msdb.find('log_shipping_monitor_secondary', (row) => sameText(row.secondary_database, name));
-      for (const field of ['restore_delay', 'restore_all', 'restore_mode', 'disconnect_users', 'block_size', 'buffer_count', 'max_transfer_size']) {
+      const monitor = instance.msdb.find('log_shipping_monitor_secondary', (row) =>
+        sameText(row.secondary_database, name),
+      );
+      for (const field of [
+        'restore_delay',
+        'restore_all',
+        'restore_mode',
+        'disconnect_users',
+        'block_size',
+        'buffer_count',
+        'max_transfer_size',
+      ]) {
         if (call.given(`@${field}`)) entry[field] = call.value(`@${field}`);
       }
-      for (const field of ['restore_threshold', 'threshold_alert', 'threshold_alert_enabled', 'history_retention_period']) {
+      for (const field of [
+        'restore_threshold',
+        'threshold_alert',
+        'threshold_alert_enabled',
+        'history_retention_period',
+      ]) {
         if (call.given(`@${field}`) && monitor) monitor[field] = call.value(`@${field}`);
       }
       instance.changed();
@@ -383,23 +440,67 @@ export const LOG_SHIPPING_PROCEDURES: ProcedureDefinition[] = [
     run(call) {
       const instance = call.execution.instance;
       const now = Date.now();
-      const minutesSince = (date: unknown) => (date instanceof Date ? Math.floor((now - date.getTime()) / 60_000) : null);
+      const minutesSince = (date: unknown) =>
+        date instanceof Date ? Math.floor((now - date.getTime()) / 60_000) : null;
       const columns = [
-        ['status', BIT], ['is_primary', BIT], ['server', NVARCHAR_128], ['database_name', NVARCHAR_128], ['time_since_last_backup', INT],
-        ['last_backup_file', nvarchar(500)], ['backup_threshold', INT], ['is_backup_alert_enabled', BIT], ['time_since_last_copy', INT],
-        ['last_copied_file', nvarchar(500)], ['time_since_last_restore', INT], ['last_restored_file', nvarchar(500)],
-        ['last_restored_latency', INT], ['restore_threshold', INT], ['is_restore_alert_enabled', BIT],
+        ['status', BIT],
+        ['is_primary', BIT],
+        ['server', NVARCHAR_128],
+        ['database_name', NVARCHAR_128],
+        ['time_since_last_backup', INT],
+        ['last_backup_file', nvarchar(500)],
+        ['backup_threshold', INT],
+        ['is_backup_alert_enabled', BIT],
+        ['time_since_last_copy', INT],
+        ['last_copied_file', nvarchar(500)],
+        ['time_since_last_restore', INT],
+        ['last_restored_file', nvarchar(500)],
+        ['last_restored_latency', INT],
+        ['restore_threshold', INT],
+        ['is_restore_alert_enabled', BIT],
       ].map(([name, type]) => ({ name: name as string, type: type as typeof INT }));
       const rows = [
         ...instance.msdb.rows('log_shipping_monitor_primary').map((row) => {
           const since = minutesSince(row.last_backup_date);
           const unhealthy = since === null || since > Number(row.backup_threshold);
-          return [unhealthy, true, row.primary_server, row.primary_database, since, row.last_backup_file, row.backup_threshold, row.threshold_alert_enabled, null, null, null, null, null, null, null];
+          return [
+            unhealthy,
+            true,
+            row.primary_server,
+            row.primary_database,
+            since,
+            row.last_backup_file,
+            row.backup_threshold,
+            row.threshold_alert_enabled,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+          ];
         }),
         ...instance.msdb.rows('log_shipping_monitor_secondary').map((row) => {
           const sinceRestore = minutesSince(row.last_restored_date);
           const unhealthy = sinceRestore === null || sinceRestore > Number(row.restore_threshold);
-          return [unhealthy, false, row.secondary_server, row.secondary_database, null, null, null, null, minutesSince(row.last_copied_date), row.last_copied_file, sinceRestore, row.last_restored_file, row.last_restored_latency, row.restore_threshold, row.threshold_alert_enabled];
+          return [
+            unhealthy,
+            false,
+            row.secondary_server,
+            row.secondary_database,
+            null,
+            null,
+            null,
+            null,
+            minutesSince(row.last_copied_date),
+            row.last_copied_file,
+            sinceRestore,
+            row.last_restored_file,
+            row.last_restored_latency,
+            row.restore_threshold,
+            row.threshold_alert_enabled,
+          ];
         }),
       ];
       call.execution.out.resultSet(columns, rows);
@@ -452,7 +553,8 @@ export interface CommandOutcome {
 /** Runs an Agent CmdExec step. The simulator understands sqllogship.exe -Backup|-Copy|-Restore <id> -server <name>. */
 export async function runLogShippingCommand(instance: SqlInstance, command: string): Promise<CommandOutcome> {
   const match = /sqllogship(?:\.exe)?"?\s+-(backup|copy|restore)\s+([0-9A-Fa-f-]{36})/i.exec(command);
-  if (!match) return { succeeded: false, message: `The pchat-dr simulator cannot run this job step command: ${command}` };
+  if (!match)
+    return { succeeded: false, message: `The pchat-dr simulator cannot run this job step command: ${command}` };
   const kind = match[1].toLowerCase() as keyof typeof AGENT_TYPE;
   const id = match[2].toUpperCase();
   const log = new SessionLog(instance, id, AGENT_TYPE[kind]);
@@ -485,7 +587,10 @@ class SessionLog {
     private readonly agentType: AgentType,
   ) {
     this.sessionId = instance.msdb.nextId(`ls_session_${agentType}`);
-    this.history(0, `Starting ${['transaction log backup', 'transaction log copy', 'transaction log restore'][agentType]}. Agent ID: ${agentId}.`);
+    this.history(
+      0,
+      `Starting ${['transaction log backup', 'transaction log copy', 'transaction log restore'][agentType]}. Agent ID: ${agentId}.`,
+    );
   }
 
   info(message: string): void {
@@ -509,7 +614,10 @@ class SessionLog {
   }
 
   finish(succeeded: boolean): void {
-    this.history(succeeded ? 2 : 3, succeeded ? 'Operation completed successfully.' : 'Operation failed; see log_shipping_monitor_error_detail.');
+    this.history(
+      succeeded ? 2 : 3,
+      succeeded ? 'Operation completed successfully.' : 'Operation failed; see log_shipping_monitor_error_detail.',
+    );
   }
 
   summary(): string {
@@ -547,7 +655,9 @@ function backupFileName(directory: string, database: string): string {
 
 function logFilesOf(directory: string, database: string): string[] {
   const pattern = new RegExp(`^${database.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_\\d{14}\\.trn$`, 'i');
-  return readdirSync(directory).filter((name) => pattern.test(name)).sort();
+  return readdirSync(directory)
+    .filter((name) => pattern.test(name))
+    .sort();
 }
 
 function deleteOlderThan(directory: string, database: string, minutes: number, log: SessionLog): void {
@@ -565,7 +675,9 @@ function backupJob(instance: SqlInstance, primaryId: string, log: SessionLog): v
   const database = instance.requireDatabase(name);
   if (database.isMirror) {
     // Microsoft: the mirror's backup job logs a message and reports success, so no alert fires.
-    log.info(`Skipping log backup for primary database '${name}' because this database is the mirror database in a database mirroring session.`);
+    log.info(
+      `Skipping log backup for primary database '${name}' because this database is the mirror database in a database mirroring session.`,
+    );
     return;
   }
   const directory = String(primary.backup_directory);
@@ -611,7 +723,9 @@ function restoreJob(instance: SqlInstance, secondaryId: string, log: SessionLog)
   const secondary = instance.msdb.find('log_shipping_secondary', (row) => row.secondary_id === secondaryId);
   if (!secondary) throw new Error(`Log shipping secondary ${secondaryId} is not configured on ${instance.serverName}.`);
   const destination = String(secondary.backup_destination_directory);
-  for (const entry of instance.msdb.rows('log_shipping_secondary_databases').filter((row) => row.secondary_id === secondaryId)) {
+  for (const entry of instance.msdb
+    .rows('log_shipping_secondary_databases')
+    .filter((row) => row.secondary_id === secondaryId)) {
     const name = String(entry.secondary_database);
     log.database = name;
     const database = instance.requireDatabase(name);
@@ -625,8 +739,16 @@ function restoreJob(instance: SqlInstance, secondaryId: string, log: SessionLog)
       const now = new Date();
       const latency = Math.max(0, Math.round((now.getTime() - new Date(header.BackupFinishDate).getTime()) / 60_000));
       Object.assign(entry, { last_restored_file: device, last_restored_date: now });
-      const monitor = instance.msdb.find('log_shipping_monitor_secondary', (row) => sameText(row.secondary_database, name));
-      if (monitor) Object.assign(monitor, { last_restored_file: device, last_restored_date: now, last_restored_date_utc: now, last_restored_latency: latency });
+      const monitor = instance.msdb.find('log_shipping_monitor_secondary', (row) =>
+        sameText(row.secondary_database, name),
+      );
+      if (monitor)
+        Object.assign(monitor, {
+          last_restored_file: device,
+          last_restored_date: now,
+          last_restored_date_utc: now,
+          last_restored_latency: latency,
+        });
       log.info(`Restored log backup file '${device}' to database '${name}'.`);
       if (!entry.restore_all) break;
     }

@@ -12,7 +12,10 @@ import type { SqlInstance } from './instance';
 import type { Network } from './network';
 import type { Execution } from './session';
 
-type PartnerAction = Extract<AlterDatabaseAction, { kind: 'partner' | 'partnerAddress' | 'partnerSafety' | 'partnerTimeout' | 'witnessOff' }>;
+type PartnerAction = Extract<
+  AlterDatabaseAction,
+  { kind: 'partner' | 'partnerAddress' | 'partnerSafety' | 'partnerTimeout' | 'witnessOff' }
+>;
 
 interface Peer {
   instance: SqlInstance;
@@ -61,12 +64,14 @@ export async function alterPartner(database: Database, action: PartnerAction, ex
           target.safetySequence++;
         }
         // Switching to FULL makes the mirror catch up first; asynchronous mirroring stays SYNCHRONIZING.
-        if (side.state === 'SYNCHRONIZED' || action.safety === 'OFF') setState('SYNCHRONIZING', side, connected ? peer?.side : undefined);
+        if (side.state === 'SYNCHRONIZED' || action.safety === 'OFF')
+          setState('SYNCHRONIZING', side, connected ? peer?.side : undefined);
         break;
       case 'partnerTimeout':
         if (side.role !== 'PRINCIPAL') throw errors.onlyOnPrincipal(database.name);
         if (action.seconds > 32767) throw errors.timeoutTooLarge(action.seconds);
-        for (const target of connected && peer ? [side, peer.side] : [side]) target.timeoutSeconds = Math.max(5, action.seconds);
+        for (const target of connected && peer ? [side, peer.side] : [side])
+          target.timeoutSeconds = Math.max(5, action.seconds);
         break;
       case 'witnessOff':
         if (side.role !== 'PRINCIPAL') throw errors.onlyOnPrincipal(database.name);
@@ -98,10 +103,12 @@ export function setPartner(instance: SqlInstance, database: Database, address: s
   if (!remote) throw errors.remoteDoesNotExist(database.name);
   if (remote.state !== 'RESTORING') throw errors.remoteNotRecovering(database.name);
   if (remote.mirroring && !remote.mirroring.awaitingPrincipal) throw errors.remoteAlreadyMirrored(database.name);
-  if (!remote.mirroring || remote.mirroring.partnerInstance.toLowerCase() !== instance.serverName.toLowerCase()) throw errors.notMirrored(database.name);
+  if (!remote.mirroring || remote.mirroring.partnerInstance.toLowerCase() !== instance.serverName.toLowerCase())
+    throw errors.notMirrored(database.name);
   if (remote.familyGuid !== database.familyGuid) throw errors.remoteCopyNotRestoring(database.name);
   // The mirror must continue the principal's log: restored up to a point still in the principal's active log.
-  if (database.logChainStart === null || remote.nextLsn < database.logChainStart) throw errors.mirrorMissingLog(database.name);
+  if (database.logChainStart === null || remote.nextLsn < database.logChainStart)
+    throw errors.mirrorMissingLog(database.name);
   if (remote.nextLsn > database.nextLsn || remote.currentFork.guid !== database.forkAt(remote.nextLsn - 1n).guid) {
     throw errors.remoteNotRolledForward(database.name);
   }
@@ -129,7 +136,14 @@ function newSide(role: MirroringSide['role'], partner: SqlInstance, address: str
 }
 
 /** Planned failover: principal only, in master, SAFETY FULL, partners connected and SYNCHRONIZED. */
-function failover(instance: SqlInstance, database: Database, side: MirroringSide, peer: Peer | undefined, connected: boolean, execution: Execution): void {
+function failover(
+  instance: SqlInstance,
+  database: Database,
+  side: MirroringSide,
+  peer: Peer | undefined,
+  connected: boolean,
+  execution: Execution,
+): void {
   if (side.role !== 'PRINCIPAL') throw errors.onlyOnPrincipal(database.name);
   if (execution.session.database.toLowerCase() !== 'master') throw errors.mustBeInMaster();
   if (side.safety !== 'FULL') throw errors.safetyMustBeFull(database.name);
@@ -141,7 +155,10 @@ function failover(instance: SqlInstance, database: Database, side: MirroringSide
   const failoverLsn = database.nextLsn;
   database.state = 'RESTORING';
   peer.database.state = 'ONLINE';
-  for (const [target, role] of [[side, 'MIRROR'], [peer.side, 'PRINCIPAL']] as const) {
+  for (const [target, role] of [
+    [side, 'MIRROR'],
+    [peer.side, 'PRINCIPAL'],
+  ] as const) {
     target.role = role;
     target.roleSequence++;
     target.failoverLsn = failoverLsn;
@@ -244,7 +261,8 @@ function maintainSession(network: Network, instance: SqlInstance, database: Data
   if (side.role === remoteSide.role) {
     if (side.role !== 'PRINCIPAL') return false;
     // Forced service happened while the old principal was away: the later role switch wins; the other is demoted.
-    const [loserInstance, loser, loserSide] = side.roleSequence < remoteSide.roleSequence ? [instance, database, side] : [partner, remote, remoteSide];
+    const [loserInstance, loser, loserSide] =
+      side.roleSequence < remoteSide.roleSequence ? [instance, database, side] : [partner, remote, remoteSide];
     loserInstance.terminateSessionsUsing(loser);
     loser.state = 'RESTORING';
     loserSide.role = 'MIRROR';
@@ -261,7 +279,11 @@ function maintainSession(network: Network, instance: SqlInstance, database: Data
   const before = `${side.state}/${remoteSide.state}/${remote.nextLsn}`;
   if (side.state === 'DISCONNECTED' || remoteSide.state === 'DISCONNECTED') setState('SYNCHRONIZING', side, remoteSide);
   shipLog(database, remote);
-  if (side.safety === 'FULL' && side.state === 'SYNCHRONIZING' && Date.now() - (side.synchronizingSince ?? 0) >= network.options.synchronizeAfterMs) {
+  if (
+    side.safety === 'FULL' &&
+    side.state === 'SYNCHRONIZING' &&
+    Date.now() - (side.synchronizingSince ?? 0) >= network.options.synchronizeAfterMs
+  ) {
     setState('SYNCHRONIZED', side, remoteSide);
   }
   const changed = before !== `${side.state}/${remoteSide.state}/${remote.nextLsn}`;

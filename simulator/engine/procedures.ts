@@ -106,17 +106,44 @@ const BUILT_IN: ProcedureDefinition[] = [
     run(call) {
       const instance = call.execution.instance;
       const text = nvarchar(128);
-      const columns = ['SPID', 'Status', 'Login', 'HostName', 'BlkBy', 'DBName', 'Command', 'CPUTime', 'DiskIO', 'LastBatch', 'ProgramName', 'SPID', 'REQUESTID'].map((name) => ({ name, type: text }));
+      const columns = [
+        'SPID',
+        'Status',
+        'Login',
+        'HostName',
+        'BlkBy',
+        'DBName',
+        'Command',
+        'CPUTime',
+        'DiskIO',
+        'LastBatch',
+        'ProgramName',
+        'SPID',
+        'REQUESTID',
+      ].map((name) => ({ name, type: text }));
       const filter = call.text('@loginame');
       const rows = processes(instance)
-        .filter((process) => !filter || filter.toLowerCase() === 'active' || process.login.toLowerCase() === filter.toLowerCase())
+        .filter(
+          (process) =>
+            !filter || filter.toLowerCase() === 'active' || process.login.toLowerCase() === filter.toLowerCase(),
+        )
         .map((process) => {
           const database = [...instance.databases.values()].find((candidate) => candidate.id === process.databaseId);
           const batch = process.lastBatch.toISOString();
           return [
-            String(process.spid), process.status.toUpperCase() === 'BACKGROUND' ? 'BACKGROUND' : process.status, process.login, process.hostName || '  .',
-            '  .', process.isUser ? (database?.name ?? null) : null, process.command, '0', '0', `${batch.slice(5, 7)}/${batch.slice(8, 10)} ${batch.slice(11, 19)}`,
-            process.programName, String(process.spid), '0',
+            String(process.spid),
+            process.status.toUpperCase() === 'BACKGROUND' ? 'BACKGROUND' : process.status,
+            process.login,
+            process.hostName || '  .',
+            '  .',
+            process.isUser ? (database?.name ?? null) : null,
+            process.command,
+            '0',
+            '0',
+            `${batch.slice(5, 7)}/${batch.slice(8, 10)} ${batch.slice(11, 19)}`,
+            process.programName,
+            String(process.spid),
+            '0',
           ];
         });
       call.execution.out.resultSet(columns, rows);
@@ -134,14 +161,21 @@ const BUILT_IN: ProcedureDefinition[] = [
     run(call) {
       const instance = call.execution.instance;
       const database = instance.requireAvailable(call.database);
-      const message = postChatMessage(instance, database, { clientId: call.requiredText('@client_id'), author: call.requiredText('@author'), body: call.text('@body') ?? '' });
+      const message = postChatMessage(instance, database, {
+        clientId: call.requiredText('@client_id'),
+        author: call.requiredText('@author'),
+        body: call.text('@body') ?? '',
+      });
       call.setOutput('@id', BigInt(message.id));
     },
   },
 ];
 
 const REGISTRY = new Map<string, ProcedureDefinition>(
-  [...BUILT_IN, ...LOG_SHIPPING_PROCEDURES, ...AGENT_PROCEDURES].map((definition) => [definition.name.toLowerCase(), definition]),
+  [...BUILT_IN, ...LOG_SHIPPING_PROCEDURES, ...AGENT_PROCEDURES].map((definition) => [
+    definition.name.toLowerCase(),
+    definition,
+  ]),
 );
 
 /** Finds the procedure `name` (as written: sp_x, dbo.sp_x, master.dbo.sp_x, msdb..sp_x) refers to from this session. */
@@ -157,12 +191,17 @@ function resolve(name: string, execution: Execution): { definition: ProcedureDef
     if (home === 'msdb') return lower === 'msdb';
     return !['master', 'msdb', 'model', 'tempdb'].includes(lower);
   };
-  if (!definition || !['', 'dbo', 'sys'].includes(schema) || !inDatabase(definition.home)) throw errors.procedureNotFound(name);
+  if (!definition || !['', 'dbo', 'sys'].includes(schema) || !inDatabase(definition.home))
+    throw errors.procedureNotFound(name);
   if (definition.home === 'user') execution.instance.requireDatabase(database);
   return { definition, database };
 }
 
-export async function callProcedure(execution: Execution, name: string, args: ProcedureArgument[]): Promise<ProcedureResult> {
+export async function callProcedure(
+  execution: Execution,
+  name: string,
+  args: ProcedureArgument[],
+): Promise<ProcedureResult> {
   const procedureName = name.split('.').pop()!;
   if (procedureName.toLowerCase() === 'sp_executesql') return executeSql(execution, args);
   const { definition, database } = resolve(name, execution);
@@ -177,7 +216,13 @@ export async function callProcedure(execution: Execution, name: string, args: Pr
       spec = definition.parameters.find((parameter) => parameter.name.toLowerCase() === argument.name!.toLowerCase());
       if (!spec) throw errors.notAParameter(argument.name, definition.name);
     } else {
-      if (named) throw new SqlError(119, `Must pass parameter number ${index + 1} and subsequent parameters as '@name = value'. After the form '@name = value' has been used, all subsequent parameters must be passed in the form '@name = value'.`, 15, 1);
+      if (named)
+        throw new SqlError(
+          119,
+          `Must pass parameter number ${index + 1} and subsequent parameters as '@name = value'. After the form '@name = value' has been used, all subsequent parameters must be passed in the form '@name = value'.`,
+          15,
+          1,
+        );
       spec = definition.parameters[index];
       if (!spec) throw errors.tooManyArguments(definition.name);
     }
@@ -207,7 +252,11 @@ export async function callProcedure(execution: Execution, name: string, args: Pr
       : definition.parameters[index];
     if (!spec?.output) return;
     const value = call.output(spec.name);
-    outputs.push({ index, name: spec.name, value: { value: value === undefined ? values.get(spec.name.toLowerCase()) ?? null : value, type: spec.type } });
+    outputs.push({
+      index,
+      name: spec.name,
+      value: { value: value === undefined ? (values.get(spec.name.toLowerCase()) ?? null) : value, type: spec.type },
+    });
   });
   return { returnStatus, outputs };
 }
@@ -215,12 +264,17 @@ export async function callProcedure(execution: Execution, name: string, args: Pr
 /** sp_executesql @statement, @params, @p1 = ...: what mssql sends for every request.query(). */
 async function executeSql(execution: Execution, args: ProcedureArgument[]): Promise<ProcedureResult> {
   const [statementArgument, declarationArgument, ...rest] = args;
-  if (!statementArgument || statementArgument.value.value === null) throw errors.parameterNotSupplied('sp_executesql', '@statement');
-  const declarations = declarationArgument?.value.value ? parseParameterDeclarations(String(declarationArgument.value.value)) : [];
+  if (!statementArgument || statementArgument.value.value === null)
+    throw errors.parameterNotSupplied('sp_executesql', '@statement');
+  const declarations = declarationArgument?.value.value
+    ? parseParameterDeclarations(String(declarationArgument.value.value))
+    : [];
   const variables = new Variables();
   for (const declaration of declarations) variables.declare(declaration.name, declaration.type);
   rest.forEach((argument, index) => {
-    const declaration = argument.name ? declarations.find((candidate) => candidate.name.toLowerCase() === argument.name!.toLowerCase()) : declarations[index];
+    const declaration = argument.name
+      ? declarations.find((candidate) => candidate.name.toLowerCase() === argument.name!.toLowerCase())
+      : declarations[index];
     if (!declaration) throw errors.notAParameter(argument.name ?? `#${index + 3}`, 'sp_executesql');
     variables.set(declaration.name, argument.value);
   });
@@ -228,8 +282,11 @@ async function executeSql(execution: Execution, args: ProcedureArgument[]): Prom
   await new Execution(execution.session, execution.out, execution.signal, variables).run(statements);
   const outputs: ProcedureResult['outputs'] = [];
   rest.forEach((argument, index) => {
-    const declaration = argument.name ? declarations.find((candidate) => candidate.name.toLowerCase() === argument.name!.toLowerCase()) : declarations[index];
-    if (argument.output && declaration?.output) outputs.push({ index: index + 2, name: declaration.name, value: variables.get(declaration.name) });
+    const declaration = argument.name
+      ? declarations.find((candidate) => candidate.name.toLowerCase() === argument.name!.toLowerCase())
+      : declarations[index];
+    if (argument.output && declaration?.output)
+      outputs.push({ index: index + 2, name: declaration.name, value: variables.get(declaration.name) });
   });
   return { returnStatus: 0, outputs };
 }

@@ -19,25 +19,45 @@ export interface SelectResult {
 /** The result set, or null for an assignment (SELECT @x = ...), which returns no rows. */
 export function runSelect(select: Select, execution: Execution): SelectResult | null {
   const base: EvaluationContext = { variables: execution.variables, session: execution.session, tables: [] };
-  const candidates = joinedRows(select, execution, base).filter((tables) => !select.where || isTrue(evaluate(select.where, { ...base, tables }).value));
-  const template = candidates[0] ? nullRows(candidates[0]) : boundTables(select, execution).map((table) => ({ ...table, row: null }));
+  const candidates = joinedRows(select, execution, base).filter(
+    (tables) => !select.where || isTrue(evaluate(select.where, { ...base, tables }).value),
+  );
+  const template = candidates[0]
+    ? nullRows(candidates[0])
+    : boundTables(select, execution).map((table) => ({ ...table, row: null }));
 
   const items = expandStars(select, template);
   const aggregating = items.some((item) => containsAggregate(item.value));
   if (aggregating) {
     const loose = items.find((item) => !containsAggregate(item.value) && usesColumns(item.value));
-    if (loose) throw new SqlError(8120, `Column '${describe(loose.value)}' is invalid in the select list because it is not contained in either an aggregate function or the GROUP BY clause.`, 16, 1);
+    if (loose)
+      throw new SqlError(
+        8120,
+        `Column '${describe(loose.value)}' is invalid in the select list because it is not contained in either an aggregate function or the GROUP BY clause.`,
+        16,
+        1,
+      );
   }
 
   // Each output row keeps the source row it came from, for ORDER BY on columns not in the select list.
   let produced: { source: BoundTable[]; values: Typed[] }[] = aggregating
-    ? [{ source: template, values: items.map((item) => evaluate(item.value, { ...base, tables: template, group: candidates })) }]
-    : candidates.map((tables) => ({ source: tables, values: items.map((item) => evaluate(item.value, { ...base, tables })) }));
+    ? [
+        {
+          source: template,
+          values: items.map((item) => evaluate(item.value, { ...base, tables: template, group: candidates })),
+        },
+      ]
+    : candidates.map((tables) => ({
+        source: tables,
+        values: items.map((item) => evaluate(item.value, { ...base, tables })),
+      }));
 
   if (select.distinct) {
     const seen = new Set<string>();
     produced = produced.filter((row) => {
-      const key = JSON.stringify(row.values.map((value) => (typeof value.value === 'string' ? value.value.toLowerCase() : String(value.value))));
+      const key = JSON.stringify(
+        row.values.map((value) => (typeof value.value === 'string' ? value.value.toLowerCase() : String(value.value))),
+      );
       if (seen.has(key)) return false;
       seen.add(key);
       return true;
@@ -49,7 +69,8 @@ export function runSelect(select: Select, execution: Execution): SelectResult | 
         const index = items.findIndex((item) => item.alias?.toLowerCase() === expression.name.toLowerCase());
         if (index >= 0) return row.values[index];
       }
-      if (expression.kind === 'literal' && typeof expression.value === 'number') return row.values[expression.value - 1];
+      if (expression.kind === 'literal' && typeof expression.value === 'number')
+        return row.values[expression.value - 1];
       return evaluate(expression, { ...base, tables: row.source });
     };
     produced.sort((a, b) => {
@@ -57,7 +78,8 @@ export function runSelect(select: Select, execution: Execution): SelectResult | 
         const left = keyOf(a, order.value);
         const right = keyOf(b, order.value);
         // NULLs sort first ascending, as in SQL Server.
-        const result = left.value === null ? (right.value === null ? 0 : -1) : right.value === null ? 1 : compare(left, right)!;
+        const result =
+          left.value === null ? (right.value === null ? 0 : -1) : right.value === null ? 1 : compare(left, right)!;
         if (result !== 0) return order.descending ? -result : result;
       }
       return 0;
@@ -67,7 +89,12 @@ export function runSelect(select: Select, execution: Execution): SelectResult | 
 
   if (items.some((item) => item.assignTo)) {
     if (!items.every((item) => item.assignTo)) {
-      throw new SqlError(141, 'A SELECT statement that assigns a value to a variable must not be combined with data-retrieval operations.', 15, 1);
+      throw new SqlError(
+        141,
+        'A SELECT statement that assigns a value to a variable must not be combined with data-retrieval operations.',
+        15,
+        1,
+      );
     }
     const last = produced[produced.length - 1];
     if (last) items.forEach((item, index) => execution.variables.set(item.assignTo!, last.values[index]));
@@ -75,7 +102,10 @@ export function runSelect(select: Select, execution: Execution): SelectResult | 
   }
 
   const typeContext = { ...base, tables: template, group: aggregating ? [] : undefined };
-  const columns: Column[] = items.map((item) => ({ name: item.alias ?? columnName(item.value), type: evaluate(item.value, typeContext).type }));
+  const columns: Column[] = items.map((item) => ({
+    name: item.alias ?? columnName(item.value),
+    type: evaluate(item.value, typeContext).type,
+  }));
   return { columns, rows: produced.map((row) => row.values.map((value) => value.value)) };
 }
 
@@ -121,7 +151,13 @@ function joinedRows(select: Select, execution: Execution, base: EvaluationContex
  * always share (it may also group a few unequal ones: the full ON is still evaluated on each candidate), so a join
  * costs n + m instead of n × m. Null when the ON has no such equality, or a value is one the key cannot place.
  */
-function hashJoin(on: Expression, alias: string, rows: Row[], bind: (row: Row) => BoundTable, base: EvaluationContext): ((outer: BoundTable[]) => Row[]) | null {
+function hashJoin(
+  on: Expression,
+  alias: string,
+  rows: Row[],
+  bind: (row: Row) => BoundTable,
+  base: EvaluationContext,
+): ((outer: BoundTable[]) => Row[]) | null {
   const equality = equalityOn(on, alias);
   if (!equality) return null;
   const buckets = new Map<string, Row[]>();
@@ -148,7 +184,8 @@ function equalityOn(on: Expression, alias: string): { inner: Expression; outer: 
   if (on.operator === 'AND') return equalityOn(on.left, alias) ?? equalityOn(on.right, alias);
   if (on.operator !== '=') return null;
   const names = (side: Expression) => side.kind === 'column' && side.table?.toLowerCase() === alias.toLowerCase();
-  const elsewhere = (side: Expression) => side.kind === 'column' && side.table !== undefined && side.table.toLowerCase() !== alias.toLowerCase();
+  const elsewhere = (side: Expression) =>
+    side.kind === 'column' && side.table !== undefined && side.table.toLowerCase() !== alias.toLowerCase();
   if (names(on.left) && elsewhere(on.right)) return { inner: on.left, outer: on.right };
   if (names(on.right) && elsewhere(on.left)) return { inner: on.right, outer: on.left };
   return null;
@@ -176,7 +213,9 @@ function expandStars(select: Select, tables: BoundTable[]): Select['items'] {
     const table = item.value.table?.toLowerCase();
     const chosen = tables.filter((bound) => !table || bound.alias.toLowerCase() === table);
     if (chosen.length === 0) throw new SqlError(263, 'Must specify table to select from.', 16, 1);
-    return chosen.flatMap((bound) => bound.columns.map((column) => ({ value: { kind: 'column' as const, name: column.name, table: bound.alias } })));
+    return chosen.flatMap((bound) =>
+      bound.columns.map((column) => ({ value: { kind: 'column' as const, name: column.name, table: bound.alias } })),
+    );
   });
 }
 
@@ -203,5 +242,9 @@ function columnName(expression: Expression): string {
 }
 
 function describe(expression: Expression): string {
-  return expression.kind === 'column' ? (expression.table ? `${expression.table}.${expression.name}` : expression.name) : 'expression';
+  return expression.kind === 'column'
+    ? expression.table
+      ? `${expression.table}.${expression.name}`
+      : expression.name
+    : 'expression';
 }

@@ -3,7 +3,15 @@
  * SQL Server's error behaviour: a failing statement sends its ERROR (plus the trailing 3013 after BACKUP/RESTORE
  * and 5069 after ALTER DATABASE) and the batch goes on with the next statement.
  */
-import type { ConnectionInfo, LoginRequest, ResponseWriter, RpcCall, SessionControl, SqlSession, SqlValue } from '../tds/session';
+import type {
+  ConnectionInfo,
+  LoginRequest,
+  ResponseWriter,
+  RpcCall,
+  SessionControl,
+  SqlSession,
+  SqlValue,
+} from '../tds/session';
 import type { Statement } from '../tsql/ast';
 import { parseBatch } from '../tsql/parser';
 import { errors, SqlError } from './errors';
@@ -34,7 +42,14 @@ export class Session implements SqlSession, SessionFacts {
   private readonly control: SessionControl;
   private closed = false;
 
-  constructor(options: { instance: SqlInstance; spid: number; request: LoginRequest; connection: ConnectionInfo; control: SessionControl; database: string }) {
+  constructor(options: {
+    instance: SqlInstance;
+    spid: number;
+    request: LoginRequest;
+    connection: ConnectionInfo;
+    control: SessionControl;
+    database: string;
+  }) {
     this.instance = options.instance;
     this.spid = options.spid;
     this.login = options.request.userName;
@@ -152,8 +167,23 @@ export class Session implements SqlSession, SessionFacts {
 
   /** Sends an error as SQL Server does: ERROR, then the statement's DONE. */
   report(out: ResponseWriter, error: SqlError, trailer?: SqlError, line?: number): void {
-    out.error({ number: error.number, state: error.state, class: error.severity, message: error.message, procName: error.procName ?? '', lineNumber: error.lineNumber ?? line ?? 1 });
-    if (trailer) out.error({ number: trailer.number, state: trailer.state, class: trailer.severity, message: trailer.message, procName: '', lineNumber: line ?? 1 });
+    out.error({
+      number: error.number,
+      state: error.state,
+      class: error.severity,
+      message: error.message,
+      procName: error.procName ?? '',
+      lineNumber: error.lineNumber ?? line ?? 1,
+    });
+    if (trailer)
+      out.error({
+        number: trailer.number,
+        state: trailer.state,
+        class: trailer.severity,
+        message: trailer.message,
+        procName: '',
+        lineNumber: line ?? 1,
+      });
     out.done();
     this.lastError = (trailer ?? error).number;
   }
@@ -220,7 +250,11 @@ function trailerFor(statement: Statement, error: SqlError): SqlError | undefined
     case 'restore':
       return errors.terminatingAbnormally(`RESTORE ${statement.target}`);
     case 'restoreInfo':
-      return errors.terminatingAbnormally({ HEADERONLY: 'RESTORE HEADERONLY', FILELISTONLY: 'RESTORE FILELIST', VERIFYONLY: 'VERIFY DATABASE' }[statement.what]);
+      return errors.terminatingAbnormally(
+        { HEADERONLY: 'RESTORE HEADERONLY', FILELISTONLY: 'RESTORE FILELIST', VERIFYONLY: 'VERIFY DATABASE' }[
+          statement.what
+        ],
+      );
     case 'alterDatabase':
       return errors.alterDatabaseFailed();
     default:
@@ -241,4 +275,3 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }
   });
 }
-

@@ -40,7 +40,11 @@ export async function runStatement(statement: Statement, execution: Execution): 
       return;
     case 'declare':
       for (const variable of statement.variables) {
-        execution.variables.declare(variable.name, variable.type, variable.initial ? execution.evaluate(variable.initial).value : null);
+        execution.variables.declare(
+          variable.name,
+          variable.type,
+          variable.initial ? execution.evaluate(variable.initial).value : null,
+        );
       }
       out.done();
       return;
@@ -83,7 +87,8 @@ export async function runStatement(statement: Statement, execution: Execution): 
         const variable = args[output.index].variable;
         if (variable) execution.variables.set(variable, output.value);
       }
-      if (statement.returnVariable) execution.variables.set(statement.returnVariable, { value: result.returnStatus, type: INT });
+      if (statement.returnVariable)
+        execution.variables.set(statement.returnVariable, { value: result.returnStatus, type: INT });
       out.done();
       return;
     }
@@ -156,9 +161,13 @@ async function alterDatabase(name: string, action: AlterDatabaseAction, executio
 function dropDatabase(name: string, execution: Execution): void {
   const { instance, session } = execution;
   const database = instance.requireDatabase(name);
-  if (database.id <= 4) throw new SqlError(3708, `Cannot drop the database '${database.name}' because it is a system database.`, 16, 1);
+  if (database.id <= 4)
+    throw new SqlError(3708, `Cannot drop the database '${database.name}' because it is a system database.`, 16, 1);
   if (database.mirroring) throw errors.cannotDropMirrored(database.name);
-  if (instance.sessionsUsing(database).some((other) => other !== session) || session.database.toLowerCase() === database.name.toLowerCase()) {
+  if (
+    instance.sessionsUsing(database).some((other) => other !== session) ||
+    session.database.toLowerCase() === database.name.toLowerCase()
+  ) {
     throw errors.cannotDropInUse(database.name);
   }
   instance.dropDatabase(database.name);

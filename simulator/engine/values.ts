@@ -107,7 +107,9 @@ export function compare(a: Typed, b: Typed): number | null {
 
 function toDate(value: SqlValue): Date {
   if (value instanceof Date) return value;
-  const parsed = new Date(`${String(value).trim().replace(' ', 'T')}${/[zZ]|[+-]\d\d:\d\d$/.test(String(value)) ? '' : 'Z'}`);
+  const parsed = new Date(
+    `${String(value).trim().replace(' ', 'T')}${/[zZ]|[+-]\d\d:\d\d$/.test(String(value)) ? '' : 'Z'}`,
+  );
   if (Number.isNaN(parsed.getTime())) throw errors.conversionFailed(String(value), 'datetime');
   return parsed;
 }
@@ -151,7 +153,8 @@ export function castValue(input: Typed, type: SqlType): SqlValue {
       return toDate(value);
     case 'uniqueidentifier': {
       const text = String(value).trim().toUpperCase();
-      if (!/^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/.test(text)) throw errors.conversionFailed(String(value), 'uniqueidentifier');
+      if (!/^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/.test(text))
+        throw errors.conversionFailed(String(value), 'uniqueidentifier');
       return text;
     }
     case 'varbinary':

@@ -66,7 +66,10 @@ interface CmdletDefinition<S extends ParameterSet> {
 }
 
 function defineCmdlet<S extends ParameterSet>(definition: CmdletDefinition<S>): Cmdlet {
-  const common: ParameterSet = { Verbose: optional(switchParameter), ...(definition.changesState ? { Confirm: optional(switchParameter) } : {}) };
+  const common: ParameterSet = {
+    Verbose: optional(switchParameter),
+    ...(definition.changesState ? { Confirm: optional(switchParameter) } : {}),
+  };
   const parameters: ParameterSet = { ...definition.parameters, ...common };
   return {
     name: definition.name,
@@ -90,12 +93,22 @@ const fqdn = textParameter('Fqdn');
  * Get-CsService reports `PersistentChatServer:<fqdn>`: all of them, and the topology's own identity, are accepted.
  */
 function isPoolIdentity(state: PoolState, identity: string): boolean {
-  const forms = [state.identity, `service:${state.fqdn}`, `PersistentChatServer:${state.fqdn}`, `service:PersistentChatServer:${state.fqdn}`];
+  const forms = [
+    state.identity,
+    `service:${state.fqdn}`,
+    `PersistentChatServer:${state.fqdn}`,
+    `service:PersistentChatServer:${state.fqdn}`,
+  ];
   return forms.some((form) => form.toLowerCase() === identity.toLowerCase());
 }
 
 function checkPoolIdentity(state: PoolState, identity: string | undefined, alsoAccepted: string[] = []): void {
-  if (identity === undefined || isPoolIdentity(state, identity) || alsoAccepted.some((form) => form.toLowerCase() === identity.toLowerCase())) return;
+  if (
+    identity === undefined ||
+    isPoolIdentity(state, identity) ||
+    alsoAccepted.some((form) => form.toLowerCase() === identity.toLowerCase())
+  )
+    return;
   throw new CmdletError(
     `Cannot find a Persistent Chat pool with identity "${identity}". This estate has one pool: ${state.identity} (also PersistentChatServer:${state.fqdn}${alsoAccepted.map((form) => `, ${form}`).join('')}).`,
     'ObjectNotFound',
@@ -136,7 +149,8 @@ const setPersistentChatState = defineCmdlet({
 });
 
 /** -ActiveServers, a PSListModifier of Fqdn: a list (replaces), @{Add=..; Remove=..}, @{Replace=..}, or $Null (clears). */
-type ActiveServersChange = { kind: 'clear' } | { kind: 'replace'; servers: string[] } | { kind: 'modify'; add: string[]; remove: string[] };
+type ActiveServersChange =
+  { kind: 'clear' } | { kind: 'replace'; servers: string[] } | { kind: 'modify'; add: string[]; remove: string[] };
 
 const LIST_MODIFIER_TYPE = 'System.Management.Automation.PSListModifier`1[Microsoft.Rtc.Management.Deploy.Fqdn]';
 
@@ -145,17 +159,27 @@ const activeServersParameter: ParameterType<ActiveServersChange> = {
   convert(value, parameterName) {
     if (value.kind === 'null') return { kind: 'clear' };
     if (value.kind !== 'hashtable') return { kind: 'replace', servers: serverNames(value, parameterName) };
-    const lists: Record<'add' | 'remove' | 'replace', string[] | undefined> = { add: undefined, remove: undefined, replace: undefined };
+    const lists: Record<'add' | 'remove' | 'replace', string[] | undefined> = {
+      add: undefined,
+      remove: undefined,
+      replace: undefined,
+    };
     for (const entry of value.entries) {
       const key = entry.key.toLowerCase();
       if (key !== 'add' && key !== 'remove' && key !== 'replace') {
-        throw cannotConvert(parameterName, value, LIST_MODIFIER_TYPE, `The key '${entry.key}' is not valid: a list modifier takes Add, Remove or Replace.`);
+        throw cannotConvert(
+          parameterName,
+          value,
+          LIST_MODIFIER_TYPE,
+          `The key '${entry.key}' is not valid: a list modifier takes Add, Remove or Replace.`,
+        );
       }
       lists[key] = serverNames(entry.value, parameterName);
     }
     if (lists.replace) {
       // PowerShell would apply the Replace and silently ignore Add and Remove.
-      if (lists.add || lists.remove) throw cannotConvert(parameterName, value, LIST_MODIFIER_TYPE, 'Replace cannot be combined with Add or Remove.');
+      if (lists.add || lists.remove)
+        throw cannotConvert(parameterName, value, LIST_MODIFIER_TYPE, 'Replace cannot be combined with Add or Remove.');
       return { kind: 'replace', servers: lists.replace };
     }
     return { kind: 'modify', add: lists.add ?? [], remove: lists.remove ?? [] };
@@ -167,7 +191,12 @@ function serverNames(value: PsValue, parameterName: string): string[] {
   return items.map((item) => {
     if (item.kind === 'string' && item.value !== '') return item.value;
     // An empty Replace would leave the list as it is in PowerShell; only $Null clears it.
-    throw cannotConvert(parameterName, item, 'Microsoft.Rtc.Management.Deploy.Fqdn', `${describeValue(item)} is not a server FQDN; use -ActiveServers $Null to clear the list.`);
+    throw cannotConvert(
+      parameterName,
+      item,
+      'Microsoft.Rtc.Management.Deploy.Fqdn',
+      `${describeValue(item)} is not a server FQDN; use -ActiveServers $Null to clear the list.`,
+    );
   });
 }
 
@@ -211,7 +240,9 @@ const setPersistentChatActiveServer = defineCmdlet({
     // "You can only have a single collection of Persistent Chat servers": the Lync 2013 docs call it global.
     checkPoolIdentity(state, Identity, ['global']);
     const activeServers = applyActiveServersChange(state, ActiveServers);
-    context.verbose(`Active servers of ${state.fqdn}: ${state.activeServers.join(', ') || '(none)'} -> ${activeServers.join(', ') || '(none)'}.`);
+    context.verbose(
+      `Active servers of ${state.fqdn}: ${state.activeServers.join(', ') || '(none)'} -> ${activeServers.join(', ') || '(none)'}.`,
+    );
     writePoolState(context.poolStateFile, { ...state, activeServers });
     return [];
   },
@@ -223,7 +254,11 @@ const getService = defineCmdlet({
   parameters: { PersistentChatServer: optional(switchParameter), PoolFqdn: optional(fqdn) },
   run({ PersistentChatServer, PoolFqdn }, context) {
     if (!PersistentChatServer) {
-      throw new CmdletError('The stand-in management shell knows only the Persistent Chat service: use Get-CsService -PersistentChatServer.', 'InvalidArgument', 'ServiceRoleNotSupported');
+      throw new CmdletError(
+        'The stand-in management shell knows only the Persistent Chat service: use Get-CsService -PersistentChatServer.',
+        'InvalidArgument',
+        'ServiceRoleNotSupported',
+      );
     }
     const state = readPoolState(context.poolStateFile);
     if (PoolFqdn !== undefined && PoolFqdn.toLowerCase() !== state.fqdn.toLowerCase()) return [];
@@ -252,7 +287,11 @@ const invokeDatabaseFailover = defineCmdlet({
   async run({ PoolFqdn, DatabaseType, NewPrincipal, Force }, context) {
     const state = readPoolState(context.poolStateFile);
     if (PoolFqdn.toLowerCase() !== state.fqdn.toLowerCase()) {
-      throw new CmdletError(`Pool "${PoolFqdn}" is not in the topology: this estate's Persistent Chat pool is ${state.fqdn}.`, 'ObjectNotFound', 'PoolNotFound');
+      throw new CmdletError(
+        `Pool "${PoolFqdn}" is not in the topology: this estate's Persistent Chat pool is ${state.fqdn}.`,
+        'ObjectNotFound',
+        'PoolNotFound',
+      );
     }
     const kind = databaseKind(DatabaseType);
     const store = currentStore(loadTopology(state.topologyFile).topology, kind, state.poolState);
@@ -274,8 +313,18 @@ const installMirrorDatabase = defineCmdlet({
   async run({ DatabaseType, SqlServerFqdn, SqlInstanceName, FileShare, DropExistingDatabasesOnMirror }, context) {
     const state = readPoolState(context.poolStateFile);
     const kind = databaseKind(DatabaseType);
-    const pair = resolveMirrorPair(loadTopology(state.topologyFile).topology, kind, state.poolState, SqlServerFqdn, SqlInstanceName);
-    await installMirror(pair, { fileShare: FileShare, dropExistingDatabasesOnMirror: DropExistingDatabasesOnMirror === true, now: new Date() }, context);
+    const pair = resolveMirrorPair(
+      loadTopology(state.topologyFile).topology,
+      kind,
+      state.poolState,
+      SqlServerFqdn,
+      SqlInstanceName,
+    );
+    await installMirror(
+      pair,
+      { fileShare: FileShare, dropExistingDatabasesOnMirror: DropExistingDatabasesOnMirror === true, now: new Date() },
+      context,
+    );
     return [];
   },
 });

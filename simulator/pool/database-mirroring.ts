@@ -66,7 +66,11 @@ export function databaseKind(type: DatabaseNameType): DatabaseKind {
 function databaseRoles(topology: Topology, kind: DatabaseKind) {
   const roles = topology.databases[kind];
   if (!roles) {
-    throw new CmdletError(`The topology configures no ${kind} database (compliance is off), so there is nothing to act on.`, 'ObjectNotFound', 'DatabaseNotConfigured');
+    throw new CmdletError(
+      `The topology configures no ${kind} database (compliance is off), so there is nothing to act on.`,
+      'ObjectNotFound',
+      'DatabaseNotConfigured',
+    );
   }
   const instance = (name: string) => topology.instances.find((candidate) => candidate.name === name) as Instance;
   return { database: roles.name ?? kind, roles, instance };
@@ -75,7 +79,8 @@ function databaseRoles(topology: Topology, kind: DatabaseKind) {
 /** The pair the pool uses now (Set-CsPersistentChatState): Normal → primary + mirror, FailedOver → backup + backupMirror. */
 export function currentStore(topology: Topology, kind: DatabaseKind, poolState: PersistentChatPoolState): MirrorPair {
   const { database, roles, instance } = databaseRoles(topology, kind);
-  const [principalRole, mirrorRole] = poolState === 'Normal' ? (['primary', 'mirror'] as const) : (['backup', 'backupMirror'] as const);
+  const [principalRole, mirrorRole] =
+    poolState === 'Normal' ? (['primary', 'mirror'] as const) : (['backup', 'backupMirror'] as const);
   const mirrorName = roles[mirrorRole];
   if (mirrorName === undefined) {
     // Microsoft: the cmdlet fails if no primary and mirror are configured for that database.
@@ -85,7 +90,11 @@ export function currentStore(topology: Topology, kind: DatabaseKind, poolState: 
       'MirrorNotConfigured',
     );
   }
-  return { database, principal: { role: principalRole, instance: instance(roles[principalRole]) }, mirror: { role: mirrorRole, instance: instance(mirrorName) } };
+  return {
+    database,
+    principal: { role: principalRole, instance: instance(roles[principalRole]) },
+    mirror: { role: mirrorRole, instance: instance(mirrorName) },
+  };
 }
 
 const PARTNER_ROLE: Partial<Record<Role, Role>> = { primary: 'mirror', backup: 'backupMirror' };
@@ -107,14 +116,25 @@ export function resolveMirrorPair(
   const candidates = ROLES.flatMap((role) => {
     const name = roles[role];
     return name === undefined ? [] : [{ role, instance: instance(name) }];
-  }).filter((candidate) => candidate.instance.host.toLowerCase() === sqlServerFqdn.toLowerCase() && instanceNameKey(candidate.instance.instanceName) === wantedInstance);
+  }).filter(
+    (candidate) =>
+      candidate.instance.host.toLowerCase() === sqlServerFqdn.toLowerCase() &&
+      instanceNameKey(candidate.instance.instanceName) === wantedInstance,
+  );
   const server = sqlInstanceName ? `${sqlServerFqdn}\\${sqlInstanceName}` : sqlServerFqdn;
   if (candidates.length === 0) {
-    const holders = ROLES.flatMap((role) => (roles[role] === undefined ? [] : [`${role} ${describeInstance(instance(roles[role] as string))}`]));
-    throw new CmdletError(`No SQL Server instance ${server} holds ${database} in the topology (${holders.join('; ')}).`, 'ObjectNotFound', 'SqlServerNotInTopology');
+    const holders = ROLES.flatMap((role) =>
+      roles[role] === undefined ? [] : [`${role} ${describeInstance(instance(roles[role] as string))}`],
+    );
+    throw new CmdletError(
+      `No SQL Server instance ${server} holds ${database} in the topology (${holders.join('; ')}).`,
+      'ObjectNotFound',
+      'SqlServerNotInTopology',
+    );
   }
   const preferred: Role = poolState === 'FailedOver' ? 'backup' : 'primary';
-  const principal = candidates.length === 1 ? candidates[0] : candidates.find((candidate) => candidate.role === preferred);
+  const principal =
+    candidates.length === 1 ? candidates[0] : candidates.find((candidate) => candidate.role === preferred);
   if (!principal) {
     throw new CmdletError(
       `${server} plays ${candidates.map((candidate) => candidate.role).join(' and ')} for ${database}; give -SqlInstanceName to say which instance holds the principal copy.`,
@@ -132,7 +152,11 @@ export function resolveMirrorPair(
   }
   const mirrorName = roles[partnerRole];
   if (mirrorName === undefined) {
-    throw new CmdletError(`The topology configures no ${partnerRole} instance for ${database}: there is nowhere to install the mirror.`, 'InvalidOperation', 'MirrorNotConfigured');
+    throw new CmdletError(
+      `The topology configures no ${partnerRole} instance for ${database}: there is nowhere to install the mirror.`,
+      'InvalidOperation',
+      'MirrorNotConfigured',
+    );
   }
   return { database, principal, mirror: { role: partnerRole, instance: instance(mirrorName) } };
 }
@@ -168,12 +192,26 @@ export function planFailover(
   force: boolean,
 ): FailoverPlan {
   if (!target.state.reachable) {
-    throw new CmdletError(`Cannot make ${target.name} the principal of ${database}: it cannot be reached (${target.state.reason}).`, 'ConnectionError', 'NewPrincipalUnreachable');
+    throw new CmdletError(
+      `Cannot make ${target.name} the principal of ${database}: it cannot be reached (${target.state.reason}).`,
+      'ConnectionError',
+      'NewPrincipalUnreachable',
+    );
   }
-  if (!target.state.exists) throw new CmdletError(`Database ${database} does not exist on ${target.name}.`, 'ObjectNotFound', 'DatabaseNotFound');
-  if (target.state.role === 'PRINCIPAL') return { action: 'none', reason: `${database} is already principal on ${target.name}; nothing to do.` };
+  if (!target.state.exists)
+    throw new CmdletError(
+      `Database ${database} does not exist on ${target.name}.`,
+      'ObjectNotFound',
+      'DatabaseNotFound',
+    );
+  if (target.state.role === 'PRINCIPAL')
+    return { action: 'none', reason: `${database} is already principal on ${target.name}; nothing to do.` };
   if (target.state.role !== 'MIRROR') {
-    throw new CmdletError(`${database} on ${target.name} is not in a database mirroring session (Install-CsMirrorDatabase sets one up).`, 'InvalidOperation', 'DatabaseNotMirrored');
+    throw new CmdletError(
+      `${database} on ${target.name} is not in a database mirroring session (Install-CsMirrorDatabase sets one up).`,
+      'InvalidOperation',
+      'DatabaseNotMirrored',
+    );
   }
   if (current.state.reachable && current.state.role === 'PRINCIPAL') return { action: 'failover' };
   // Microsoft: -Force "is also used if the current database is not accessible".
@@ -189,16 +227,30 @@ export function planFailover(
 }
 
 /** Invoke-CsDatabaseFailover on one store: NewPrincipal Mirror makes the mirror-role partner principal, Primary the other. */
-export async function failOverDatabase(store: MirrorPair, newPrincipal: MirrorRole, force: boolean, progress: Progress): Promise<void> {
-  const [target, current] = newPrincipal === 'Mirror' ? [store.mirror, store.principal] : [store.principal, store.mirror];
+export async function failOverDatabase(
+  store: MirrorPair,
+  newPrincipal: MirrorRole,
+  force: boolean,
+  progress: Progress,
+): Promise<void> {
+  const [target, current] =
+    newPrincipal === 'Mirror' ? [store.mirror, store.principal] : [store.principal, store.mirror];
   const connections = await Promise.all([connect(target.instance), connect(current.instance)]);
   try {
     const [targetConnection, currentConnection] = connections;
-    const [targetState, currentState] = await Promise.all([readPartnerState(targetConnection, store.database), readPartnerState(currentConnection, store.database)]);
+    const [targetState, currentState] = await Promise.all([
+      readPartnerState(targetConnection, store.database),
+      readPartnerState(currentConnection, store.database),
+    ]);
     const targetName = describeInstance(target.instance);
     const currentName = describeInstance(current.instance);
     progress.verbose(`${targetName}: ${summarise(targetState)}; ${currentName}: ${summarise(currentState)}.`);
-    const plan = planFailover(store.database, { name: targetName, state: targetState }, { name: currentName, state: currentState }, force);
+    const plan = planFailover(
+      store.database,
+      { name: targetName, state: targetState },
+      { name: currentName, state: currentState },
+      force,
+    );
     const database = bracketQuote(store.database);
     // The plan only fails over through a partner it found reachable and PRINCIPAL, and only forces service on a
     // target it found reachable: the casts below restate that.
@@ -212,7 +264,10 @@ export async function failOverDatabase(store: MirrorPair, newPrincipal: MirrorRo
         return;
       case 'force-service':
         progress.verbose(`Forcing service for ${store.database} on ${targetName} (possible data loss).`);
-        await execute(targetConnection as OpenConnection, `ALTER DATABASE ${database} SET PARTNER FORCE_SERVICE_ALLOW_DATA_LOSS`);
+        await execute(
+          targetConnection as OpenConnection,
+          `ALTER DATABASE ${database} SET PARTNER FORCE_SERVICE_ALLOW_DATA_LOSS`,
+        );
         return;
     }
   } finally {
@@ -233,7 +288,10 @@ export interface MirrorSeedFiles {
 
 /** Files on the share (as SQL Server sees it) that seed the mirror; a UNC share gets backslashes. */
 export function mirrorSeedFiles(fileShare: string, database: string, at: Date): MirrorSeedFiles {
-  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   const separator = fileShare.includes('\\') && !fileShare.includes('/') ? '\\' : '/';
   const base = `${fileShare.replace(/[\\/]+$/, '')}${separator}${database}_mirror_${stamp}`;
   return { full: `${base}.bak`, log: `${base}.trn` };
@@ -267,13 +325,21 @@ export interface InstallMirrorOptions {
  * the mirror WITH NORECOVERY, then SET PARTNER on the mirror first and the principal second, the order SQL Server
  * requires. Everything is checked before the first backup, so a refusal leaves nothing half done.
  */
-export async function installMirror(pair: MirrorPair, options: InstallMirrorOptions, progress: Progress): Promise<void> {
+export async function installMirror(
+  pair: MirrorPair,
+  options: InstallMirrorOptions,
+  progress: Progress,
+): Promise<void> {
   const connections = await Promise.all([connect(pair.principal.instance), connect(pair.mirror.instance)]);
   try {
     const [principal, mirror] = connections.map((connection, index) => {
       if (!connection.reachable) {
         const which = index === 0 ? 'principal' : 'mirror';
-        throw new CmdletError(`Cannot reach the ${which} ${describeInstance(connection.instance)}: ${connection.reason}`, 'ConnectionError', 'SqlServerUnreachable');
+        throw new CmdletError(
+          `Cannot reach the ${which} ${describeInstance(connection.instance)}: ${connection.reason}`,
+          'ConnectionError',
+          'SqlServerUnreachable',
+        );
       }
       return connection;
     });
@@ -283,7 +349,11 @@ export async function installMirror(pair: MirrorPair, options: InstallMirrorOpti
 
     const principalState = await readDatabaseState(principal, pair.database);
     if (principalState !== 'ONLINE') {
-      throw new CmdletError(`${pair.database} on ${principalName} is ${principalState ?? 'missing'}; it must be ONLINE to be mirrored.`, 'InvalidOperation', 'PrincipalNotOnline');
+      throw new CmdletError(
+        `${pair.database} on ${principalName} is ${principalState ?? 'missing'}; it must be ONLINE to be mirrored.`,
+        'InvalidOperation',
+        'PrincipalNotOnline',
+      );
     }
     const mirrorState = await readDatabaseState(mirror, pair.database);
     if (mirrorState !== null && !options.dropExistingDatabasesOnMirror) {
@@ -301,9 +371,13 @@ export async function installMirror(pair: MirrorPair, options: InstallMirrorOpti
     await execute(principal, `BACKUP DATABASE ${database} TO DISK = @path WITH INIT`, { path: files.full });
     await execute(principal, `BACKUP LOG ${database} TO DISK = @path WITH INIT`, { path: files.log });
     progress.verbose(`Restoring ${pair.database} on ${mirrorName} WITH NORECOVERY.`);
-    await execute(mirror, `RESTORE DATABASE ${database} FROM DISK = @path WITH NORECOVERY, REPLACE`, { path: files.full });
+    await execute(mirror, `RESTORE DATABASE ${database} FROM DISK = @path WITH NORECOVERY, REPLACE`, {
+      path: files.full,
+    });
     await execute(mirror, `RESTORE LOG ${database} FROM DISK = @path WITH NORECOVERY`, { path: files.log });
-    progress.verbose(`Starting the mirroring session: ${mirrorEndpoint} (mirror) with ${principalEndpoint} (principal).`);
+    progress.verbose(
+      `Starting the mirroring session: ${mirrorEndpoint} (mirror) with ${principalEndpoint} (principal).`,
+    );
     await execute(mirror, `ALTER DATABASE ${database} SET PARTNER = '${principalEndpoint}'`);
     await execute(principal, `ALTER DATABASE ${database} SET PARTNER = '${mirrorEndpoint}'`);
   } finally {
@@ -349,7 +423,11 @@ async function closeAll(connections: Connection[]): Promise<void> {
 }
 
 /** Runs one statement in master; a SQL Server error becomes the cmdlet's error, with its number and text. */
-async function execute(connection: OpenConnection, statement: string, parameters: Record<string, string> = {}): Promise<Record<string, unknown>[]> {
+async function execute(
+  connection: OpenConnection,
+  statement: string,
+  parameters: Record<string, string> = {},
+): Promise<Record<string, unknown>[]> {
   const request = connection.pool.request();
   for (const [name, value] of Object.entries(parameters)) request.input(name, connection.driver.NVarChar(4000), value);
   try {
@@ -358,7 +436,10 @@ async function execute(connection: OpenConnection, statement: string, parameters
   } catch (err) {
     const number = (err as RequestError).number;
     const source = describeInstance(connection.instance);
-    const message = number === undefined ? `${source} failed: ${(err as Error).message}` : `SQL Server error ${number} on ${source}: ${(err as Error).message}`;
+    const message =
+      number === undefined
+        ? `${source} failed: ${(err as Error).message}`
+        : `SQL Server error ${number} on ${source}: ${(err as Error).message}`;
     throw new CmdletError(message, 'InvalidOperation', 'SqlServerError', 'SqlException');
   }
 }
@@ -372,7 +453,12 @@ async function readPartnerState(connection: Connection, database: string): Promi
   );
   const row = rows[0];
   if (!row) return { reachable: true, exists: false, role: null, state: null };
-  return { reachable: true, exists: true, role: (row.mirroring_role_desc as string | null) ?? null, state: (row.mirroring_state_desc as string | null) ?? null };
+  return {
+    reachable: true,
+    exists: true,
+    role: (row.mirroring_role_desc as string | null) ?? null,
+    state: (row.mirroring_state_desc as string | null) ?? null,
+  };
 }
 
 /** sys.databases.state_desc, or null when the database does not exist there. */

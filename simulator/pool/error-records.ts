@@ -7,7 +7,8 @@
 import type { SourceExtent } from './powershell';
 
 /** The PowerShell ErrorCategory values the stand-in uses. */
-export type ErrorCategory = 'InvalidArgument' | 'InvalidOperation' | 'InvalidData' | 'ObjectNotFound' | 'ConnectionError' | 'NotSpecified';
+export type ErrorCategory =
+  'InvalidArgument' | 'InvalidOperation' | 'InvalidData' | 'ObjectNotFound' | 'ConnectionError' | 'NotSpecified';
 
 export class CmdletError extends Error {
   constructor(
@@ -47,7 +48,10 @@ export interface ErrorRecord {
 export function formatErrorRecord(script: string, record: ErrorRecord): string {
   const position = positionLines(script, record.extent);
   const message = record.prefix ? `${record.prefix} : ${record.message}` : record.message;
-  const details = [`    + CategoryInfo          : ${record.categoryInfo}`, `    + FullyQualifiedErrorId : ${record.fullyQualifiedErrorId}`];
+  const details = [
+    `    + CategoryInfo          : ${record.categoryInfo}`,
+    `    + FullyQualifiedErrorId : ${record.fullyQualifiedErrorId}`,
+  ];
   const lines = record.isParseError ? [...position, record.message, ...details] : [message, ...position, ...details];
   return `${lines.join('\n')}\n`;
 }

@@ -15,7 +15,14 @@
 import { appendFileSync } from 'node:fs';
 import { findCmdlet, type CmdletContext } from './cmdlets';
 import { CmdletError, formatErrorRecord, type ErrorRecord } from './error-records';
-import { CONVERT_TO_JSON, CONVERT_TO_JSON_PARAMETERS, convertToJson, DEFAULT_JSON_DEPTH, formatList, type JsonOptions } from './output-formatting';
+import {
+  CONVERT_TO_JSON,
+  CONVERT_TO_JSON_PARAMETERS,
+  convertToJson,
+  DEFAULT_JSON_DEPTH,
+  formatList,
+  type JsonOptions,
+} from './output-formatting';
 import { bindParameters } from './parameter-binding';
 import { parsePowerShell, PowerShellParseError, type PlainValue, type PsCommand, type PsPipeline } from './powershell';
 
@@ -134,7 +141,12 @@ async function runStatement(pipeline: PsPipeline, poolStateFile: string): Promis
       failing = command;
     }
     if (bound.confirm) {
-      throw new CmdletError('PowerShell is in NonInteractive mode. Read and Prompt functionality is not available.', 'InvalidOperation', 'ShouldProcessNotAvailable', 'PSInvalidOperationException');
+      throw new CmdletError(
+        'PowerShell is in NonInteractive mode. Read and Prompt functionality is not available.',
+        'InvalidOperation',
+        'ShouldProcessNotAvailable',
+        'PSInvalidOperationException',
+      );
     }
     const context: CmdletContext = {
       poolStateFile,
@@ -166,7 +178,11 @@ function bindJsonOutput(piped: PsCommand[], recordedPiped: RecordedCommand[]): J
   }
   const { values, given } = bindParameters(command, CONVERT_TO_JSON_PARAMETERS);
   recordedPiped[0].parameters = given;
-  return { depth: values.Depth ?? DEFAULT_JSON_DEPTH, compress: values.Compress === true, asArray: values.AsArray === true };
+  return {
+    depth: values.Depth ?? DEFAULT_JSON_DEPTH,
+    compress: values.Compress === true,
+    asArray: values.AsArray === true,
+  };
 }
 
 function commandNotFound(command: PsCommand): ErrorRecord {
@@ -181,7 +197,15 @@ function commandNotFound(command: PsCommand): ErrorRecord {
 
 /** Any failure becomes an error record; one that is not a CmdletError (a missing state file, a bad topology) is NotSpecified. */
 function errorRecordFor(command: PsCommand, err: unknown): ErrorRecord {
-  const error = err instanceof CmdletError ? err : new CmdletError(err instanceof Error ? err.message : String(err), 'NotSpecified', 'UnexpectedError', 'RuntimeException');
+  const error =
+    err instanceof CmdletError
+      ? err
+      : new CmdletError(
+          err instanceof Error ? err.message : String(err),
+          'NotSpecified',
+          'UnexpectedError',
+          'RuntimeException',
+        );
   const name = command.name;
   return {
     prefix: name,

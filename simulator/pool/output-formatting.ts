@@ -57,6 +57,9 @@ function displayText(value: PlainValue): string {
   if (value === null) return '';
   if (typeof value === 'boolean') return value ? 'True' : 'False';
   if (Array.isArray(value)) return `{${value.map(displayText).join(', ')}}`;
-  if (typeof value === 'object') return `@{${Object.entries(value).map(([name, item]) => `${name}=${displayText(item)}`).join('; ')}}`;
+  if (typeof value === 'object')
+    return `@{${Object.entries(value)
+      .map(([name, item]) => `${name}=${displayText(item)}`)
+      .join('; ')}}`;
   return String(value);
 }

@@ -90,14 +90,21 @@ export function bindParameters<S extends ParameterSet>(command: PsCommand, param
   for (const value of positional) {
     const name = positions.shift();
     if (name === undefined) {
-      throw new ParameterBindingError(`A positional parameter cannot be found that accepts argument '${describeValue(value)}'.`, 'PositionalParameterNotFound', value.extent);
+      throw new ParameterBindingError(
+        `A positional parameter cannot be found that accepts argument '${describeValue(value)}'.`,
+        'PositionalParameterNotFound',
+        value.extent,
+      );
     }
     bound.set(name, value);
   }
 
   const missing = names.filter((name) => parameters[name].mandatory && !bound.has(name));
   if (missing.length > 0) {
-    throw new ParameterBindingError(`Cannot process command because of one or more missing mandatory parameters: ${missing.join(' ')}.`, 'MissingMandatoryParameter');
+    throw new ParameterBindingError(
+      `Cannot process command because of one or more missing mandatory parameters: ${missing.join(' ')}.`,
+      'MissingMandatoryParameter',
+    );
   }
 
   const values: Record<string, unknown> = {};
@@ -123,7 +130,11 @@ function resolveParameterName(names: string[], written: string, extent: PsValue[
       extent,
     );
   }
-  throw new ParameterBindingError(`A parameter cannot be found that matches parameter name '${written}'.`, 'NamedParameterNotFound', extent);
+  throw new ParameterBindingError(
+    `A parameter cannot be found that matches parameter name '${written}'.`,
+    'NamedParameterNotFound',
+    extent,
+  );
 }
 
 /** A value as PowerShell shows it in binding messages. */
@@ -145,10 +156,19 @@ export function describeValue(value: PsValue): string {
 }
 
 export function nullNotAllowed(parameterName: string, value: PsValue): ParameterBindingError {
-  return new ParameterBindingError(`Cannot bind argument to parameter '${parameterName}' because it is null.`, 'ParameterArgumentValidationErrorNullNotAllowed', value.extent);
+  return new ParameterBindingError(
+    `Cannot bind argument to parameter '${parameterName}' because it is null.`,
+    'ParameterArgumentValidationErrorNullNotAllowed',
+    value.extent,
+  );
 }
 
-export function cannotConvert(parameterName: string, value: PsValue, typeName: string, reason?: string): ParameterBindingError {
+export function cannotConvert(
+  parameterName: string,
+  value: PsValue,
+  typeName: string,
+  reason?: string,
+): ParameterBindingError {
   const detail = reason ? ` Error: "${reason}"` : '';
   return new ParameterBindingError(
     `Cannot bind parameter '${parameterName}'. Cannot convert value "${describeValue(value)}" to type "${typeName}".${detail}`,
@@ -179,7 +199,11 @@ export function textParameter(typeName: string): ParameterType<string> {
       switch (value.kind) {
         case 'string':
           if (value.value === '') {
-            throw new ParameterBindingError(`Cannot bind argument to parameter '${parameterName}' because it is an empty string.`, 'ParameterArgumentValidationErrorEmptyStringNotAllowed', value.extent);
+            throw new ParameterBindingError(
+              `Cannot bind argument to parameter '${parameterName}' because it is an empty string.`,
+              'ParameterArgumentValidationErrorEmptyStringNotAllowed',
+              value.extent,
+            );
           }
           return value.value;
         case 'number':
@@ -199,13 +223,17 @@ export function textParameter(typeName: string): ParameterType<string> {
 }
 
 /** An enumeration: the name, any case, gives the canonical spelling. */
-export function enumParameter<Name extends string>(typeName: string, enumerators: readonly Name[]): ParameterType<Name> {
+export function enumParameter<Name extends string>(
+  typeName: string,
+  enumerators: readonly Name[],
+): ParameterType<Name> {
   return {
     typeName,
     convert(value, parameterName) {
       if (value.kind === 'null') throw nullNotAllowed(parameterName, value);
       const text = describeValue(value);
-      const match = value.kind === 'string' ? enumerators.find((name) => name.toLowerCase() === text.toLowerCase()) : undefined;
+      const match =
+        value.kind === 'string' ? enumerators.find((name) => name.toLowerCase() === text.toLowerCase()) : undefined;
       if (match === undefined) {
         throw cannotConvert(
           parameterName,
@@ -224,8 +252,14 @@ export function integerParameter(minimum: number, maximum: number): ParameterTyp
   return {
     typeName: 'Int32',
     convert(value, parameterName) {
-      const number = value.kind === 'number' ? value.value : value.kind === 'string' && /^\s*[+-]?\d+\s*$/.test(value.value) ? Number(value.value) : NaN;
-      if (!Number.isInteger(number)) throw cannotConvert(parameterName, value, 'System.Int32', 'Input string was not in a correct format.');
+      const number =
+        value.kind === 'number'
+          ? value.value
+          : value.kind === 'string' && /^\s*[+-]?\d+\s*$/.test(value.value)
+            ? Number(value.value)
+            : NaN;
+      if (!Number.isInteger(number))
+        throw cannotConvert(parameterName, value, 'System.Int32', 'Input string was not in a correct format.');
       if (number < minimum || number > maximum) {
         throw new ParameterBindingError(
           `Cannot validate argument on parameter '${parameterName}'. The ${number} argument is ${number < minimum ? `less than the minimum allowed range of ${minimum}` : `greater than the maximum allowed range of ${maximum}`}. Supply an argument that is ${number < minimum ? `greater than or equal to ${minimum}` : `less than or equal to ${maximum}`} and then try the command again.`,

@@ -63,7 +63,12 @@ export function readPoolState(file: string): PoolState {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new PoolStateFileError(file, code === 'ENOENT' ? 'does not exist (the simulator creates it when it starts)' : `cannot be read: ${(err as Error).message}`);
+    throw new PoolStateFileError(
+      file,
+      code === 'ENOENT'
+        ? 'does not exist (the simulator creates it when it starts)'
+        : `cannot be read: ${(err as Error).message}`,
+    );
   }
   let data: unknown;
   try {

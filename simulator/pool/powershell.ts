@@ -157,7 +157,10 @@ class Parser {
     const start = this.pos;
     const c = this.peek();
     if (c === undefined || c === ';' || c === '|' || isNewline(c)) {
-      throw new PowerShellParseError('EmptyPipeElement', 'An empty pipe element is not allowed.', { start, end: start + 1 });
+      throw new PowerShellParseError('EmptyPipeElement', 'An empty pipe element is not allowed.', {
+        start,
+        end: start + 1,
+      });
     }
     if (!/[\p{L}_]/u.test(c)) throw this.notACommand(c);
     const name = this.scanBareWord().text;
@@ -212,7 +215,8 @@ class Parser {
         attached = true;
         break;
       }
-      if (c === '.' || c === '[') throw this.unsupported(`'${c}' after a parameter name`, { start: this.pos, end: this.pos + 1 });
+      if (c === '.' || c === '[')
+        throw this.unsupported(`'${c}' after a parameter name`, { start: this.pos, end: this.pos + 1 });
       if (SINGLE_QUOTES.has(c) || DOUBLE_QUOTES.has(c)) {
         // PowerShell: quotes are never part of a parameter name, so the whole token is a value (-a'b' is "-ab").
         this.pos = start;
@@ -226,7 +230,10 @@ class Parser {
     this.skipBlanks();
     const next = this.peek();
     if (next === undefined || next === ';' || next === '|' || isNewline(next)) {
-      throw new PowerShellParseError('ParameterRequiresArgument', `The parameter '${name}' requires an argument.`, { start, end: this.pos });
+      throw new PowerShellParseError('ParameterRequiresArgument', `The parameter '${name}' requires an argument.`, {
+        start,
+        end: this.pos,
+      });
     }
     const argument = this.parseArgument();
     return { kind: 'parameter', name, argument, extent: { start, end: argument.extent.end } };
@@ -250,7 +257,10 @@ class Parser {
       this.skipBlanksAndNewlines();
       const next = this.peek();
       if (next === undefined || [';', '|', ')', '}', ','].includes(next)) {
-        throw new PowerShellParseError('MissingExpressionAfterToken', "Missing expression after ','.", { start: comma, end: comma + 1 });
+        throw new PowerShellParseError('MissingExpressionAfterToken', "Missing expression after ','.", {
+          start: comma,
+          end: comma + 1,
+        });
       }
       items.push(parseItem());
     }
@@ -373,7 +383,8 @@ class Parser {
       return this.parseHashtable(start);
     }
     if (next === '(') throw this.unsupported('array subexpressions @(...)', here);
-    if (next !== undefined && (SINGLE_QUOTES.has(next) || DOUBLE_QUOTES.has(next))) throw this.unsupported('here-strings', here);
+    if (next !== undefined && (SINGLE_QUOTES.has(next) || DOUBLE_QUOTES.has(next)))
+      throw this.unsupported('here-strings', here);
     if (next !== undefined && VARIABLE_START.test(next)) throw this.unsupported('splatting', here);
     throw this.unexpectedToken({ start, end: start + 1 });
   }
@@ -384,7 +395,11 @@ class Parser {
     for (;;) {
       this.skipBlanksAndNewlines();
       const c = this.peek();
-      if (c === undefined) throw new PowerShellParseError('IncompleteHashLiteral', 'The hash literal was incomplete.', { start, end: this.pos });
+      if (c === undefined)
+        throw new PowerShellParseError('IncompleteHashLiteral', 'The hash literal was incomplete.', {
+          start,
+          end: this.pos,
+        });
       if (c === ';') {
         this.pos++;
         continue;
@@ -398,17 +413,29 @@ class Parser {
       const keyExtent = { start: keyStart, end: this.pos };
       this.skipBlanks();
       if (this.peek() !== '=') {
-        throw new PowerShellParseError('MissingEqualsInHashLiteral', "Missing '=' operator after key in hash literal.", { start: this.pos, end: this.pos + 1 });
+        throw new PowerShellParseError(
+          'MissingEqualsInHashLiteral',
+          "Missing '=' operator after key in hash literal.",
+          { start: this.pos, end: this.pos + 1 },
+        );
       }
       this.pos++;
       this.skipBlanksAndNewlines();
       const next = this.peek();
       if (next === undefined || next === ';' || next === '}') {
-        throw new PowerShellParseError('MissingStatementInHashLiteral', "Missing statement after '=' in hash literal.", { start: this.pos, end: this.pos + 1 });
+        throw new PowerShellParseError(
+          'MissingStatementInHashLiteral',
+          "Missing statement after '=' in hash literal.",
+          { start: this.pos, end: this.pos + 1 },
+        );
       }
       const value = this.parseList(() => this.parseExpressionValue());
       if (seen.has(key.toLowerCase())) {
-        throw new PowerShellParseError('DuplicateKeyInHashLiteral', `Duplicate keys '${key}' are not allowed in hash literals.`, keyExtent);
+        throw new PowerShellParseError(
+          'DuplicateKeyInHashLiteral',
+          `Duplicate keys '${key}' are not allowed in hash literals.`,
+          keyExtent,
+        );
       }
       seen.add(key.toLowerCase());
       entries.push({ key, value });
@@ -432,7 +459,9 @@ class Parser {
     if (!HASH_KEY.test(key)) {
       throw new PowerShellParseError(
         'UnsupportedHashKey',
-        key === '' ? 'Missing key before the value in hash literal.' : `The hash key ${key} is not a plain name: quote it.`,
+        key === ''
+          ? 'Missing key before the value in hash literal.'
+          : `The hash key ${key} is not a plain name: quote it.`,
         { start, end: Math.max(this.pos, start + 1) },
       );
     }
@@ -470,7 +499,11 @@ class Parser {
     let value = '';
     for (;;) {
       const c = this.peek();
-      if (c === undefined) throw new PowerShellParseError('TerminatorExpectedAtEndOfString', "The string is missing the terminator: '.", { start, end: this.pos });
+      if (c === undefined)
+        throw new PowerShellParseError('TerminatorExpectedAtEndOfString', "The string is missing the terminator: '.", {
+          start,
+          end: this.pos,
+        });
       this.pos++;
       if (SINGLE_QUOTES.has(c)) {
         const next = this.peek();
@@ -488,7 +521,11 @@ class Parser {
     let value = '';
     for (;;) {
       const c = this.peek();
-      if (c === undefined) throw new PowerShellParseError('TerminatorExpectedAtEndOfString', 'The string is missing the terminator: ".', { start, end: this.pos });
+      if (c === undefined)
+        throw new PowerShellParseError('TerminatorExpectedAtEndOfString', 'The string is missing the terminator: ".', {
+          start,
+          end: this.pos,
+        });
       if (DOUBLE_QUOTES.has(c)) {
         this.pos++;
         const next = this.peek();
@@ -532,7 +569,17 @@ class Parser {
       return '`';
     }
     this.pos += 2;
-    const escapes: Record<string, string> = { '0': '\0', a: '\x07', b: '\b', e: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+    const escapes: Record<string, string> = {
+      '0': '\0',
+      a: '\x07',
+      b: '\b',
+      e: '\x1b',
+      f: '\f',
+      n: '\n',
+      r: '\r',
+      t: '\t',
+      v: '\v',
+    };
     if (c === 'u') return this.scanUnicodeEscape();
     return escapes[c] ?? c;
   }
@@ -578,17 +625,29 @@ class Parser {
   }
 
   private redirection(at: number): PowerShellParseError {
-    if (this.text[at] === '<') return new PowerShellParseError('RedirectionNotSupported', "The '<' operator is reserved for future use.", { start: at, end: at + 1 });
+    if (this.text[at] === '<')
+      return new PowerShellParseError('RedirectionNotSupported', "The '<' operator is reserved for future use.", {
+        start: at,
+        end: at + 1,
+      });
     return this.unsupported('redirection', { start: at, end: at + 1 });
   }
 
   private unsupported(what: string, extent: SourceExtent): PowerShellParseError {
-    return new PowerShellParseError('NotSupportedByStandInShell', `The stand-in management shell does not support ${what}.`, extent);
+    return new PowerShellParseError(
+      'NotSupportedByStandInShell',
+      `The stand-in management shell does not support ${what}.`,
+      extent,
+    );
   }
 
   private unexpectedToken(extent: SourceExtent): PowerShellParseError {
     const token = this.text.slice(extent.start, extent.end);
-    return new PowerShellParseError('UnexpectedToken', `Unexpected token '${token}' in expression or statement.`, extent);
+    return new PowerShellParseError(
+      'UnexpectedToken',
+      `Unexpected token '${token}' in expression or statement.`,
+      extent,
+    );
   }
 
   private peek(): string | undefined {

@@ -111,7 +111,8 @@ export class PayloadReader {
 
 /** B_VARCHAR: 1-byte character count + UCS-2LE. */
 export function bVarChar(text: string): Buffer {
-  if (text.length > 0xff) throw new RangeError(`B_VARCHAR holds at most 255 characters, got ${text.length}: ${text.slice(0, 40)}…`);
+  if (text.length > 0xff)
+    throw new RangeError(`B_VARCHAR holds at most 255 characters, got ${text.length}: ${text.slice(0, 40)}…`);
   return Buffer.concat([Buffer.from([text.length]), Buffer.from(text, 'utf16le')]);
 }
 
@@ -254,7 +255,8 @@ function maxLength(length: number | 'max', limit: number, bytesPerCharacter: num
   if (length === 'max') {
     encoded.writeUInt16LE(MAX_LENGTH_MARKER);
   } else {
-    if (!Number.isInteger(length) || length < 1 || length > limit) throw new RangeError(`length ${length} is outside 1..${limit}`);
+    if (!Number.isInteger(length) || length < 1 || length > limit)
+      throw new RangeError(`length ${length} is outside 1..${limit}`);
     encoded.writeUInt16LE(length * bytesPerCharacter);
   }
   return encoded;
@@ -391,10 +393,12 @@ function numericMagnitudeBytes(precision: number): number {
 }
 
 function encodeNumeric(type: Extract<SqlType, { kind: 'numeric' }>, value: SqlValue): Buffer {
-  const text = typeof value === 'bigint' || (typeof value === 'number' && Number.isFinite(value)) ? String(value) : value;
+  const text =
+    typeof value === 'bigint' || (typeof value === 'number' && Number.isFinite(value)) ? String(value) : value;
   if (typeof text !== 'string') throw valueMismatch(type, value, 'an exact decimal string');
   const parts = /^\s*([+-])?(\d*)(?:\.(\d*))?\s*$/.exec(text);
-  if (!parts || (parts[2] === '' && (parts[3] ?? '') === '')) throw valueMismatch(type, value, 'an exact decimal string');
+  if (!parts || (parts[2] === '' && (parts[3] ?? '') === ''))
+    throw valueMismatch(type, value, 'an exact decimal string');
   const [, sign, whole, fraction = ''] = parts;
   let magnitude = BigInt((whole || '0') + fraction.slice(0, type.scale).padEnd(type.scale, '0'));
   // SQL Server rounds extra fractional digits half away from zero.
@@ -506,16 +510,21 @@ function decodeGuid(data: Buffer): string {
     const bytes = Buffer.from(data.subarray(start, end));
     return (reversed ? bytes.reverse() : bytes).toString('hex');
   };
-  return [hex(0, 4, true), hex(4, 6, true), hex(6, 8, true), hex(8, 10, false), hex(10, 16, false)].join('-').toUpperCase();
+  return [hex(0, 4, true), hex(4, 6, true), hex(6, 8, true), hex(8, 10, false), hex(10, 16, false)]
+    .join('-')
+    .toUpperCase();
 }
 
 // varchar values use the server collation's code page 1252: Latin-1 except for 0x80..0x9F.
 
 const CP1252_HIGH_CONTROL_RANGE = [
-  0x20ac, 0x81, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0x8d, 0x017d, 0x8f,
-  0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x9d, 0x017e, 0x0178,
+  0x20ac, 0x81, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0x8d, 0x017d,
+  0x8f, 0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x9d,
+  0x017e, 0x0178,
 ];
-const CP1252_BYTE_BY_CODE_POINT = new Map(CP1252_HIGH_CONTROL_RANGE.map((codePoint, index) => [codePoint, 0x80 + index]));
+const CP1252_BYTE_BY_CODE_POINT = new Map(
+  CP1252_HIGH_CONTROL_RANGE.map((codePoint, index) => [codePoint, 0x80 + index]),
+);
 const QUESTION_MARK = 0x3f;
 
 function encodeCodePage1252(text: string): Buffer {
@@ -586,7 +595,11 @@ export function readTypedValue(reader: PayloadReader): TypedValue {
       if (data === null) return { type, value: null };
       if (data.length === 8) return { type, value: decodeDateTime(data.readInt32LE(0), data.readUInt32LE(4)) };
       // smalldatetime: days since 1900-01-01 + minutes since midnight, both USHORT.
-      if (data.length === 4) return { type, value: new Date(DATETIME_EPOCH_MS + data.readUInt16LE(0) * MS_PER_DAY + data.readUInt16LE(2) * 60_000) };
+      if (data.length === 4)
+        return {
+          type,
+          value: new Date(DATETIME_EPOCH_MS + data.readUInt16LE(0) * MS_PER_DAY + data.readUInt16LE(2) * 60_000),
+        };
       throw new MalformedPayload(`DATETIMN value of ${data.length} bytes`);
     }
     case TypeId.dateTime2N: {

@@ -8,9 +8,24 @@
 import { bVarByte, bVarChar, MalformedPayload, SERVER_COLLATION, TdsVersion } from './data-types';
 import { DEFAULT_PACKET_SIZE } from './packets';
 import type { LoginRequest, SqlMessage, SqlServerModel } from './session';
-import { DoneStatus, doneToken, EnvChangeType, envChangeToken, loginAckToken, messageToken, type TokenContext } from './tokens';
+import {
+  DoneStatus,
+  doneToken,
+  EnvChangeType,
+  envChangeToken,
+  loginAckToken,
+  messageToken,
+  type TokenContext,
+} from './tokens';
 
-const PreloginOption = { version: 0x00, encryption: 0x01, instance: 0x02, threadId: 0x03, mars: 0x04, terminator: 0xff } as const;
+const PreloginOption = {
+  version: 0x00,
+  encryption: 0x01,
+  instance: 0x02,
+  threadId: 0x03,
+  mars: 0x04,
+  terminator: 0xff,
+} as const;
 const ENCRYPT_NOT_SUP = 0x02;
 const MARS_OFF = 0x00;
 
@@ -24,7 +39,8 @@ function readPreloginOptions(payload: Buffer): Map<number, Buffer> {
     if (entry + 5 > payload.length) throw new MalformedPayload('PRELOGIN option table is truncated');
     const offset = payload.readUInt16BE(entry + 1);
     const length = payload.readUInt16BE(entry + 3);
-    if (offset + length > payload.length) throw new MalformedPayload(`PRELOGIN option 0x${token.toString(16)} points past the message`);
+    if (offset + length > payload.length)
+      throw new MalformedPayload(`PRELOGIN option 0x${token.toString(16)} points past the message`);
     options.set(token, payload.subarray(offset, offset + length));
   }
 }
@@ -34,7 +50,8 @@ function readPreloginOptions(payload: Buffer): Map<number, Buffer> {
  * changes the answer, but a request that is not a well-formed option table is a protocol violation.
  */
 export function answerPrelogin(request: Buffer, serverVersion: SqlServerModel['version']): Buffer {
-  if (!readPreloginOptions(request).has(PreloginOption.version)) throw new MalformedPayload('PRELOGIN without a VERSION option');
+  if (!readPreloginOptions(request).has(PreloginOption.version))
+    throw new MalformedPayload('PRELOGIN without a VERSION option');
   const version = Buffer.alloc(6);
   version[0] = serverVersion.major;
   version[1] = serverVersion.minor;
@@ -71,11 +88,13 @@ const Login7Field = { hostName: 36, userName: 40, password: 44, appName: 48, dat
 const LOGIN7_FIELDS_END = 72;
 
 export function parseLogin7(payload: Buffer): Login7 {
-  if (payload.length < LOGIN7_FIELDS_END) throw new MalformedPayload(`LOGIN7 of ${payload.length} bytes is shorter than its fixed part`);
+  if (payload.length < LOGIN7_FIELDS_END)
+    throw new MalformedPayload(`LOGIN7 of ${payload.length} bytes is shorter than its fixed part`);
   const bytesAt = (field: number): Buffer => {
     const offset = payload.readUInt16LE(field);
     const length = payload.readUInt16LE(field + 2) * 2;
-    if (offset + length > payload.length) throw new MalformedPayload(`LOGIN7 field at ${field} points past the message`);
+    if (offset + length > payload.length)
+      throw new MalformedPayload(`LOGIN7 field at ${field} points past the message`);
     return payload.subarray(offset, offset + length);
   };
   return {
@@ -124,10 +143,20 @@ export function loginResponse(
 ): Buffer {
   return Buffer.concat([
     envChangeToken(EnvChangeType.database, bVarChar(login.database), bVarChar('')),
-    messageToken(context, 'info', { number: 5701, state: 2, class: 0, message: `Changed database context to '${login.database}'.` }),
+    messageToken(context, 'info', {
+      number: 5701,
+      state: 2,
+      class: 0,
+      message: `Changed database context to '${login.database}'.`,
+    }),
     envChangeToken(EnvChangeType.collation, bVarByte(SERVER_COLLATION), bVarByte(Buffer.alloc(0))),
     envChangeToken(EnvChangeType.language, bVarChar(LANGUAGE), bVarChar('')),
-    messageToken(context, 'info', { number: 5703, state: 1, class: 0, message: `Changed language setting to ${LANGUAGE}.` }),
+    messageToken(context, 'info', {
+      number: 5703,
+      state: 1,
+      class: 0,
+      message: `Changed language setting to ${LANGUAGE}.`,
+    }),
     loginAckToken(context.tdsVersion, PROGRAM_NAME, login.serverVersion),
     envChangeToken(EnvChangeType.packetSize, bVarChar(String(login.packetSize)), bVarChar(String(DEFAULT_PACKET_SIZE))),
     doneToken(context.tdsVersion, { status: DoneStatus.final }),

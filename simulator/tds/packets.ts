@@ -51,7 +51,8 @@ export class MessageAssembler {
     const completed: IncomingMessage[] = [];
     while (this.unread.length >= PACKET_HEADER_LENGTH) {
       const length = this.unread.readUInt16BE(2);
-      if (length < PACKET_HEADER_LENGTH) throw new MalformedPacket(`packet length ${length} is shorter than its header`);
+      if (length < PACKET_HEADER_LENGTH)
+        throw new MalformedPacket(`packet length ${length} is shorter than its header`);
       if (this.unread.length < length) break;
       const type = this.unread[0];
       const status = this.unread[1];
@@ -63,7 +64,11 @@ export class MessageAssembler {
       if (status & PacketStatus.ignore) this.currentIgnored = true;
       this.unread = this.unread.subarray(length);
       if (status & PacketStatus.endOfMessage) {
-        completed.push({ type: this.currentType, payload: Buffer.concat(this.packetsOfCurrentMessage), ignored: this.currentIgnored });
+        completed.push({
+          type: this.currentType,
+          payload: Buffer.concat(this.packetsOfCurrentMessage),
+          ignored: this.currentIgnored,
+        });
         this.packetsOfCurrentMessage = [];
       }
     }

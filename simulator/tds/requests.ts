@@ -3,7 +3,13 @@
  * ALL_HEADERS from TDS 7.2 on (2.2.5.3). mssql's request.query() arrives as RPC ProcID 10 (sp_executesql),
  * request.execute() as an RPC by name, request.batch() as SQL_BATCH.
  */
-import { MalformedPayload, PayloadReader, readTypedValue, UnsupportedParameterType, isTds72OrLater } from './data-types';
+import {
+  MalformedPayload,
+  PayloadReader,
+  readTypedValue,
+  UnsupportedParameterType,
+  isTds72OrLater,
+} from './data-types';
 import type { RpcCall, RpcParameter } from './session';
 
 /** Well-known procedures an RPC may name by ProcID instead of by name. */
@@ -79,7 +85,8 @@ export function readRpcRequest(payload: Buffer, tdsVersion: number): RpcCall {
       const { type, value } = readTypedValue(reader);
       parameters.push({ name, type, value, output: (status & BY_REF_VALUE) !== 0 });
     } catch (error) {
-      if (error instanceof UnsupportedParameterType) throw new UnreadableRpcParameter(parameters.length + 1, name, error);
+      if (error instanceof UnsupportedParameterType)
+        throw new UnreadableRpcParameter(parameters.length + 1, name, error);
       throw error;
     }
   }

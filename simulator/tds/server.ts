@@ -7,8 +7,22 @@
  */
 import net from 'node:net';
 import { MalformedPayload, TdsVersion } from './data-types';
-import { answerPrelogin, loginRefusedResponse, loginResponse, negotiatePacketSize, negotiateTdsVersion, parseLogin7 } from './login';
-import { DEFAULT_PACKET_SIZE, frameMessage, MalformedPacket, MessageAssembler, PacketType, type IncomingMessage } from './packets';
+import {
+  answerPrelogin,
+  loginRefusedResponse,
+  loginResponse,
+  negotiatePacketSize,
+  negotiateTdsVersion,
+  parseLogin7,
+} from './login';
+import {
+  DEFAULT_PACKET_SIZE,
+  frameMessage,
+  MalformedPacket,
+  MessageAssembler,
+  PacketType,
+  type IncomingMessage,
+} from './packets';
 import { readRpcRequest, readSqlBatch, UnreadableRpcParameter } from './requests';
 import { LoginRefused, type RpcCall, type SqlMessage, type SqlServerModel, type SqlSession } from './session';
 import { attentionAcknowledgement, DoneStatus, doneToken, TokenResponse, type TokenContext } from './tokens';
@@ -22,7 +36,10 @@ export interface TdsServer {
   connectionCount(): number;
 }
 
-export async function startTdsServer(model: SqlServerModel, options: { host: string; port: number }): Promise<TdsServer> {
+export async function startTdsServer(
+  model: SqlServerModel,
+  options: { host: string; port: number },
+): Promise<TdsServer> {
   /** Each open connection, with a promise that settles once its socket closed and its session was closed. */
   const connections = new Map<TdsConnection, Promise<void>>();
   const server = net.createServer((socket) => {
@@ -45,7 +62,8 @@ export async function startTdsServer(model: SqlServerModel, options: { host: str
     });
   });
   const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error(`TDS server bound to an unexpected address: ${String(address)}`);
+  if (address === null || typeof address === 'string')
+    throw new Error(`TDS server bound to an unexpected address: ${String(address)}`);
 
   let closing: Promise<void> | undefined;
   return {
@@ -53,7 +71,9 @@ export async function startTdsServer(model: SqlServerModel, options: { host: str
     connectionCount: () => connections.size,
     close: () =>
       (closing ??= (async () => {
-        const stopped = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+        const stopped = new Promise<void>((resolve, reject) =>
+          server.close((error) => (error ? reject(error) : resolve())),
+        );
         const dropped = [...connections.values()];
         for (const connection of connections.keys()) connection.destroy();
         await Promise.all([stopped, ...dropped]);
@@ -166,7 +186,8 @@ class TdsConnection {
   }
 
   private async login(message: IncomingMessage): Promise<void> {
-    if (message.type !== PacketType.login7) throw new MalformedPacket(`expected LOGIN7, got message type 0x${message.type.toString(16)}`);
+    if (message.type !== PacketType.login7)
+      throw new MalformedPacket(`expected LOGIN7, got message type 0x${message.type.toString(16)}`);
     const login = parseLogin7(message.payload);
     this.tdsVersion = negotiateTdsVersion(login.tdsVersion);
     let session: SqlSession;
@@ -197,7 +218,9 @@ class TdsConnection {
     }
     this.session = session;
     const packetSize = negotiatePacketSize(login.packetSize);
-    this.send(loginResponse(this.tokenContext, { database: session.database, packetSize, serverVersion: this.model.version }));
+    this.send(
+      loginResponse(this.tokenContext, { database: session.database, packetSize, serverVersion: this.model.version }),
+    );
     // [MS-TDS]: the new size applies from the message after the login response.
     this.packetSize = packetSize;
     this.phase = 'loggedIn';
@@ -212,7 +235,9 @@ class TdsConnection {
     switch (message.type) {
       case PacketType.sqlBatch: {
         const sql = readSqlBatch(message.payload, this.tdsVersion);
-        return this.execute(new TokenResponse(this.tokenContext), (session, out, signal) => session.executeBatch(sql, out, signal));
+        return this.execute(new TokenResponse(this.tokenContext), (session, out, signal) =>
+          session.executeBatch(sql, out, signal),
+        );
       }
       case PacketType.rpc: {
         let call: RpcCall;
@@ -225,7 +250,9 @@ class TdsConnection {
           this.send(response.finish());
           return;
         }
-        return this.execute(new TokenResponse(this.tokenContext, call.parameters), (session, out, signal) => session.executeRpc(call, out, signal));
+        return this.execute(new TokenResponse(this.tokenContext, call.parameters), (session, out, signal) =>
+          session.executeRpc(call, out, signal),
+        );
       }
       case PacketType.transactionManager: {
         const response = new TokenResponse(this.tokenContext);
@@ -233,7 +260,8 @@ class TdsConnection {
           number: SIMULATOR_ERROR_NUMBER,
           state: 1,
           class: 16,
-          message: 'pchat-dr simulator: transaction manager requests (client-side BEGIN/COMMIT TRANSACTION) are not supported.',
+          message:
+            'pchat-dr simulator: transaction manager requests (client-side BEGIN/COMMIT TRANSACTION) are not supported.',
         });
         this.send(response.finish());
         return;
@@ -268,8 +296,15 @@ class TdsConnection {
   /** A failure inside the simulator: logged for whoever runs it, reported to the client as SQL Server would an error. */
   private internalError(error: unknown): SqlMessage {
     const detail = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`pchat-dr simulator internal error on ${this.model.serverName}: ${error instanceof Error ? error.stack : detail}\n`);
-    return { number: SIMULATOR_ERROR_NUMBER, state: 1, class: 16, message: `pchat-dr simulator internal error: ${detail}` };
+    process.stderr.write(
+      `pchat-dr simulator internal error on ${this.model.serverName}: ${error instanceof Error ? error.stack : detail}\n`,
+    );
+    return {
+      number: SIMULATOR_ERROR_NUMBER,
+      state: 1,
+      class: 16,
+      message: `pchat-dr simulator internal error: ${detail}`,
+    };
   }
 
   private protocolViolation(error: unknown): void {
@@ -277,7 +312,9 @@ class TdsConnection {
       this.internalError(error);
     } else {
       const client = `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? '?'}`;
-      process.stderr.write(`pchat-dr simulator ${this.model.serverName}: closing connection from ${client}: ${error.message}\n`);
+      process.stderr.write(
+        `pchat-dr simulator ${this.model.serverName}: closing connection from ${client}: ${error.message}\n`,
+      );
     }
     this.socket.destroy();
   }

@@ -58,7 +58,8 @@ export function attentionAcknowledgement(tdsVersion: number): Buffer {
 /** A token whose USHORT Length covers everything after it. */
 function lengthPrefixedToken(tokenId: number, body: Buffer[]): Buffer {
   const data = Buffer.concat(body);
-  if (data.length > 0xffff) throw new RangeError(`token 0x${tokenId.toString(16)} body of ${data.length} bytes exceeds USHORT`);
+  if (data.length > 0xffff)
+    throw new RangeError(`token 0x${tokenId.toString(16)} body of ${data.length} bytes exceeds USHORT`);
   const header = Buffer.alloc(3);
   header[0] = tokenId;
   header.writeUInt16LE(data.length, 1);
@@ -90,7 +91,11 @@ export function messageToken(context: TokenContext, kind: 'error' | 'info', mess
   ]);
 }
 
-export function loginAckToken(tdsVersion: number, programName: string, version: { major: number; minor: number; build: number }): Buffer {
+export function loginAckToken(
+  tdsVersion: number,
+  programName: string,
+  version: { major: number; minor: number; build: number },
+): Buffer {
   const interfaceAndVersion = Buffer.alloc(5);
   interfaceAndVersion[0] = 1; // SQL_TSQL
   interfaceAndVersion.writeUInt32BE(tdsVersion, 1); // the one big-endian field of the token
@@ -109,18 +114,24 @@ function userTypeAndFlags(tdsVersion: number, nullable: boolean): Buffer {
 }
 
 export function colMetadataToken(tdsVersion: number, columns: Column[]): Buffer {
-  if (columns.length === 0 || columns.length >= 0xffff) throw new RangeError(`a result set needs 1..65534 columns, got ${columns.length}`);
+  if (columns.length === 0 || columns.length >= 0xffff)
+    throw new RangeError(`a result set needs 1..65534 columns, got ${columns.length}`);
   const count = Buffer.alloc(3);
   count[0] = TokenId.colMetadata;
   count.writeUInt16LE(columns.length, 1);
   const described = columns.map((column) =>
-    Buffer.concat([userTypeAndFlags(tdsVersion, column.nullable ?? true), columnTypeInfo(column.type, tdsVersion), bVarChar(column.name)]),
+    Buffer.concat([
+      userTypeAndFlags(tdsVersion, column.nullable ?? true),
+      columnTypeInfo(column.type, tdsVersion),
+      bVarChar(column.name),
+    ]),
   );
   return Buffer.concat([count, ...described]);
 }
 
 export function rowToken(tdsVersion: number, columns: Column[], row: SqlValue[]): Buffer {
-  if (row.length !== columns.length) throw new RangeError(`a row of ${row.length} values for ${columns.length} columns`);
+  if (row.length !== columns.length)
+    throw new RangeError(`a row of ${row.length} values for ${columns.length} columns`);
   return Buffer.concat([
     Buffer.from([TokenId.row]),
     ...columns.map((column, index) => {
@@ -141,7 +152,13 @@ export function returnStatusToken(status: number): Buffer {
   return token;
 }
 
-export function returnValueToken(tdsVersion: number, ordinal: number, name: string, type: SqlType, value: SqlValue): Buffer {
+export function returnValueToken(
+  tdsVersion: number,
+  ordinal: number,
+  name: string,
+  type: SqlType,
+  value: SqlValue,
+): Buffer {
   const header = Buffer.alloc(3);
   header[0] = TokenId.returnValue;
   header.writeUInt16LE(ordinal, 1);
@@ -181,7 +198,10 @@ export class TokenResponse implements ResponseWriter {
   ) {}
 
   resultSet(columns: Column[], rows: SqlValue[][]): void {
-    this.append(colMetadataToken(this.context.tdsVersion, columns), ...rows.map((row) => rowToken(this.context.tdsVersion, columns, row)));
+    this.append(
+      colMetadataToken(this.context.tdsVersion, columns),
+      ...rows.map((row) => rowToken(this.context.tdsVersion, columns, row)),
+    );
     this.appendDone(DoneStatus.count, CurrentCommand.select, rows.length);
   }
 
@@ -209,7 +229,8 @@ export class TokenResponse implements ResponseWriter {
 
   outputParameter(name: string, type: SqlType, value: SqlValue): void {
     const bare = name.replace(/^@/, '').toLowerCase();
-    const ordinal = this.rpcParameters?.findIndex((parameter) => parameter.name.replace(/^@/, '').toLowerCase() === bare) ?? -1;
+    const ordinal =
+      this.rpcParameters?.findIndex((parameter) => parameter.name.replace(/^@/, '').toLowerCase() === bare) ?? -1;
     this.append(returnValueToken(this.context.tdsVersion, Math.max(ordinal, 0), name, type, value));
   }
 
@@ -219,7 +240,12 @@ export class TokenResponse implements ResponseWriter {
     this.finished = true;
     const isRpc = this.rpcParameters !== undefined;
     if (isRpc) {
-      this.parts.push({ token: TokenId.doneProc, status: this.anyError ? DoneStatus.error : DoneStatus.final, currentCommand: CurrentCommand.execute, rowCount: 0 });
+      this.parts.push({
+        token: TokenId.doneProc,
+        status: this.anyError ? DoneStatus.error : DoneStatus.final,
+        currentCommand: CurrentCommand.execute,
+        rowCount: 0,
+      });
     } else if (!this.endsWithDone()) {
       this.appendDone(DoneStatus.final, CurrentCommand.none, 0);
     }
@@ -228,7 +254,10 @@ export class TokenResponse implements ResponseWriter {
       this.parts.map((part, index) =>
         Buffer.isBuffer(part)
           ? part
-          : doneToken(this.context.tdsVersion, { ...part, status: index === lastDone ? part.status : part.status | DoneStatus.more }),
+          : doneToken(this.context.tdsVersion, {
+              ...part,
+              status: index === lastDone ? part.status : part.status | DoneStatus.more,
+            }),
       ),
     );
   }
@@ -236,7 +265,12 @@ export class TokenResponse implements ResponseWriter {
   private appendDone(status: number, currentCommand: number, rowCount: number): void {
     this.assertOpen();
     const token = this.rpcParameters === undefined ? TokenId.done : TokenId.doneInProc;
-    this.parts.push({ token, status: this.errorSinceLastDone ? status | DoneStatus.error : status, currentCommand, rowCount });
+    this.parts.push({
+      token,
+      status: this.errorSinceLastDone ? status | DoneStatus.error : status,
+      currentCommand,
+      rowCount,
+    });
     this.errorSinceLastDone = false;
   }
 
@@ -251,6 +285,7 @@ export class TokenResponse implements ResponseWriter {
   }
 
   private assertOpen(): void {
-    if (this.finished) throw new Error('the response was already sent: a statement wrote to it after its execute call resolved');
+    if (this.finished)
+      throw new Error('the response was already sent: a statement wrote to it after its execute call resolved');
   }
 }

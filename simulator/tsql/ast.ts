@@ -14,9 +14,27 @@ export type StatementBody =
   | { kind: 'alterDatabase'; database: string; action: AlterDatabaseAction }
   | { kind: 'createDatabase'; database: string }
   | { kind: 'dropDatabase'; databases: string[] }
-  | { kind: 'backup'; target: 'DATABASE' | 'LOG'; database: NameOrVariable; devices: Expression[]; options: BackupOptions }
-  | { kind: 'restore'; target: 'DATABASE' | 'LOG'; database: NameOrVariable; devices: Expression[]; options: RestoreOptions }
-  | { kind: 'restoreInfo'; what: 'HEADERONLY' | 'FILELISTONLY' | 'VERIFYONLY'; devices: Expression[]; file?: Expression; loadHistory: boolean }
+  | {
+      kind: 'backup';
+      target: 'DATABASE' | 'LOG';
+      database: NameOrVariable;
+      devices: Expression[];
+      options: BackupOptions;
+    }
+  | {
+      kind: 'restore';
+      target: 'DATABASE' | 'LOG';
+      database: NameOrVariable;
+      devices: Expression[];
+      options: RestoreOptions;
+    }
+  | {
+      kind: 'restoreInfo';
+      what: 'HEADERONLY' | 'FILELISTONLY' | 'VERIFYONLY';
+      devices: Expression[];
+      file?: Expression;
+      loadHistory: boolean;
+    }
   | { kind: 'execute'; procedure: string; arguments: ExecuteArgument[]; returnVariable?: string }
   | { kind: 'kill'; spid: Expression }
   | { kind: 'waitfor'; delay: Expression }

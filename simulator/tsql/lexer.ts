@@ -5,7 +5,8 @@
  */
 import { SqlError } from '../engine/errors';
 
-export type TokenKind = 'identifier' | 'quotedIdentifier' | 'variable' | 'global' | 'string' | 'number' | 'binary' | 'operator' | 'end';
+export type TokenKind =
+  'identifier' | 'quotedIdentifier' | 'variable' | 'global' | 'string' | 'number' | 'binary' | 'operator' | 'end';
 
 export interface Token {
   kind: TokenKind;

@@ -34,10 +34,31 @@ const RESERVED = new Set(
 
 /** SET options SQL Server clients send at connect time; accepted and ignored by the simulator. */
 const SESSION_OPTIONS = new Set([
-  'ANSI_NULLS', 'ANSI_NULL_DFLT_ON', 'ANSI_PADDING', 'ANSI_WARNINGS', 'ARITHABORT', 'CONCAT_NULL_YIELDS_NULL',
-  'IMPLICIT_TRANSACTIONS', 'NUMERIC_ROUNDABORT', 'QUOTED_IDENTIFIER', 'NOCOUNT', 'XACT_ABORT', 'ARITHIGNORE',
-  'CURSOR_CLOSE_ON_COMMIT', 'ANSI_DEFAULTS', 'FMTONLY', 'NOEXEC', 'PARSEONLY', 'STATISTICS',
-  'DATEFIRST', 'DATEFORMAT', 'LANGUAGE', 'TEXTSIZE', 'LOCK_TIMEOUT', 'DEADLOCK_PRIORITY', 'TRANSACTION',
+  'ANSI_NULLS',
+  'ANSI_NULL_DFLT_ON',
+  'ANSI_PADDING',
+  'ANSI_WARNINGS',
+  'ARITHABORT',
+  'CONCAT_NULL_YIELDS_NULL',
+  'IMPLICIT_TRANSACTIONS',
+  'NUMERIC_ROUNDABORT',
+  'QUOTED_IDENTIFIER',
+  'NOCOUNT',
+  'XACT_ABORT',
+  'ARITHIGNORE',
+  'CURSOR_CLOSE_ON_COMMIT',
+  'ANSI_DEFAULTS',
+  'FMTONLY',
+  'NOEXEC',
+  'PARSEONLY',
+  'STATISTICS',
+  'DATEFIRST',
+  'DATEFORMAT',
+  'LANGUAGE',
+  'TEXTSIZE',
+  'LOCK_TIMEOUT',
+  'DEADLOCK_PRIORITY',
+  'TRANSACTION',
 ]);
 
 export function parseBatch(sql: string): Statement[] {
@@ -68,7 +89,8 @@ class Parser {
       const text = this.sql.slice(start.offset, end.end).trim();
       statements.push({ ...body, line: start.line, text });
       const next = this.peek();
-      if (next.kind !== 'end' && !this.isOperator(next, ';') && !this.startsStatement(next)) throw this.syntaxError(next);
+      if (next.kind !== 'end' && !this.isOperator(next, ';') && !this.startsStatement(next))
+        throw this.syntaxError(next);
     }
   }
 
@@ -148,7 +170,8 @@ class Parser {
     const option = this.word();
     if (!SESSION_OPTIONS.has(option)) throw this.unsupported(target);
     // The option's value runs to the end of the statement: ON | OFF | a number | a word | ISOLATION LEVEL ...
-    while (this.peek().kind !== 'end' && !this.isOperator(this.peek(), ';') && !this.startsStatement(this.peek())) this.next();
+    while (this.peek().kind !== 'end' && !this.isOperator(this.peek(), ';') && !this.startsStatement(this.peek()))
+      this.next();
     return { kind: 'setOption', option };
   }
 
@@ -199,7 +222,8 @@ class Parser {
       action = { kind: 'state', state: option, rollbackImmediate: this.terminationClause() };
     } else if (option === 'RECOVERY') {
       const model = this.word();
-      if (model !== 'FULL' && model !== 'SIMPLE' && model !== 'BULK_LOGGED') throw this.syntaxError(this.tokens[this.position - 1]);
+      if (model !== 'FULL' && model !== 'SIMPLE' && model !== 'BULK_LOGGED')
+        throw this.syntaxError(this.tokens[this.position - 1]);
       action = { kind: 'recoveryModel', model };
     } else throw this.unsupported(optionToken);
     return { kind: 'alterDatabase', database, action };
@@ -243,23 +267,62 @@ class Parser {
         const optionToken = this.peek();
         const option = this.word();
         switch (option) {
-          case 'INIT': options.init = true; break;
-          case 'NOINIT': options.init = false; break;
-          case 'FORMAT': options.format = true; options.init = true; break;
-          case 'NOFORMAT': options.format = false; break;
-          case 'CHECKSUM': options.checksum = true; break;
-          case 'NO_CHECKSUM': options.checksum = false; break;
-          case 'COPY_ONLY': options.copyOnly = true; break;
-          case 'NORECOVERY': options.norecovery = true; break;
-          case 'COMPRESSION': options.compression = true; break;
-          case 'NO_COMPRESSION': options.compression = false; break;
-          case 'NO_TRUNCATE': options.noTruncate = true; break;
-          case 'DIFFERENTIAL': throw this.unsupported(optionToken, 'differential backups');
-          case 'SKIP': case 'NOSKIP': case 'REWIND': case 'NOREWIND': case 'UNLOAD': case 'NOUNLOAD': break;
-          case 'NAME': this.expectOperator('='); options.name = this.expression(); break;
-          case 'DESCRIPTION': this.expectOperator('='); options.description = this.expression(); break;
-          case 'STATS': options.stats = this.acceptOperator('=') ? Number(this.expect('number').text) : 10; break;
-          default: throw this.unsupported(optionToken);
+          case 'INIT':
+            options.init = true;
+            break;
+          case 'NOINIT':
+            options.init = false;
+            break;
+          case 'FORMAT':
+            options.format = true;
+            options.init = true;
+            break;
+          case 'NOFORMAT':
+            options.format = false;
+            break;
+          case 'CHECKSUM':
+            options.checksum = true;
+            break;
+          case 'NO_CHECKSUM':
+            options.checksum = false;
+            break;
+          case 'COPY_ONLY':
+            options.copyOnly = true;
+            break;
+          case 'NORECOVERY':
+            options.norecovery = true;
+            break;
+          case 'COMPRESSION':
+            options.compression = true;
+            break;
+          case 'NO_COMPRESSION':
+            options.compression = false;
+            break;
+          case 'NO_TRUNCATE':
+            options.noTruncate = true;
+            break;
+          case 'DIFFERENTIAL':
+            throw this.unsupported(optionToken, 'differential backups');
+          case 'SKIP':
+          case 'NOSKIP':
+          case 'REWIND':
+          case 'NOREWIND':
+          case 'UNLOAD':
+          case 'NOUNLOAD':
+            break;
+          case 'NAME':
+            this.expectOperator('=');
+            options.name = this.expression();
+            break;
+          case 'DESCRIPTION':
+            this.expectOperator('=');
+            options.description = this.expression();
+            break;
+          case 'STATS':
+            options.stats = this.acceptOperator('=') ? Number(this.expect('number').text) : 10;
+            break;
+          default:
+            throw this.unsupported(optionToken);
         }
       } while (this.acceptOperator(','));
     }
@@ -287,7 +350,10 @@ class Parser {
             loadHistory = true;
           } else if (option === 'STATS') {
             if (this.acceptOperator('=')) this.expect('number');
-          } else if (!['NOUNLOAD', 'UNLOAD', 'CHECKSUM', 'NO_CHECKSUM', 'CONTINUE_AFTER_ERROR', 'STOP_ON_ERROR'].includes(option)) throw this.unsupported(optionToken);
+          } else if (
+            !['NOUNLOAD', 'UNLOAD', 'CHECKSUM', 'NO_CHECKSUM', 'CONTINUE_AFTER_ERROR', 'STOP_ON_ERROR'].includes(option)
+          )
+            throw this.unsupported(optionToken);
         } while (this.acceptOperator(','));
       }
       return { kind: 'restoreInfo', what: target, devices, ...(file ? { file } : {}), loadHistory };
@@ -302,23 +368,52 @@ class Parser {
         const optionToken = this.peek();
         const option = this.word();
         switch (option) {
-          case 'RECOVERY': case 'NORECOVERY': options.recovery = option; break;
-          case 'STANDBY': this.expectOperator('='); options.recovery = 'STANDBY'; options.standbyFile = this.expression(); break;
-          case 'REPLACE': options.replace = true; break;
+          case 'RECOVERY':
+          case 'NORECOVERY':
+            options.recovery = option;
+            break;
+          case 'STANDBY':
+            this.expectOperator('=');
+            options.recovery = 'STANDBY';
+            options.standbyFile = this.expression();
+            break;
+          case 'REPLACE':
+            options.replace = true;
+            break;
           case 'MOVE': {
             const logicalName = this.expression();
             this.expectWord('TO');
             options.move.push({ logicalName, to: this.expression() });
             break;
           }
-          case 'FILE': this.expectOperator('='); options.file = this.expression(); break;
-          case 'CHECKSUM': options.checksum = true; break;
-          case 'NO_CHECKSUM': options.checksum = false; break;
-          case 'STATS': options.stats = this.acceptOperator('=') ? Number(this.expect('number').text) : 10; break;
-          case 'STOPAT': case 'STOPATMARK': case 'STOPBEFOREMARK': throw this.unsupported(optionToken, 'point-in-time restore');
-          case 'RESTRICTED_USER': options.restrictedUser = true; break;
-          case 'NOUNLOAD': case 'UNLOAD': case 'REWIND': case 'NOREWIND': case 'KEEP_REPLICATION': break;
-          default: throw this.unsupported(optionToken);
+          case 'FILE':
+            this.expectOperator('=');
+            options.file = this.expression();
+            break;
+          case 'CHECKSUM':
+            options.checksum = true;
+            break;
+          case 'NO_CHECKSUM':
+            options.checksum = false;
+            break;
+          case 'STATS':
+            options.stats = this.acceptOperator('=') ? Number(this.expect('number').text) : 10;
+            break;
+          case 'STOPAT':
+          case 'STOPATMARK':
+          case 'STOPBEFOREMARK':
+            throw this.unsupported(optionToken, 'point-in-time restore');
+          case 'RESTRICTED_USER':
+            options.restrictedUser = true;
+            break;
+          case 'NOUNLOAD':
+          case 'UNLOAD':
+          case 'REWIND':
+          case 'NOREWIND':
+          case 'KEEP_REPLICATION':
+            break;
+          default:
+            throw this.unsupported(optionToken);
         }
       } while (this.acceptOperator(','));
     }
@@ -361,10 +456,17 @@ class Parser {
           this.next();
           isDefault = true;
           value = { kind: 'literal', value: null, type: { kind: 'nvarchar', length: 4000 } };
-        } else if ((token.kind === 'identifier' || token.kind === 'quotedIdentifier') && token.text.toUpperCase() !== 'NULL') {
+        } else if (
+          (token.kind === 'identifier' || token.kind === 'quotedIdentifier') &&
+          token.text.toUpperCase() !== 'NULL'
+        ) {
           // EXEC arguments may be bare words: `exec sp_delete_log_shipping_secondary_database mgc` (Microsoft's text).
           this.next();
-          value = { kind: 'literal', value: token.text, type: { kind: 'nvarchar', length: Math.max(token.text.length, 1) } };
+          value = {
+            kind: 'literal',
+            value: token.text,
+            type: { kind: 'nvarchar', length: Math.max(token.text.length, 1) },
+          };
         } else {
           value = this.expression();
         }
@@ -408,7 +510,8 @@ class Parser {
           this.acceptWord('OUTER');
           this.expectWord('JOIN');
           type = 'LEFT';
-        } else if (this.peekWord('RIGHT') || this.peekWord('FULL') || this.peekWord('CROSS')) throw this.unsupported(this.peek());
+        } else if (this.peekWord('RIGHT') || this.peekWord('FULL') || this.peekWord('CROSS'))
+          throw this.unsupported(this.peek());
         else if (this.isOperator(this.peek(), ',')) throw this.unsupported(this.peek());
         if (!type) break;
         const table = this.tableReference();
@@ -430,7 +533,15 @@ class Parser {
         orderBy.push({ value, descending });
       } while (this.acceptOperator(','));
     }
-    return { ...(top ? { top } : {}), distinct, items, ...(from ? { from } : {}), joins, ...(where ? { where } : {}), orderBy };
+    return {
+      ...(top ? { top } : {}),
+      distinct,
+      items,
+      ...(from ? { from } : {}),
+      joins,
+      ...(where ? { where } : {}),
+      orderBy,
+    };
   }
 
   private selectItem(): Select['items'][number] {
@@ -442,7 +553,11 @@ class Parser {
       return { value: this.expression(), assignTo: token.text };
     }
     // SELECT alias = expr
-    if ((token.kind === 'identifier' || token.kind === 'quotedIdentifier') && this.isOperator(this.tokens[this.position + 1], '=') && !RESERVED.has(token.text.toUpperCase())) {
+    if (
+      (token.kind === 'identifier' || token.kind === 'quotedIdentifier') &&
+      this.isOperator(this.tokens[this.position + 1], '=') &&
+      !RESERVED.has(token.text.toUpperCase())
+    ) {
       this.next();
       this.next();
       return { value: this.expression(), alias: token.text };
@@ -522,7 +637,9 @@ class Parser {
     const token = this.peek();
     if (token.kind === 'operator' && ['=', '<>', '!=', '<', '>', '<=', '>=', '!<', '!>'].includes(token.text)) {
       this.next();
-      const operator = ({ '!=': '<>', '!<': '>=', '!>': '<=' } as Record<string, BinaryOperator>)[token.text] ?? (token.text as BinaryOperator);
+      const operator =
+        ({ '!=': '<>', '!<': '>=', '!>': '<=' } as Record<string, BinaryOperator>)[token.text] ??
+        (token.text as BinaryOperator);
       return { kind: 'binary', operator, left, right: this.additive() };
     }
     if (this.acceptWord('IS')) {
@@ -530,7 +647,8 @@ class Parser {
       this.expectWord('NULL');
       return { kind: 'isNull', value: left, negated };
     }
-    const negated = this.peekWord('NOT') && (this.peekWord('IN', 1) || this.peekWord('LIKE', 1) || this.peekWord('BETWEEN', 1));
+    const negated =
+      this.peekWord('NOT') && (this.peekWord('IN', 1) || this.peekWord('LIKE', 1) || this.peekWord('BETWEEN', 1));
     if (negated) this.next();
     if (this.acceptWord('IN')) {
       this.expectOperator('(');
@@ -588,9 +706,19 @@ class Parser {
       case 'number':
         return numberLiteral(token.text);
       case 'string':
-        return { kind: 'literal', value: token.text, type: token.unicode ? { kind: 'nvarchar', length: Math.max(token.text.length, 1) } : { kind: 'varchar', length: Math.max(token.text.length, 1) } };
+        return {
+          kind: 'literal',
+          value: token.text,
+          type: token.unicode
+            ? { kind: 'nvarchar', length: Math.max(token.text.length, 1) }
+            : { kind: 'varchar', length: Math.max(token.text.length, 1) },
+        };
       case 'binary':
-        return { kind: 'literal', value: Buffer.from(token.text.slice(2), 'hex'), type: { kind: 'varbinary', length: Math.max((token.text.length - 2) / 2, 1) } };
+        return {
+          kind: 'literal',
+          value: Buffer.from(token.text.slice(2), 'hex'),
+          type: { kind: 'varbinary', length: Math.max((token.text.length - 2) / 2, 1) },
+        };
       case 'variable':
         return { kind: 'variable', name: token.text };
       case 'global':
@@ -659,7 +787,11 @@ class Parser {
 
   /** DATEDIFF(minute, a, b): the first argument is a date part written as a bare word. */
   private functionArgument(functionName: string, index: number): Expression {
-    if ((functionName === 'DATEDIFF' || functionName === 'DATEADD') && index === 0 && this.peek().kind === 'identifier') {
+    if (
+      (functionName === 'DATEDIFF' || functionName === 'DATEADD') &&
+      index === 0 &&
+      this.peek().kind === 'identifier'
+    ) {
       const part = this.next().text.toLowerCase();
       return { kind: 'literal', value: part, type: { kind: 'varchar', length: part.length } };
     }
@@ -694,23 +826,43 @@ class Parser {
       return value;
     };
     switch (name) {
-      case 'int': case 'integer': return { kind: 'int' };
-      case 'bigint': return { kind: 'bigint' };
-      case 'smallint': return { kind: 'smallint' };
-      case 'tinyint': return { kind: 'tinyint' };
-      case 'bit': return { kind: 'bit' };
-      case 'float': case 'real': size(); return { kind: 'float' };
-      case 'nvarchar': case 'nchar': return { kind: 'nvarchar', length: size() ?? 30 };
-      case 'varchar': case 'char': return { kind: 'varchar', length: size() ?? 30 };
-      case 'sysname': return { kind: 'nvarchar', length: 128 };
-      case 'datetime': case 'smalldatetime': return { kind: 'datetime' };
+      case 'int':
+      case 'integer':
+        return { kind: 'int' };
+      case 'bigint':
+        return { kind: 'bigint' };
+      case 'smallint':
+        return { kind: 'smallint' };
+      case 'tinyint':
+        return { kind: 'tinyint' };
+      case 'bit':
+        return { kind: 'bit' };
+      case 'float':
+      case 'real':
+        size();
+        return { kind: 'float' };
+      case 'nvarchar':
+      case 'nchar':
+        return { kind: 'nvarchar', length: size() ?? 30 };
+      case 'varchar':
+      case 'char':
+        return { kind: 'varchar', length: size() ?? 30 };
+      case 'sysname':
+        return { kind: 'nvarchar', length: 128 };
+      case 'datetime':
+      case 'smalldatetime':
+        return { kind: 'datetime' };
       case 'datetime2': {
         const scale = size();
         return { kind: 'datetime2', scale: typeof scale === 'number' ? scale : 7 };
       }
-      case 'uniqueidentifier': return { kind: 'uniqueidentifier' };
-      case 'varbinary': case 'binary': return { kind: 'varbinary', length: size() ?? 30 };
-      case 'numeric': case 'decimal': {
+      case 'uniqueidentifier':
+        return { kind: 'uniqueidentifier' };
+      case 'varbinary':
+      case 'binary':
+        return { kind: 'varbinary', length: size() ?? 30 };
+      case 'numeric':
+      case 'decimal': {
         let precision = 18;
         let scale = 0;
         if (this.acceptOperator('(')) {
@@ -819,19 +971,54 @@ class Parser {
   }
 
   private startsStatement(token: Token): boolean {
-    return token.kind === 'identifier' && ['USE', 'SELECT', 'SET', 'DECLARE', 'ALTER', 'CREATE', 'DROP', 'BACKUP', 'RESTORE', 'EXEC', 'EXECUTE', 'KILL', 'WAITFOR', 'PRINT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'IF', 'WHILE', 'BEGIN', 'COMMIT', 'ROLLBACK', 'TRUNCATE', 'RETURN', 'GO'].includes(token.text.toUpperCase());
+    return (
+      token.kind === 'identifier' &&
+      [
+        'USE',
+        'SELECT',
+        'SET',
+        'DECLARE',
+        'ALTER',
+        'CREATE',
+        'DROP',
+        'BACKUP',
+        'RESTORE',
+        'EXEC',
+        'EXECUTE',
+        'KILL',
+        'WAITFOR',
+        'PRINT',
+        'INSERT',
+        'UPDATE',
+        'DELETE',
+        'MERGE',
+        'IF',
+        'WHILE',
+        'BEGIN',
+        'COMMIT',
+        'ROLLBACK',
+        'TRUNCATE',
+        'RETURN',
+        'GO',
+      ].includes(token.text.toUpperCase())
+    );
   }
 
   private syntaxError(token: Token, keyword = false): SqlError {
     if (token.kind === 'end') return errors.incorrectSyntax(this.sql.trim().split(/\s+/).pop() ?? '', token.line);
-    if (keyword || (token.kind === 'identifier' && RESERVED.has(token.text.toUpperCase()))) return errors.incorrectSyntaxKeyword(token.text.toUpperCase(), token.line);
+    if (keyword || (token.kind === 'identifier' && RESERVED.has(token.text.toUpperCase())))
+      return errors.incorrectSyntaxKeyword(token.text.toUpperCase(), token.line);
     return errors.incorrectSyntax(token.text, token.line);
   }
 
   /** Refuses a statement or clause outside the subset, quoting the statement from that token on (or naming the feature). */
   private unsupported(token: Token, feature?: string): SqlError {
     if (token.kind === 'end') return this.syntaxError(token);
-    const rest = this.sql.slice(token.offset).split(/;|\r?\n\s*\r?\n/)[0].replace(/\s+/g, ' ').trim();
+    const rest = this.sql
+      .slice(token.offset)
+      .split(/;|\r?\n\s*\r?\n/)[0]
+      .replace(/\s+/g, ' ')
+      .trim();
     const quoted = rest.length > 80 ? `${rest.slice(0, 77)}...` : rest;
     return errors.unsupported(token.text, feature ?? quoted, token.line);
   }
@@ -846,6 +1033,9 @@ function numberLiteral(text: string): Expression {
   }
   if (/[eE]/.test(text)) return { kind: 'literal', value: Number(text), type: { kind: 'float' } };
   const [whole, fraction = ''] = text.split('.');
-  return { kind: 'literal', value: text, type: { kind: 'numeric', precision: Math.max(whole.length + fraction.length, 1), scale: fraction.length } };
+  return {
+    kind: 'literal',
+    value: text,
+    type: { kind: 'numeric', precision: Math.max(whole.length + fraction.length, 1), scale: fraction.length },
+  };
 }
-

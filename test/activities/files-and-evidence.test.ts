@@ -24,7 +24,10 @@ async function start() {
   harness = activityHarness(env);
 }
 
-const copyFolderFiles = () => readdirSync(env.topology.copyFolder.workerPath).filter((name) => name.endsWith('.trn')).sort();
+const copyFolderFiles = () =>
+  readdirSync(env.topology.copyFolder.workerPath)
+    .filter((name) => name.endsWith('.trn'))
+    .sort();
 
 describe('files and evidence', () => {
   it('copies the log backups the copy folder lacks, once, and replaces a partial copy', async () => {
@@ -40,7 +43,10 @@ describe('files and evidence', () => {
     // A truncated copy (a crash mid-copy) is found by its size and copied again.
     writeFileSync(path.join(env.topology.copyFolder.workerPath, path.basename(logs[3].file)), 'partial');
     const repaired = await harness.run('copyPendingBackups', input);
-    expect(repaired).toMatchObject({ outcome: 'acted', figures: { copied: [path.basename(logs[3].file)], alreadyThere: 4 } });
+    expect(repaired).toMatchObject({
+      outcome: 'acted',
+      figures: { copied: [path.basename(logs[3].file)], alreadyThere: 4 },
+    });
   });
 
   it('gathers evidence: partners, pending logs with exact LSNs, a complete chain, the pool', async () => {
@@ -52,10 +58,21 @@ describe('files and evidence', () => {
     expect(evidence.partners.primary).toMatchObject({ reachable: true, state: 'ONLINE', role: 'PRINCIPAL' });
     expect(evidence.partners.backup).toMatchObject({ reachable: true, state: 'RESTORING', role: null });
     expect(evidence.partners.backupMirror).toMatchObject({ reachable: true, exists: false });
-    expect(evidence.pending.map((log) => [log.firstLsn, log.lastLsn])).toEqual(logs.map((log) => [log.firstLsn, log.lastLsn]));
-    expect(evidence.chain).toMatchObject({ complete: true, appliable: 4, gap: null, lastAppliableLsn: logs[3].lastLsn, lastAppliableBackupFinish: logs[3].backupFinish });
+    expect(evidence.pending.map((log) => [log.firstLsn, log.lastLsn])).toEqual(
+      logs.map((log) => [log.firstLsn, log.lastLsn]),
+    );
+    expect(evidence.chain).toMatchObject({
+      complete: true,
+      appliable: 4,
+      gap: null,
+      lastAppliableLsn: logs[3].lastLsn,
+      lastAppliableBackupFinish: logs[3].backupFinish,
+    });
     expect(evidence.files.notCopied).toHaveLength(4);
-    expect(evidence.pool).toEqual({ poolState: 'Normal', activeServers: ['pchat-fe1.sim.local', 'pchat-fe2.sim.local'] });
+    expect(evidence.pool).toEqual({
+      poolState: 'Normal',
+      activeServers: ['pchat-fe1.sim.local', 'pchat-fe2.sim.local'],
+    });
     expect(evidence.lastLogBackup).toMatchObject({ file: logs[3].file });
     expect(evidence.problems).toEqual([]);
   });
@@ -63,7 +80,11 @@ describe('files and evidence', () => {
   it('verifies each backup file once per worker, and again when the file is replaced', async () => {
     await start();
     const { logs } = await seedLogChain(env, 3);
-    const verifications = () => env.estate.instance('dc2-sql-a').msdb.rows('backupset').filter((row) => row.type === 'L').length;
+    const verifications = () =>
+      env.estate
+        .instance('dc2-sql-a')
+        .msdb.rows('backupset')
+        .filter((row) => row.type === 'L').length;
     const before = verifications();
     await harness.run('gatherEvidence', { topology: env.topology, database: 'mgc' });
     expect(verifications()).toBe(before + 3);

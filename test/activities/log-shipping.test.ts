@@ -51,14 +51,21 @@ function logShippingState(): string {
     env.estate.snapshot().instances.map((instance) => ({
       name: instance.name,
       jobs: instance.jobs.map((job) => [job.name, job.enabled]),
-      primaries: instance.logShipping.primaries.map((row) => [row.primary_database, row.backup_directory, row.backup_retention_period]),
+      primaries: instance.logShipping.primaries.map((row) => [
+        row.primary_database,
+        row.backup_directory,
+        row.backup_retention_period,
+      ]),
       secondaries: instance.logShipping.secondaries.map((row) => [row.secondary_database, row.restore_delay]),
       databases: instance.databases.map((database) => [database.name, database.state]),
     })),
   );
 }
 
-async function twice<K extends keyof ActivityHarness['activities']>(name: K, input: Parameters<ActivityHarness['activities'][K]>[0]) {
+async function twice<K extends keyof ActivityHarness['activities']>(
+  name: K,
+  input: Parameters<ActivityHarness['activities'][K]>[0],
+) {
   const first = await harness.run(name, input);
   const after = logShippingState();
   const second = await harness.run(name, input);
@@ -76,28 +83,66 @@ describe('log-shipping activities', () => {
     env.estate.chat.start(20);
 
     expect((await harness.run('readLogShippingPrimary', { instance: primary, database: 'mgc' })).found).toBeNull();
-    expect((await twice('addLogShippingPrimary', { instance: primary, database: 'mgc', settings: primarySettings() })).outcome).toBe('acted');
-    expect((await twice('addLogShippingPrimarySecondary', { instance: primary, database: 'mgc', secondaryServer: 'dc2-sql-a', secondaryDatabase: 'mgc' })).outcome).toBe('acted');
+    expect(
+      (await twice('addLogShippingPrimary', { instance: primary, database: 'mgc', settings: primarySettings() }))
+        .outcome,
+    ).toBe('acted');
+    expect(
+      (
+        await twice('addLogShippingPrimarySecondary', {
+          instance: primary,
+          database: 'mgc',
+          secondaryServer: 'dc2-sql-a',
+          secondaryDatabase: 'mgc',
+        })
+      ).outcome,
+    ).toBe('acted');
 
     const seed = { sqlPath: env.topology.backupShare.sqlPath, workerPath: env.topology.backupShare.workerPath };
-    const full = await twice('backupFullDatabase', { instance: primary, database: 'mgc', folder: seed, fileName: 'mgc_seed.bak' });
+    const full = await twice('backupFullDatabase', {
+      instance: primary,
+      database: 'mgc',
+      folder: seed,
+      fileName: 'mgc_seed.bak',
+    });
     expect(full.figures).toMatchObject({ type: 'Database', database: 'mgc' });
     expect(BigInt(full.figures.lastLsn)).toBeGreaterThan(2n ** 53n);
-    const restored = await twice('restoreFullDatabase', { instance: backup, database: 'mgc', file: full.figures.file, move: [], replace: false, recovery: 'NORECOVERY' });
+    const restored = await twice('restoreFullDatabase', {
+      instance: backup,
+      database: 'mgc',
+      file: full.figures.file,
+      move: [],
+      replace: false,
+      recovery: 'NORECOVERY',
+    });
     expect(restored.outcome).toBe('acted');
 
-    expect((await twice('addLogShippingSecondary', { instance: backup, database: 'mgc', settings: secondarySettings() })).outcome).toBe('acted');
+    expect(
+      (await twice('addLogShippingSecondary', { instance: backup, database: 'mgc', settings: secondarySettings() }))
+        .outcome,
+    ).toBe('acted');
 
-    for (const [instance, job] of [[primary, 'LSBackup_mgc'], [backup, 'LSCopy_dc1-sql-a_mgc'], [backup, 'LSRestore_dc1-sql-a_mgc']] as const) {
+    for (const [instance, job] of [
+      [primary, 'LSBackup_mgc'],
+      [backup, 'LSCopy_dc1-sql-a_mgc'],
+      [backup, 'LSRestore_dc1-sql-a_mgc'],
+    ] as const) {
       const run = await harness.run('runAgentJob', { instance, jobName: job, timeoutSeconds: 30 });
       expect(run).toMatchObject({ outcome: 'acted', summary: `${job} on ${instance.name} succeeded` });
     }
     const secondary = await harness.run('readLogShippingSecondary', { instance: backup, database: 'mgc' });
-    expect(secondary.found).toMatchObject({ primaryServer: 'dc1-sql-a', restoreMode: 'NORECOVERY', restoreDelayMinutes: 0 });
+    expect(secondary.found).toMatchObject({
+      primaryServer: 'dc1-sql-a',
+      restoreMode: 'NORECOVERY',
+      restoreDelayMinutes: 0,
+    });
     expect(secondary.found?.lastRestoredFile).toMatch(/mgc_\d{14}\.trn$/);
     expect(secondary.found?.copyJob).toMatchObject({ enabled: true, scheduleSeconds: 3600, lastOutcome: 'succeeded' });
     const primaryConfiguration = await harness.run('readLogShippingPrimary', { instance: primary, database: 'mgc' });
-    expect(primaryConfiguration.found).toMatchObject({ secondaries: [{ server: 'dc2-sql-a', database: 'mgc' }], backupJob: { enabled: true, lastOutcome: 'succeeded' } });
+    expect(primaryConfiguration.found).toMatchObject({
+      secondaries: [{ server: 'dc2-sql-a', database: 'mgc' }],
+      backupJob: { enabled: true, lastOutcome: 'succeeded' },
+    });
   });
 
   it('refuses to overwrite a different primary configuration unless asked to replace it', async () => {
@@ -106,13 +151,26 @@ describe('log-shipping activities', () => {
     const primary = harness.instance('dc1-sql-a');
     await harness.run('addLogShippingPrimary', { instance: primary, database: 'mgc', settings: primarySettings() });
     const different = { ...primarySettings(), retentionMinutes: 4320, scheduleSeconds: 900 };
-    const refused = await harness.run('addLogShippingPrimary', { instance: primary, database: 'mgc', settings: different }).then(() => undefined, (err: unknown) => err);
+    const refused = await harness
+      .run('addLogShippingPrimary', { instance: primary, database: 'mgc', settings: different })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(refused).toBeInstanceOf(ApplicationFailure);
     expect(refused).toMatchObject({ type: 'ConfigurationDiffers', nonRetryable: true });
     expect((refused as ApplicationFailure).message).toContain('retentionMinutes: 1440 → 4320');
-    const replaced = await harness.run('addLogShippingPrimary', { instance: primary, database: 'mgc', settings: different, replace: true });
+    const replaced = await harness.run('addLogShippingPrimary', {
+      instance: primary,
+      database: 'mgc',
+      settings: different,
+      replace: true,
+    });
     expect(replaced.outcome).toBe('acted');
-    expect((await harness.run('readLogShippingPrimary', { instance: primary, database: 'mgc' })).found).toMatchObject({ retentionMinutes: 4320, backupJob: { scheduleSeconds: 900 } });
+    expect((await harness.run('readLogShippingPrimary', { instance: primary, database: 'mgc' })).found).toMatchObject({
+      retentionMinutes: 4320,
+      backupJob: { scheduleSeconds: 900 },
+    });
   });
 
   it('copies the primary settings to the mirror once it is principal (runbook 3), whose backup job then skips while it is the mirror', async () => {
@@ -121,13 +179,28 @@ describe('log-shipping activities', () => {
     const primary = harness.instance('dc1-sql-a');
     const mirror = harness.instance('dc1-sql-b');
     await harness.run('addLogShippingPrimary', { instance: primary, database: 'mgc', settings: primarySettings() });
-    await harness.run('addLogShippingPrimarySecondary', { instance: primary, database: 'mgc', secondaryServer: 'dc2-sql-a', secondaryDatabase: 'mgc' });
+    await harness.run('addLogShippingPrimarySecondary', {
+      instance: primary,
+      database: 'mgc',
+      secondaryServer: 'dc2-sql-a',
+      secondaryDatabase: 'mgc',
+    });
     await harness.run('plannedMirrorFailover', { database: 'mgc', target: mirror, partner: primary });
 
-    const copied = await twice('copyLogShippingPrimarySettings', { from: primary, to: mirror, database: 'mgc', secondaryServer: 'dc2-sql-a', secondaryDatabase: 'mgc' });
+    const copied = await twice('copyLogShippingPrimarySettings', {
+      from: primary,
+      to: mirror,
+      database: 'mgc',
+      secondaryServer: 'dc2-sql-a',
+      secondaryDatabase: 'mgc',
+    });
     expect(copied.figures.settings).toEqual(primarySettings());
     const onMirror = await harness.run('readLogShippingPrimary', { instance: mirror, database: 'mgc' });
-    expect(onMirror.found).toMatchObject({ backupDirectory: primarySettings().backupDirectory, retentionMinutes: 1440, secondaries: [{ server: 'dc2-sql-a' }] });
+    expect(onMirror.found).toMatchObject({
+      backupDirectory: primarySettings().backupDirectory,
+      retentionMinutes: 1440,
+      secondaries: [{ server: 'dc2-sql-a' }],
+    });
 
     // Back to the original principal: the mirror's backup job reports success without backing up.
     await env.estate.chat.postOne();
@@ -143,14 +216,28 @@ describe('log-shipping activities', () => {
     harness = activityHarness(env);
     const backup = harness.instance('dc2-sql-a');
     const primary = harness.instance('dc1-sql-a');
-    const full = await harness.run('backupFullDatabase', { instance: primary, database: 'mgc', folder: env.topology.backupShare, fileName: 'mgc_seed.bak' });
-    await harness.run('restoreFullDatabase', { instance: backup, database: 'mgc', file: full.figures.file, move: [], replace: false, recovery: 'NORECOVERY' });
+    const full = await harness.run('backupFullDatabase', {
+      instance: primary,
+      database: 'mgc',
+      folder: env.topology.backupShare,
+      fileName: 'mgc_seed.bak',
+    });
+    await harness.run('restoreFullDatabase', {
+      instance: backup,
+      database: 'mgc',
+      file: full.figures.file,
+      move: [],
+      replace: false,
+      recovery: 'NORECOVERY',
+    });
     await harness.run('addLogShippingSecondary', { instance: backup, database: 'mgc', settings: secondarySettings() });
     const removed = await twice('removeLogShippingSecondary', { instance: backup, database: 'mgc', waitSeconds: 30 });
     expect(removed.outcome).toBe('acted');
     expect(env.estate.snapshot().instances.find((instance) => instance.name === 'dc2-sql-a')!.jobs).toEqual([]);
     // The database itself is untouched: still RESTORING, ready for the remaining logs.
-    expect(env.estate.snapshot().instances.find((instance) => instance.name === 'dc2-sql-a')!.databases[0]).toMatchObject({ name: 'mgc', state: 'RESTORING' });
+    expect(
+      env.estate.snapshot().instances.find((instance) => instance.name === 'dc2-sql-a')!.databases[0],
+    ).toMatchObject({ name: 'mgc', state: 'RESTORING' });
   });
 
   it('removes stale primary metadata (and its backup job) once', async () => {
@@ -158,7 +245,12 @@ describe('log-shipping activities', () => {
     harness = activityHarness(env);
     const primary = harness.instance('dc1-sql-a');
     await harness.run('addLogShippingPrimary', { instance: primary, database: 'mgc', settings: primarySettings() });
-    await harness.run('addLogShippingPrimarySecondary', { instance: primary, database: 'mgc', secondaryServer: 'dc2-sql-a', secondaryDatabase: 'mgc' });
+    await harness.run('addLogShippingPrimarySecondary', {
+      instance: primary,
+      database: 'mgc',
+      secondaryServer: 'dc2-sql-a',
+      secondaryDatabase: 'mgc',
+    });
     expect((await twice('removeLogShippingPrimary', { instance: primary, database: 'mgc' })).outcome).toBe('acted');
     expect(env.estate.snapshot().instances[0]).toMatchObject({ jobs: [], logShipping: { primaries: [] } });
   });
@@ -168,11 +260,22 @@ describe('log-shipping activities', () => {
     harness = activityHarness(env);
     const primary = harness.instance('dc1-sql-a');
     await harness.run('addLogShippingPrimary', { instance: primary, database: 'mgc', settings: primarySettings() });
-    const unknown = await harness.run('runAgentJob', { instance: primary, jobName: 'LSBackup_nope', timeoutSeconds: 5 }).then(() => undefined, (err: unknown) => err);
+    const unknown = await harness
+      .run('runAgentJob', { instance: primary, jobName: 'LSBackup_nope', timeoutSeconds: 5 })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(unknown).toMatchObject({ type: 'JobFailed', message: 'there is no job named LSBackup_nope on dc1-sql-a' });
     // Remove the share: the backup job cannot write its file.
-    env.estate.instance('dc1-sql-a').msdb.rows('log_shipping_primary_databases')[0].backup_directory = '/nonexistent/share';
-    const failed = await harness.run('runAgentJob', { instance: primary, jobName: 'LSBackup_mgc', timeoutSeconds: 30 }).then(() => undefined, (err: unknown) => err);
+    env.estate.instance('dc1-sql-a').msdb.rows('log_shipping_primary_databases')[0].backup_directory =
+      '/nonexistent/share';
+    const failed = await harness
+      .run('runAgentJob', { instance: primary, jobName: 'LSBackup_mgc', timeoutSeconds: 30 })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(failed).toMatchObject({ type: 'JobFailed', nonRetryable: true });
     expect((failed as Error).message).toContain('Error 3201');
   });

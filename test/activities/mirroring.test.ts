@@ -22,10 +22,17 @@ afterEach(async () => {
   await env?.close();
 });
 
-const mgc = (instance: string) => env.estate.snapshot().instances.find((candidate) => candidate.name === instance)!.databases.find((database) => database.name === 'mgc');
+const mgc = (instance: string) =>
+  env.estate
+    .snapshot()
+    .instances.find((candidate) => candidate.name === instance)!
+    .databases.find((database) => database.name === 'mgc');
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const error = await promise.then(() => undefined, (err: unknown) => err);
+  const error = await promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(error, 'the activity should have failed').toBeInstanceOf(ApplicationFailure);
   return error as ApplicationFailure;
 }
@@ -33,11 +40,28 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
 describe('mirroring activities', () => {
   it('reads a partner, and reports an unreachable one as evidence rather than failing', async () => {
     await start();
-    const principal = await harness.run('readMirroringState', { instance: harness.instance('dc1-sql-a'), database: 'mgc' });
-    expect(principal).toMatchObject({ outcome: 'observed', found: { reachable: true, state: 'ONLINE', role: 'PRINCIPAL', mirroringState: 'SYNCHRONIZED', safety: 'FULL', partner: 'dc1-sql-b' } });
+    const principal = await harness.run('readMirroringState', {
+      instance: harness.instance('dc1-sql-a'),
+      database: 'mgc',
+    });
+    expect(principal).toMatchObject({
+      outcome: 'observed',
+      found: {
+        reachable: true,
+        state: 'ONLINE',
+        role: 'PRINCIPAL',
+        mirroringState: 'SYNCHRONIZED',
+        safety: 'FULL',
+        partner: 'dc1-sql-b',
+      },
+    });
     await env.estate.stopInstance('dc1-sql-a');
     const gone = await harness.run('readMirroringState', { instance: harness.instance('dc1-sql-a'), database: 'mgc' });
-    expect(gone).toMatchObject({ outcome: 'observed', found: { reachable: false }, summary: 'dc1-sql-a cannot be reached' });
+    expect(gone).toMatchObject({
+      outcome: 'observed',
+      found: { reachable: false },
+      summary: 'dc1-sql-a cannot be reached',
+    });
   });
 
   it('planned failover acts once, then reports skipped and changes nothing', async () => {
@@ -56,12 +80,28 @@ describe('mirroring activities', () => {
   it('refuses a planned failover on a SYNCHRONIZING session (NotSynchronized), with the session state in the details', async () => {
     await start({ synchronizeAfterMs: 60_000 });
     const principal = harness.instance('dc1-sql-a');
-    expect((await harness.run('setMirroringSafety', { database: 'mgc', principal, safety: 'OFF' })).outcome).toBe('acted');
-    expect((await harness.run('setMirroringSafety', { database: 'mgc', principal, safety: 'OFF' })).outcome).toBe('skipped');
-    const safetyOff = await failureOf(harness.run('plannedMirrorFailover', { database: 'mgc', target: harness.instance('dc1-sql-b'), partner: principal }));
+    expect((await harness.run('setMirroringSafety', { database: 'mgc', principal, safety: 'OFF' })).outcome).toBe(
+      'acted',
+    );
+    expect((await harness.run('setMirroringSafety', { database: 'mgc', principal, safety: 'OFF' })).outcome).toBe(
+      'skipped',
+    );
+    const safetyOff = await failureOf(
+      harness.run('plannedMirrorFailover', {
+        database: 'mgc',
+        target: harness.instance('dc1-sql-b'),
+        partner: principal,
+      }),
+    );
     expect(safetyOff).toMatchObject({ type: 'SafetyNotFull', nonRetryable: true });
     await harness.run('setMirroringSafety', { database: 'mgc', principal, safety: 'FULL' });
-    const failure = await failureOf(harness.run('plannedMirrorFailover', { database: 'mgc', target: harness.instance('dc1-sql-b'), partner: principal }));
+    const failure = await failureOf(
+      harness.run('plannedMirrorFailover', {
+        database: 'mgc',
+        target: harness.instance('dc1-sql-b'),
+        partner: principal,
+      }),
+    );
     expect(failure).toMatchObject({ type: 'NotSynchronized', nonRetryable: true });
     expect(failure.details?.[0]).toMatchObject({ instance: 'dc1-sql-a', mirroringState: 'SYNCHRONIZING' });
     expect(mgc('dc1-sql-a')).toMatchObject({ state: 'ONLINE', mirroring: { role: 'PRINCIPAL' } });
@@ -70,7 +110,13 @@ describe('mirroring activities', () => {
   it('fails as retryable NotReachable on a stopped instance and as non-retryable LoginFailed with a wrong password', async () => {
     await start();
     await env.estate.stopInstance('dc1-sql-a');
-    const stopped = await failureOf(harness.run('plannedMirrorFailover', { database: 'mgc', target: harness.instance('dc1-sql-b'), partner: harness.instance('dc1-sql-a') }));
+    const stopped = await failureOf(
+      harness.run('plannedMirrorFailover', {
+        database: 'mgc',
+        target: harness.instance('dc1-sql-b'),
+        partner: harness.instance('dc1-sql-a'),
+      }),
+    );
     expect(stopped).toMatchObject({ type: 'NotReachable', nonRetryable: false });
     expect(stopped.details?.[0]).toMatchObject({ instance: 'dc1-sql-a' });
 
@@ -92,10 +138,16 @@ describe('mirroring activities', () => {
     await harness.run('setMirroringSafety', { database: 'mgc', principal, safety: 'OFF' });
     await harness.run('setMirroringSafety', { database: 'mgc', principal, safety: 'FULL' });
     const heartbeats: unknown[] = [];
-    const waited = await harness.run('waitUntilSynchronized', { database: 'mgc', principal, timeoutSeconds: 10, pollMs: 100 }, { onHeartbeat: (details) => heartbeats.push(details) });
+    const waited = await harness.run(
+      'waitUntilSynchronized',
+      { database: 'mgc', principal, timeoutSeconds: 10, pollMs: 100 },
+      { onHeartbeat: (details) => heartbeats.push(details) },
+    );
     expect(waited.outcome).toBe('acted');
     expect(heartbeats).toContainEqual({ mirroringState: 'SYNCHRONIZING' });
-    expect((await harness.run('waitUntilSynchronized', { database: 'mgc', principal, timeoutSeconds: 10 })).outcome).toBe('skipped');
+    expect(
+      (await harness.run('waitUntilSynchronized', { database: 'mgc', principal, timeoutSeconds: 10 })).outcome,
+    ).toBe('skipped');
   });
 
   it('forces service only when the principal cannot be reached (PrincipalReachable otherwise), once', async () => {

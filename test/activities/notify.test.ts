@@ -21,17 +21,29 @@ async function receiver(statuses: number[]): Promise<WebhookReceiver> {
   return started;
 }
 
-const event: NotificationEvent = { kind: 'gate-opened', pool: 'pchat.sim.local', runbook: 'failover', workflowId: 'failover-pchat.sim.local', gate: 'declare-disaster', summary: 'failover waits for declare-disaster' };
+const event: NotificationEvent = {
+  kind: 'gate-opened',
+  pool: 'pchat.sim.local',
+  runbook: 'failover',
+  workflowId: 'failover-pchat.sim.local',
+  gate: 'declare-disaster',
+  summary: 'failover waits for declare-disaster',
+};
 const activities = createActivities(realDependencies());
 const notify = (webhook: string | undefined): ReturnType<typeof activities.notify> =>
-  new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') }).run(activities.notify, { webhook, event }) as ReturnType<typeof activities.notify>;
+  new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') }).run(activities.notify, {
+    webhook,
+    event,
+  }) as ReturnType<typeof activities.notify>;
 
 describe('notify', () => {
   it('POSTs the event as JSON', async () => {
     const hook = await receiver([204]);
     const result = await notify(hook.url);
     expect(result).toMatchObject({ outcome: 'acted', figures: { status: 204, attempts: 1 } });
-    expect(hook.received).toEqual([{ contentType: 'application/json', body: expect.objectContaining({ ...event, sentAt: expect.any(String) }) }]);
+    expect(hook.received).toEqual([
+      { contentType: 'application/json', body: expect.objectContaining({ ...event, sentAt: expect.any(String) }) },
+    ]);
   });
 
   it('retries a receiver that fails, and stops at one that refuses', async () => {
@@ -43,6 +55,9 @@ describe('notify', () => {
   });
 
   it('skips when no webhook is configured', async () => {
-    expect(await notify(undefined)).toMatchObject({ outcome: 'skipped', summary: 'no webhook configured (notifications.webhook)' });
+    expect(await notify(undefined)).toMatchObject({
+      outcome: 'skipped',
+      summary: 'no webhook configured (notifications.webhook)',
+    });
   });
 });

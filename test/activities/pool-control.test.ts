@@ -24,12 +24,24 @@ async function start() {
 }
 
 function pool(overrides: Partial<PoolTarget> = {}): PoolTarget {
-  return { poolControl: env.topology.poolControl, fqdn: env.topology.pool.fqdn, identity: env.topology.pool.identity!, ...overrides };
+  return {
+    poolControl: env.topology.poolControl,
+    fqdn: env.topology.pool.fqdn,
+    identity: env.topology.pool.identity!,
+    ...overrides,
+  };
 }
 
 /** What the stand-in shell recorded, invocation by invocation. */
-function invocations(): { argv: string[]; statements: { cmdlet: string; parameters: Record<string, unknown> | null }[]; exitCode: number }[] {
-  return readFileSync(`${env.estate.poolStateFile}.invocations.jsonl`, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+function invocations(): {
+  argv: string[];
+  statements: { cmdlet: string; parameters: Record<string, unknown> | null }[];
+  exitCode: number;
+}[] {
+  return readFileSync(`${env.estate.poolStateFile}.invocations.jsonl`, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
 }
 
 describe('pool-control activities', () => {
@@ -41,10 +53,16 @@ describe('pool-control activities', () => {
 
   it('reads the pool, sets its state and active servers once each, verifying by reading back', async () => {
     await start();
-    expect((await harness.run('readPoolState', { pool: pool() })).found).toEqual({ poolState: 'Normal', activeServers: ['pchat-fe1.sim.local', 'pchat-fe2.sim.local'] });
+    expect((await harness.run('readPoolState', { pool: pool() })).found).toEqual({
+      poolState: 'Normal',
+      activeServers: ['pchat-fe1.sim.local', 'pchat-fe2.sim.local'],
+    });
 
     const cleared = await harness.run('setActiveServers', { pool: pool(), servers: [] });
-    expect(cleared).toMatchObject({ outcome: 'acted', summary: 'active servers of pchat.sim.local: pchat-fe1.sim.local, pchat-fe2.sim.local → none' });
+    expect(cleared).toMatchObject({
+      outcome: 'acted',
+      summary: 'active servers of pchat.sim.local: pchat-fe1.sim.local, pchat-fe2.sim.local → none',
+    });
     expect(readPoolState(env.estate.poolStateFile).activeServers).toEqual([]);
     expect((await harness.run('setActiveServers', { pool: pool(), servers: [] })).outcome).toBe('skipped');
 
@@ -52,17 +70,25 @@ describe('pool-control activities', () => {
     expect((await harness.run('setPoolState', { pool: pool(), state: 'FailedOver' })).outcome).toBe('skipped');
     const dc2 = ['pchat-fe3.sim.local', 'pchat-fe4.sim.local'];
     expect((await harness.run('setActiveServers', { pool: pool(), servers: dc2 })).outcome).toBe('acted');
-    expect((await harness.run('setActiveServers', { pool: pool(), servers: [...dc2].reverse() })).outcome).toBe('skipped');
+    expect((await harness.run('setActiveServers', { pool: pool(), servers: [...dc2].reverse() })).outcome).toBe(
+      'skipped',
+    );
     expect(readPoolState(env.estate.poolStateFile)).toMatchObject({ poolState: 'FailedOver', activeServers: dc2 });
   });
 
   it("passes a server name or identity with ', ;, $() and a newline as one literal argument, and surfaces the cmdlet's refusal", async () => {
     await start();
     const hostile = "pc'1; Set-CsPersistentChatState -PoolState FailedOver $(whoami)\nRemove-Item x";
-    const server = await harness.run('setActiveServers', { pool: pool(), servers: [hostile] }).then(() => undefined, (err: unknown) => err);
+    const server = await harness.run('setActiveServers', { pool: pool(), servers: [hostile] }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(server).toMatchObject({ type: 'PoolControlFailed', nonRetryable: true });
     expect((server as Error).message).toContain('Set-CsPersistentChatActiveServer failed');
-    const identity = await harness.run('setPoolState', { pool: pool({ identity: hostile }), state: 'FailedOver' }).then(() => undefined, (err: unknown) => err);
+    const identity = await harness.run('setPoolState', { pool: pool({ identity: hostile }), state: 'FailedOver' }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(identity).toMatchObject({ type: 'PoolControlFailed' });
 
     const recorded = invocations();
@@ -73,34 +99,80 @@ describe('pool-control activities', () => {
     expect(getState.statements[0].parameters).toMatchObject({ Identity: hostile });
     // Nothing ran but the one cmdlet of each line: the pool is untouched.
     expect(recorded.every((entry) => entry.statements.length <= 2)).toBe(true);
-    expect(readPoolState(env.estate.poolStateFile)).toMatchObject({ poolState: 'Normal', activeServers: ['pchat-fe1.sim.local', 'pchat-fe2.sim.local'] });
+    expect(readPoolState(env.estate.poolStateFile)).toMatchObject({
+      poolState: 'Normal',
+      activeServers: ['pchat-fe1.sim.local', 'pchat-fe2.sim.local'],
+    });
   });
 
   it('says how to fix a pool-control command that cannot run', async () => {
     await start();
-    const missing = await harness.run('readPoolState', { pool: pool({ poolControl: { command: ['/nonexistent/pwsh', '-Command'], timeout: '5s' } }) }).then(() => undefined, (err: unknown) => err);
+    const missing = await harness
+      .run('readPoolState', {
+        pool: pool({ poolControl: { command: ['/nonexistent/pwsh', '-Command'], timeout: '5s' } }),
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(missing).toMatchObject({ type: 'PoolControlUnavailable', nonRetryable: true });
-    expect((missing as Error).message).toBe('cannot run the pool-control command /nonexistent/pwsh: not found; check poolControl.command in the topology');
+    expect((missing as Error).message).toBe(
+      'cannot run the pool-control command /nonexistent/pwsh: not found; check poolControl.command in the topology',
+    );
   });
 
   it('fails mgc over to the mirror through Invoke-CsDatabaseFailover once', async () => {
     await start();
-    const input = { pool: pool(), databaseType: 'PersistentChat' as const, database: 'mgc', newPrincipal: 'Mirror' as const, target: harness.instance('dc1-sql-b'), force: false };
+    const input = {
+      pool: pool(),
+      databaseType: 'PersistentChat' as const,
+      database: 'mgc',
+      newPrincipal: 'Mirror' as const,
+      target: harness.instance('dc1-sql-b'),
+      force: false,
+    };
     expect((await harness.run('invokeDatabaseFailover', input)).outcome).toBe('acted');
-    expect(env.estate.snapshot().instances[1].databases[0]).toMatchObject({ name: 'mgc', state: 'ONLINE', mirroring: { role: 'PRINCIPAL' } });
+    expect(env.estate.snapshot().instances[1].databases[0]).toMatchObject({
+      name: 'mgc',
+      state: 'ONLINE',
+      mirroring: { role: 'PRINCIPAL' },
+    });
     expect((await harness.run('invokeDatabaseFailover', input)).outcome).toBe('skipped');
   });
 
   it('installs mirroring through Install-CsMirrorDatabase once (skipped when the pair is already mirrored)', async () => {
     await start();
     const primary = harness.instance('dc1-sql-a');
-    const full = await harness.run('backupFullDatabase', { instance: primary, database: 'mgc', folder: env.topology.backupShare, fileName: 'mgc_seed.bak' });
-    await harness.run('restoreFullDatabase', { instance: harness.instance('dc2-sql-a'), database: 'mgc', file: full.figures.file, move: [], replace: false, recovery: 'RECOVERY' });
+    const full = await harness.run('backupFullDatabase', {
+      instance: primary,
+      database: 'mgc',
+      folder: env.topology.backupShare,
+      fileName: 'mgc_seed.bak',
+    });
+    await harness.run('restoreFullDatabase', {
+      instance: harness.instance('dc2-sql-a'),
+      database: 'mgc',
+      file: full.figures.file,
+      move: [],
+      replace: false,
+      recovery: 'RECOVERY',
+    });
     await harness.run('setPoolState', { pool: pool(), state: 'FailedOver' });
-    const input = { pool: pool(), databaseType: 'PersistentChat' as const, database: 'mgc', principal: harness.instance('dc2-sql-a'), mirror: harness.instance('dc2-sql-b'), fileShare: env.topology.backupShare.sqlPath };
+    const input = {
+      pool: pool(),
+      databaseType: 'PersistentChat' as const,
+      database: 'mgc',
+      principal: harness.instance('dc2-sql-a'),
+      mirror: harness.instance('dc2-sql-b'),
+      fileShare: env.topology.backupShare.sqlPath,
+    };
     expect((await harness.run('installMirrorDatabase', input)).outcome).toBe('acted');
     expect((await harness.run('installMirrorDatabase', input)).outcome).toBe('skipped');
     const mirror = env.estate.snapshot().instances.find((instance) => instance.name === 'dc2-sql-b')!.databases[0];
-    expect(mirror).toMatchObject({ name: 'mgc', state: 'RESTORING', mirroring: { role: 'MIRROR', partner: 'dc2-sql-a' } });
+    expect(mirror).toMatchObject({
+      name: 'mgc',
+      state: 'RESTORING',
+      mirroring: { role: 'MIRROR', partner: 'dc2-sql-a' },
+    });
   });
 });

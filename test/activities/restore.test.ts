@@ -24,10 +24,19 @@ async function start() {
   harness = activityHarness(env);
 }
 
-const backupDatabase = () => env.estate.snapshot().instances.find((instance) => instance.name === 'dc2-sql-a')!.databases.find((database) => database.name === 'mgc')!;
+const backupDatabase = () =>
+  env.estate
+    .snapshot()
+    .instances.find((instance) => instance.name === 'dc2-sql-a')!
+    .databases.find((database) => database.name === 'mgc')!;
 
 async function logRestores(): Promise<string[]> {
-  const rows = (await env.query<{ file: string }>('dc2-sql-a', `SELECT f.physical_device_name AS file FROM msdb.dbo.restorehistory r JOIN msdb.dbo.backupset b ON b.backup_set_id = r.backup_set_id JOIN msdb.dbo.backupmediafamily f ON f.media_set_id = b.media_set_id WHERE r.restore_type = 'L'`)).recordset;
+  const rows = (
+    await env.query<{ file: string }>(
+      'dc2-sql-a',
+      `SELECT f.physical_device_name AS file FROM msdb.dbo.restorehistory r JOIN msdb.dbo.backupset b ON b.backup_set_id = r.backup_set_id JOIN msdb.dbo.backupmediafamily f ON f.media_set_id = b.media_set_id WHERE r.restore_type = 'L'`,
+    )
+  ).recordset;
   return rows.map((row) => row.file);
 }
 
@@ -47,7 +56,9 @@ describe('applyPendingLogs', () => {
     const input = { instance: harness.instance('dc2-sql-a'), database: 'mgc', logs: shuffled(logs) };
     expect(input.logs.map((log) => log.file)).not.toEqual(logs.map((log) => log.file));
     const heartbeats: ApplyProgress[] = [];
-    const result = await harness.run('applyPendingLogs', input, { onHeartbeat: (details) => heartbeats.push(details as ApplyProgress) });
+    const result = await harness.run('applyPendingLogs', input, {
+      onHeartbeat: (details) => heartbeats.push(details as ApplyProgress),
+    });
     expect(result.outcome).toBe('acted');
     expect(result.figures.applied).toEqual(logs.map((log) => log.file));
     expect(result.figures.redoLsnAfter).toBe(logs[199].lastLsn);
@@ -82,14 +93,21 @@ describe('applyPendingLogs', () => {
             setTimeout(() => environment.cancel(), 100);
           }),
       })
-      .then(() => undefined, (err: unknown) => err);
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     env.estate.setLatency('dc2-sql-a', 0);
     expect(cancelled).toBeInstanceOf(CancelledFailure);
     expect(last).toEqual({ applied: 100, lastFile: logs[99].file, redoLsn: logs[99].lastLsn });
     expect(await logRestores()).toHaveLength(100);
 
     const resumed = await harness.run('applyPendingLogs', input, { heartbeatDetails: last });
-    expect(resumed.figures).toMatchObject({ resumedAfter: logs[99].file, alreadyApplied: 100, redoLsnAfter: logs[199].lastLsn });
+    expect(resumed.figures).toMatchObject({
+      resumedAfter: logs[99].file,
+      alreadyApplied: 100,
+      redoLsnAfter: logs[199].lastLsn,
+    });
     expect(resumed.figures.applied).toEqual(logs.slice(100).map((log) => log.file));
     expect(resumed.summary).toContain(`(resumed after ${logs[99].file})`);
     // Each file restored exactly once.
@@ -100,7 +118,12 @@ describe('applyPendingLogs', () => {
     await start();
     const { logs } = await seedLogChain(env, 20);
     const withoutOne = logs.filter((_, index) => index !== 10);
-    const failure = await harness.run('applyPendingLogs', { instance: harness.instance('dc2-sql-a'), database: 'mgc', logs: withoutOne }).then(() => undefined, (err: unknown) => err);
+    const failure = await harness
+      .run('applyPendingLogs', { instance: harness.instance('dc2-sql-a'), database: 'mgc', logs: withoutOne })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure).toMatchObject({ type: 'LogChainBroken', nonRetryable: true });
     expect((failure as ApplicationFailure).details?.[0]).toMatchObject({
@@ -119,9 +142,17 @@ describe('applyPendingLogs', () => {
     await start();
     const { logs } = await seedLogChain(env, 5);
     env.estate.deleteBackupFile(logs[2].file);
-    const failure = await harness.run('applyPendingLogs', { instance: harness.instance('dc2-sql-a'), database: 'mgc', logs }).then(() => undefined, (err: unknown) => err);
+    const failure = await harness
+      .run('applyPendingLogs', { instance: harness.instance('dc2-sql-a'), database: 'mgc', logs })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(failure).toMatchObject({ type: 'BackupFileUnavailable' });
-    expect((failure as ApplicationFailure).details?.[0]).toMatchObject({ instance: 'dc2-sql-a', sqlErrors: [3201, 3013] });
+    expect((failure as ApplicationFailure).details?.[0]).toMatchObject({
+      instance: 'dc2-sql-a',
+      sqlErrors: [3201, 3013],
+    });
   });
 });
 
@@ -138,17 +169,35 @@ describe('other restore steps', () => {
     const ended = await harness.run('endSessions', { instance: primary, database: 'mgc' });
     expect(['acted', 'skipped']).toContain(ended.outcome);
 
-    const input = { instance: primary, database: 'mgc', folder: env.topology.backupShare, fileName: 'mgc_20260102000000.trn' };
+    const input = {
+      instance: primary,
+      database: 'mgc',
+      folder: env.topology.backupShare,
+      fileName: 'mgc_20260102000000.trn',
+    };
     const tail = await harness.run('backupTailLog', input);
     expect(tail.outcome).toBe('acted');
     expect(tail.figures).toMatchObject({ type: 'Log', isForceOffline: true, firstLsn: logs[2].lastLsn });
     expect((await harness.run('backupTailLog', input)).outcome).toBe('skipped');
 
-    const all = [...logs, { file: tail.figures.file, firstLsn: tail.figures.firstLsn, lastLsn: tail.figures.lastLsn, backupFinish: tail.figures.backupFinish }];
+    const all = [
+      ...logs,
+      {
+        file: tail.figures.file,
+        firstLsn: tail.figures.firstLsn,
+        lastLsn: tail.figures.lastLsn,
+        backupFinish: tail.figures.backupFinish,
+      },
+    ];
     await harness.run('applyPendingLogs', { instance: harness.instance('dc2-sql-a'), database: 'mgc', logs: all });
-    const recovered = await harness.run('recoverDatabase', { instance: harness.instance('dc2-sql-a'), database: 'mgc' });
+    const recovered = await harness.run('recoverDatabase', {
+      instance: harness.instance('dc2-sql-a'),
+      database: 'mgc',
+    });
     expect(recovered.outcome).toBe('acted');
-    expect((await harness.run('recoverDatabase', { instance: harness.instance('dc2-sql-a'), database: 'mgc' })).outcome).toBe('skipped');
+    expect(
+      (await harness.run('recoverDatabase', { instance: harness.instance('dc2-sql-a'), database: 'mgc' })).outcome,
+    ).toBe('skipped');
     expect(env.estate.lostMessages('dc2-sql-a')).toEqual([]);
   });
 
@@ -160,7 +209,10 @@ describe('other restore steps', () => {
     const primary = harness.instance('dc1-sql-a');
     const ended = await harness.run('endSessions', { instance: primary, database: 'mgc' });
     expect(ended.outcome).toBe('acted');
-    expect(ended.found.sessions.map((session) => session.host).sort()).toEqual(['pchat-fe1.sim.local', 'pchat-fe2.sim.local']);
+    expect(ended.found.sessions.map((session) => session.host).sort()).toEqual([
+      'pchat-fe1.sim.local',
+      'pchat-fe2.sim.local',
+    ]);
     expect(ended.found.sessions.every((session) => session.program === 'Persistent Chat Server')).toBe(true);
     expect((await harness.run('endSessions', { instance: primary, database: 'mgc' })).outcome).toBe('skipped');
   });

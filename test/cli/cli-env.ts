@@ -9,7 +9,11 @@ import type { RunbookHarness } from '../helpers/runbooks';
 import { temporalAddress } from '../helpers/temporal';
 
 export function cliEnv(harness?: RunbookHarness): NodeJS.ProcessEnv {
-  return { TEMPORAL_ADDRESS: temporalAddress(), TEMPORAL_NAMESPACE: 'default', PCHAT_DR_TASK_QUEUE: harness?.taskQueue ?? 'pchat-dr-cli-test-unused' };
+  return {
+    TEMPORAL_ADDRESS: temporalAddress(),
+    TEMPORAL_NAMESPACE: 'default',
+    PCHAT_DR_TASK_QUEUE: harness?.taskQueue ?? 'pchat-dr-cli-test-unused',
+  };
 }
 
 export function cli(harness: RunbookHarness | undefined, args: string[]): Promise<CliResult> {

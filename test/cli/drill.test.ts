@@ -26,11 +26,20 @@ afterEach(async () => {
   // Schedules live on the shared dev server: none of this test may fire after it.
   const { client, close } = await connectClient();
   try {
-    for (const id of schedules.splice(0)) await client.schedule.getHandle(id).delete().catch(() => undefined);
+    for (const id of schedules.splice(0))
+      await client.schedule
+        .getHandle(id)
+        .delete()
+        .catch(() => undefined);
     if (harness) {
       // A drill a schedule started may still run: end it with the test.
-      for await (const run of client.workflow.list({ query: `${POOL.name} = '${harness.env.topology.pool.fqdn}' AND ExecutionStatus = 'Running'` })) {
-        await client.workflow.getHandle(run.workflowId, run.runId).terminate('test finished').catch(() => undefined);
+      for await (const run of client.workflow.list({
+        query: `${POOL.name} = '${harness.env.topology.pool.fqdn}' AND ExecutionStatus = 'Running'`,
+      })) {
+        await client.workflow
+          .getHandle(run.workflowId, run.runId)
+          .terminate('test finished')
+          .catch(() => undefined);
       }
     }
   } finally {
@@ -39,7 +48,6 @@ afterEach(async () => {
   await harness?.close();
   harness = undefined;
 });
-
 
 async function listed(h: RunbookHarness | undefined, id: string): Promise<DrillScheduleView | undefined> {
   const list = await cli(h, ['drill', 'list', '-o', 'json']);
@@ -54,185 +62,372 @@ async function history(h: RunbookHarness, pool: string): Promise<DrillHistoryEnt
 }
 
 describe('pchat-dr drill', () => {
-  it('schedules drills that fire, lists, pauses and resumes the schedule, is paused by a failing drill, shows the drills in history and report, and deletes it', { timeout: 180_000 }, async () => {
-    harness = await runbookHarness({ label: 'cli-drill-schedule' });
-    const h = harness;
-    const file = h.env.topologyFile;
-    const pool = h.env.topology.pool.fqdn;
-    const id = `${h.taskQueue}-drills`;
-    await h.withWorker(async () => {
-      await setUpLogShipping(h);
+  it(
+    'schedules drills that fire, lists, pauses and resumes the schedule, is paused by a failing drill, shows the drills in history and report, and deletes it',
+    { timeout: 180_000 },
+    async () => {
+      harness = await runbookHarness({ label: 'cli-drill-schedule' });
+      const h = harness;
+      const file = h.env.topologyFile;
+      const pool = h.env.topology.pool.fqdn;
+      const id = `${h.taskQueue}-drills`;
+      await h.withWorker(async () => {
+        await setUpLogShipping(h);
+
+        schedules.push(id);
+        const created = await cli(h, [
+          'drill',
+          'schedule',
+          '-f',
+          file,
+          '--every',
+          '1h',
+          '--id',
+          id,
+          '--note',
+          'weekly drill of the test estate',
+        ]);
+        expect(created.code, created.stderr).toBe(0);
+        expect(created.stdout).toContain(`created drill schedule ${id} for pool ${pool}`);
+        expect(created.stdout).toContain('when:       every 1h');
+        expect(created.stdout).toContain(
+          'overlap SKIP (never two drills at once), catch-up window 10m, pause on failure',
+        );
+        expect(created.stdout).toContain(`initiator schedule:${id}, read-only`);
+        expect(created.stdout).toMatch(/next runs: {2}\d{4}-\d{2}-\d{2} \d{2}:00:00Z/);
+        expect(created.stdout).toContain('after changing the file, run pchat-dr drill schedule again');
+
+        // The same id again: an update, said so; now every few seconds.
+        const updated = await cli(h, [
+          'drill',
+          'schedule',
+          '-f',
+          file,
+          '--every',
+          '3s',
+          '--id',
+          id,
+          '--reason',
+          'CLI test',
+          '-o',
+          'json',
+        ]);
+        expect(updated.code, updated.stderr).toBe(0);
+        expect(JSON.parse(updated.stdout)).toMatchObject({
+          action: 'updated',
+          scheduleId: id,
+          pool,
+          spec: 'every 3s',
+          paused: false,
+          note: 'weekly drill of the test estate',
+          policies: { overlap: 'SKIP', catchupWindow: '10m', pauseOnFailure: true },
+          initiator: `schedule:${id}`,
+          reason: 'CLI test',
+          rehearse: null,
+        });
+
+        // It fires: a drill of the pool, passed, with RPO and estimated RTO.
+        const drills = await eventually(
+          async () => {
+            const entries = await history(h, pool);
+            return entries.length > 0 ? entries : null;
+          },
+          90_000,
+          'a scheduled drill to finish',
+        );
+        const first = drills[drills.length - 1];
+        expect(first.workflowId).toMatch(new RegExp(`^drill-${pool.replace(/\./g, '\\.')}-`));
+        expect(first, JSON.stringify(first)).toMatchObject({
+          outcome: 'succeeded',
+          passed: true,
+          failedChecks: 0,
+          failed: [],
+          skipped: null,
+        });
+        expect(first.rpoSeconds).toBeGreaterThanOrEqual(0);
+        expect(first.estimatedRtoSeconds).toBeGreaterThan(0);
+
+        // Paused by a person, with a note: no drill starts until it is resumed.
+        const paused = await cli(h, ['drill', 'pause', id, '--note', 'DC2 maintenance INC-7', '--as', 'carol']);
+        expect(paused.code, paused.stderr).toBe(0);
+        expect(paused.stdout).toContain(`paused drill schedule ${id}: paused by carol: DC2 maintenance INC-7`);
+        const whilePaused = await eventually(() => listed(h, id), 15_000, 'the schedule to be listed');
+        expect(whilePaused).toMatchObject({
+          pool,
+          spec: 'every 3s',
+          paused: true,
+          note: 'paused by carol: DC2 maintenance INC-7',
+          policies: { overlap: 'SKIP', catchupWindow: '10m', pauseOnFailure: true },
+        });
+        expect(whilePaused!.lastRun?.workflowId).toMatch(new RegExp(`^drill-${pool.replace(/\./g, '\\.')}-`));
+        const table = await cli(h, ['drill', 'list']);
+        expect(table.stdout).toMatch(/ID\s+POOL\s+WHEN\s+STATE\s+NEXT RUN\s+LAST DRILL/);
+        expect(table.stdout).toMatch(
+          new RegExp(
+            `${id}\\s+${pool.replace(/\./g, '\\.')}\\s+every 3s\\s+paused: paused by carol: DC2 maintenance INC-7`,
+          ),
+        );
+
+        // Resumed: active again, the note says who resumed it; then paused again while the estate is broken.
+        const resumed = await cli(h, ['drill', 'resume', id, '--as', 'dave']);
+        expect(resumed.code, resumed.stderr).toBe(0);
+        expect(resumed.stdout).toContain(`resumed drill schedule ${id}: next drill `);
+        expect(await listed(h, id)).toMatchObject({ paused: false, note: 'resumed by dave' });
+        expect((await cli(h, ['drill', 'pause', id, '--note', 'breaking the estate'])).code).toBe(0);
+        await eventually(
+          async () => ((await listed(h, id))?.running.length === 0 ? true : null),
+          90_000,
+          'the last drill to end',
+        );
+
+        // The text history: result, RPO and estimated RTO per drill.
+        const text = await cli(h, ['drill', 'history', pool]);
+        expect(text.code, text.stderr).toBe(0);
+        expect(text.stdout).toMatch(/DRILL\s+STARTED\s+RESULT\s+FAILED\s+RPO\s+EST\. RTO/);
+        expect(text.stdout).toMatch(
+          new RegExp(`${first.workflowId.replace(/[.:]/g, '\\$&')}\\s+\\S+ \\S+Z\\s+passed\\s+0\\s+\\d`),
+        );
+
+        // The drill's report: its findings first (result, figures, every check), then the run's record.
+        const report = await cli(h, ['report', first.workflowId, '-o', 'md']);
+        expect(report.code, report.stderr).toBe(0);
+        expect(report.stdout).toContain(`# DR drill ${first.workflowId}`);
+        expect(report.stdout).toContain('**Result: PASSED**');
+        expect(report.stdout).toMatch(
+          /\| RPO \(last restored log backup vs\. last log backup\) \| [^|]+ \| [^|]+ \| met \|/,
+        );
+        expect(report.stdout).toMatch(/\| Estimated RTO \(restore rehearsal\) \| \d[^|]* \| [^|]+ \| met \|/);
+        expect(report.stdout).toMatch(/## Health[\s\S]*\| Mirroring of mgc \| pass \|/);
+        expect(report.stdout).toContain('| Restore rehearsal | pass |');
+        expect(report.stdout).toContain('## Run record');
+        expect(report.stdout).toContain(`by schedule:${id}`);
+        expect(report.stdout).toContain('| Reason | CLI test |');
+        expect(report.stdout).toMatch(/\| Restore .* \(`restore-scratch`\) \| dc2-sql-a \| acted \|/);
+        expect(report.stdout).not.toContain('No gate opened');
+        expect(report.stdout).not.toContain(simulatedSecret(h));
+
+        // status of a finished drill: its result in a line.
+        const status = await cli(h, ['status', first.workflowId]);
+        expect(status.code, status.stderr).toBe(0);
+        expect(status.stdout).toMatch(
+          /^drill PASSED: \d+ checks passed; RPO .* \(objective .*: met\); estimated RTO .* \(objective .*: met\)$/m,
+        );
+
+        // Pause on failure: a drill that fails a check pauses its schedule, saying why.
+        const copyJob = h.env.estate
+          .snapshot()
+          .instances.find((instance) => instance.name === 'dc2-sql-a')!
+          .jobs.find((job) => job.name.startsWith('LSCopy_'))!.name;
+        h.env.estate.setJobEnabled('dc2-sql-a', copyJob, false);
+        expect((await cli(h, ['drill', 'resume', id, '--note', 'copy job disabled on purpose'])).code).toBe(0);
+        const pausedByDrill = await eventually(
+          async () => {
+            const schedule = await listed(h, id);
+            return schedule?.paused && schedule.note?.startsWith('paused by drill ') && schedule.running.length === 0
+              ? schedule
+              : null;
+          },
+          90_000,
+          'a failing drill to pause its schedule',
+        );
+        expect(pausedByDrill.note).toMatch(
+          new RegExp(
+            `^paused by drill drill-${pool.replace(/\./g, '\\.')}-\\S+: 1 check\\(s\\) failed: Log-shipping copy job ${copyJob} on dc2-sql-a \\(DISABLED`,
+          ),
+        );
+        expect(pausedByDrill.lastRun).toMatchObject({ status: 'completed', outcome: 'failed' });
+        // Scheduling again (a new snapshot of the topology) keeps the pause: a person resumes it.
+        const again = await cli(h, ['drill', 'schedule', '-f', file, '--every', '3s', '--id', id]);
+        expect(again.code, again.stderr).toBe(0);
+        expect(again.stdout).toContain(`updated drill schedule ${id}`);
+        expect(again.stdout).toContain(`(it stays paused: pchat-dr drill resume ${id})`);
+        expect(await listed(h, id)).toMatchObject({ paused: true, note: pausedByDrill.note });
+        const failing = await eventually(
+          async () => (await history(h, pool)).find((entry) => entry.workflowId === pausedByDrill.lastRun!.workflowId),
+          30_000,
+          'the failed drill in the history',
+        );
+        expect(failing).toMatchObject({
+          workflowId: pausedByDrill.lastRun!.workflowId,
+          outcome: 'failed',
+          passed: false,
+          failedChecks: 1,
+          failed: [expect.stringMatching(new RegExp(`^Log-shipping copy job ${copyJob} on dc2-sql-a: DISABLED`))],
+        });
+        const failingText = await cli(h, ['drill', 'history', pool, '--limit', '1']);
+        expect(failingText.stdout).toMatch(
+          new RegExp(`${failing.workflowId.replace(/[.:]/g, '\\$&')}\\s+\\S+ \\S+Z\\s+FAILED\\s+1\\s`),
+        );
+        expect(failingText.stdout).toContain(
+          `${failing.workflowId}: failed\n  - Log-shipping copy job ${copyJob} on dc2-sql-a: DISABLED`,
+        );
+        h.env.estate.setJobEnabled('dc2-sql-a', copyJob, true);
+
+        // Deleted: no longer listed; its drills stay.
+        const deleted = await cli(h, ['drill', 'delete', id]);
+        expect(deleted.code, deleted.stderr).toBe(0);
+        expect(deleted.stdout).toContain(
+          `deleted drill schedule ${id}; its past drills stay (pchat-dr drill history ${pool})`,
+        );
+        await eventually(
+          async () => ((await listed(h, id)) === undefined ? true : null),
+          30_000,
+          'the schedule to leave the list',
+        );
+        expect((await history(h, pool)).map((entry) => entry.workflowId)).toContain(first.workflowId);
+        expectOneLineError(await cli(h, ['drill', 'trigger', id]), 2, new RegExp(`^no drill schedule with id ${id}$`));
+      });
+    },
+  );
+
+  it(
+    'trigger runs a drill that skips while an incident runbook is open, and starts no second one while it runs',
+    { timeout: 120_000 },
+    async () => {
+      harness = await runbookHarness({ label: 'cli-drill-trigger' });
+      const h = harness;
+      const file = h.env.topologyFile;
+      const pool = h.env.topology.pool.fqdn;
+      const id = `${h.taskQueue}-drills`;
+      const incident = await h.withWorker(async () => {
+        const run = await h.start('mirror-failover', { to: 'mirror' });
+        await gateOpen(run, 'approve-mirror-failover');
+        return run;
+      });
+      const before = JSON.stringify(h.env.estate.snapshot().instances);
 
       schedules.push(id);
-      const created = await cli(h, ['drill', 'schedule', '-f', file, '--every', '1h', '--id', id, '--note', 'weekly drill of the test estate']);
+      const created = await cli(h, [
+        'drill',
+        'schedule',
+        '-f',
+        file,
+        '--cron',
+        '0 3 * * TUE',
+        '--timezone',
+        'Europe/Berlin',
+        '--id',
+        id,
+        '--as',
+        'drill-bot',
+      ]);
       expect(created.code, created.stderr).toBe(0);
-      expect(created.stdout).toContain(`created drill schedule ${id} for pool ${pool}`);
-      expect(created.stdout).toContain('when:       every 1h');
-      expect(created.stdout).toContain('overlap SKIP (never two drills at once), catch-up window 10m, pause on failure');
-      expect(created.stdout).toContain(`initiator schedule:${id}, read-only`);
-      expect(created.stdout).toMatch(/next runs: {2}\d{4}-\d{2}-\d{2} \d{2}:00:00Z/);
-      expect(created.stdout).toContain('after changing the file, run pchat-dr drill schedule again');
+      expect(created.stdout).toContain('when:       cron "0 3 * * TUE" (Europe/Berlin)');
+      expect(created.stdout).toContain('initiator drill-bot');
+      expect(await eventually(() => listed(h, id), 15_000, 'the schedule to be listed')).toMatchObject({
+        spec: 'cron "0 3 * * TUE" (Europe/Berlin)',
+        timezone: 'Europe/Berlin',
+        initiator: 'drill-bot',
+        paused: false,
+        lastRun: null,
+      });
 
-      // The same id again: an update, said so; now every few seconds.
-      const updated = await cli(h, ['drill', 'schedule', '-f', file, '--every', '3s', '--id', id, '--reason', 'CLI test', '-o', 'json']);
-      expect(updated.code, updated.stderr).toBe(0);
-      expect(JSON.parse(updated.stdout)).toMatchObject({ action: 'updated', scheduleId: id, pool, spec: 'every 3s', paused: false, note: 'weekly drill of the test estate', policies: { overlap: 'SKIP', catchupWindow: '10m', pauseOnFailure: true }, initiator: `schedule:${id}`, reason: 'CLI test', rehearse: null });
+      // A paused schedule still runs a drill by hand. No worker serves the task queue yet: the triggered drill stays
+      // running, so a second trigger must not start one.
+      expect((await cli(h, ['drill', 'pause', id, '--note', 'by hand only'])).code).toBe(0);
+      const triggered = await cli(h, ['drill', 'trigger', id]);
+      expect(triggered.code, triggered.stderr).toBe(0);
+      const drillId = /drill (\S+) started/.exec(triggered.stdout)?.[1];
+      expect(drillId, triggered.stdout).toMatch(new RegExp(`^drill-${pool.replace(/\./g, '\\.')}-`));
+      expect(triggered.stdout).toContain(`pchat-dr watch ${drillId}`);
+      expectOneLineError(
+        await cli(h, ['drill', 'trigger', id]),
+        3,
+        new RegExp(
+          `^a drill of schedule ${id} is already running: ${drillId!.replace(/[.:]/g, '\\$&')} \\(overlap SKIP: no second drill starts\\)`,
+        ),
+      );
 
-      // It fires: a drill of the pool, passed, with RPO and estimated RTO.
-      const drills = await eventually(async () => {
-        const entries = await history(h, pool);
-        return entries.length > 0 ? entries : null;
-      }, 90_000, 'a scheduled drill to finish');
-      const first = drills[drills.length - 1];
-      expect(first.workflowId).toMatch(new RegExp(`^drill-${pool.replace(/\./g, '\\.')}-`));
-      expect(first, JSON.stringify(first)).toMatchObject({ outcome: 'succeeded', passed: true, failedChecks: 0, failed: [], skipped: null });
-      expect(first.rpoSeconds).toBeGreaterThanOrEqual(0);
-      expect(first.estimatedRtoSeconds).toBeGreaterThan(0);
+      const report = await h.withWorker(
+        async () => (await h.client.workflow.getHandle(drillId!).result()) as RunbookReport,
+      );
+      expect(report.outcome).toBe('skipped');
+      expect(report.drill!.skipped).toMatch(new RegExp(`^incident open: mirror-failover ${incident.workflowId}`));
+      expect(report.steps.map((step) => step.name)).toEqual(['find-open-incident']);
+      expect(JSON.stringify(h.env.estate.snapshot().instances)).toBe(before);
 
-      // Paused by a person, with a note: no drill starts until it is resumed.
-      const paused = await cli(h, ['drill', 'pause', id, '--note', 'DC2 maintenance INC-7', '--as', 'carol']);
-      expect(paused.code, paused.stderr).toBe(0);
-      expect(paused.stdout).toContain(`paused drill schedule ${id}: paused by carol: DC2 maintenance INC-7`);
-      const whilePaused = await eventually(() => listed(h, id), 15_000, 'the schedule to be listed');
-      expect(whilePaused).toMatchObject({ pool, spec: 'every 3s', paused: true, note: 'paused by carol: DC2 maintenance INC-7', policies: { overlap: 'SKIP', catchupWindow: '10m', pauseOnFailure: true } });
-      expect(whilePaused!.lastRun?.workflowId).toMatch(new RegExp(`^drill-${pool.replace(/\./g, '\\.')}-`));
-      const table = await cli(h, ['drill', 'list']);
-      expect(table.stdout).toMatch(/ID\s+POOL\s+WHEN\s+STATE\s+NEXT RUN\s+LAST DRILL/);
-      expect(table.stdout).toMatch(new RegExp(`${id}\\s+${pool.replace(/\./g, '\\.')}\\s+every 3s\\s+paused: paused by carol: DC2 maintenance INC-7`));
-
-      // Resumed: active again, the note says who resumed it; then paused again while the estate is broken.
-      const resumed = await cli(h, ['drill', 'resume', id, '--as', 'dave']);
-      expect(resumed.code, resumed.stderr).toBe(0);
-      expect(resumed.stdout).toContain(`resumed drill schedule ${id}: next drill `);
-      expect(await listed(h, id)).toMatchObject({ paused: false, note: 'resumed by dave' });
-      expect((await cli(h, ['drill', 'pause', id, '--note', 'breaking the estate'])).code).toBe(0);
-      await eventually(async () => ((await listed(h, id))?.running.length === 0 ? true : null), 90_000, 'the last drill to end');
-
-      // The text history: result, RPO and estimated RTO per drill.
+      const drills = await eventually(
+        async () => {
+          const entries = await history(h, pool);
+          return entries.length > 0 ? entries : null;
+        },
+        30_000,
+        'the drill in the history',
+      );
+      expect(drills).toEqual([
+        expect.objectContaining({
+          workflowId: drillId,
+          outcome: 'skipped',
+          passed: null,
+          skipped: expect.stringMatching(/^incident open: mirror-failover /),
+        }),
+      ]);
       const text = await cli(h, ['drill', 'history', pool]);
-      expect(text.code, text.stderr).toBe(0);
-      expect(text.stdout).toMatch(/DRILL\s+STARTED\s+RESULT\s+FAILED\s+RPO\s+EST\. RTO/);
-      expect(text.stdout).toMatch(new RegExp(`${first.workflowId.replace(/[.:]/g, '\\$&')}\\s+\\S+ \\S+Z\\s+passed\\s+0\\s+\\d`));
-
-      // The drill's report: its findings first (result, figures, every check), then the run's record.
-      const report = await cli(h, ['report', first.workflowId, '-o', 'md']);
-      expect(report.code, report.stderr).toBe(0);
-      expect(report.stdout).toContain(`# DR drill ${first.workflowId}`);
-      expect(report.stdout).toContain('**Result: PASSED**');
-      expect(report.stdout).toMatch(/\| RPO \(last restored log backup vs\. last log backup\) \| [^|]+ \| [^|]+ \| met \|/);
-      expect(report.stdout).toMatch(/\| Estimated RTO \(restore rehearsal\) \| \d[^|]* \| [^|]+ \| met \|/);
-      expect(report.stdout).toMatch(/## Health[\s\S]*\| Mirroring of mgc \| pass \|/);
-      expect(report.stdout).toContain('| Restore rehearsal | pass |');
-      expect(report.stdout).toContain('## Run record');
-      expect(report.stdout).toContain(`by schedule:${id}`);
-      expect(report.stdout).toContain('| Reason | CLI test |');
-      expect(report.stdout).toMatch(/\| Restore .* \(`restore-scratch`\) \| dc2-sql-a \| acted \|/);
-      expect(report.stdout).not.toContain('No gate opened');
-      expect(report.stdout).not.toContain(simulatedSecret(h));
-
-      // status of a finished drill: its result in a line.
-      const status = await cli(h, ['status', first.workflowId]);
-      expect(status.code, status.stderr).toBe(0);
-      expect(status.stdout).toMatch(/^drill PASSED: \d+ checks passed; RPO .* \(objective .*: met\); estimated RTO .* \(objective .*: met\)$/m);
-
-      // Pause on failure: a drill that fails a check pauses its schedule, saying why.
-      const copyJob = h.env.estate.snapshot().instances.find((instance) => instance.name === 'dc2-sql-a')!.jobs.find((job) => job.name.startsWith('LSCopy_'))!.name;
-      h.env.estate.setJobEnabled('dc2-sql-a', copyJob, false);
-      expect((await cli(h, ['drill', 'resume', id, '--note', 'copy job disabled on purpose'])).code).toBe(0);
-      const pausedByDrill = await eventually(async () => {
-        const schedule = await listed(h, id);
-        return schedule?.paused && schedule.note?.startsWith('paused by drill ') && schedule.running.length === 0 ? schedule : null;
-      }, 90_000, 'a failing drill to pause its schedule');
-      expect(pausedByDrill.note).toMatch(new RegExp(`^paused by drill drill-${pool.replace(/\./g, '\\.')}-\\S+: 1 check\\(s\\) failed: Log-shipping copy job ${copyJob} on dc2-sql-a \\(DISABLED`));
-      expect(pausedByDrill.lastRun).toMatchObject({ status: 'completed', outcome: 'failed' });
-      // Scheduling again (a new snapshot of the topology) keeps the pause: a person resumes it.
-      const again = await cli(h, ['drill', 'schedule', '-f', file, '--every', '3s', '--id', id]);
-      expect(again.code, again.stderr).toBe(0);
-      expect(again.stdout).toContain(`updated drill schedule ${id}`);
-      expect(again.stdout).toContain(`(it stays paused: pchat-dr drill resume ${id})`);
-      expect(await listed(h, id)).toMatchObject({ paused: true, note: pausedByDrill.note });
-      const failing = await eventually(async () => (await history(h, pool)).find((entry) => entry.workflowId === pausedByDrill.lastRun!.workflowId), 30_000, 'the failed drill in the history');
-      expect(failing).toMatchObject({ workflowId: pausedByDrill.lastRun!.workflowId, outcome: 'failed', passed: false, failedChecks: 1, failed: [expect.stringMatching(new RegExp(`^Log-shipping copy job ${copyJob} on dc2-sql-a: DISABLED`))] });
-      const failingText = await cli(h, ['drill', 'history', pool, '--limit', '1']);
-      expect(failingText.stdout).toMatch(new RegExp(`${failing.workflowId.replace(/[.:]/g, '\\$&')}\\s+\\S+ \\S+Z\\s+FAILED\\s+1\\s`));
-      expect(failingText.stdout).toContain(`${failing.workflowId}: failed\n  - Log-shipping copy job ${copyJob} on dc2-sql-a: DISABLED`);
-      h.env.estate.setJobEnabled('dc2-sql-a', copyJob, true);
-
-      // Deleted: no longer listed; its drills stay.
-      const deleted = await cli(h, ['drill', 'delete', id]);
-      expect(deleted.code, deleted.stderr).toBe(0);
-      expect(deleted.stdout).toContain(`deleted drill schedule ${id}; its past drills stay (pchat-dr drill history ${pool})`);
-      await eventually(async () => ((await listed(h, id)) === undefined ? true : null), 30_000, 'the schedule to leave the list');
-      expect((await history(h, pool)).map((entry) => entry.workflowId)).toContain(first.workflowId);
-      expectOneLineError(await cli(h, ['drill', 'trigger', id]), 2, new RegExp(`^no drill schedule with id ${id}$`));
-    });
-  });
-
-  it('trigger runs a drill that skips while an incident runbook is open, and starts no second one while it runs', { timeout: 120_000 }, async () => {
-    harness = await runbookHarness({ label: 'cli-drill-trigger' });
-    const h = harness;
-    const file = h.env.topologyFile;
-    const pool = h.env.topology.pool.fqdn;
-    const id = `${h.taskQueue}-drills`;
-    const incident = await h.withWorker(async () => {
-      const run = await h.start('mirror-failover', { to: 'mirror' });
-      await gateOpen(run, 'approve-mirror-failover');
-      return run;
-    });
-    const before = JSON.stringify(h.env.estate.snapshot().instances);
-
-    schedules.push(id);
-    const created = await cli(h, ['drill', 'schedule', '-f', file, '--cron', '0 3 * * TUE', '--timezone', 'Europe/Berlin', '--id', id, '--as', 'drill-bot']);
-    expect(created.code, created.stderr).toBe(0);
-    expect(created.stdout).toContain('when:       cron "0 3 * * TUE" (Europe/Berlin)');
-    expect(created.stdout).toContain('initiator drill-bot');
-    expect(await eventually(() => listed(h, id), 15_000, 'the schedule to be listed')).toMatchObject({ spec: 'cron "0 3 * * TUE" (Europe/Berlin)', timezone: 'Europe/Berlin', initiator: 'drill-bot', paused: false, lastRun: null });
-
-    // A paused schedule still runs a drill by hand. No worker serves the task queue yet: the triggered drill stays
-    // running, so a second trigger must not start one.
-    expect((await cli(h, ['drill', 'pause', id, '--note', 'by hand only'])).code).toBe(0);
-    const triggered = await cli(h, ['drill', 'trigger', id]);
-    expect(triggered.code, triggered.stderr).toBe(0);
-    const drillId = /drill (\S+) started/.exec(triggered.stdout)?.[1];
-    expect(drillId, triggered.stdout).toMatch(new RegExp(`^drill-${pool.replace(/\./g, '\\.')}-`));
-    expect(triggered.stdout).toContain(`pchat-dr watch ${drillId}`);
-    expectOneLineError(await cli(h, ['drill', 'trigger', id]), 3, new RegExp(`^a drill of schedule ${id} is already running: ${drillId!.replace(/[.:]/g, '\\$&')} \\(overlap SKIP: no second drill starts\\)`));
-
-    const report = await h.withWorker(async () => (await h.client.workflow.getHandle(drillId!).result()) as RunbookReport);
-    expect(report.outcome).toBe('skipped');
-    expect(report.drill!.skipped).toMatch(new RegExp(`^incident open: mirror-failover ${incident.workflowId}`));
-    expect(report.steps.map((step) => step.name)).toEqual(['find-open-incident']);
-    expect(JSON.stringify(h.env.estate.snapshot().instances)).toBe(before);
-
-    const drills = await eventually(async () => {
-      const entries = await history(h, pool);
-      return entries.length > 0 ? entries : null;
-    }, 30_000, 'the drill in the history');
-    expect(drills).toEqual([expect.objectContaining({ workflowId: drillId, outcome: 'skipped', passed: null, skipped: expect.stringMatching(/^incident open: mirror-failover /) })]);
-    const text = await cli(h, ['drill', 'history', pool]);
-    expect(text.stdout).toMatch(new RegExp(`${drillId!.replace(/[.:]/g, '\\$&')}\\s+\\S+ \\S+Z\\s+skipped`));
-    expect(text.stdout).toContain(`${drillId}: skipped: incident open: mirror-failover ${incident.workflowId}`);
-    const markdown = await cli(h, ['report', drillId!, '-o', 'md']);
-    expect(markdown.stdout).toContain(`**Skipped:** incident open: mirror-failover ${incident.workflowId}`);
-    expect(await listed(h, id)).toMatchObject({ paused: true, running: [], lastRun: { workflowId: drillId, status: 'completed', outcome: 'skipped' } });
-  });
+      expect(text.stdout).toMatch(new RegExp(`${drillId!.replace(/[.:]/g, '\\$&')}\\s+\\S+ \\S+Z\\s+skipped`));
+      expect(text.stdout).toContain(`${drillId}: skipped: incident open: mirror-failover ${incident.workflowId}`);
+      const markdown = await cli(h, ['report', drillId!, '-o', 'md']);
+      expect(markdown.stdout).toContain(`**Skipped:** incident open: mirror-failover ${incident.workflowId}`);
+      expect(await listed(h, id)).toMatchObject({
+        paused: true,
+        running: [],
+        lastRun: { workflowId: drillId, status: 'completed', outcome: 'skipped' },
+      });
+    },
+  );
 
   it('refuses bad input with one line and exit 2, and leaves schedules that are not drills alone', async () => {
     const example = path.join(PROJECT_ROOT, 'examples', 'simulated.yaml');
     const production = path.join(PROJECT_ROOT, 'examples', 'production.yaml');
     const schedule = (...args: string[]) => cli(undefined, ['drill', 'schedule', ...args]);
     expectOneLineError(await schedule('-f', example), 2, /^give --cron EXPR or --every DURATION: when the drills run$/);
-    expectOneLineError(await schedule('-f', example, '--cron', '0 3 * * TUE', '--every', '1h'), 2, /^give --cron or --every, not both$/);
-    expectOneLineError(await schedule('-f', example, '--cron', '0 3 * * TUE', '--timezone', 'Mars/Olympus_Mons'), 2, /^--timezone Mars\/Olympus_Mons: not a time zone \(give an IANA name such as Europe\/Berlin or UTC\)$/);
-    expectOneLineError(await schedule('-f', example, '--every', '1h', '--timezone', 'UTC'), 2, /^--timezone applies to --cron only/);
-    expectOneLineError(await schedule('-f', example, '--every', 'weekly'), 2, /^--every weekly: give a duration such as 30s, 15m, 6h or 7d$/);
-    expectOneLineError(await schedule('-f', example, '--every', '1h', '--catchup-window', '5s'), 2, /^--catchup-window 5s: at least 10s/);
-    expectOneLineError(await schedule('-f', production, '--every', '7d', '--rehearse'), 2, /^--rehearse: .*production\.yaml is not a rehearsal estate \(simulated: false\): drills of a production estate only read/);
-    expectOneLineError(await schedule('-f', 'no/such/estate.yaml', '--every', '1h'), 2, /^no\/such\/estate\.yaml: cannot read the topology file: no such file$/);
-    expectOneLineError(await schedule('-f', example, '--cron', 'every tuesday', '--id', 'pchat-dr-test-bad-cron'), 2, /^--cron every tuesday: /);
+    expectOneLineError(
+      await schedule('-f', example, '--cron', '0 3 * * TUE', '--every', '1h'),
+      2,
+      /^give --cron or --every, not both$/,
+    );
+    expectOneLineError(
+      await schedule('-f', example, '--cron', '0 3 * * TUE', '--timezone', 'Mars/Olympus_Mons'),
+      2,
+      /^--timezone Mars\/Olympus_Mons: not a time zone \(give an IANA name such as Europe\/Berlin or UTC\)$/,
+    );
+    expectOneLineError(
+      await schedule('-f', example, '--every', '1h', '--timezone', 'UTC'),
+      2,
+      /^--timezone applies to --cron only/,
+    );
+    expectOneLineError(
+      await schedule('-f', example, '--every', 'weekly'),
+      2,
+      /^--every weekly: give a duration such as 30s, 15m, 6h or 7d$/,
+    );
+    expectOneLineError(
+      await schedule('-f', example, '--every', '1h', '--catchup-window', '5s'),
+      2,
+      /^--catchup-window 5s: at least 10s/,
+    );
+    expectOneLineError(
+      await schedule('-f', production, '--every', '7d', '--rehearse'),
+      2,
+      /^--rehearse: .*production\.yaml is not a rehearsal estate \(simulated: false\): drills of a production estate only read/,
+    );
+    expectOneLineError(
+      await schedule('-f', 'no/such/estate.yaml', '--every', '1h'),
+      2,
+      /^no\/such\/estate\.yaml: cannot read the topology file: no such file$/,
+    );
+    expectOneLineError(
+      await schedule('-f', example, '--cron', 'every tuesday', '--id', 'pchat-dr-test-bad-cron'),
+      2,
+      /^--cron every tuesday: /,
+    );
     expect(await listed(undefined, 'pchat-dr-test-bad-cron')).toBeUndefined();
 
-    for (const args of [['pause', 'no-such-schedule', '--note', 'x'], ['resume', 'no-such-schedule'], ['trigger', 'no-such-schedule'], ['delete', 'no-such-schedule']]) {
+    for (const args of [
+      ['pause', 'no-such-schedule', '--note', 'x'],
+      ['resume', 'no-such-schedule'],
+      ['trigger', 'no-such-schedule'],
+      ['delete', 'no-such-schedule'],
+    ]) {
       expectOneLineError(await cli(undefined, ['drill', ...args]), 2, /^no drill schedule with id no-such-schedule$/);
     }
     // A schedule that starts something else is no drill schedule: not listed, not acted on, not taken over.
@@ -240,15 +435,43 @@ describe('pchat-dr drill', () => {
     const { client, close } = await connectClient();
     try {
       schedules.push(other);
-      await client.schedule.create({ scheduleId: other, spec: { intervals: [{ every: '1d' }] }, action: { type: 'startWorkflow', workflowType: 'nightlyReport', taskQueue: 'pchat-dr-cli-test-unused', args: [] }, state: { paused: true } });
+      await client.schedule.create({
+        scheduleId: other,
+        spec: { intervals: [{ every: '1d' }] },
+        action: {
+          type: 'startWorkflow',
+          workflowType: 'nightlyReport',
+          taskQueue: 'pchat-dr-cli-test-unused',
+          args: [],
+        },
+        state: { paused: true },
+      });
     } finally {
       await close();
     }
-    expectOneLineError(await cli(undefined, ['drill', 'pause', other, '--note', 'x']), 2, new RegExp(`^no drill schedule with id ${other} \\(it starts nightlyReport workflows, not drills\\)$`));
-    expectOneLineError(await schedule('-f', example, '--every', '1h', '--id', other), 2, new RegExp(`^--id ${other}: a schedule with this id exists and starts nightlyReport workflows, not drills: choose another --id$`));
+    expectOneLineError(
+      await cli(undefined, ['drill', 'pause', other, '--note', 'x']),
+      2,
+      new RegExp(`^no drill schedule with id ${other} \\(it starts nightlyReport workflows, not drills\\)$`),
+    );
+    expectOneLineError(
+      await schedule('-f', example, '--every', '1h', '--id', other),
+      2,
+      new RegExp(
+        `^--id ${other}: a schedule with this id exists and starts nightlyReport workflows, not drills: choose another --id$`,
+      ),
+    );
     expect(await listed(undefined, other)).toBeUndefined();
 
-    expectOneLineError(await cli(undefined, ['drill', 'history', 'pool with spaces']), 2, /^pool with spaces: give the pool's FQDN/);
-    expectOneLineError(await cli(undefined, ['drill', 'history', 'pchat.contoso.com', '--limit', '0']), 2, /^--limit 0: give a whole number of drills/);
+    expectOneLineError(
+      await cli(undefined, ['drill', 'history', 'pool with spaces']),
+      2,
+      /^pool with spaces: give the pool's FQDN/,
+    );
+    expectOneLineError(
+      await cli(undefined, ['drill', 'history', 'pchat.contoso.com', '--limit', '0']),
+      2,
+      /^--limit 0: give a whole number of drills/,
+    );
   });
 });

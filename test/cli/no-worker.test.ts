@@ -19,7 +19,15 @@ describe('answering a run with no worker up', () => {
       return started;
     });
     // The worker is gone: nobody can answer the update.
-    const result = await runCli(['approve', handle.workflowId, '--gate', 'approve-mirror-failover', '--as', 'bob'], { env: { ...cliEnv(harness), PCHAT_DR_ANSWER_TIMEOUT_MS: '2000' } });
-    expectOneLineError(result, 4, new RegExp(`^no worker answered within 2 s: is a pchat-dr worker running for this task queue\\? .*pchat-dr status ${handle.workflowId}$`));
+    const result = await runCli(['approve', handle.workflowId, '--gate', 'approve-mirror-failover', '--as', 'bob'], {
+      env: { ...cliEnv(harness), PCHAT_DR_ANSWER_TIMEOUT_MS: '2000' },
+    });
+    expectOneLineError(
+      result,
+      4,
+      new RegExp(
+        `^no worker answered within 2 s: is a pchat-dr worker running for this task queue\\? .*pchat-dr status ${handle.workflowId}$`,
+      ),
+    );
   });
 });

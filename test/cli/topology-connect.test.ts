@@ -18,7 +18,9 @@ describe('pchat-dr topology check --connect', () => {
     const all = await runCli(['topology', 'check', '-f', env.topologyFile, '--connect']);
     expect(all.code, all.stderr).toBe(0);
     expect(all.stdout).toMatch(/INSTANCE\s+ADDRESS\s+ANSWERED\s+SERVER NAME\s+DATABASES/);
-    expect(all.stdout).toMatch(/dc1-sql-a\s+127\.0\.0\.1:\d+\s+yes\s+dc1-sql-a\s+mgc ONLINE PRINCIPAL SYNCHRONIZED; mgccomp ONLINE PRINCIPAL SYNCHRONIZED/);
+    expect(all.stdout).toMatch(
+      /dc1-sql-a\s+127\.0\.0\.1:\d+\s+yes\s+dc1-sql-a\s+mgc ONLINE PRINCIPAL SYNCHRONIZED; mgccomp ONLINE PRINCIPAL SYNCHRONIZED/,
+    );
     expect(all.stdout).toMatch(/dc2-sql-a\s+127\.0\.0\.1:\d+\s+yes\s+dc2-sql-a\s+mgc absent; mgccomp absent/);
     expect(all.stdout).toMatch(/pool shell answered: Get-CsPersistentChatState: pool pchat\.sim\.local is Normal/);
     expect(all.stdout).toContain('all 5 answered');
@@ -32,7 +34,9 @@ describe('pchat-dr topology check --connect', () => {
     expect(json.code).toBe(3);
     const parsed = JSON.parse(json.stdout);
     expect(parsed.reachable).toBe(false);
-    expect(parsed.reached.find((reach: { name: string }) => reach.name === 'dc2-sql-b')).toMatchObject({ answered: false });
+    expect(parsed.reached.find((reach: { name: string }) => reach.name === 'dc2-sql-b')).toMatchObject({
+      answered: false,
+    });
     for (const output of [all.stdout, one.stdout, one.stderr, json.stdout]) expect(output).not.toContain(secret);
   });
 });

@@ -15,7 +15,11 @@ export interface ActivityHarness {
   deps: ActivityDependencies;
   activities: Activities;
   /** Runs one activity as Temporal would (heartbeats go to `onHeartbeat`); records its input and output. */
-  run<K extends keyof Activities>(name: K, input: Parameters<Activities[K]>[0], options?: RunOptions): Promise<Awaited<ReturnType<Activities[K]>>>;
+  run<K extends keyof Activities>(
+    name: K,
+    input: Parameters<Activities[K]>[0],
+    options?: RunOptions,
+  ): Promise<Awaited<ReturnType<Activities[K]>>>;
   /** Everything activities received and returned (failures included), as JSON. */
   recorded(): string;
   instance(name: string): Instance;
@@ -36,19 +40,31 @@ export function activityHarness(env: TestEstate): ActivityHarness {
   return {
     deps,
     activities,
-    async run<K extends keyof Activities>(name: K, input: Parameters<Activities[K]>[0], options: RunOptions = {}): Promise<Awaited<ReturnType<Activities[K]>>> {
+    async run<K extends keyof Activities>(
+      name: K,
+      input: Parameters<Activities[K]>[0],
+      options: RunOptions = {},
+    ): Promise<Awaited<ReturnType<Activities[K]>>> {
       // Failures are what these tests look at: the environment need not log them too.
-      const environment = new MockActivityEnvironment({ attempt: 1, heartbeatDetails: options.heartbeatDetails, heartbeatTimeoutMs: 60_000 }, { logger: new DefaultLogger('ERROR') });
+      const environment = new MockActivityEnvironment(
+        { attempt: 1, heartbeatDetails: options.heartbeatDetails, heartbeatTimeoutMs: 60_000 },
+        { logger: new DefaultLogger('ERROR') },
+      );
       if (options.onHeartbeat) environment.on('heartbeat', options.onHeartbeat);
       options.environment?.(environment);
       log.push({ activity: name, input });
       try {
-        const activity = activities[name] as unknown as (arg: typeof input) => Promise<Awaited<ReturnType<Activities[K]>>>;
+        const activity = activities[name] as unknown as (
+          arg: typeof input,
+        ) => Promise<Awaited<ReturnType<Activities[K]>>>;
         const output = (await environment.run(activity, input)) as Awaited<ReturnType<Activities[K]>>;
         log.push({ activity: name, output });
         return output;
       } catch (error) {
-        log.push({ activity: name, failure: { message: (error as Error).message, details: (error as { details?: unknown }).details } });
+        log.push({
+          activity: name,
+          failure: { message: (error as Error).message, details: (error as { details?: unknown }).details },
+        });
         throw error;
       }
     },

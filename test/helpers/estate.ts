@@ -23,14 +23,25 @@ export interface TestEstate {
   /** A connection pool to an instance, as the activities open them (closed by close()). */
   connect(instance: string, options?: Partial<sql.config>): Promise<sql.ConnectionPool>;
   /** Runs one query on an instance and returns its result. */
-  query<T extends object = Record<string, unknown>>(instance: string, text: string, inputs?: Record<string, unknown>): Promise<sql.IResult<T>>;
+  query<T extends object = Record<string, unknown>>(
+    instance: string,
+    text: string,
+    inputs?: Record<string, unknown>,
+  ): Promise<sql.IResult<T>>;
   close(): Promise<void>;
 }
 
-export async function startTestEstate(options: { edit?: (yaml: string) => string; synchronizeAfterMs?: number } = {}): Promise<TestEstate> {
+export async function startTestEstate(
+  options: { edit?: (yaml: string) => string; synchronizeAfterMs?: number } = {},
+): Promise<TestEstate> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pchat-estate-'));
   const { file, topology } = loadTopology(await writeSimulatedTopology(dir, options.edit));
-  const estate = await SimulatedEstate.start({ topology, topologyFile: file, stateDir: path.join(dir, '.sim'), synchronizeAfterMs: options.synchronizeAfterMs ?? 300 });
+  const estate = await SimulatedEstate.start({
+    topology,
+    topologyFile: file,
+    stateDir: path.join(dir, '.sim'),
+    synchronizeAfterMs: options.synchronizeAfterMs ?? 300,
+  });
   const pools: sql.ConnectionPool[] = [];
   const connect = async (name: string, overrides: Partial<sql.config> = {}) => {
     const instance = topology.instances.find((candidate) => candidate.name === name)!;
@@ -47,7 +58,11 @@ export async function startTestEstate(options: { edit?: (yaml: string) => string
     pools.push(pool);
     return pool.connect();
   };
-  const query = async <T extends object>(name: string, text: string, inputs: Record<string, unknown> = {}): Promise<sql.IResult<T>> => {
+  const query = async <T extends object>(
+    name: string,
+    text: string,
+    inputs: Record<string, unknown> = {},
+  ): Promise<sql.IResult<T>> => {
     const pool = await connect(name);
     try {
       const request = pool.request();
@@ -72,7 +87,11 @@ export async function startTestEstate(options: { edit?: (yaml: string) => string
 }
 
 /** Waits until `check` returns a truthy value (polling), or fails with what it last saw. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000, what = 'condition'): Promise<NonNullable<T>> {
+export async function eventually<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -83,7 +102,10 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -91,5 +113,8 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_
 /** The SQL Server error numbers an mssql failure carries, preceding ones first (4305 then 3013 ...). */
 export function errorNumbers(err: unknown): number[] {
   const error = err as { number?: number; precedingErrors?: { number: number }[] };
-  return [...(error.precedingErrors ?? []).map((preceding) => preceding.number), ...(error.number !== undefined ? [error.number] : [])];
+  return [
+    ...(error.precedingErrors ?? []).map((preceding) => preceding.number),
+    ...(error.number !== undefined ? [error.number] : []),
+  ];
 }

@@ -20,7 +20,11 @@ export interface RunbookHarness {
   client: Client;
   taskQueue: string;
   /** Starts a runbook on the estate's topology. */
-  start<O extends object>(runbook: RunbookName, options?: O, extra?: Partial<RunbookInput<O>> & { workflowId?: string }): Promise<WorkflowHandle>;
+  start<O extends object>(
+    runbook: RunbookName,
+    options?: O,
+    extra?: Partial<RunbookInput<O>> & { workflowId?: string },
+  ): Promise<WorkflowHandle>;
   /** Runs `body` while a real worker serves the task queue (in this process). */
   withWorker<T>(body: (worker: Worker) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -30,10 +34,14 @@ export interface RunbookHarness {
  * Every harness has a pool of its own (a unique FQDN), because the pool's incident lock lives on the shared dev
  * server: a run left open by one test must not block the next.
  */
-export async function runbookHarness(options: { edit?: (yaml: string) => string; label?: string; address?: string } = {}): Promise<RunbookHarness> {
+export async function runbookHarness(
+  options: { edit?: (yaml: string) => string; label?: string; address?: string } = {},
+): Promise<RunbookHarness> {
   const taskQueue = uniqueTaskQueue(options.label ?? 'runbook');
   const fqdn = `${taskQueue.toLowerCase()}.sim.local`;
-  const env = await startTestEstate({ edit: (yaml) => (options.edit ?? ((text: string) => text))(yaml.replaceAll('pchat.sim.local', fqdn)) });
+  const env = await startTestEstate({
+    edit: (yaml) => (options.edit ?? ((text: string) => text))(yaml.replaceAll('pchat.sim.local', fqdn)),
+  });
   const { client, close } = await connectClient(options.address);
   const started: WorkflowHandle[] = [];
   const deps = realDependencies({ resolveSecret });
@@ -44,8 +52,18 @@ export async function runbookHarness(options: { edit?: (yaml: string) => string;
     taskQueue,
     start: async (runbook, runOptions, extra = {}) => {
       const { workflowId, ...rest } = extra;
-      const input: RunbookInput = { topology: env.topology, initiator: 'erin', reason: `test ${runbook}`, options: runOptions ?? {}, ...rest };
-      const handle = await client.workflow.start(WORKFLOW_TYPES[runbook], { taskQueue, workflowId: workflowId ?? `${taskQueue}-${runbook}-${++runs}`, args: [input] });
+      const input: RunbookInput = {
+        topology: env.topology,
+        initiator: 'erin',
+        reason: `test ${runbook}`,
+        options: runOptions ?? {},
+        ...rest,
+      };
+      const handle = await client.workflow.start(WORKFLOW_TYPES[runbook], {
+        taskQueue,
+        workflowId: workflowId ?? `${taskQueue}-${runbook}-${++runs}`,
+        args: [input],
+      });
       started.push(handle);
       return handle;
     },
@@ -63,13 +81,24 @@ export async function runbookHarness(options: { edit?: (yaml: string) => string;
 /** Waits until the run waits on a gate with this name (or id), and returns it as the CLI sees it. */
 export async function gateOpen(handle: WorkflowHandle, gate: string, timeoutMs = 30_000): Promise<PendingGate> {
   try {
-    return await eventually(async () => (await handle.query(pendingGatesQuery)).find((pending) => pending.gate === gate || pending.id === gate), timeoutMs, `gate ${gate} to open on ${handle.workflowId}`);
+    return await eventually(
+      async () =>
+        (await handle.query(pendingGatesQuery)).find((pending) => pending.gate === gate || pending.id === gate),
+      timeoutMs,
+      `gate ${gate} to open on ${handle.workflowId}`,
+    );
   } catch (error) {
     // Say where the run is instead: which gate it waits on, which step failed and why.
     const describe = async (run: WorkflowHandle): Promise<string> => {
       const now = await run.query(progressQuery).catch(() => null);
-      const failed = now?.steps.filter((step) => step.failure).map((step) => `${step.name}: ${step.failure!.type} ${step.failure!.message}`);
-      const children = await Promise.all((now?.children ?? []).filter((child) => !child.outcome).map((child) => describe(run.client.getHandle(child.workflowId))));
+      const failed = now?.steps
+        .filter((step) => step.failure)
+        .map((step) => `${step.name}: ${step.failure!.type} ${step.failure!.message}`);
+      const children = await Promise.all(
+        (now?.children ?? [])
+          .filter((child) => !child.outcome)
+          .map((child) => describe(run.client.getHandle(child.workflowId))),
+      );
       return `${run.workflowId} is ${now?.outcome} in phase ${now?.phase}, open gates: ${now?.openGates.map((open) => open.id).join(', ') || 'none'}; failed steps: ${failed?.join(' | ') || 'none'}; ${now?.outcomeReason ?? ''}${children.map((child) => `\n  child ${child}`).join('')}`;
     };
     throw new Error(`${(error as Error).message}; ${await describe(handle)}`);

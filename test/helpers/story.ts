@@ -20,14 +20,31 @@ export async function setUpLogShipping(harness: RunbookHarness): Promise<void> {
  * any run of it finished) first, and each name is one second after the newest file on the share (or now), so no
  * file of the same name ever replaces another and many can be taken quickly.
  */
-export async function takeLogBackups(env: TestEstate, count: number, messagesBetween = 3, instance = 'dc1-sql-a'): Promise<string[]> {
-  const job = () => env.estate.snapshot().instances.find((candidate) => candidate.name === instance)!.jobs.find((candidate) => candidate.name === 'LSBackup_mgc');
+export async function takeLogBackups(
+  env: TestEstate,
+  count: number,
+  messagesBetween = 3,
+  instance = 'dc1-sql-a',
+): Promise<string[]> {
+  const job = () =>
+    env.estate
+      .snapshot()
+      .instances.find((candidate) => candidate.name === instance)!
+      .jobs.find((candidate) => candidate.name === 'LSBackup_mgc');
   if (job()) {
     env.estate.setJobEnabled(instance, 'LSBackup_mgc', false);
     await eventually(() => !job()!.running, 15_000, 'the backup job to finish');
   }
-  const newest = readdirSync(env.topology.backupShare.workerPath).filter((name) => /^mgc_\d{14}(_tail)?\.trn$/.test(name)).sort().pop();
-  let at = Math.max(Date.now(), newest ? Date.parse(newest.replace(/^mgc_(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2}).*$/, '$1-$2-$3T$4:$5:$6Z')) + 1_000 : 0);
+  const newest = readdirSync(env.topology.backupShare.workerPath)
+    .filter((name) => /^mgc_\d{14}(_tail)?\.trn$/.test(name))
+    .sort()
+    .pop();
+  let at = Math.max(
+    Date.now(),
+    newest
+      ? Date.parse(newest.replace(/^mgc_(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2}).*$/, '$1-$2-$3T$4:$5:$6Z')) + 1_000
+      : 0,
+  );
   const files: string[] = [];
   const connection = await env.connect(instance);
   try {
@@ -52,11 +69,15 @@ export async function loseDc1(env: TestEstate): Promise<void> {
 export function lostMessages(env: TestEstate, instance = 'dc2-sql-a'): { clientId: string; postedAt: Date }[] {
   const posted = new Map<string, Date>();
   for (const name of ['dc1-sql-a', 'dc1-sql-b']) {
-    for (const message of env.estate.instance(name).database('mgc')?.messages ?? []) if (!posted.has(message.clientId)) posted.set(message.clientId, message.postedAt);
+    for (const message of env.estate.instance(name).database('mgc')?.messages ?? [])
+      if (!posted.has(message.clientId)) posted.set(message.clientId, message.postedAt);
   }
   return env.estate.lostMessages(instance).map((clientId) => ({ clientId, postedAt: posted.get(clientId)! }));
 }
 
 export function mgcOn(env: TestEstate, instance: string) {
-  return env.estate.snapshot().instances.find((candidate) => candidate.name === instance)!.databases.find((database) => database.name === 'mgc');
+  return env.estate
+    .snapshot()
+    .instances.find((candidate) => candidate.name === instance)!
+    .databases.find((database) => database.name === 'mgc');
 }

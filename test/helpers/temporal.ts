@@ -25,7 +25,9 @@ export function uniqueTaskQueue(label: string): string {
 }
 
 /** A client of the run's dev server, or of the server at `address`. */
-export async function connectClient(address = temporalAddress()): Promise<{ client: Client; close: () => Promise<void> }> {
+export async function connectClient(
+  address = temporalAddress(),
+): Promise<{ client: Client; close: () => Promise<void> }> {
   const connection = await Connection.connect({ address });
   return { client: new Client({ connection }), close: () => connection.close() };
 }

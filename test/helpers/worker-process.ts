@@ -27,13 +27,24 @@ const started: WorkerProcess[] = [];
 
 /** The worker's environment (Temporal at `address`, default the run's dev server), no temporal.toml from this machine, no inherited worker settings. */
 export function workerEnv(extra: Record<string, string> = {}, address = temporalAddress()): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TEMPORAL_') && !name.startsWith('PCHAT_DR_')));
-  return { ...env, TEMPORAL_ADDRESS: address, TEMPORAL_CONFIG_FILE: path.join(PROJECT_ROOT, '.tmp', 'test', 'no-temporal.toml'), ...extra };
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('TEMPORAL_') && !name.startsWith('PCHAT_DR_')),
+  );
+  return {
+    ...env,
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_CONFIG_FILE: path.join(PROJECT_ROOT, '.tmp', 'test', 'no-temporal.toml'),
+    ...extra,
+  };
 }
 
 export function startWorker(entry: 'main' | 'cli', args: string[], env: NodeJS.ProcessEnv): WorkerProcess {
   const script = entry === 'main' ? [WORKER_MAIN] : [CLI_PATH, 'worker'];
-  const child = spawn(process.execPath, [...script, ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...script, ...args], {
+    cwd: PROJECT_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: LogLine[] = [];
   const stdoutLines: string[] = [];
   const waiters: Array<() => void> = [];
@@ -62,7 +73,11 @@ export function startWorker(entry: 'main' | 'cli', args: string[], env: NodeJS.P
         const found = logs.find(matches);
         if (found) return resolve(found);
         if (child.exitCode !== null || child.signalCode !== null) {
-          reject(new Error(`worker exited (${child.exitCode ?? child.signalCode}) before logging ${what}\nstdout:\n${stdoutLines.join('\n')}\nstderr:\n${stderr}`));
+          reject(
+            new Error(
+              `worker exited (${child.exitCode ?? child.signalCode}) before logging ${what}\nstdout:\n${stdoutLines.join('\n')}\nstderr:\n${stderr}`,
+            ),
+          );
         } else {
           waiters.push(check);
         }
@@ -79,5 +94,6 @@ export const isReady = (line: LogLine) => line.msg === 'worker ready';
 
 /** Kills every worker process a test left running. */
 export function stopStartedWorkers(): void {
-  for (const worker of started.splice(0)) if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
+  for (const worker of started.splice(0))
+    if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
 }

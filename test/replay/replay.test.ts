@@ -19,19 +19,40 @@ import { RUNBOOK_NAMES } from '../../workflows/ids';
 import { HISTORIES, recordedWorkflowIds, WORKFLOW_IDS } from '../helpers/histories';
 import { connectClient, uniqueTaskQueue, withWorker } from '../helpers/temporal';
 
-const recorded = readdirSync(HISTORIES).filter((name) => name.endsWith('.json') && name !== path.basename(WORKFLOW_IDS)).sort();
+const recorded = readdirSync(HISTORIES)
+  .filter((name) => name.endsWith('.json') && name !== path.basename(WORKFLOW_IDS))
+  .sort();
 const workflowIds = recordedWorkflowIds();
 
 describe('recorded runbook histories', () => {
   it('cover every runbook', () => {
-    const runbooks = new Set(recorded.map((name) => JSON.parse(readFileSync(path.join(HISTORIES, name), 'utf8')).events[0].workflowExecutionStartedEventAttributes.workflowType.name as string));
-    expect([...runbooks].sort()).toEqual(['failback', 'failover', 'mirrorFailover', 'setupLogShipping', 'setupMirrorLogShipping', ...(RUNBOOK_NAMES.includes('drill') ? ['drill'] : [])].sort());
+    const runbooks = new Set(
+      recorded.map(
+        (name) =>
+          JSON.parse(readFileSync(path.join(HISTORIES, name), 'utf8')).events[0].workflowExecutionStartedEventAttributes
+            .workflowType.name as string,
+      ),
+    );
+    expect([...runbooks].sort()).toEqual(
+      [
+        'failback',
+        'failover',
+        'mirrorFailover',
+        'setupLogShipping',
+        'setupMirrorLogShipping',
+        ...(RUNBOOK_NAMES.includes('drill') ? ['drill'] : []),
+      ].sort(),
+    );
   });
 
   it.each(recorded)('%s replays against the current workflows', async (name) => {
     const history = historyFromJSON(JSON.parse(readFileSync(path.join(HISTORIES, name), 'utf8')));
     expect(workflowIds[name], `${name} has no workflow id in ${path.basename(WORKFLOW_IDS)}`).toBeTruthy();
-    await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history, workflowIds[name]);
+    await Worker.runReplayHistory(
+      { workflowBundle: { codePath: inject('workflowBundlePath') } },
+      history,
+      workflowIds[name],
+    );
   });
 });
 
@@ -44,17 +65,31 @@ describe('changing a step order', () => {
     const deps = realDependencies();
     let history;
     try {
-      history = await withWorker({ taskQueue, activities: createActivities(deps), workflowsPath: fixture('step-order-v1.ts') }, async () => {
-        const handle = await client.workflow.start('stepOrderProbe', { taskQueue, workflowId: taskQueue, args: [{ topology, initiator: 'erin', reason: 'versioning test' }] });
-        expect((await handle.result()).outcome).toBe('succeeded');
-        return handle.fetchHistory();
-      });
+      history = await withWorker(
+        { taskQueue, activities: createActivities(deps), workflowsPath: fixture('step-order-v1.ts') },
+        async () => {
+          const handle = await client.workflow.start('stepOrderProbe', {
+            taskQueue,
+            workflowId: taskQueue,
+            args: [{ topology, initiator: 'erin', reason: 'versioning test' }],
+          });
+          expect((await handle.result()).outcome).toBe('succeeded');
+          return handle.fetchHistory();
+        },
+      );
     } finally {
       await deps.sql.closeAll();
       await close();
     }
-    const bundle = async (file: string) => ({ workflowBundle: await bundleWorkflowCode({ workflowsPath: fixture(file), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } }) });
-    await expect(Worker.runReplayHistory(await bundle('step-order-v2-reordered.ts'), history)).rejects.toBeInstanceOf(DeterminismViolationError);
+    const bundle = async (file: string) => ({
+      workflowBundle: await bundleWorkflowCode({
+        workflowsPath: fixture(file),
+        logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
+      }),
+    });
+    await expect(Worker.runReplayHistory(await bundle('step-order-v2-reordered.ts'), history)).rejects.toBeInstanceOf(
+      DeterminismViolationError,
+    );
     await Worker.runReplayHistory(await bundle('step-order-v3-patched.ts'), history);
   });
 });

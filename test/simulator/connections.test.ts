@@ -21,7 +21,10 @@ const port = (name: string) => env.topology.instances.find((instance) => instanc
 
 describe('simulated instances and their clients', () => {
   it('refuses a wrong password with 18456 and an unusable initial database with the login error', async () => {
-    await expect(env.connect('dc1-sql-a', { password: 'wrong' })).rejects.toMatchObject({ code: 'ELOGIN', message: "Login failed for user 'sa'." });
+    await expect(env.connect('dc1-sql-a', { password: 'wrong' })).rejects.toMatchObject({
+      code: 'ELOGIN',
+      message: "Login failed for user 'sa'.",
+    });
     // mgc on the mirror is RESTORING: a login asking for it fails.
     await expect(env.connect('dc1-sql-b', { database: 'mgc' })).rejects.toMatchObject({ code: 'ELOGIN' });
     const ok = await env.connect('dc1-sql-a', { database: 'mgc' });
@@ -30,27 +33,55 @@ describe('simulated instances and their clients', () => {
   });
 
   it('lists sessions in sp_who2 and sys.dm_exec_sessions, and KILL ends one', async () => {
-    const chat = await env.connect('dc1-sql-a', { database: 'mgc', options: { encrypt: false, appName: 'Persistent Chat Server', workstationId: 'pchat-fe1.sim.local' } });
+    const chat = await env.connect('dc1-sql-a', {
+      database: 'mgc',
+      options: { encrypt: false, appName: 'Persistent Chat Server', workstationId: 'pchat-fe1.sim.local' },
+    });
     await chat.request().query('SELECT 1 AS one');
     const admin = await env.connect('dc1-sql-a');
     // mssql's connect() opens and drops a probe connection; wait until the server has seen it go.
-    const onMgc: Record<string, unknown>[] = await eventually(async () => {
-      const rows: Record<string, unknown>[] = (await admin.request().query('EXEC sp_who2')).recordset.filter((row) => row.DBName === 'mgc');
-      return rows.length === 1 ? rows : undefined;
-    }, 5_000, 'one session on mgc');
-    expect(onMgc[0]).toMatchObject({ HostName: 'pchat-fe1.sim.local', ProgramName: 'Persistent Chat Server', Login: 'sa' });
+    const onMgc: Record<string, unknown>[] = await eventually(
+      async () => {
+        const rows: Record<string, unknown>[] = (await admin.request().query('EXEC sp_who2')).recordset.filter(
+          (row) => row.DBName === 'mgc',
+        );
+        return rows.length === 1 ? rows : undefined;
+      },
+      5_000,
+      'one session on mgc',
+    );
+    expect(onMgc[0]).toMatchObject({
+      HostName: 'pchat-fe1.sim.local',
+      ProgramName: 'Persistent Chat Server',
+      Login: 'sa',
+    });
     const spid = Number((onMgc[0].SPID as string[])[0]);
-    const sessions = await admin.request().query(`SELECT s.session_id FROM sys.dm_exec_sessions s WHERE s.database_id = DB_ID(N'mgc') AND s.is_user_process = 1`);
+    const sessions = await admin
+      .request()
+      .query(
+        `SELECT s.session_id FROM sys.dm_exec_sessions s WHERE s.database_id = DB_ID(N'mgc') AND s.is_user_process = 1`,
+      );
     expect(sessions.recordset.map((row) => row.session_id)).toEqual([spid]);
 
     await admin.request().query(`KILL ${spid}`);
-    const after = await admin.request().query(`SELECT COUNT(*) AS n FROM sys.dm_exec_sessions WHERE database_id = DB_ID(N'mgc')`);
+    const after = await admin
+      .request()
+      .query(`SELECT COUNT(*) AS n FROM sys.dm_exec_sessions WHERE database_id = DB_ID(N'mgc')`);
     expect(after.recordset[0].n).toBe(0);
     // The client's pool notices the dead connection and opens a new session.
     const reconnected = await chat.request().query('SELECT @@SPID AS spid');
     expect(reconnected.recordset[0].spid).not.toBe(spid);
     await expect(admin.request().query(`KILL ${spid}`)).rejects.toMatchObject({ number: 6106 });
-    await expect(admin.request().query('KILL @@SPID'.replace('@@SPID', String((await admin.request().query('SELECT @@SPID AS spid')).recordset[0].spid)))).rejects.toMatchObject({ number: 6104 });
+    await expect(
+      admin
+        .request()
+        .query(
+          'KILL @@SPID'.replace(
+            '@@SPID',
+            String((await admin.request().query('SELECT @@SPID AS spid')).recordset[0].spid),
+          ),
+        ),
+    ).rejects.toMatchObject({ number: 6104 });
   });
 
   it('cancels a long statement (ECANCEL) and times one out (ETIMEOUT), and the connections stay usable', async () => {
@@ -67,17 +98,27 @@ describe('simulated instances and their clients', () => {
   });
 
   it('serves 50 concurrent connections', async () => {
-    const pools = await Promise.all(Array.from({ length: 50 }, () => env.connect('dc2-sql-a', { pool: { max: 1, min: 1 } })));
-    const results = await Promise.all(pools.map((pool, index) => pool.request().input('n', sql.Int, index).query('SELECT @n AS n, @@SPID AS spid')));
+    const pools = await Promise.all(
+      Array.from({ length: 50 }, () => env.connect('dc2-sql-a', { pool: { max: 1, min: 1 } })),
+    );
+    const results = await Promise.all(
+      pools.map((pool, index) => pool.request().input('n', sql.Int, index).query('SELECT @n AS n, @@SPID AS spid')),
+    );
     expect(results.map((result) => result.recordset[0].n)).toEqual(Array.from({ length: 50 }, (_, index) => index));
     expect(new Set(results.map((result) => result.recordset[0].spid)).size).toBe(50);
     await Promise.all(pools.map((pool) => pool.close()));
   });
 
   it('answers a second, independent client: FreeTDS tsql', async () => {
-    expect(existsSync('/usr/bin/tsql'), 'FreeTDS tsql is missing: install the Debian package freetds-bin (.ci/run does)').toBe(true);
+    expect(
+      existsSync('/usr/bin/tsql'),
+      'FreeTDS tsql is missing: install the Debian package freetds-bin (.ci/run does)',
+    ).toBe(true);
     const instance = env.topology.instances.find((candidate) => candidate.name === 'dc1-sql-a')!;
-    const { stdout } = await run('sh', ['-c', `printf "SELECT name, state_desc FROM sys.databases WHERE name = N'mgc'\\ngo\\nexit\\n" | tsql -H 127.0.0.1 -p ${port('dc1-sql-a')} -U sa -P '${resolveSecret(instance.password)}'`]);
+    const { stdout } = await run('sh', [
+      '-c',
+      `printf "SELECT name, state_desc FROM sys.databases WHERE name = N'mgc'\\ngo\\nexit\\n" | tsql -H 127.0.0.1 -p ${port('dc1-sql-a')} -U sa -P '${resolveSecret(instance.password)}'`,
+    ]);
     expect(stdout).toMatch(/mgc\s+ONLINE/);
   });
 });

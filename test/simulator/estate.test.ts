@@ -26,9 +26,14 @@ afterEach(async () => {
 });
 
 /** Starts `pchat-dr sim start -o json` and resolves with the JSON it prints once every instance accepts connections. */
-function startSimulatorProcess(file: string, extra: string[] = []): Promise<{ process: ChildProcess; ready: Record<string, unknown>; output: () => string }> {
+function startSimulatorProcess(
+  file: string,
+  extra: string[] = [],
+): Promise<{ process: ChildProcess; ready: Record<string, unknown>; output: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, 'sim', 'start', '-f', file, '-o', 'json', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_PATH, 'sim', 'start', '-f', file, '-o', 'json', ...extra], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -50,9 +55,19 @@ describe('pchat-dr sim', () => {
     const file = await writeSimulatedTopology(dir);
     const started = await startSimulatorProcess(file);
     simulator = started.process;
-    const instances = started.ready.instances as { name: string; roles: string[]; host: string; port: number; login: string }[];
+    const instances = started.ready.instances as {
+      name: string;
+      roles: string[];
+      host: string;
+      port: number;
+      login: string;
+    }[];
     expect(instances.map((instance) => instance.name)).toEqual(['dc1-sql-a', 'dc1-sql-b', 'dc2-sql-a', 'dc2-sql-b']);
-    expect(instances[0]).toMatchObject({ roles: ['primary of mgc', 'primary of mgccomp'], host: '127.0.0.1', login: 'sa' });
+    expect(instances[0]).toMatchObject({
+      roles: ['primary of mgc', 'primary of mgccomp'],
+      host: '127.0.0.1',
+      login: 'sa',
+    });
     expect(started.output()).not.toContain('Sim-Passw0rd');
 
     const chat = await runCli(['sim', 'chat', 'start', '--rate', '20', '-f', file]);
@@ -68,7 +83,10 @@ describe('pchat-dr sim', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no instance named dc9-sql-z in this estate');
     const usage = await runCli(['sim', 'fault', 'fail-next', 'dc1-sql-b', 'RESTORE LOG', '-f', file]);
-    expect(usage).toMatchObject({ code: 2, stderr: 'sim fault fail-next: give the error to raise with --error <number>\n' });
+    expect(usage).toMatchObject({
+      code: 2,
+      stderr: 'sim fault fail-next: give the error to raise with --error <number>\n',
+    });
     const second = await runCli(['sim', 'start', '-f', file]);
     expect(second.code).toBe(3);
     expect(second.stderr).toContain('a simulator is already running');
@@ -99,9 +117,17 @@ describe('pchat-dr sim', () => {
       const snapshot = estate.snapshot();
       const [primary, mirror] = snapshot.instances;
       expect(primary).toMatchObject({ name: 'dc1-sql-a', running: false });
-      expect(mirror.databases.find((database) => database.name === 'mgc')).toMatchObject({ state: 'RESTORING', messages: 3, mirroring: { role: 'MIRROR', state: 'DISCONNECTED' } });
+      expect(mirror.databases.find((database) => database.name === 'mgc')).toMatchObject({
+        state: 'RESTORING',
+        messages: 3,
+        mirroring: { role: 'MIRROR', state: 'DISCONNECTED' },
+      });
       await estate.startInstance('dc1-sql-a');
-      await eventually(() => estate.snapshot().instances[1].databases[0].mirroring?.state === 'SYNCHRONIZED', 5_000, 'mirroring back');
+      await eventually(
+        () => estate.snapshot().instances[1].databases[0].mirroring?.state === 'SYNCHRONIZED',
+        5_000,
+        'mirroring back',
+      );
     } finally {
       await estate.close();
     }
@@ -124,20 +150,36 @@ describe('pchat-dr sim', () => {
     await eventually(() => mirrorState() === 'SYNCHRONIZED', 5_000, 'SYNCHRONIZED');
 
     // An established connection, then a slow server: the request times out on the client.
-    const slow = await env.connect('dc2-sql-a', { requestTimeout: 300, pool: { min: 1, max: 1 }, validateConnection: false } as Partial<SqlConfig>);
+    const slow = await env.connect('dc2-sql-a', {
+      requestTimeout: 300,
+      pool: { min: 1, max: 1 },
+      validateConnection: false,
+    } as Partial<SqlConfig>);
     await slow.request().query('SELECT 1 AS one');
     env.estate.setLatency('dc2-sql-a', 2_000);
     await expect(slow.request().query('SELECT 1 AS one')).rejects.toMatchObject({ code: 'ETIMEOUT' });
     env.estate.setLatency('dc2-sql-a', 0);
 
-    env.estate.failNext('dc2-sql-a', '^RESTORE LOG', { number: 3201, message: "Cannot open backup device 'x'. Operating system error 5(Access is denied.)." });
-    const failed = await env.query('dc2-sql-a', "RESTORE LOG [mgc] FROM DISK = N'/nowhere.trn' WITH NORECOVERY").catch((err: unknown) => err);
+    env.estate.failNext('dc2-sql-a', '^RESTORE LOG', {
+      number: 3201,
+      message: "Cannot open backup device 'x'. Operating system error 5(Access is denied.).",
+    });
+    const failed = await env
+      .query('dc2-sql-a', "RESTORE LOG [mgc] FROM DISK = N'/nowhere.trn' WITH NORECOVERY")
+      .catch((err: unknown) => err);
     expect(errorNumbers(failed)).toEqual([3201, 3013]);
-    const next = await env.query('dc2-sql-a', "RESTORE LOG [mgc] FROM DISK = N'/nowhere.trn' WITH NORECOVERY").catch((err: unknown) => err);
+    const next = await env
+      .query('dc2-sql-a', "RESTORE LOG [mgc] FROM DISK = N'/nowhere.trn' WITH NORECOVERY")
+      .catch((err: unknown) => err);
     expect(errorNumbers(next)).toEqual([3118, 3013]); // the fault was used up: the real error again
 
     env.estate.setAgentRunning('dc1-sql-a', false);
-    const services = (await env.query('dc1-sql-a', `SELECT status_desc FROM sys.dm_server_services WHERE servicename LIKE N'SQL Server Agent%'`)).recordset;
+    const services = (
+      await env.query(
+        'dc1-sql-a',
+        `SELECT status_desc FROM sys.dm_server_services WHERE servicename LIKE N'SQL Server Agent%'`,
+      )
+    ).recordset;
     expect(services).toEqual([{ status_desc: 'Stopped' }]);
 
     await env.estate.rebuildInstance('dc1-sql-b');

@@ -48,11 +48,21 @@ async function configureLogShipping(everySeconds = 1): Promise<void> {
   );
 }
 
-const logFiles = (folder: string) => readdirSync(folder).filter((name) => /^mgc_\d{14}\.trn$/.test(name)).sort();
+const logFiles = (folder: string) =>
+  readdirSync(folder)
+    .filter((name) => /^mgc_\d{14}\.trn$/.test(name))
+    .sort();
 
 async function monitor() {
-  const result = await env.query('dc2-sql-a', 'SELECT last_copied_file, last_restored_file, last_restored_date FROM msdb.dbo.log_shipping_monitor_secondary WHERE secondary_database = N\'mgc\'');
-  return result.recordset[0] as { last_copied_file: string | null; last_restored_file: string | null; last_restored_date: Date | null };
+  const result = await env.query(
+    'dc2-sql-a',
+    "SELECT last_copied_file, last_restored_file, last_restored_date FROM msdb.dbo.log_shipping_monitor_secondary WHERE secondary_database = N'mgc'",
+  );
+  return result.recordset[0] as {
+    last_copied_file: string | null;
+    last_restored_file: string | null;
+    last_restored_date: Date | null;
+  };
 }
 
 describe('simulated log shipping', () => {
@@ -68,12 +78,25 @@ describe('simulated log shipping', () => {
     const first = await eventually(async () => (await monitor()).last_restored_file, 15_000, 'a restored file');
     await eventually(async () => (await monitor()).last_restored_file !== first, 15_000, 'the monitor advancing');
 
-    const primary = (await env.query('dc1-sql-a', 'SELECT last_backup_file, last_backup_date FROM msdb.dbo.log_shipping_monitor_primary')).recordset[0];
+    const primary = (
+      await env.query(
+        'dc1-sql-a',
+        'SELECT last_backup_file, last_backup_date FROM msdb.dbo.log_shipping_monitor_primary',
+      )
+    ).recordset[0];
     expect(existsSync(String(primary.last_backup_file))).toBe(true);
-    const history = (await env.query('dc2-sql-a', `SELECT j.name, h.run_status FROM msdb.dbo.sysjobhistory h JOIN msdb.dbo.sysjobs j ON j.job_id = h.job_id WHERE h.step_id = 0`)).recordset;
-    expect(history.filter((row) => row.name === 'LSRestore_dc1-sql-a_mgc' && row.run_status === 1).length).toBeGreaterThan(0);
+    const history = (
+      await env.query(
+        'dc2-sql-a',
+        `SELECT j.name, h.run_status FROM msdb.dbo.sysjobhistory h JOIN msdb.dbo.sysjobs j ON j.job_id = h.job_id WHERE h.step_id = 0`,
+      )
+    ).recordset;
+    expect(
+      history.filter((row) => row.name === 'LSRestore_dc1-sql-a_mgc' && row.run_status === 1).length,
+    ).toBeGreaterThan(0);
     // The secondary stays RESTORING, and what it holds is a prefix of what the primary acknowledged.
-    const secondary = (await env.query('dc2-sql-a', `SELECT state_desc FROM sys.databases WHERE name = N'mgc'`)).recordset[0];
+    const secondary = (await env.query('dc2-sql-a', `SELECT state_desc FROM sys.databases WHERE name = N'mgc'`))
+      .recordset[0];
     expect(secondary.state_desc).toBe('RESTORING');
   });
 
@@ -87,7 +110,13 @@ describe('simulated log shipping', () => {
        EXEC msdb.dbo.sp_start_job @job_id = @job;`,
       { share: env.topology.backupShare.sqlPath },
     );
-    const outcome = await eventually(async () => (await env.query('dc1-sql-b', 'SELECT run_status, message FROM msdb.dbo.sysjobhistory WHERE step_id = 1')).recordset[0], 5_000, 'job history');
+    const outcome = await eventually(
+      async () =>
+        (await env.query('dc1-sql-b', 'SELECT run_status, message FROM msdb.dbo.sysjobhistory WHERE step_id = 1'))
+          .recordset[0],
+      5_000,
+      'job history',
+    );
     expect(outcome.run_status).toBe(1);
     expect(outcome.message).toContain("Skipping log backup for primary database 'mgc'");
     expect(logFiles(env.topology.backupShare.workerPath)).toEqual([]);
@@ -111,16 +140,27 @@ describe('simulated log shipping', () => {
     await start('dc2-sql-a', 'LSCopy_dc1-sql-a_mgc');
     await start('dc2-sql-a', 'LSRestore_dc1-sql-a_mgc');
 
-    const outcome = (await env.query('dc2-sql-a', `SELECT TOP 1 h.run_status, h.message FROM msdb.dbo.sysjobhistory h JOIN msdb.dbo.sysjobs j ON j.job_id = h.job_id WHERE j.name = N'LSRestore_dc1-sql-a_mgc' AND h.step_id = 0 ORDER BY h.instance_id DESC`)).recordset[0];
+    const outcome = (
+      await env.query(
+        'dc2-sql-a',
+        `SELECT TOP 1 h.run_status, h.message FROM msdb.dbo.sysjobhistory h JOIN msdb.dbo.sysjobs j ON j.job_id = h.job_id WHERE j.name = N'LSRestore_dc1-sql-a_mgc' AND h.step_id = 0 ORDER BY h.instance_id DESC`,
+      )
+    ).recordset[0];
     expect(outcome.run_status).toBe(0);
-    const errors = (await env.query('dc2-sql-a', 'SELECT message FROM msdb.dbo.log_shipping_monitor_error_detail')).recordset.map((row) => row.message as string);
-    expect(errors.some((message) => message.startsWith('Error 4305: The log in this backup set begins at LSN'))).toBe(true);
+    const errors = (
+      await env.query('dc2-sql-a', 'SELECT message FROM msdb.dbo.log_shipping_monitor_error_detail')
+    ).recordset.map((row) => row.message as string);
+    expect(errors.some((message) => message.startsWith('Error 4305: The log in this backup set begins at LSN'))).toBe(
+      true,
+    );
     // The first file was applied; the database waits at the gap.
     expect((await monitor()).last_restored_file).toBe(path.join(env.topology.copyFolder.sqlPath, files[0]));
 
     // Applying the third file by hand fails the same way, as SQL Server reports it: 4305 then 3013.
     const third = path.join(env.topology.copyFolder.sqlPath, files[2]);
-    const failure = await env.query('dc2-sql-a', 'RESTORE LOG [mgc] FROM DISK = @file WITH NORECOVERY', { file: third }).catch((err: unknown) => err);
+    const failure = await env
+      .query('dc2-sql-a', 'RESTORE LOG [mgc] FROM DISK = @file WITH NORECOVERY', { file: third })
+      .catch((err: unknown) => err);
     expect(errorNumbers(failure)).toEqual([4305, 3013]);
   });
 
@@ -130,11 +170,22 @@ describe('simulated log shipping', () => {
     const addPrimary = `EXEC master.dbo.sp_add_log_shipping_primary_database @database = N'mgc', @backup_directory = @share, @backup_share = @share, @backup_job_name = N'LSBackup_mgc'`;
     await env.query('dc1-sql-a', addPrimary, { share });
     await expect(env.query('dc1-sql-a', addPrimary, { share })).rejects.toMatchObject({ number: 32009 });
-    await expect(env.query('dc2-sql-a', `EXEC sp_add_log_shipping_secondary_database N'mgc', N'dc1-sql-a', N'mgc'`)).rejects.toMatchObject({ number: 32023 });
+    await expect(
+      env.query('dc2-sql-a', `EXEC sp_add_log_shipping_secondary_database N'mgc', N'dc1-sql-a', N'mgc'`),
+    ).rejects.toMatchObject({ number: 32023 });
     await env.query('dc2-sql-a', 'CREATE DATABASE scratch; ALTER DATABASE scratch SET RECOVERY SIMPLE');
-    await expect(env.query('dc2-sql-a', `EXEC sp_add_log_shipping_primary_database @database = N'scratch', @backup_directory = N'x', @backup_share = N'x', @backup_job_name = N'j'`)).rejects.toMatchObject({ number: 32015 });
-    await expect(env.query('dc2-sql-a', `EXEC sp_delete_log_shipping_secondary_database mgc`)).rejects.toMatchObject({ number: 32014 });
+    await expect(
+      env.query(
+        'dc2-sql-a',
+        `EXEC sp_add_log_shipping_primary_database @database = N'scratch', @backup_directory = N'x', @backup_share = N'x', @backup_job_name = N'j'`,
+      ),
+    ).rejects.toMatchObject({ number: 32015 });
+    await expect(env.query('dc2-sql-a', `EXEC sp_delete_log_shipping_secondary_database mgc`)).rejects.toMatchObject({
+      number: 32014,
+    });
     await expect(env.query('dc1-sql-a', `EXEC sp_start_job N'LSBackup_mgc'`)).rejects.toMatchObject({ number: 2812 });
-    await expect(env.query('dc1-sql-a', `EXEC msdb.dbo.sp_start_job N'no such job'`)).rejects.toMatchObject({ number: 14262 });
+    await expect(env.query('dc1-sql-a', `EXEC msdb.dbo.sp_start_job N'no such job'`)).rejects.toMatchObject({
+      number: 14262,
+    });
   });
 });

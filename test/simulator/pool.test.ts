@@ -18,18 +18,27 @@ async function shell(line: string): Promise<{ code: number; stdout: string; stde
   const [program, ...args] = env.topology.poolControl.command;
   return run(program, [...args, line]).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
+    (err: { code: number; stdout: string; stderr: string }) => ({
+      code: err.code,
+      stdout: err.stdout,
+      stderr: err.stderr,
+    }),
   );
 }
 
 function mirroring(instance: string, database = 'mgc') {
-  return env.estate.snapshot().instances.find((candidate) => candidate.name === instance)!.databases.find((candidate) => candidate.name === database);
+  return env.estate
+    .snapshot()
+    .instances.find((candidate) => candidate.name === instance)!
+    .databases.find((candidate) => candidate.name === database);
 }
 
 describe('stand-in Management Shell against the simulated estate', () => {
   it('Invoke-CsDatabaseFailover -NewPrincipal Mirror fails mgc over to the mirror, and back with -NewPrincipal Primary', async () => {
     env = await startTestEstate();
-    const toMirror = await shell('Invoke-CsDatabaseFailover -PoolFqdn pchat.sim.local -DatabaseType PersistentChat -NewPrincipal Mirror -Confirm:$false');
+    const toMirror = await shell(
+      'Invoke-CsDatabaseFailover -PoolFqdn pchat.sim.local -DatabaseType PersistentChat -NewPrincipal Mirror -Confirm:$false',
+    );
     expect(toMirror.stderr).toBe('');
     expect(toMirror.code).toBe(0);
     expect(mirroring('dc1-sql-b')).toMatchObject({ state: 'ONLINE', mirroring: { role: 'PRINCIPAL' } });
@@ -37,10 +46,14 @@ describe('stand-in Management Shell against the simulated estate', () => {
     expect(mirroring('dc1-sql-a', 'mgccomp')).toMatchObject({ state: 'ONLINE', mirroring: { role: 'PRINCIPAL' } });
 
     // Right after a failover the session is SYNCHRONIZING: the cmdlet reports SQL Server's refusal.
-    const tooSoon = await shell('Invoke-CsDatabaseFailover -PoolFqdn pchat.sim.local -DatabaseType PersistentChat -NewPrincipal Primary -Confirm:$false');
+    const tooSoon = await shell(
+      'Invoke-CsDatabaseFailover -PoolFqdn pchat.sim.local -DatabaseType PersistentChat -NewPrincipal Primary -Confirm:$false',
+    );
     if (tooSoon.code !== 0) expect(tooSoon.stderr).toMatch(/1422|not caught up/);
     await eventually(() => mirroring('dc1-sql-b')?.mirroring?.state === 'SYNCHRONIZED', 5_000, 'SYNCHRONIZED');
-    const back = await shell('Invoke-CsDatabaseFailover -PoolFqdn pchat.sim.local -DatabaseType PersistentChat -NewPrincipal Primary -Confirm:$false');
+    const back = await shell(
+      'Invoke-CsDatabaseFailover -PoolFqdn pchat.sim.local -DatabaseType PersistentChat -NewPrincipal Primary -Confirm:$false',
+    );
     expect(back.code).toBe(0);
     expect(mirroring('dc1-sql-a')).toMatchObject({ state: 'ONLINE', mirroring: { role: 'PRINCIPAL' } });
   });
@@ -53,17 +66,27 @@ describe('stand-in Management Shell against the simulated estate', () => {
     await env.query('dc2-sql-a', 'RESTORE DATABASE [mgc] FROM DISK = @seed WITH RECOVERY', { seed });
     writePoolState(env.estate.poolStateFile, { ...readPoolState(env.estate.poolStateFile), poolState: 'FailedOver' });
 
-    const installed = await shell(`Install-CsMirrorDatabase -DatabaseType PersistentChat -SqlServerFqdn '127.0.0.1' -FileShare '${env.topology.backupShare.sqlPath}' -DropExistingDatabasesOnMirror -Confirm:$false`);
+    const installed = await shell(
+      `Install-CsMirrorDatabase -DatabaseType PersistentChat -SqlServerFqdn '127.0.0.1' -FileShare '${env.topology.backupShare.sqlPath}' -DropExistingDatabasesOnMirror -Confirm:$false`,
+    );
     expect(installed.stderr).toBe('');
     expect(installed.code).toBe(0);
-    expect(mirroring('dc2-sql-a')).toMatchObject({ state: 'ONLINE', mirroring: { role: 'PRINCIPAL', partner: 'dc2-sql-b' } });
-    expect(mirroring('dc2-sql-b')).toMatchObject({ state: 'RESTORING', mirroring: { role: 'MIRROR', partner: 'dc2-sql-a' } });
+    expect(mirroring('dc2-sql-a')).toMatchObject({
+      state: 'ONLINE',
+      mirroring: { role: 'PRINCIPAL', partner: 'dc2-sql-b' },
+    });
+    expect(mirroring('dc2-sql-b')).toMatchObject({
+      state: 'RESTORING',
+      mirroring: { role: 'MIRROR', partner: 'dc2-sql-a' },
+    });
   });
 
   it('a failing SQL step surfaces its SQL Server error and exits non-zero', async () => {
     env = await startTestEstate();
     await env.estate.stopInstance('dc1-sql-a');
-    const result = await shell('Invoke-CsDatabaseFailover -PoolFqdn pchat.sim.local -DatabaseType PersistentChat -NewPrincipal Mirror -Confirm:$false');
+    const result = await shell(
+      'Invoke-CsDatabaseFailover -PoolFqdn pchat.sim.local -DatabaseType PersistentChat -NewPrincipal Mirror -Confirm:$false',
+    );
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/Invoke-CsDatabaseFailover/);
   });

@@ -4,7 +4,13 @@
  * would evaluate, so a test can never pass with a value production would expand.
  */
 import { describe, expect, it } from 'vitest';
-import { parsePowerShell, plainValue, PowerShellParseError, type PsCommand, type PsCommandElement } from '../../simulator/pool/powershell';
+import {
+  parsePowerShell,
+  plainValue,
+  PowerShellParseError,
+  type PsCommand,
+  type PsCommandElement,
+} from '../../simulator/pool/powershell';
 
 /** Statements as plain data: [cmdlet, elements] with values as plain JSON. */
 function statementsOf(text: string) {
@@ -17,7 +23,9 @@ function commandShape(command: PsCommand) {
 
 function elementShape(element: PsCommandElement) {
   if (element.kind === 'argument') return { value: plainValue(element.value) };
-  return element.argument ? { parameter: element.name, value: plainValue(element.argument) } : { parameter: element.name };
+  return element.argument
+    ? { parameter: element.name, value: plainValue(element.argument) }
+    : { parameter: element.name };
 }
 
 /** The only command of a one-statement script. */
@@ -45,7 +53,11 @@ function quoteForPowerShell(value: string): string {
 
 describe('statements and commands', () => {
   it('reads a cmdlet with named parameters, a switch and -Switch:$false', () => {
-    expect(onlyCommand("Set-CsPersistentChatState -Identity 'service:pchat.sim.local' -PoolState FailedOver -Force -Confirm:$false")).toEqual({
+    expect(
+      onlyCommand(
+        "Set-CsPersistentChatState -Identity 'service:pchat.sim.local' -PoolState FailedOver -Force -Confirm:$false",
+      ),
+    ).toEqual({
       name: 'Set-CsPersistentChatState',
       elements: [
         { parameter: 'Identity' },
@@ -67,12 +79,22 @@ describe('statements and commands', () => {
   });
 
   it('keeps positional values as values', () => {
-    expect(onlyCommand("Get-CsPersistentChatState 'service:pchat.sim.local' other").elements).toEqual([{ value: 'service:pchat.sim.local' }, { value: 'other' }]);
+    expect(onlyCommand("Get-CsPersistentChatState 'service:pchat.sim.local' other").elements).toEqual([
+      { value: 'service:pchat.sim.local' },
+      { value: 'other' },
+    ]);
   });
 
   it('separates statements with ; and with newlines (LF, CRLF, CR), and skips empty ones', () => {
     const statements = statementsOf('Get-A; Get-B\nGet-C\r\nGet-D\rGet-E;;\n\n;Get-F');
-    expect(statements.map((pipeline) => pipeline[0].name)).toEqual(['Get-A', 'Get-B', 'Get-C', 'Get-D', 'Get-E', 'Get-F']);
+    expect(statements.map((pipeline) => pipeline[0].name)).toEqual([
+      'Get-A',
+      'Get-B',
+      'Get-C',
+      'Get-D',
+      'Get-E',
+      'Get-F',
+    ]);
   });
 
   it('starts a second statement at an unquoted ;', () => {
@@ -90,17 +112,30 @@ describe('statements and commands', () => {
         { name: 'ConvertTo-Json', elements: [{ parameter: 'Depth' }, { value: 5 }, { parameter: 'Compress' }] },
       ],
     ]);
-    expect(statementsOf('Get-A |\n  ConvertTo-Json')[0].map((command) => command.name)).toEqual(['Get-A', 'ConvertTo-Json']);
+    expect(statementsOf('Get-A |\n  ConvertTo-Json')[0].map((command) => command.name)).toEqual([
+      'Get-A',
+      'ConvertTo-Json',
+    ]);
   });
 
   it('ignores comments and joins lines ending in a backtick', () => {
-    expect(onlyCommand("Get-X -A 'a' # -B 'b'")).toEqual({ name: 'Get-X', elements: [{ parameter: 'A' }, { value: 'a' }] });
-    expect(onlyCommand("Get-X `\n  -A 'a' `\r\n  -B b")).toEqual({ name: 'Get-X', elements: [{ parameter: 'A' }, { value: 'a' }, { parameter: 'B' }, { value: 'b' }] });
+    expect(onlyCommand("Get-X -A 'a' # -B 'b'")).toEqual({
+      name: 'Get-X',
+      elements: [{ parameter: 'A' }, { value: 'a' }],
+    });
+    expect(onlyCommand("Get-X `\n  -A 'a' `\r\n  -B b")).toEqual({
+      name: 'Get-X',
+      elements: [{ parameter: 'A' }, { value: 'a' }, { parameter: 'B' }, { value: 'b' }],
+    });
     expect(onlyCommand('Get-X a#b').elements).toEqual([{ value: 'a#b' }]);
   });
 
   it('treats en and em dashes as parameter dashes, as PowerShell does', () => {
-    expect(onlyCommand('Get-X \u2013Identity a \u2014Force').elements).toEqual([{ parameter: 'Identity' }, { value: 'a' }, { parameter: 'Force' }]);
+    expect(onlyCommand('Get-X \u2013Identity a \u2014Force').elements).toEqual([
+      { parameter: 'Identity' },
+      { value: 'a' },
+      { parameter: 'Force' },
+    ]);
   });
 
   it('records where each command is in the text', () => {
@@ -111,30 +146,70 @@ describe('statements and commands', () => {
 
 describe('single-quoted strings', () => {
   it("take '' as one quote and expand nothing", () => {
-    expect(onlyCommand("Get-X 'it''s $(rm -rf /) $env:HOME `n \"x\"'").elements).toEqual([{ value: 'it\'s $(rm -rf /) $env:HOME `n "x"' }]);
+    expect(onlyCommand("Get-X 'it''s $(rm -rf /) $env:HOME `n \"x\"'").elements).toEqual([
+      { value: 'it\'s $(rm -rf /) $env:HOME `n "x"' },
+    ]);
   });
 
   it('deliver a hostile value as one literal string: quotes, ;, $(), newlines, backticks, pipes', () => {
     const hostile = "a'b; $(rm -rf /)\nSet-CsPersistentChatState -PoolState FailedOver | Out-Null `\r\n# '' \u2019";
-    const command = onlyCommand(`Set-CsPersistentChatActiveServer -ActiveServers @{Add=${quoteForPowerShell(hostile)}} -Force`);
-    expect(command.elements).toEqual([{ parameter: 'ActiveServers' }, { value: { Add: hostile } }, { parameter: 'Force' }]);
+    const command = onlyCommand(
+      `Set-CsPersistentChatActiveServer -ActiveServers @{Add=${quoteForPowerShell(hostile)}} -Force`,
+    );
+    expect(command.elements).toEqual([
+      { parameter: 'ActiveServers' },
+      { value: { Add: hostile } },
+      { parameter: 'Force' },
+    ]);
   });
 
   it('round-trip any string quoted with every single-quote character doubled', () => {
-    const alphabet = ["'", '\u2018', '\u2019', '\u201a', '\u201b', '"', '\u201c', '$', '(', ')', '`', ';', '|', '&', '\n', '\r', ' ', '#', '{', '}', '@', 'a', '-', '\0', '\u2013'];
+    const alphabet = [
+      "'",
+      '\u2018',
+      '\u2019',
+      '\u201a',
+      '\u201b',
+      '"',
+      '\u201c',
+      '$',
+      '(',
+      ')',
+      '`',
+      ';',
+      '|',
+      '&',
+      '\n',
+      '\r',
+      ' ',
+      '#',
+      '{',
+      '}',
+      '@',
+      'a',
+      '-',
+      '\0',
+      '\u2013',
+    ];
     let seed = 20240601;
     const random = () => {
       seed = (seed * 1103515245 + 12345) % 2147483648;
       return seed / 2147483648;
     };
     for (let round = 0; round < 500; round++) {
-      const value = Array.from({ length: Math.floor(random() * 24) }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
-      expect(onlyCommand(`Get-X -Name ${quoteForPowerShell(value)}`).elements, JSON.stringify(value)).toEqual([{ parameter: 'Name' }, { value }]);
+      const value = Array.from(
+        { length: Math.floor(random() * 24) },
+        () => alphabet[Math.floor(random() * alphabet.length)],
+      ).join('');
+      expect(onlyCommand(`Get-X -Name ${quoteForPowerShell(value)}`).elements, JSON.stringify(value)).toEqual([
+        { parameter: 'Name' },
+        { value },
+      ]);
     }
   });
 
   it('close at a typographic quote, as in PowerShell: doubling only the ASCII quote lets the rest run', () => {
-    const naive = `'${"pchat-fe1\u2019; Remove-Item -Recurse / #".replace(/'/g, "''")}'`;
+    const naive = `'${'pchat-fe1\u2019; Remove-Item -Recurse / #'.replace(/'/g, "''")}'`;
     const statements = statementsOf(`Set-X -Name ${naive}`);
     expect(statements.map((pipeline) => pipeline[0].name)).toEqual(['Set-X', 'Remove-Item']);
     expect(statements[0][0].elements).toEqual([{ parameter: 'Name' }, { value: 'pchat-fe1' }]);
@@ -150,7 +225,9 @@ describe('single-quoted strings', () => {
 
 describe('double-quoted strings', () => {
   it('apply backtick escapes and "" as one quote', () => {
-    expect(onlyCommand('Get-X "a`tb`nc`"d""e``f`$g`u{263A}`0`q"').elements).toEqual([{ value: 'a\tb\nc"d"e`f$g\u263a\0q' }]);
+    expect(onlyCommand('Get-X "a`tb`nc`"d""e``f`$g`u{263A}`0`q"').elements).toEqual([
+      { value: 'a\tb\nc"d"e`f$g\u263a\0q' },
+    ]);
   });
 
   it('keep a $ that starts no expansion', () => {
@@ -188,15 +265,25 @@ describe('values', () => {
   });
 
   it('refuses number forms it would have to interpret (5kb, 0x10, an unquoted IP address)', () => {
-    for (const text of ['Get-X 5kb', 'Get-X 0x10', 'Get-X 127.0.0.1']) expect(parseError(text).errorId, text).toBe('NumberFormNotSupported');
+    for (const text of ['Get-X 5kb', 'Get-X 0x10', 'Get-X 127.0.0.1'])
+      expect(parseError(text).errorId, text).toBe('NumberFormNotSupported');
   });
 
   it('joins quoted parts of a bare word and applies its backtick escapes, as PowerShell does', () => {
-    expect(onlyCommand("Get-X a'b c'd x\"e f\"y g`;h").elements).toEqual([{ value: 'ab cd' }, { value: 'xe fy' }, { value: 'g;h' }]);
+    expect(onlyCommand('Get-X a\'b c\'d x"e f"y g`;h').elements).toEqual([
+      { value: 'ab cd' },
+      { value: 'xe fy' },
+      { value: 'g;h' },
+    ]);
   });
 
   it('reads $null, $Null, $true and $false in any case', () => {
-    expect(onlyCommand('Get-X $null $Null $TRUE $false').elements).toEqual([{ value: null }, { value: null }, { value: true }, { value: false }]);
+    expect(onlyCommand('Get-X $null $Null $TRUE $false').elements).toEqual([
+      { value: null },
+      { value: null },
+      { value: true },
+      { value: false },
+    ]);
   });
 
   it('refuses variables and subexpressions outside quotes', () => {
@@ -208,7 +295,11 @@ describe('values', () => {
   });
 
   it('reads arrays, with spaces around commas and a newline after one', () => {
-    expect(onlyCommand("Get-X 'a','b' -Y 'c' , d,\n  'e'").elements).toEqual([{ value: ['a', 'b'] }, { parameter: 'Y' }, { value: ['c', 'd', 'e'] }]);
+    expect(onlyCommand("Get-X 'a','b' -Y 'c' , d,\n  'e'").elements).toEqual([
+      { value: ['a', 'b'] },
+      { parameter: 'Y' },
+      { value: ['c', 'd', 'e'] },
+    ]);
     expect(onlyCommand("Get-X -Y:'a','b'").elements).toEqual([{ parameter: 'Y', value: ['a', 'b'] }]);
   });
 
@@ -222,13 +313,17 @@ describe('values', () => {
 describe('hashtables', () => {
   it('read @{Add=..}, @{Add=..,..; Remove=..} and @{Replace=..}', () => {
     expect(onlyCommand("Set-X -ActiveServers @{Add='a'}").elements[1]).toEqual({ value: { Add: 'a' } });
-    expect(onlyCommand("Set-X -ActiveServers @{Add='a','b'; Remove='c'}").elements[1]).toEqual({ value: { Add: ['a', 'b'], Remove: 'c' } });
+    expect(onlyCommand("Set-X -ActiveServers @{Add='a','b'; Remove='c'}").elements[1]).toEqual({
+      value: { Add: ['a', 'b'], Remove: 'c' },
+    });
     expect(onlyCommand('Set-X @{ Replace = "a" ; }').elements[0]).toEqual({ value: { Replace: 'a' } });
   });
 
   it('read entries over several lines, quoted keys, numbers, $null and nested hashtables', () => {
     const text = "Set-X @{\n  Add = 'a',\n        'b'\n  'Odd Key' = 1.5\n  Remove = $null; Inner = @{ Depth = 2 }\n}";
-    expect(onlyCommand(text).elements).toEqual([{ value: { Add: ['a', 'b'], 'Odd Key': 1.5, Remove: null, Inner: { Depth: 2 } } }]);
+    expect(onlyCommand(text).elements).toEqual([
+      { value: { Add: ['a', 'b'], 'Odd Key': 1.5, Remove: null, Inner: { Depth: 2 } } },
+    ]);
   });
 
   it('refuse duplicate keys, whatever their case', () => {

@@ -89,9 +89,25 @@ describe('TDS server with the mssql driver', () => {
     // What the model received: parameter names, SQL types and exact values.
     const received = model.lastRpc?.parameters ?? [];
     expect(received.map((parameter) => parameter.name)).toEqual([
-      '@statement', '@params', '@text', '@long', '@ascii', '@count', '@big', '@flag', '@ratio', '@at', '@when', '@id', '@amount', '@missing',
+      '@statement',
+      '@params',
+      '@text',
+      '@long',
+      '@ascii',
+      '@count',
+      '@big',
+      '@flag',
+      '@ratio',
+      '@at',
+      '@when',
+      '@id',
+      '@amount',
+      '@missing',
     ]);
-    expect(received[0]).toMatchObject({ type: { kind: 'nvarchar', length: Statements.echoParameters.length }, value: Statements.echoParameters });
+    expect(received[0]).toMatchObject({
+      type: { kind: 'nvarchar', length: Statements.echoParameters.length },
+      value: Statements.echoParameters,
+    });
     expect(received.slice(2).map(({ type, value }) => ({ type, value }))).toEqual([
       { type: { kind: 'nvarchar', length: 100 }, value: 'Persistent Chat – ünïcode' },
       { type: { kind: 'nvarchar', length: 'max' }, value: 'y'.repeat(6000) },
@@ -200,16 +216,20 @@ describe('TDS server with the mssql driver', () => {
     });
     const preceding = (error as sql.RequestError & { precedingErrors: sql.RequestError[] }).precedingErrors;
     expect(preceding.map((previous) => previous.number)).toEqual([4305]);
-    expect(infos).toMatchObject([{ number: 0, class: 0, message: 'Processed 0 pages for database pchat.', serverName: 'FIXTURE01' }]);
+    expect(infos).toMatchObject([
+      { number: 0, class: 0, message: 'Processed 0 pages for database pchat.', serverName: 'FIXTURE01' },
+    ]);
 
     const printed: unknown[] = [];
     const printing = pool.request();
     printing.on('info', (info) => printed.push(info));
     await printing.batch(Statements.print);
-    expect(printed).toMatchObject([{ number: 0, state: 1, class: 0, message: 'fixture says hello', serverName: 'FIXTURE01' }]);
+    expect(printed).toMatchObject([
+      { number: 0, state: 1, class: 0, message: 'fixture says hello', serverName: 'FIXTURE01' },
+    ]);
   });
 
-  it('refuses a wrong password with the model\'s 18456 message', async () => {
+  it("refuses a wrong password with the model's 18456 message", async () => {
     const error = await connectPool(server.port, { password: 'not-the-password' }).then(
       () => undefined,
       (rejection: unknown) => rejection,
@@ -251,10 +271,13 @@ describe('TDS server with the mssql driver', () => {
       const logins = model.logins;
       const aborted = model.abortedStatements;
       const started = Date.now();
-      const error = await impatient.request().query(Statements.longWait).then(
-        () => undefined,
-        (rejection: unknown) => rejection,
-      );
+      const error = await impatient
+        .request()
+        .query(Statements.longWait)
+        .then(
+          () => undefined,
+          (rejection: unknown) => rejection,
+        );
       expect(error).toMatchObject({ name: 'RequestError', code: 'ETIMEOUT' });
       expect(Date.now() - started).toBeLessThan(3_000);
       expect(model.abortedStatements).toBe(aborted + 1);
@@ -271,16 +294,21 @@ describe('TDS server with the mssql driver', () => {
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       const logins = model.logins;
-      const error = await pool.request().query(Statements.simulatorBug).then(
-        () => undefined,
-        (rejection: unknown) => rejection,
-      );
+      const error = await pool
+        .request()
+        .query(Statements.simulatorBug)
+        .then(
+          () => undefined,
+          (rejection: unknown) => rejection,
+        );
       expect(error).toMatchObject({
         number: 50000,
         class: 16,
         message: 'pchat-dr simulator internal error: fixture.crash() failed on purpose',
       });
-      expect(stderr.mock.calls.map(([text]) => String(text)).join('')).toMatch(/fixture\.crash\(\) failed on purpose\n\s+at /);
+      expect(stderr.mock.calls.map(([text]) => String(text)).join('')).toMatch(
+        /fixture\.crash\(\) failed on purpose\n\s+at /,
+      );
       expect((await pool.request().query(Statements.selectOne)).recordset).toEqual([{ one: 1 }]);
       expect(model.logins).toBe(logins);
     } finally {
@@ -321,10 +349,13 @@ describe('TDS server connections', () => {
       await pool.request().query(Statements.selectOne);
       await vi.waitFor(() => expect(server.connectionCount()).toBe(1), SETTLING);
       const closedSessions = model.closedSessions;
-      const inFlight = pool.request().query(Statements.longWait).then(
-        () => undefined,
-        (rejection: unknown) => rejection,
-      );
+      const inFlight = pool
+        .request()
+        .query(Statements.longWait)
+        .then(
+          () => undefined,
+          (rejection: unknown) => rejection,
+        );
       await vi.waitFor(() => expect(model.waitingStatements).toBe(1), SETTLING);
       await server.close();
 
@@ -339,7 +370,9 @@ describe('TDS server connections', () => {
       );
       expect(refused).toBeInstanceOf(sql.ConnectionError);
       expect(refused).toMatchObject({ code: 'ESOCKET' });
-      const rawConnect = await new Promise<unknown>((resolve) => net.connect(server.port, HOST).once('error', resolve).once('connect', resolve));
+      const rawConnect = await new Promise<unknown>((resolve) =>
+        net.connect(server.port, HOST).once('error', resolve).once('connect', resolve),
+      );
       expect(rawConnect).toMatchObject({ code: 'ECONNREFUSED' });
     } finally {
       await pool.close();
@@ -355,10 +388,13 @@ describe('TDS server connections', () => {
       await Promise.all([victim, bystander].map((each) => each.request().query(Statements.selectOne)));
       await vi.waitFor(() => expect(server.connectionCount()).toBe(2), SETTLING);
       const logins = model.logins;
-      const error = await victim.request().query(Statements.killMe).then(
-        () => undefined,
-        (rejection: unknown) => rejection,
-      );
+      const error = await victim
+        .request()
+        .query(Statements.killMe)
+        .then(
+          () => undefined,
+          (rejection: unknown) => rejection,
+        );
       expect(error).toMatchObject({ name: 'RequestError', code: 'ECONNRESET' });
       await vi.waitFor(() => expect(server.connectionCount()).toBe(1), SETTLING);
       expect(model.closedSessions).toBe(logins - 1);
@@ -385,40 +421,49 @@ describe('TDS server with other tedious connection options', () => {
     await server?.close();
   });
 
-  it('is refused by the driver when the client asks for encryption (mssql\'s default) and the server does not offer it', async () => {
+  it("is refused by the driver when the client asks for encryption (mssql's default) and the server does not offer it", async () => {
     // tedious 20 no longer falls back to clear text when encrypt is true: the login never leaves the client unencrypted.
-    await expect(connectPool(server.port, { options: { encrypt: true, trustServerCertificate: true } })).rejects.toThrow(/Server did not negotiate encryption/);
+    await expect(
+      connectPool(server.port, { options: { encrypt: true, trustServerCertificate: true } }),
+    ).rejects.toThrow(/Server did not negotiate encryption/);
   });
 
-  it.each([512, 32767])('switches to the negotiated packet size %i after login and stamps the SPID in packet headers', async (packetSize) => {
-    // With `debug` (which @types/mssql does not declare), mssql forwards tedious' log of every packet header it receives:
-    // "type:0x04(...), ..., length:0x0200, spid:0x0033, ...".
-    const withPacketLog: Partial<sql.config> & { debug: boolean } = {
-      options: { encrypt: false, trustServerCertificate: true, packetSize },
-      debug: true,
-    };
-    const pool = await connectPool(server.port, withPacketLog);
-    const headers: { length: number; spid: number }[] = [];
-    pool.on('debug', (_connection: unknown, line: string) => {
-      const header = /type:0x04.*length:0x([0-9A-F]{4}), spid:0x([0-9A-F]{4})/.exec(line);
-      if (header) headers.push({ length: parseInt(header[1], 16), spid: parseInt(header[2], 16) });
-    });
-    try {
-      const request = pool.request();
-      request.input('text', sql.NVarChar(sql.MAX), 'z'.repeat(40_000));
-      request.input('count', sql.Int, 1);
-      expect((await request.query(Statements.echoParameters)).recordset).toEqual([{ text: 'z'.repeat(40_000), count: 1 }]);
-      const { spid } = (await pool.request().query(Statements.spidAfterPause)).recordset[0] as { spid: number };
-      expect(Math.max(...headers.map((header) => header.length))).toBe(packetSize);
-      // The connection's PRELOGIN is answered before a session exists, with SPID 0.
-      expect(new Set(headers.map((header) => header.spid))).toEqual(new Set([0, spid]));
-    } finally {
-      await pool.close();
-    }
-  });
+  it.each([512, 32767])(
+    'switches to the negotiated packet size %i after login and stamps the SPID in packet headers',
+    async (packetSize) => {
+      // With `debug` (which @types/mssql does not declare), mssql forwards tedious' log of every packet header it receives:
+      // "type:0x04(...), ..., length:0x0200, spid:0x0033, ...".
+      const withPacketLog: Partial<sql.config> & { debug: boolean } = {
+        options: { encrypt: false, trustServerCertificate: true, packetSize },
+        debug: true,
+      };
+      const pool = await connectPool(server.port, withPacketLog);
+      const headers: { length: number; spid: number }[] = [];
+      pool.on('debug', (_connection: unknown, line: string) => {
+        const header = /type:0x04.*length:0x([0-9A-F]{4}), spid:0x([0-9A-F]{4})/.exec(line);
+        if (header) headers.push({ length: parseInt(header[1], 16), spid: parseInt(header[2], 16) });
+      });
+      try {
+        const request = pool.request();
+        request.input('text', sql.NVarChar(sql.MAX), 'z'.repeat(40_000));
+        request.input('count', sql.Int, 1);
+        expect((await request.query(Statements.echoParameters)).recordset).toEqual([
+          { text: 'z'.repeat(40_000), count: 1 },
+        ]);
+        const { spid } = (await pool.request().query(Statements.spidAfterPause)).recordset[0] as { spid: number };
+        expect(Math.max(...headers.map((header) => header.length))).toBe(packetSize);
+        // The connection's PRELOGIN is answered before a session exists, with SPID 0.
+        expect(new Set(headers.map((header) => header.spid))).toEqual(new Set([0, spid]));
+      } finally {
+        await pool.close();
+      }
+    },
+  );
 
   it.each(['7_1', '7_2', '7_3_B'] as const)('adapts encodings for TDS %s', async (tdsVersion) => {
-    const pool = await connectPool(server.port, { options: { encrypt: false, trustServerCertificate: true, tdsVersion } });
+    const pool = await connectPool(server.port, {
+      options: { encrypt: false, trustServerCertificate: true, tdsVersion },
+    });
     try {
       const request = pool.request();
       request.input('count', sql.Int, 7);
@@ -429,13 +474,18 @@ describe('TDS server with other tedious connection options', () => {
       const [row] = (await pool.request().query(Statements.typedColumns)).recordset;
       // Before 7.2 (max) types travel as NTEXT/TEXT/IMAGE, before 7.3 datetime2 as text, as SQL Server sends them.
       expect(row.nvarchar_max_col).toBe('x'.repeat(5000));
-      expect(row.datetime2_col).toEqual(tdsVersion === '7_3_B' ? new Date('2024-05-06T07:08:09.123Z') : '2024-05-06 07:08:09.1230000');
+      expect(row.datetime2_col).toEqual(
+        tdsVersion === '7_3_B' ? new Date('2024-05-06T07:08:09.123Z') : '2024-05-06 07:08:09.1230000',
+      );
       expect(row.lsn_col).toBe(34000000016700000);
 
-      const error = await pool.request().batch(Statements.failingRestore).then(
-        () => undefined,
-        (rejection: unknown) => rejection,
-      );
+      const error = await pool
+        .request()
+        .batch(Statements.failingRestore)
+        .then(
+          () => undefined,
+          (rejection: unknown) => rejection,
+        );
       expect(error).toMatchObject({ number: 3013, lineNumber: 1, serverName: 'FIXTURE01' });
       expect((await pool.request().batch(Statements.instancesBatch)).rowsAffected).toEqual([2, 2, 1]);
     } finally {
@@ -460,7 +510,9 @@ describe('TDS server with FreeTDS tsql', () => {
   /** Runs tsql with a script on stdin; TDSVER picks the protocol version it asks for. tsql prints messages on stderr. */
   function runTsql(script: string, tdsVersion: string): Promise<{ stdout: string; stderr: string }> {
     if (!existsSync(TSQL)) {
-      throw new Error(`FreeTDS tsql not found at ${TSQL}: install the Debian package freetds-bin (apt-get install freetds-bin)`);
+      throw new Error(
+        `FreeTDS tsql not found at ${TSQL}: install the Debian package freetds-bin (apt-get install freetds-bin)`,
+      );
     }
     return new Promise((resolve, reject) => {
       const child = spawn(TSQL, ['-H', HOST, '-p', String(server.port), '-U', 'sa', '-P', FIXTURE_PASSWORD], {
@@ -477,15 +529,26 @@ describe('TDS server with FreeTDS tsql', () => {
   }
 
   it.each(['7.4', '7.3', '7.2', '7.1'])('runs SELECTs and reports errors over TDS %s', async (tdsVersion) => {
-    const script = [Statements.answer, Statements.typedColumns, Statements.failingRestore].map((statement) => `${statement}\ngo\n`);
+    const script = [Statements.answer, Statements.typedColumns, Statements.failingRestore].map(
+      (statement) => `${statement}\ngo\n`,
+    );
     const { stdout, stderr } = await runTsql(`${script.join('')}exit\n`, tdsVersion);
     expect(stdout).toMatch(/answer\s+42\s/);
     // FreeTDS prints numeric exactly: the LSN survives the wire digit for digit.
     const typedRow = stdout.split('\n').find((line) => line.startsWith('2147483647\t'));
     expect(typedRow?.split('\t')).toEqual([
-      '2147483647', '9007199254740993', '1', 'Persistent Chat – pool', 'x'.repeat(5000), '34000000016700001', 'May  6 2024 07:08AM',
+      '2147483647',
+      '9007199254740993',
+      '1',
+      'Persistent Chat – pool',
+      'x'.repeat(5000),
+      '34000000016700001',
+      'May  6 2024 07:08AM',
       tdsVersion >= '7.3' ? 'May  6 2024 07:08AM' : '2024-05-06 07:08:09.1230000', // datetime2 arrives as text before TDS 7.3
-      '6F9619FF-8B86-D011-B42D-00C04FC964FF', 'café €5', '0.25', 'deadbeef',
+      '6F9619FF-8B86-D011-B42D-00C04FC964FF',
+      'café €5',
+      '0.25',
+      'deadbeef',
     ]);
     expect(stderr).toContain('Msg 3013 (severity 16, state 1) from FIXTURE01');
     expect(stderr).toContain('RESTORE LOG is terminating abnormally.');
@@ -524,7 +587,9 @@ describe('TDS packet framing', () => {
     const payload = Buffer.alloc(10_000, 0x5a);
     const framed = frameMessage(payload, { packetSize: 4096, spid: 57 });
     const headers = [0, 4096, 8192].map((offset) => framed.subarray(offset, offset + 8));
-    expect(headers.map((header) => [header[0], header[1], header.readUInt16BE(2), header.readUInt16BE(4), header[6]])).toEqual([
+    expect(
+      headers.map((header) => [header[0], header[1], header.readUInt16BE(2), header.readUInt16BE(4), header[6]]),
+    ).toEqual([
       [0x04, 0x00, 4096, 57, 1],
       [0x04, 0x00, 4096, 57, 2],
       [0x04, 0x01, 10_000 - 2 * 4088 + 8, 57, 3],
@@ -538,7 +603,9 @@ describe('TDS packet framing', () => {
       const socket = net.connect(server.port, HOST);
       socket.setNoDelay(true);
       await new Promise((resolve) => socket.once('connect', resolve));
-      const options = Buffer.from([0x00, 0x00, 0x0b, 0x00, 0x06, 0x01, 0x00, 0x11, 0x00, 0x01, 0xff, 19, 0, 0, 0, 0, 0, 0x02]);
+      const options = Buffer.from([
+        0x00, 0x00, 0x0b, 0x00, 0x06, 0x01, 0x00, 0x11, 0x00, 0x01, 0xff, 19, 0, 0, 0, 0, 0, 0x02,
+      ]);
       const response = new Promise<Buffer>((resolve) => socket.once('data', resolve));
       for (const byte of packet(0x12, 0x01, options)) {
         socket.write(Buffer.from([byte]));
@@ -549,7 +616,9 @@ describe('TDS packet framing', () => {
       // Option table: VERSION, ENCRYPTION, ... ; ENCRYPTION's data is ENCRYPT_NOT_SUP.
       expect(message.payload[5]).toBe(0x01);
       expect(message.payload[message.payload.readUInt16BE(6)]).toBe(0x02);
-      expect(message.payload.subarray(message.payload.readUInt16BE(1), message.payload.readUInt16BE(1) + 4)).toEqual(Buffer.from([16, 0, 0x10, 0x6d]));
+      expect(message.payload.subarray(message.payload.readUInt16BE(1), message.payload.readUInt16BE(1) + 4)).toEqual(
+        Buffer.from([16, 0, 0x10, 0x6d]),
+      );
     } finally {
       await server.close();
     }
@@ -586,7 +655,9 @@ describe('TDS value encodings', () => {
   it('rounds numeric digits beyond the scale half away from zero, and refuses values wider than the precision', () => {
     const type: SqlType = { kind: 'numeric', precision: 5, scale: 2 };
     const decoded = (value: string): SqlValue =>
-      readTypedValue(new PayloadReader(Buffer.concat([typeInfo(type, TdsVersion.v7_4), encodeValue(type, value, TdsVersion.v7_4)]))).value;
+      readTypedValue(
+        new PayloadReader(Buffer.concat([typeInfo(type, TdsVersion.v7_4), encodeValue(type, value, TdsVersion.v7_4)])),
+      ).value;
     expect(decoded('-1.005')).toBe('-1.01');
     expect(decoded('1.004')).toBe('1.00');
     expect(() => encodeValue(type, '1000.00', TdsVersion.v7_4)).toThrow(RangeError);

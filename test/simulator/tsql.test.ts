@@ -62,7 +62,9 @@ describe('the simulator T-SQL subset', () => {
   });
 
   it('switches database with USE and knows which database it is in', async () => {
-    const result = await pool.request().batch('USE msdb; SELECT DB_NAME() AS db, COUNT(*) AS jobs FROM dbo.sysjobs; USE master; SELECT DB_NAME() AS db');
+    const result = await pool
+      .request()
+      .batch('USE msdb; SELECT DB_NAME() AS db, COUNT(*) AS jobs FROM dbo.sysjobs; USE master; SELECT DB_NAME() AS db');
     const [inMsdb, inMaster] = result.recordsets as sql.IRecordSet<Record<string, unknown>>[];
     // The second configuration replaced the first (@overwrite = 1): one backup job.
     expect(inMsdb).toEqual([{ db: 'msdb', jobs: 1 }]);
@@ -70,7 +72,11 @@ describe('the simulator T-SQL subset', () => {
   });
 
   it('joins by key with every condition of the ON, NULL never matching, unmatched LEFT rows kept', async () => {
-    const files = await pool.request().query(`SELECT d.name, f.file_id FROM sys.databases d JOIN sys.master_files f ON f.database_id = d.database_id AND f.file_id = 1 WHERE d.name = N'mgc'`);
+    const files = await pool
+      .request()
+      .query(
+        `SELECT d.name, f.file_id FROM sys.databases d JOIN sys.master_files f ON f.database_id = d.database_id AND f.file_id = 1 WHERE d.name = N'mgc'`,
+      );
     expect(files.recordset).toEqual([{ name: 'mgc', file_id: 1 }]);
     const roles = await pool.request().query(`
       SELECT d.name, m.mirroring_role_desc AS role FROM sys.databases d
@@ -93,7 +99,7 @@ describe('the simulator T-SQL subset', () => {
     'DELETE FROM msdb.dbo.backupset',
     "INSERT INTO msdb.dbo.sysjobs (name) VALUES ('x')",
     'CREATE TABLE t (id int)',
-    'CREATE LOGIN x WITH PASSWORD = N\'p\'',
+    "CREATE LOGIN x WITH PASSWORD = N'p'",
     'DROP TABLE t',
     'TRUNCATE TABLE msdb.dbo.backupset',
     'SELECT state_desc, COUNT(*) FROM sys.databases GROUP BY state_desc',
@@ -106,26 +112,44 @@ describe('the simulator T-SQL subset', () => {
     'WHILE 1 = 0 SELECT 1',
     'ALTER AVAILABILITY GROUP ag FAILOVER',
     "ALTER DATABASE mgc SET WITNESS = 'TCP://w:7022'",
-    "ALTER DATABASE mgc SET AUTO_CLOSE OFF",
+    'ALTER DATABASE mgc SET AUTO_CLOSE OFF',
     "BACKUP DATABASE mgc TO DISK = N'/tmp/x.bak' WITH DIFFERENTIAL",
     "RESTORE LOG mgc FROM DISK = N'/tmp/x.trn' WITH STOPAT = '2026-01-01'",
     "BACKUP DATABASE mgc TO URL = N'https://x/y.bak'",
   ];
   it.each(refused)('refuses %s with error 102 naming the unsupported text', async (statement) => {
-    const error = await pool.request().batch(statement).then(() => undefined, (err: { number: number; message: string; class: number }) => err);
+    const error = await pool
+      .request()
+      .batch(statement)
+      .then(
+        () => undefined,
+        (err: { number: number; message: string; class: number }) => err,
+      );
     expect(error).toMatchObject({ number: 102, class: 15 });
     expect(error!.message).toMatch(/^Incorrect syntax near '.+'\. The pchat-dr simulator does not support /);
   });
 
   it('parses the whole batch first: a syntax error anywhere means nothing runs', async () => {
-    const error = await pool.request().batch("CREATE DATABASE never_created; SELECT FROM;").then(() => undefined, (err: { number: number }) => err);
+    const error = await pool
+      .request()
+      .batch('CREATE DATABASE never_created; SELECT FROM;')
+      .then(
+        () => undefined,
+        (err: { number: number }) => err,
+      );
     expect(error).toMatchObject({ number: 156 });
     const exists = await pool.request().query("SELECT COUNT(*) AS n FROM sys.databases WHERE name = N'never_created'");
     expect(exists.recordset[0].n).toBe(0);
   });
 
   it('names unknown objects and procedures as SQL Server does (208, 2812)', async () => {
-    await expect(pool.request().query('SELECT * FROM sys.nothing_here')).rejects.toMatchObject({ number: 208, message: "Invalid object name 'sys.nothing_here'." });
-    await expect(pool.request().query('EXEC xp_cmdshell N\'dir\'')).rejects.toMatchObject({ number: 2812, message: "Could not find stored procedure 'xp_cmdshell'." });
+    await expect(pool.request().query('SELECT * FROM sys.nothing_here')).rejects.toMatchObject({
+      number: 208,
+      message: "Invalid object name 'sys.nothing_here'.",
+    });
+    await expect(pool.request().query("EXEC xp_cmdshell N'dir'")).rejects.toMatchObject({
+      number: 2812,
+      message: "Could not find stored procedure 'xp_cmdshell'.",
+    });
   });
 });

@@ -32,31 +32,63 @@ interface LintResult {
 describe('determinism lint', () => {
   it('rejects Node built-ins, the SQL driver and activity values in workflows; allows activity types', async () => {
     const files = {
-      fs: probe('workflows', 'fs', "import { readFileSync } from 'fs';\nexport const read = () => readFileSync('x');\n"),
-      nodeFs: probe('workflows', 'node-fs', "import { readFileSync } from 'node:fs';\nexport const read = () => readFileSync('x');\n"),
+      fs: probe(
+        'workflows',
+        'fs',
+        "import { readFileSync } from 'fs';\nexport const read = () => readFileSync('x');\n",
+      ),
+      nodeFs: probe(
+        'workflows',
+        'node-fs',
+        "import { readFileSync } from 'node:fs';\nexport const read = () => readFileSync('x');\n",
+      ),
       mssql: probe('workflows', 'mssql', "import sql from 'mssql';\nexport const driver = sql;\n"),
-      activityValue: probe('workflows', 'activity-value', "import { createActivities } from '../activities';\nexport const made = createActivities;\n"),
-      activityType: probe('workflows', 'activity-type', "import type { createActivities } from '../activities';\nexport type Made = typeof createActivities;\n"),
-      floating: probe('client', 'floating', 'async function later(): Promise<void> {}\nexport function go(): void {\n  later();\n}\n'),
+      activityValue: probe(
+        'workflows',
+        'activity-value',
+        "import { createActivities } from '../activities';\nexport const made = createActivities;\n",
+      ),
+      activityType: probe(
+        'workflows',
+        'activity-type',
+        "import type { createActivities } from '../activities';\nexport type Made = typeof createActivities;\n",
+      ),
+      floating: probe(
+        'client',
+        'floating',
+        'async function later(): Promise<void> {}\nexport function go(): void {\n  later();\n}\n',
+      ),
     };
     const result = await run(ESLINT, ['--format', 'json', ...Object.values(files)], { cwd: PROJECT_ROOT }).then(
       () => ({ code: 0, stdout: '' }),
       (err: { code: number; stdout: string }) => err,
     );
     expect(result.code).toBe(1);
-    const byFile = new Map((JSON.parse(result.stdout) as LintResult[]).map((entry) => [entry.filePath, entry.messages]));
+    const byFile = new Map(
+      (JSON.parse(result.stdout) as LintResult[]).map((entry) => [entry.filePath, entry.messages]),
+    );
     const rules = (file: string) => (byFile.get(file) ?? []).map((message) => `${message.ruleId}: ${message.message}`);
 
-    expect(rules(files.fs)).toEqual([expect.stringMatching(/no-restricted-imports: 'fs' import is restricted.*no Node built-ins/)]);
+    expect(rules(files.fs)).toEqual([
+      expect.stringMatching(/no-restricted-imports: 'fs' import is restricted.*no Node built-ins/),
+    ]);
     expect(rules(files.nodeFs)).toEqual([expect.stringMatching(/'node:fs' import is restricted/)]);
-    expect(rules(files.mssql)).toEqual([expect.stringMatching(/'mssql' import is restricted.*never talks to SQL Server/)]);
-    expect(rules(files.activityValue)).toEqual([expect.stringMatching(/'..\/activities' import is restricted.*import only types/)]);
+    expect(rules(files.mssql)).toEqual([
+      expect.stringMatching(/'mssql' import is restricted.*never talks to SQL Server/),
+    ]);
+    expect(rules(files.activityValue)).toEqual([
+      expect.stringMatching(/'..\/activities' import is restricted.*import only types/),
+    ]);
     expect(rules(files.activityType)).toEqual([]);
     expect(rules(files.floating)).toEqual([expect.stringMatching(/^@typescript-eslint\/no-floating-promises/)]);
   });
 
   it('makes `npm run lint` fail when a workflow file imports fs', async () => {
-    const file = probe('workflows', 'npm-run-lint', "import * as fs from 'fs';\nexport const exists = fs.existsSync;\n");
+    const file = probe(
+      'workflows',
+      'npm-run-lint',
+      "import * as fs from 'fs';\nexport const exists = fs.existsSync;\n",
+    );
     const failure = await run('npm', ['run', 'lint'], { cwd: PROJECT_ROOT }).then(
       () => undefined,
       (err: { code: number; stdout: string }) => err,

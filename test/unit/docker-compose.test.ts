@@ -52,7 +52,8 @@ const COMPOSE_FILE = path.join(PROJECT_ROOT, 'docker-compose.yml');
 
 function readCompose(): ComposeFile {
   const doc = parseDocument(readFileSync(COMPOSE_FILE, 'utf8'), { uniqueKeys: true, prettyErrors: false });
-  if (doc.errors.length > 0) throw new Error(`docker-compose.yml: ${doc.errors.map((error) => error.message).join('; ')}`);
+  if (doc.errors.length > 0)
+    throw new Error(`docker-compose.yml: ${doc.errors.map((error) => error.message).join('; ')}`);
   return doc.toJS() as ComposeFile;
 }
 
@@ -61,7 +62,8 @@ const services = compose.services;
 
 function service(name: string): Service {
   const found = services[name];
-  if (!found) throw new Error(`docker-compose.yml has no service ${name} (services: ${Object.keys(services).join(', ')})`);
+  if (!found)
+    throw new Error(`docker-compose.yml has no service ${name} (services: ${Object.keys(services).join(', ')})`);
   return found;
 }
 
@@ -75,7 +77,8 @@ function environmentOf(svc: Service): Record<string, string> {
 
 /** The shell text a service runs: entrypoint and command joined, as `sh -c` receives them. */
 function scriptOf(svc: Service): string {
-  const part = (value: string | string[] | undefined) => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+  const part = (value: string | string[] | undefined) =>
+    value === undefined ? [] : Array.isArray(value) ? value : [value];
   return [...part(svc.entrypoint), ...part(svc.command)].join(' ');
 }
 
@@ -90,7 +93,8 @@ function servicesNamedBy(svc: Service): string[] {
   const named = Object.keys(dependsOn(svc));
   if (svc.network_mode?.startsWith('service:')) named.push(svc.network_mode.slice('service:'.length));
   for (const link of svc.links ?? []) named.push(link.split(':')[0]);
-  for (const from of svc.volumes_from ?? []) if (!from.startsWith('container:')) named.push(from.replace(/^service:/, '').split(':')[0]);
+  for (const from of svc.volumes_from ?? [])
+    if (!from.startsWith('container:')) named.push(from.replace(/^service:/, '').split(':')[0]);
   if (svc.extends && !('file' in svc.extends)) named.push(svc.extends.service);
   return named;
 }
@@ -109,7 +113,10 @@ function mountsOf(svc: Service): VolumeMount[] {
       const isBind = /^[./~$]/.test(source);
       return { volume: isBind ? undefined : source, target };
     }
-    return { volume: mount.type === 'volume' || mount.type === undefined ? mount.source : undefined, target: mount.target ?? '' };
+    return {
+      volume: mount.type === 'volume' || mount.type === undefined ? mount.source : undefined,
+      target: mount.target ?? '',
+    };
   });
 }
 
@@ -203,7 +210,9 @@ function copiedIntoImage(repositoryPath: string): boolean {
     const sourceDir = path.posix.normalize(source).replace(/\/$/, '');
     const into = path.posix.resolve(WORKDIR, destination);
     // COPY <dir> <dest>: the directory's contents land in <dest>; only a copy to the same relative place keeps paths.
-    return (relative === sourceDir || relative.startsWith(`${sourceDir}/`)) && into === path.posix.join(WORKDIR, sourceDir);
+    return (
+      (relative === sourceDir || relative.startsWith(`${sourceDir}/`)) && into === path.posix.join(WORKDIR, sourceDir)
+    );
   });
 }
 
@@ -226,19 +235,30 @@ describe('docker-compose.yml', () => {
     }
 
     const declaredVolumes = Object.keys(compose.volumes ?? {});
-    const usedVolumes = new Set(Object.values(services).flatMap((svc) => mountsOf(svc).flatMap((mount) => (mount.volume ? [mount.volume] : []))));
+    const usedVolumes = new Set(
+      Object.values(services).flatMap((svc) => mountsOf(svc).flatMap((mount) => (mount.volume ? [mount.volume] : []))),
+    );
     for (const [name, svc] of Object.entries(services)) {
       for (const mount of mountsOf(svc)) {
         expect(mount.target, `${name}: a volume without a target path`).toMatch(/^\//);
         if (mount.volume) expect(declaredVolumes, `${name} mounts volume ${mount.volume}`).toContain(mount.volume);
       }
     }
-    expect(declaredVolumes.filter((volume) => !usedVolumes.has(volume)), 'declared volumes no service mounts').toEqual([]);
+    expect(
+      declaredVolumes.filter((volume) => !usedVolumes.has(volume)),
+      'declared volumes no service mounts',
+    ).toEqual([]);
 
-    for (const [kind, declared] of [['configs', compose.configs], ['secrets', compose.secrets]] as const) {
+    for (const [kind, declared] of [
+      ['configs', compose.configs],
+      ['secrets', compose.secrets],
+    ] as const) {
       const used = Object.values(services).flatMap((svc) => (svc[kind] ?? []).map(sourceOf));
       for (const name of used) expect(Object.keys(declared ?? {}), `${kind} ${name}`).toContain(name);
-      expect(Object.keys(declared ?? {}).filter((name) => !used.includes(name)), `declared ${kind} no service uses`).toEqual([]);
+      expect(
+        Object.keys(declared ?? {}).filter((name) => !used.includes(name)),
+        `declared ${kind} no service uses`,
+      ).toEqual([]);
     }
   });
 
@@ -270,18 +290,33 @@ describe('docker-compose.yml', () => {
     expect(env.POSTGRES_PWD).toBe(environmentOf(service(postgresName)).POSTGRES_PASSWORD);
     expect(env.POSTGRES_USER).toBe(environmentOf(service(postgresName)).POSTGRES_USER);
     if (env.DYNAMIC_CONFIG_FILE_PATH) {
-      const targets = (temporal.configs ?? []).map((config) => (typeof config === 'string' ? `/${config}` : config.target));
+      const targets = (temporal.configs ?? []).map((config) =>
+        typeof config === 'string' ? `/${config}` : config.target,
+      );
       expect(targets, 'the dynamic config file the server is told to read').toContain(env.DYNAMIC_CONFIG_FILE_PATH);
     }
-    expect(JSON.stringify(temporal.healthcheck?.test), 'the healthcheck probes the frontend port').toContain(temporalFrontend().split(':')[1]);
+    expect(JSON.stringify(temporal.healthcheck?.test), 'the healthcheck probes the frontend port').toContain(
+      temporalFrontend().split(':')[1],
+    );
 
-    const schema = Object.entries(dependsOn(temporal)).find(([name]) => /temporal-sql-tool/.test(scriptOf(service(name))));
+    const schema = Object.entries(dependsOn(temporal)).find(([name]) =>
+      /temporal-sql-tool/.test(scriptOf(service(name))),
+    );
     expect(schema, 'the server waits for the schema one-shot').toBeDefined();
     expect(schema?.[1]).toBe('service_completed_successfully');
     const script = scriptOf(service(schema![0]));
-    for (const [database, schemaDir] of [['temporal', 'temporal'], ['temporal_visibility', 'visibility']]) {
-      for (const step of ['create', 'setup-schema -v 0.0', `update-schema -d /etc/temporal/schema/postgresql/v12/${schemaDir}/versioned`]) {
-        expect(script).toMatch(new RegExp(`--plugin postgres12 --ep ${postgresName} .*--db ${database} ${step}\\s*$`, 'm'));
+    for (const [database, schemaDir] of [
+      ['temporal', 'temporal'],
+      ['temporal_visibility', 'visibility'],
+    ]) {
+      for (const step of [
+        'create',
+        'setup-schema -v 0.0',
+        `update-schema -d /etc/temporal/schema/postgresql/v12/${schemaDir}/versioned`,
+      ]) {
+        expect(script).toMatch(
+          new RegExp(`--plugin postgres12 --ep ${postgresName} .*--db ${database} ${step}\\s*$`, 'm'),
+        );
       }
     }
     expect(environmentOf(service(schema![0])).SQL_PASSWORD).toBe(env.POSTGRES_PWD);
@@ -312,7 +347,7 @@ describe('docker-compose.yml', () => {
     expect(durationMs(worker.stop_grace_period ?? '10s'), 'stop_grace_period').toBeGreaterThanOrEqual(grace + 30_000);
   });
 
-  it('registers exactly the search attributes the workflows set, on the worker\'s namespace, before the worker starts', () => {
+  it("registers exactly the search attributes the workflows set, on the worker's namespace, before the worker starts", () => {
     const registrars = Object.entries(services).filter(([, svc]) => /search-attribute create/.test(scriptOf(svc)));
     expect(registrars).toHaveLength(1);
     const [name, registrar] = registrars[0];
@@ -342,7 +377,9 @@ describe('docker-compose.yml', () => {
     expect(environmentOf(registrar).TEMPORAL_ADDRESS).toBe(temporalFrontend());
 
     // The namespace exists first (SQL visibility keeps search attributes per namespace), and the worker waits for both.
-    const creator = Object.entries(dependsOn(registrar)).find(([other]) => /namespace create/.test(scriptOf(service(other))));
+    const creator = Object.entries(dependsOn(registrar)).find(([other]) =>
+      /namespace create/.test(scriptOf(service(other))),
+    );
     expect(creator?.[1]).toBe('service_completed_successfully');
     expect(scriptOf(service(creator![0]))).toContain(`namespace create --namespace ${namespace}`);
     expect(environmentOf(service(creator![0])).TEMPORAL_ADDRESS).toBe(temporalFrontend());
@@ -350,11 +387,13 @@ describe('docker-compose.yml', () => {
     expect(dependsOn(service(WORKER))[name]).toBe('service_completed_successfully');
   });
 
-  it('points the UI at the Temporal frontend and the worker\'s namespace', () => {
+  it("points the UI at the Temporal frontend and the worker's namespace", () => {
     const ui = service(onlyServiceRunning('temporalio/ui'));
     const env = environmentOf(ui);
     expect(env.TEMPORAL_ADDRESS).toBe(temporalFrontend());
-    expect(env.TEMPORAL_DEFAULT_NAMESPACE ?? 'default').toBe(environmentOf(service(WORKER)).TEMPORAL_NAMESPACE ?? 'default');
+    expect(env.TEMPORAL_DEFAULT_NAMESPACE ?? 'default').toBe(
+      environmentOf(service(WORKER)).TEMPORAL_NAMESPACE ?? 'default',
+    );
     expect(dependsOn(ui)[temporalFrontend().split(':')[0]]).toBe('service_healthy');
   });
 
@@ -376,7 +415,9 @@ describe('docker-compose.yml', () => {
   it('gives the simulator a topology that passes loadTopology and that the worker can reach: hosts, folders, pool state', () => {
     const worker = service(WORKER);
     const simulators = Object.entries(services).filter(([, svc]) => isSimulator(svc));
-    const referenced = Object.values(services).flatMap((svc) => [...scriptOf(svc).matchAll(/(?:^|\s)(?:-f|--file)\s+(\S+\.ya?ml)\b/g)].map((match) => match[1]));
+    const referenced = Object.values(services).flatMap((svc) =>
+      [...scriptOf(svc).matchAll(/(?:^|\s)(?:-f|--file)\s+(\S+\.ya?ml)\b/g)].map((match) => match[1]),
+    );
     expect(referenced.length).toBeGreaterThan(0);
     for (const file of referenced) {
       expect(existsSync(path.join(PROJECT_ROOT, file)), `${file} exists`).toBe(true);
@@ -401,7 +442,9 @@ describe('docker-compose.yml', () => {
         expect(folder.sqlPath, 'a simulated SQL Server writes where the worker reads').toBe(folder.workerPath);
         const volume = volumeMountedAt(worker, folder.workerPath);
         expect(volume, `the worker mounts a volume at ${folder.workerPath}`).toBeDefined();
-        expect(volumeMountedAt(simulator, folder.workerPath), `${name} mounts ${volume} at ${folder.workerPath}`).toBe(volume);
+        expect(volumeMountedAt(simulator, folder.workerPath), `${name} mounts ${volume} at ${folder.workerPath}`).toBe(
+          volume,
+        );
       }
 
       // The simulator's state (default: .sim next to the topology) holds the pool state the worker's stand-in shell uses.
@@ -434,41 +477,69 @@ describe('Dockerfile', () => {
   it('builds on Node 24 (the .nvmrc line), runs npm run build, and starts the worker as a non-root user', () => {
     const stageNames = new Set(stages.map((stage) => stage.name).filter(Boolean));
     for (const stage of stages) {
-      if (!stageNames.has(stage.base)) expect(stage.base, 'base image').toMatch(new RegExp(`^node:${readFileSync(path.join(PROJECT_ROOT, '.nvmrc'), 'utf8').trim()}[.-]`));
+      if (!stageNames.has(stage.base))
+        expect(stage.base, 'base image').toMatch(
+          new RegExp(`^node:${readFileSync(path.join(PROJECT_ROOT, '.nvmrc'), 'utf8').trim()}[.-]`),
+        );
     }
-    const runs = stages.flatMap((stage) => stage.instructions.filter((instruction) => instruction.keyword === 'RUN').map((instruction) => instruction.args));
-    const builder = stages.find((stage) => stage.instructions.some((instruction) => instruction.keyword === 'RUN' && /\bnpm run build\b/.test(instruction.args)));
+    const runs = stages.flatMap((stage) =>
+      stage.instructions.filter((instruction) => instruction.keyword === 'RUN').map((instruction) => instruction.args),
+    );
+    const builder = stages.find((stage) =>
+      stage.instructions.some(
+        (instruction) => instruction.keyword === 'RUN' && /\bnpm run build\b/.test(instruction.args),
+      ),
+    );
     expect(builder, 'a stage runs npm run build').toBeDefined();
     expect(runs.some((run) => /\bnpm run build\b/.test(run))).toBe(true);
     // The runtime stage takes the build output from that stage and installs production dependencies only.
-    expect(finalOf('COPY').some((copy) => new RegExp(`--from=${builder?.name}\\s+\\S*dist\\b`).test(copy.args))).toBe(true);
+    expect(finalOf('COPY').some((copy) => new RegExp(`--from=${builder?.name}\\s+\\S*dist\\b`).test(copy.args))).toBe(
+      true,
+    );
     expect(finalOf('RUN').some((run) => /\bnpm ci\b.*--omit=dev/.test(run.args))).toBe(true);
 
     const cmd = finalOf('CMD').at(-1)?.args;
     expect(JSON.parse(cmd ?? 'null')).toEqual(['node', 'dist/worker/main.js']);
     expect(finalOf('ENTRYPOINT')).toEqual([]);
-    expect(existsSync(path.join(PROJECT_ROOT, 'worker', 'main.ts')), 'tsc makes dist/worker/main.js from worker/main.ts').toBe(true);
+    expect(
+      existsSync(path.join(PROJECT_ROOT, 'worker', 'main.ts')),
+      'tsc makes dist/worker/main.js from worker/main.ts',
+    ).toBe(true);
     expect(finalOf('USER').at(-1)?.args, 'runs as a non-root user').toMatch(/^(?!root\b|0\b)\S+/);
     expect(finalOf('STOPSIGNAL').at(-1)?.args).toBe('SIGTERM');
     expect(finalOf('EXPOSE').flatMap((instruction) => instruction.args.split(/\s+/))).toContain('9464');
   });
 
-  it('skips install scripts where the package\'s prepare script would run a build without its tools', () => {
-    const manifest = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
-    const installs = stages.flatMap((stage) => stage.instructions.filter((instruction) => instruction.keyword === 'RUN' && /\bnpm (ci|install)\b/.test(instruction.args)));
+  it("skips install scripts where the package's prepare script would run a build without its tools", () => {
+    const manifest = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+      scripts?: Record<string, string>;
+    };
+    const installs = stages.flatMap((stage) =>
+      stage.instructions.filter(
+        (instruction) => instruction.keyword === 'RUN' && /\bnpm (ci|install)\b/.test(instruction.args),
+      ),
+    );
     expect(installs.length).toBeGreaterThanOrEqual(2);
     if (manifest.scripts?.prepare) {
-      for (const install of installs) expect(install.args, 'npm ci would run "prepare" (tsc) before the sources are copied, or without devDependencies').toContain('--ignore-scripts');
+      for (const install of installs)
+        expect(
+          install.args,
+          'npm ci would run "prepare" (tsc) before the sources are copied, or without devDependencies',
+        ).toContain('--ignore-scripts');
     }
   });
 
   it('installs, as production dependencies, every package the worker, the CLI and the stand-in Management Shell load', () => {
-    const manifest = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    const manifest = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+    };
     const production = new Set(Object.keys(manifest.dependencies ?? {}));
     const entries = ['worker/main.ts', 'client/cli.ts', 'simulator/pool/management-shell.ts'];
     const packages = packagesLoadedFrom(entries.map((entry) => path.join(PROJECT_ROOT, entry)));
     expect(packages.size).toBeGreaterThan(3);
-    const missing = [...packages].filter(([name]) => !production.has(name)).map(([name, from]) => `${name} (loaded by ${path.relative(PROJECT_ROOT, from)})`);
+    const missing = [...packages]
+      .filter(([name]) => !production.has(name))
+      .map(([name, from]) => `${name} (loaded by ${path.relative(PROJECT_ROOT, from)})`);
     expect(missing, 'npm ci --omit=dev leaves these out of the image').toEqual([]);
   });
 
@@ -478,7 +549,10 @@ describe('Dockerfile', () => {
       .map((line) => line.trim())
       .filter((line) => line && !line.startsWith('#'));
     for (const entry of ['node_modules', 'dist', '.tools', '.tmp', '.git']) expect(ignored, entry).toContain(entry);
-    expect(ignored.some((entry) => entry === '**/.sim'), 'examples/.sim too, not only ./.sim').toBe(true);
+    expect(
+      ignored.some((entry) => entry === '**/.sim'),
+      'examples/.sim too, not only ./.sim',
+    ).toBe(true);
     expect(ignored, 'the examples (topologies, the simulator secret) go into the image').not.toContain('examples');
   });
 });
@@ -507,16 +581,21 @@ function packagesLoadedFrom(entries: string[]): Map<string, string> {
     expect(existsSync(file), `${path.relative(PROJECT_ROOT, file)} exists`).toBe(true);
     const source = readFileSync(file, 'utf8');
     const specifiers = [
-      ...[...source.matchAll(/^\s*(import|export)\s+(type\s+)?[^'";]*?\sfrom\s+'([^']+)'/gm)].filter((match) => !match[2]).map((match) => match[3]),
+      ...[...source.matchAll(/^\s*(import|export)\s+(type\s+)?[^'";]*?\sfrom\s+'([^']+)'/gm)]
+        .filter((match) => !match[2])
+        .map((match) => match[3]),
       ...[...source.matchAll(/^\s*import\s+'([^']+)'/gm)].map((match) => match[1]),
       ...[...source.matchAll(/\b(?:require|import)\(\s*'([^']+)'\s*\)/g)].map((match) => match[1]),
     ];
     for (const specifier of specifiers) {
       if (specifier.startsWith('.')) {
         const base = path.resolve(path.dirname(file), specifier);
-        const resolved = [`${base}.ts`, path.join(base, 'index.ts'), base].find((candidate) => existsSync(candidate) && candidate.endsWith('.ts'));
+        const resolved = [`${base}.ts`, path.join(base, 'index.ts'), base].find(
+          (candidate) => existsSync(candidate) && candidate.endsWith('.ts'),
+        );
         if (resolved) queue.push(resolved);
-        else if (!existsSync(`${base}.json`) && !existsSync(base)) throw new Error(`${path.relative(PROJECT_ROOT, file)}: cannot resolve ${specifier}`);
+        else if (!existsSync(`${base}.json`) && !existsSync(base))
+          throw new Error(`${path.relative(PROJECT_ROOT, file)}: cannot resolve ${specifier}`);
       } else if (!builtins.has(specifier)) {
         const name = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0];
         if (!found.has(name)) found.set(name, file);

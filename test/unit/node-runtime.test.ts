@@ -28,8 +28,10 @@ describe('the supported Node.js', () => {
 
   it('tells supported versions from older ones', () => {
     const floor = parseNodeFloor('>=22.12');
-    for (const version of ['v22.12.0', 'v22.23.5', 'v23.0.0', 'v24.22.3', 'v26.12.1']) expect(isSupportedNode(version, floor), version).toBe(true);
-    for (const version of ['v20.20.2', 'v22.11.0', 'v18.20.8']) expect(isSupportedNode(version, floor), version).toBe(false);
+    for (const version of ['v22.12.0', 'v22.23.5', 'v23.0.0', 'v24.22.3', 'v26.12.1'])
+      expect(isSupportedNode(version, floor), version).toBe(true);
+    for (const version of ['v20.20.2', 'v22.11.0', 'v18.20.8'])
+      expect(isSupportedNode(version, floor), version).toBe(false);
     expect(() => parseNodeFloor('^22 || ^24')).toThrow(/expects ">=MAJOR.MINOR"/);
   });
 
@@ -39,22 +41,34 @@ describe('the supported Node.js', () => {
     expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
-  it('refuses Node 20 in one line, exit 2: which version, which are supported, how to get one', { timeout: 120_000 }, async () => {
-    const { stdout } = await run('bash', [path.join(PROJECT_ROOT, 'scripts', 'install-node.sh'), '20'], { cwd: PROJECT_ROOT });
-    const node20 = path.join(stdout.trim(), 'node');
-    const failure = await run(node20, [CLI_PATH, '--version']).then(
-      () => null,
-      (error: { code: number; stdout: string; stderr: string }) => error,
-    );
-    expect(failure, 'the CLI must refuse Node 20').not.toBeNull();
-    expect(failure!.code).toBe(2);
-    expect(failure!.stdout).toBe('');
-    const lines = failure!.stderr.trimEnd().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^pchat-dr needs Node\.js 22\.12 or newer \(Node 24 LTS recommended\), but this is Node\.js v20\.\d+\.\d+: install Node 24 /);
-    expect(lines[0]).toBe(unsupportedNodeMessage(lines[0].match(/this is Node\.js (v[\d.]+):/)![1], parseNodeFloor(NODE_ENGINES)));
-    // `pchat-dr worker` goes through the same executable.
-    const worker = await run(node20, [CLI_PATH, 'worker', '--help']).catch((error: { code: number; stderr: string }) => error);
-    expect((worker as { code: number }).code).toBe(2);
-  });
+  it(
+    'refuses Node 20 in one line, exit 2: which version, which are supported, how to get one',
+    { timeout: 120_000 },
+    async () => {
+      const { stdout } = await run('bash', [path.join(PROJECT_ROOT, 'scripts', 'install-node.sh'), '20'], {
+        cwd: PROJECT_ROOT,
+      });
+      const node20 = path.join(stdout.trim(), 'node');
+      const failure = await run(node20, [CLI_PATH, '--version']).then(
+        () => null,
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+      expect(failure, 'the CLI must refuse Node 20').not.toBeNull();
+      expect(failure!.code).toBe(2);
+      expect(failure!.stdout).toBe('');
+      const lines = failure!.stderr.trimEnd().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        /^pchat-dr needs Node\.js 22\.12 or newer \(Node 24 LTS recommended\), but this is Node\.js v20\.\d+\.\d+: install Node 24 /,
+      );
+      expect(lines[0]).toBe(
+        unsupportedNodeMessage(lines[0].match(/this is Node\.js (v[\d.]+):/)![1], parseNodeFloor(NODE_ENGINES)),
+      );
+      // `pchat-dr worker` goes through the same executable.
+      const worker = await run(node20, [CLI_PATH, 'worker', '--help']).catch(
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect((worker as { code: number }).code).toBe(2);
+    },
+  );
 });

@@ -45,25 +45,32 @@ describe('pchat-dr topology check', () => {
     const parsed = JSON.parse(result.stdout);
     expect(parsed.valid).toBe(true);
     expect(parsed.topology.backupShare.workerPath).toBe(path.join(PROJECT_ROOT, 'examples', '.sim', 'share'));
-    expect(parsed.topology.instances[0].password).toBe(`file:${path.join(PROJECT_ROOT, 'examples', 'simulated.secret')}`);
+    expect(parsed.topology.instances[0].password).toBe(
+      `file:${path.join(PROJECT_ROOT, 'examples', 'simulated.secret')}`,
+    );
     expect(parsed.topology.logShipping.restoreDelay).toBe('0m');
   });
 
   it('rejects malformed YAML with the line of the error', async () => {
     const result = await checkVariant('  fqdn: pchat.sim.local', '  fqdn: [pchat.sim.local');
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(new RegExp(`estate\\.yaml:${result.lineOf('fqdn: [')+1}:\\d+: YAML syntax:`));
+    expect(result.stderr).toMatch(new RegExp(`estate\\.yaml:${result.lineOf('fqdn: [') + 1}:\\d+: YAML syntax:`));
     expect(result.stdout).toBe('');
   });
 
   it('rejects an unknown key, naming it and its line', async () => {
     const result = await checkVariant('    backupMirror: dc2-sql-b', '    backupMirorr: dc2-sql-b');
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`estate.yaml:${result.lineOf('backupMirorr')}:5: databases.mgc.backupMirorr: unknown key (allowed here: name, primary, mirror, backup, backupMirror, restoreMove)`);
+    expect(result.stderr).toContain(
+      `estate.yaml:${result.lineOf('backupMirorr')}:5: databases.mgc.backupMirorr: unknown key (allowed here: name, primary, mirror, backup, backupMirror, restoreMove)`,
+    );
   });
 
   it('rejects a missing role', async () => {
-    const result = await checkVariant(/  mgc:\n    primary: dc1-sql-a\n    mirror: dc1-sql-b\n/, '  mgc:\n    primary: dc1-sql-a\n');
+    const result = await checkVariant(
+      /  mgc:\n    primary: dc1-sql-a\n    mirror: dc1-sql-b\n/,
+      '  mgc:\n    primary: dc1-sql-a\n',
+    );
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`estate.yaml:${result.lineOf('  mgc:')}:3: databases.mgc.mirror: is required`);
   });
@@ -71,26 +78,38 @@ describe('pchat-dr topology check', () => {
   it('rejects a database name that is not a plain identifier', async () => {
     const result = await checkVariant('  mgc:\n', '  mgc:\n    name: "mgc]; DROP DATABASE x --"\n');
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`estate.yaml:${result.lineOf('DROP DATABASE')}:5: databases.mgc.name: must be a plain identifier`);
+    expect(result.stderr).toContain(
+      `estate.yaml:${result.lineOf('DROP DATABASE')}:5: databases.mgc.name: must be a plain identifier`,
+    );
   });
 
   it('rejects an inline password without printing it', async () => {
-    const result = await checkVariant('port: 14332, login: sa, password: file:./simulated.secret', 'port: 14332, login: sa, password: S3cret!Value');
+    const result = await checkVariant(
+      'port: 14332, login: sa, password: file:./simulated.secret',
+      'port: 14332, login: sa, password: S3cret!Value',
+    );
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`estate.yaml:${result.lineOf('S3cret!Value')}:`);
-    expect(result.stderr).toContain('instances[1].password: must be a secret reference (env:NAME or file:/path), never an inline password');
+    expect(result.stderr).toContain(
+      'instances[1].password: must be a secret reference (env:NAME or file:/path), never an inline password',
+    );
     expect(result.stderr).not.toContain('S3cret!Value');
   });
 
   it('rejects a duplicate instance, by name and by address', async () => {
-    const byName = await checkVariant('name: dc2-sql-b, host: 127.0.0.1, port: 14334', 'name: dc2-sql-a, host: 127.0.0.1, port: 14334');
+    const byName = await checkVariant(
+      'name: dc2-sql-b, host: 127.0.0.1, port: 14334',
+      'name: dc2-sql-a, host: 127.0.0.1, port: 14334',
+    );
     expect(byName.code).toBe(2);
     expect(byName.stderr).toContain(`estate.yaml:${byName.lineOf('dc2-sql-a, host: 127.0.0.1, port: 14334')}:`);
     expect(byName.stderr).toContain('instances[3].name: duplicate instance "dc2-sql-a" (also instances[2])');
 
     const byAddress = await checkVariant('port: 14334', 'port: 14333');
     expect(byAddress.code).toBe(2);
-    expect(byAddress.stderr).toContain('instances[3].host: duplicate instance: same host, port and instance name as instances[2] (dc2-sql-a)');
+    expect(byAddress.stderr).toContain(
+      'instances[3].host: duplicate instance: same host, port and instance name as instances[2] (dc2-sql-a)',
+    );
   });
 
   it('rejects a port out of range', async () => {
@@ -101,13 +120,21 @@ describe('pchat-dr topology check', () => {
   });
 
   it('rejects a role naming an unknown instance, and policies nobody can satisfy', async () => {
-    const unknown = await checkVariant('    backup: dc2-sql-a\n    backupMirror', '    backup: dc3-sql-a\n    backupMirror');
+    const unknown = await checkVariant(
+      '    backup: dc2-sql-a\n    backupMirror',
+      '    backup: dc3-sql-a\n    backupMirror',
+    );
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('databases.mgc.backup: unknown instance "dc3-sql-a"');
 
-    const tooFew = await checkVariant('      approvers: [group:incident-commanders]\n      required: 2', '      approvers: [carol]\n      required: 2');
+    const tooFew = await checkVariant(
+      '      approvers: [group:incident-commanders]\n      required: 2',
+      '      approvers: [carol]\n      required: 2',
+    );
     expect(tooFew.code).toBe(2);
-    expect(tooFew.stderr).toContain('approvals.gates.override-split-brain-guard.required: gate override-split-brain-guard needs 2 distinct approvals but only 1 person may approve');
+    expect(tooFew.stderr).toContain(
+      'approvals.gates.override-split-brain-guard.required: gate override-split-brain-guard needs 2 distinct approvals but only 1 person may approve',
+    );
 
     const waived = await checkVariant('    declare-disaster:\n', '    declare-disaster:\n      waived: true\n');
     expect(waived.stderr).toContain('declare-disaster accepts data loss or a datacenter switch and cannot be waived');
@@ -135,6 +162,8 @@ describe('pchat-dr topology check', () => {
     expect(result.code).toBe(2);
     const parsed = JSON.parse(result.stdout);
     expect(parsed.valid).toBe(false);
-    expect(parsed.problems).toEqual([expect.objectContaining({ field: 'instances[0].port', message: 'must be a TCP port between 1 and 65535' })]);
+    expect(parsed.problems).toEqual([
+      expect.objectContaining({ field: 'instances[0].port', message: 'must be a TCP port between 1 and 65535' }),
+    ]);
   });
 });

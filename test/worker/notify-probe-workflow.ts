@@ -10,7 +10,13 @@ const { notify } = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes
 export async function notifyProbe(webhook: string): Promise<{ outcome: string; status: number | null }> {
   const result = await notify({
     webhook,
-    event: { kind: 'run-finished', pool: 'probe.example.test', runbook: 'probe', workflowId: 'probe', summary: 'worker shutdown probe' },
+    event: {
+      kind: 'run-finished',
+      pool: 'probe.example.test',
+      runbook: 'probe',
+      workflowId: 'probe',
+      summary: 'worker shutdown probe',
+    },
   });
   return { outcome: result.outcome, status: result.figures.status };
 }

@@ -25,7 +25,13 @@ const TASK_QUEUE_TYPE = { workflow: 1, activity: 2 } as const;
 const isShuttingDown = (line: LogLine) => line.msg.startsWith('shutting down');
 
 /** A webhook that holds every POST open until the test releases it: a step that is running for as long as we like. */
-async function heldWebhook(): Promise<{ url: string; received: Promise<unknown>; count: () => number; release: () => void; close: () => Promise<void> }> {
+async function heldWebhook(): Promise<{
+  url: string;
+  received: Promise<unknown>;
+  count: () => number;
+  release: () => void;
+  close: () => Promise<void>;
+}> {
   const held: ServerResponse[] = [];
   let onRequest!: (body: unknown) => void;
   const received = new Promise<unknown>((resolve) => (onRequest = resolve));
@@ -80,7 +86,11 @@ describe('the worker process (node dist/worker/main.js)', () => {
   it('logs a JSON ready line, polls its task queue, serves Prometheus metrics, and exits 0 on SIGTERM', async () => {
     const taskQueue = uniqueTaskQueue('worker-process');
     const metricsPort = await freePort();
-    const worker = startWorker('main', ['--task-queue', taskQueue, '--metrics', `127.0.0.1:${metricsPort}`, '--shutdown-grace', '20s'], workerEnv());
+    const worker = startWorker(
+      'main',
+      ['--task-queue', taskQueue, '--metrics', `127.0.0.1:${metricsPort}`, '--shutdown-grace', '20s'],
+      workerEnv(),
+    );
 
     const ready = await worker.waitForLog(isReady, 'its ready line');
     expect(ready).toMatchObject({
@@ -96,7 +106,11 @@ describe('the worker process (node dist/worker/main.js)', () => {
     try {
       for (const taskQueueType of [TASK_QUEUE_TYPE.workflow, TASK_QUEUE_TYPE.activity]) {
         const pollers = await until(`pollers on ${taskQueue}`, async () => {
-          const described = await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, taskQueueType });
+          const described = await client.workflowService.describeTaskQueue({
+            namespace: 'default',
+            taskQueue: { name: taskQueue },
+            taskQueueType,
+          });
           return described.pollers?.length ? described.pollers : undefined;
         });
         expect(pollers.length).toBeGreaterThan(0);
@@ -108,11 +122,15 @@ describe('the worker process (node dist/worker/main.js)', () => {
     const metrics = await until('metrics for the task queue', async () => {
       const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
       const text = await response.text();
-      return response.ok && text.includes(`task_queue="${taskQueue}"`) ? { text, type: response.headers.get('content-type') } : undefined;
+      return response.ok && text.includes(`task_queue="${taskQueue}"`)
+        ? { text, type: response.headers.get('content-type') }
+        : undefined;
     });
     expect(metrics.type).toMatch(/^text\/plain/);
     expect(metrics.text).toMatch(/^# TYPE temporal_\w+ \w+$/m);
-    expect(metrics.text).toMatch(new RegExp(`^temporal_num_pollers\\{[^}]*task_queue="${taskQueue}"[^}]*\\} \\d+`, 'm'));
+    expect(metrics.text).toMatch(
+      new RegExp(`^temporal_num_pollers\\{[^}]*task_queue="${taskQueue}"[^}]*\\} \\d+`, 'm'),
+    );
 
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
@@ -120,7 +138,9 @@ describe('the worker process (node dist/worker/main.js)', () => {
     expect(worker.logs.at(-1)).toMatchObject({ msg: 'worker stopped', taskQueue });
     // Nothing but JSON on stdout, and the Temporal SDK's own messages come through the same logger.
     expect(worker.stdoutLines.filter((line) => line !== '').length).toBe(worker.logs.length);
-    expect(worker.logs.some((line) => line.sdkComponent === 'worker' && line.msg === 'Worker state changed')).toBe(true);
+    expect(worker.logs.some((line) => line.sdkComponent === 'worker' && line.msg === 'Worker state changed')).toBe(
+      true,
+    );
     expect(worker.stderr()).toBe('');
   }, 120_000);
 });
@@ -129,15 +149,30 @@ describe('pchat-dr worker', () => {
   it('on SIGTERM lets the running step finish, then exits 0', async () => {
     const taskQueue = uniqueTaskQueue('worker-shutdown');
     const webhook = await heldWebhook();
-    const worker = startWorker('cli', ['--shutdown-grace', '1m'], workerEnv({ PCHAT_DR_TASK_QUEUE: taskQueue, PCHAT_DR_WORKFLOW_BUNDLE: PROBE_BUNDLE, PCHAT_DR_METRICS_ADDRESS: 'off' }));
+    const worker = startWorker(
+      'cli',
+      ['--shutdown-grace', '1m'],
+      workerEnv({
+        PCHAT_DR_TASK_QUEUE: taskQueue,
+        PCHAT_DR_WORKFLOW_BUNDLE: PROBE_BUNDLE,
+        PCHAT_DR_METRICS_ADDRESS: 'off',
+      }),
+    );
     const { client, close } = await connectClient();
     try {
       expect(await worker.waitForLog(isReady, 'its ready line')).toMatchObject({ taskQueue, metricsUrl: null });
-      const handle = await client.workflow.start<typeof notifyProbe>('notifyProbe', { taskQueue, workflowId: taskQueue, args: [webhook.url] });
+      const handle = await client.workflow.start<typeof notifyProbe>('notifyProbe', {
+        taskQueue,
+        workflowId: taskQueue,
+        args: [webhook.url],
+      });
       await webhook.received; // the notify step is now running in the worker, waiting for the webhook's answer
 
       worker.child.kill('SIGTERM');
-      expect(await worker.waitForLog(isShuttingDown, 'that it is shutting down')).toMatchObject({ reason: 'SIGTERM', shutdownGrace: '1m' });
+      expect(await worker.waitForLog(isShuttingDown, 'that it is shutting down')).toMatchObject({
+        reason: 'SIGTERM',
+        shutdownGrace: '1m',
+      });
       expect(worker.child.exitCode).toBeNull(); // still up: the step is running
       expect(webhook.count()).toBe(1);
 
@@ -159,18 +194,29 @@ describe('pchat-dr worker', () => {
   it('exits at once on a second signal, without waiting for the running step', async () => {
     const taskQueue = uniqueTaskQueue('worker-second-signal');
     const webhook = await heldWebhook();
-    const worker = startWorker('cli', ['--task-queue', taskQueue, '--metrics', 'off', '--workflow-bundle', PROBE_BUNDLE], workerEnv());
+    const worker = startWorker(
+      'cli',
+      ['--task-queue', taskQueue, '--metrics', 'off', '--workflow-bundle', PROBE_BUNDLE],
+      workerEnv(),
+    );
     const { client, close } = await connectClient();
     try {
       await worker.waitForLog(isReady, 'its ready line');
-      await client.workflow.start<typeof notifyProbe>('notifyProbe', { taskQueue, workflowId: taskQueue, args: [webhook.url] });
+      await client.workflow.start<typeof notifyProbe>('notifyProbe', {
+        taskQueue,
+        workflowId: taskQueue,
+        args: [webhook.url],
+      });
       await webhook.received;
 
       worker.child.kill('SIGINT');
       await worker.waitForLog(isShuttingDown, 'that it is shutting down');
       worker.child.kill('SIGINT');
       expect(await worker.exited).toBe(130);
-      expect(worker.logs.find((line) => line.msg.startsWith('second signal'))).toMatchObject({ level: 'warn', signal: 'SIGINT' });
+      expect(worker.logs.find((line) => line.msg.startsWith('second signal'))).toMatchObject({
+        level: 'warn',
+        signal: 'SIGINT',
+      });
       expect(webhook.count()).toBe(1); // the step was still waiting: the worker did not wait for it
     } finally {
       await close();
@@ -181,11 +227,19 @@ describe('pchat-dr worker', () => {
   it('gives up on a step that outlasts the grace time and exits 1, saying so', async () => {
     const taskQueue = uniqueTaskQueue('worker-forced');
     const webhook = await heldWebhook();
-    const worker = startWorker('cli', ['--task-queue', taskQueue, '--metrics', 'off', '--shutdown-grace', '2s', '--workflow-bundle', PROBE_BUNDLE], workerEnv());
+    const worker = startWorker(
+      'cli',
+      ['--task-queue', taskQueue, '--metrics', 'off', '--shutdown-grace', '2s', '--workflow-bundle', PROBE_BUNDLE],
+      workerEnv(),
+    );
     const { client, close } = await connectClient();
     try {
       await worker.waitForLog(isReady, 'its ready line');
-      await client.workflow.start<typeof notifyProbe>('notifyProbe', { taskQueue, workflowId: taskQueue, args: [webhook.url] });
+      await client.workflow.start<typeof notifyProbe>('notifyProbe', {
+        taskQueue,
+        workflowId: taskQueue,
+        args: [webhook.url],
+      });
       await webhook.received;
 
       worker.child.kill('SIGTERM');
@@ -202,19 +256,31 @@ describe('pchat-dr worker', () => {
   it('refuses bad settings with exit 2 and one line, before connecting', async () => {
     // The dev server is not needed to refuse: point at a port nothing listens on to prove nothing connects first.
     const nowhere = `127.0.0.1:${await freePort()}`;
-    const badMetrics = await runCli(['worker', '--metrics', 'localhost'], { env: workerEnv({ TEMPORAL_ADDRESS: nowhere }) });
+    const badMetrics = await runCli(['worker', '--metrics', 'localhost'], {
+      env: workerEnv({ TEMPORAL_ADDRESS: nowhere }),
+    });
     expect(badMetrics.code).toBe(2);
     expect(badMetrics.stderr).toMatch(/^--metrics localhost: give IP:port for the metrics endpoint .*, or off\n$/);
     expect(badMetrics.stdout).toBe('');
 
-    const badGrace = await runCli(['worker', '--metrics', 'off'], { env: workerEnv({ TEMPORAL_ADDRESS: nowhere, PCHAT_DR_SHUTDOWN_GRACE: '300' }) });
+    const badGrace = await runCli(['worker', '--metrics', 'off'], {
+      env: workerEnv({ TEMPORAL_ADDRESS: nowhere, PCHAT_DR_SHUTDOWN_GRACE: '300' }),
+    });
     expect(badGrace.code).toBe(2);
-    expect(badGrace.stderr).toMatch(/^PCHAT_DR_SHUTDOWN_GRACE 300: give a duration with its unit, e.g. 30s, 5m or 1h\n$/);
+    expect(badGrace.stderr).toMatch(
+      /^PCHAT_DR_SHUTDOWN_GRACE 300: give a duration with its unit, e.g. 30s, 5m or 1h\n$/,
+    );
 
     const missing = path.join(PROJECT_ROOT, '.tmp', 'test', 'no-such-bundle.js');
-    const noBundle = startWorker('main', ['--metrics', 'off'], workerEnv({ TEMPORAL_ADDRESS: nowhere, PCHAT_DR_WORKFLOW_BUNDLE: missing }));
+    const noBundle = startWorker(
+      'main',
+      ['--metrics', 'off'],
+      workerEnv({ TEMPORAL_ADDRESS: nowhere, PCHAT_DR_WORKFLOW_BUNDLE: missing }),
+    );
     expect(await noBundle.exited).toBe(2);
-    expect(noBundle.stderr()).toMatch(/^PCHAT_DR_WORKFLOW_BUNDLE .*no-such-bundle\.js: workflow bundle not found \(check the path; `npm run build` writes .*\)\n$/);
+    expect(noBundle.stderr()).toMatch(
+      /^PCHAT_DR_WORKFLOW_BUNDLE .*no-such-bundle\.js: workflow bundle not found \(check the path; `npm run build` writes .*\)\n$/,
+    );
     expect(noBundle.stdoutLines.join('')).toBe('');
   });
 
@@ -223,7 +289,11 @@ describe('pchat-dr worker', () => {
     const result = await runCli(['worker', '--metrics', 'off'], { env: workerEnv({ TEMPORAL_ADDRESS: nowhere }) });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(new RegExp(`^cannot connect to Temporal at ${nowhere}: .+\\n$`));
-    expect(JSON.parse(result.stdout.trim().split('\n').at(-1)!)).toMatchObject({ level: 'error', address: nowhere, msg: 'cannot connect to Temporal' });
+    expect(JSON.parse(result.stdout.trim().split('\n').at(-1)!)).toMatchObject({
+      level: 'error',
+      address: nowhere,
+      msg: 'cannot connect to Temporal',
+    });
   });
 });
 
@@ -238,14 +308,22 @@ describe('runWorker (in-process, as the demo uses it)', () => {
       const running = runWorker({
         ownProcess: false,
         stop: stop.signal,
-        env: workerEnv({ PCHAT_DR_TASK_QUEUE: taskQueue, PCHAT_DR_METRICS_ADDRESS: 'off', PCHAT_DR_WORKFLOW_BUNDLE: PROBE_BUNDLE }),
+        env: workerEnv({
+          PCHAT_DR_TASK_QUEUE: taskQueue,
+          PCHAT_DR_METRICS_ADDRESS: 'off',
+          PCHAT_DR_WORKFLOW_BUNDLE: PROBE_BUNDLE,
+        }),
         logDestination: { write: (line: string) => void lines.push(line) },
         onReady: (info) => (ready = info),
       });
       await until('the ready callback', async () => ready);
       expect(ready).toEqual({ taskQueue, namespace: 'default', address: temporalAddress(), metricsUrl: null });
       await until(`pollers on ${taskQueue}`, async () => {
-        const described = await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, taskQueueType: TASK_QUEUE_TYPE.workflow });
+        const described = await client.workflowService.describeTaskQueue({
+          namespace: 'default',
+          taskQueue: { name: taskQueue },
+          taskQueueType: TASK_QUEUE_TYPE.workflow,
+        });
         return described.pollers?.length ? true : undefined;
       });
 

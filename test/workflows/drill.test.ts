@@ -24,8 +24,16 @@ afterEach(async () => {
   hook = undefined;
 });
 
-const failed = (drill: DrillFindings | undefined) => drill!.checks.filter((check) => !check.passed).map((check) => check.name).sort();
-const scratchDatabases = () => harness.env.estate.snapshot().instances.find((instance) => instance.name === 'dc2-sql-a')!.databases.filter((database) => database.name.includes('_drill_'));
+const failed = (drill: DrillFindings | undefined) =>
+  drill!.checks
+    .filter((check) => !check.passed)
+    .map((check) => check.name)
+    .sort();
+const scratchDatabases = () =>
+  harness.env.estate
+    .snapshot()
+    .instances.find((instance) => instance.name === 'dc2-sql-a')!
+    .databases.filter((database) => database.name.includes('_drill_'));
 
 async function runDrill(options: object = {}) {
   const handle = await harness.start('drill', options);
@@ -33,42 +41,64 @@ async function runDrill(options: object = {}) {
 }
 
 describe('drill', () => {
-  it('passes on a healthy estate: RPO now, an estimated RTO from a timed restore rehearsal, a report in the folder', { timeout: 120_000 }, async () => {
-    harness = await runbookHarness({ label: 'drill-healthy' });
-    const { env } = harness;
-    await harness.withWorker(async () => {
-      await setUpLogShipping(harness);
-      // Five messages, shipped in a log backup: the rehearsal copy must hold them.
-      await takeLogBackups(env, 1, 5);
-      env.estate.setJobEnabled('dc1-sql-a', 'LSBackup_mgc', true);
-      const { handle, report } = await runDrill();
-      await recordHistory(handle, 'drill');
-      expect(report.outcome, report.outcomeReason).toBe('succeeded');
-      const drill = report.drill!;
-      expect(failed(drill)).toEqual([]);
-      expect(drill.passed).toBe(true);
-      for (const name of ['mirroring:mgc', 'mirroring:mgccomp', 'log-shipping:backup', 'log-shipping:copy', 'log-shipping:restore', 'job:LSBackup_mgc', 'log-chain', 'share', 'pool-state', 'drift:pool-state', 'drift:active-servers', 'objective:rpo', 'rehearsal:restore', 'rehearsal:cleanup', 'objective:rto']) {
-        expect(drill.checks.map((check) => check.name)).toContain(name);
-      }
-      expect(drill.figures.rpoSeconds).toBeGreaterThanOrEqual(0);
-      expect(drill.figures.estimatedRtoSeconds).toBeGreaterThan(0);
-      expect(drill.figures.rowsInRehearsal).toBe(5);
-      // The rehearsal restored a copy and dropped it; production is as it was.
-      expect(scratchDatabases()).toEqual([]);
-      expect(mgcOn(env, 'dc2-sql-a')?.state).toBe('RESTORING');
-      const folder = env.topology.drills.reportFolder!;
-      const written = readdirSync(folder).sort();
-      expect(written).toEqual([`${handle.workflowId}.json`, `${handle.workflowId}.md`]);
-      const markdown = readFileSync(path.join(folder, `${handle.workflowId}.md`), 'utf8');
-      expect(markdown).toMatch(/\*\*Result: PASSED\*\*/);
-      expect(markdown).toMatch(/\| Estimated RTO \(restore rehearsal\) \| \d/);
-      expect(JSON.parse(readFileSync(path.join(folder, `${handle.workflowId}.json`), 'utf8')).drill.passed).toBe(true);
+  it(
+    'passes on a healthy estate: RPO now, an estimated RTO from a timed restore rehearsal, a report in the folder',
+    { timeout: 120_000 },
+    async () => {
+      harness = await runbookHarness({ label: 'drill-healthy' });
+      const { env } = harness;
+      await harness.withWorker(async () => {
+        await setUpLogShipping(harness);
+        // Five messages, shipped in a log backup: the rehearsal copy must hold them.
+        await takeLogBackups(env, 1, 5);
+        env.estate.setJobEnabled('dc1-sql-a', 'LSBackup_mgc', true);
+        const { handle, report } = await runDrill();
+        await recordHistory(handle, 'drill');
+        expect(report.outcome, report.outcomeReason).toBe('succeeded');
+        const drill = report.drill!;
+        expect(failed(drill)).toEqual([]);
+        expect(drill.passed).toBe(true);
+        for (const name of [
+          'mirroring:mgc',
+          'mirroring:mgccomp',
+          'log-shipping:backup',
+          'log-shipping:copy',
+          'log-shipping:restore',
+          'job:LSBackup_mgc',
+          'log-chain',
+          'share',
+          'pool-state',
+          'drift:pool-state',
+          'drift:active-servers',
+          'objective:rpo',
+          'rehearsal:restore',
+          'rehearsal:cleanup',
+          'objective:rto',
+        ]) {
+          expect(drill.checks.map((check) => check.name)).toContain(name);
+        }
+        expect(drill.figures.rpoSeconds).toBeGreaterThanOrEqual(0);
+        expect(drill.figures.estimatedRtoSeconds).toBeGreaterThan(0);
+        expect(drill.figures.rowsInRehearsal).toBe(5);
+        // The rehearsal restored a copy and dropped it; production is as it was.
+        expect(scratchDatabases()).toEqual([]);
+        expect(mgcOn(env, 'dc2-sql-a')?.state).toBe('RESTORING');
+        const folder = env.topology.drills.reportFolder!;
+        const written = readdirSync(folder).sort();
+        expect(written).toEqual([`${handle.workflowId}.json`, `${handle.workflowId}.md`]);
+        const markdown = readFileSync(path.join(folder, `${handle.workflowId}.md`), 'utf8');
+        expect(markdown).toMatch(/\*\*Result: PASSED\*\*/);
+        expect(markdown).toMatch(/\| Estimated RTO \(restore rehearsal\) \| \d/);
+        expect(JSON.parse(readFileSync(path.join(folder, `${handle.workflowId}.json`), 'utf8')).drill.passed).toBe(
+          true,
+        );
 
-      // A second drill compares with the first.
-      const second = await runDrill();
-      expect(second.report.drill!.trend.map((earlier) => earlier.workflowId)).toEqual([handle.workflowId]);
-    });
-  });
+        // A second drill compares with the first.
+        const second = await runDrill();
+        expect(second.report.drill!.trend.map((earlier) => earlier.workflowId)).toEqual([handle.workflowId]);
+      });
+    },
+  );
 
   it('skips, recorded, while an incident runbook is open on the pool, and changes nothing', async () => {
     harness = await runbookHarness({ label: 'drill-skip' });
@@ -85,57 +115,81 @@ describe('drill', () => {
     });
   });
 
-  it('fails each health check on its own in the matching bad state, names what it saw, and notifies once', { timeout: 240_000 }, async () => {
-    hook = await webhookReceiver();
-    const url = hook.url;
-    harness = await runbookHarness({ label: 'drill-checks', edit: (yaml) => `${yaml}\nnotifications:\n  webhook: ${url}\n` });
-    const { env } = harness;
-    const observed = (drill: DrillFindings | undefined, name: string) => drill!.checks.find((check) => check.name === name)!.observed;
-    const drillPosts = () => hook!.received.filter((post) => post.body.runbook === 'drill');
-    await harness.withWorker(async () => {
-      await setUpLogShipping(harness);
-      expect(failed((await runDrill()).report.drill)).toEqual([]);
-      expect(drillPosts()).toEqual([]);
+  it(
+    'fails each health check on its own in the matching bad state, names what it saw, and notifies once',
+    { timeout: 240_000 },
+    async () => {
+      hook = await webhookReceiver();
+      const url = hook.url;
+      harness = await runbookHarness({
+        label: 'drill-checks',
+        edit: (yaml) => `${yaml}\nnotifications:\n  webhook: ${url}\n`,
+      });
+      const { env } = harness;
+      const observed = (drill: DrillFindings | undefined, name: string) =>
+        drill!.checks.find((check) => check.name === name)!.observed;
+      const drillPosts = () => hook!.received.filter((post) => post.body.runbook === 'drill');
+      await harness.withWorker(async () => {
+        await setUpLogShipping(harness);
+        expect(failed((await runDrill()).report.drill)).toEqual([]);
+        expect(drillPosts()).toEqual([]);
 
-      // Suspended mirroring.
-      await env.query('dc1-sql-a', 'ALTER DATABASE [mgc] SET PARTNER SUSPEND');
-      const suspended = (await runDrill()).report;
-      expect(suspended.outcome).toBe('failed');
-      expect(failed(suspended.drill)).toEqual(['mirroring:mgc']);
-      expect(observed(suspended.drill, 'mirroring:mgc')).toMatch(/PRINCIPAL, SUSPENDED/);
-      expect(drillPosts().map((post) => post.body.kind)).toEqual(['drill-failed']);
-      expect(drillPosts()[0].body.failedChecks).toEqual(['mirroring:mgc']);
-      await env.query('dc1-sql-a', 'ALTER DATABASE [mgc] SET PARTNER RESUME');
-      await eventually(() => mgcOn(env, 'dc1-sql-a')?.mirroring?.state === 'SYNCHRONIZED', 15_000, 'mirroring to catch up');
+        // Suspended mirroring.
+        await env.query('dc1-sql-a', 'ALTER DATABASE [mgc] SET PARTNER SUSPEND');
+        const suspended = (await runDrill()).report;
+        expect(suspended.outcome).toBe('failed');
+        expect(failed(suspended.drill)).toEqual(['mirroring:mgc']);
+        expect(observed(suspended.drill, 'mirroring:mgc')).toMatch(/PRINCIPAL, SUSPENDED/);
+        expect(drillPosts().map((post) => post.body.kind)).toEqual(['drill-failed']);
+        expect(drillPosts()[0].body.failedChecks).toEqual(['mirroring:mgc']);
+        await env.query('dc1-sql-a', 'ALTER DATABASE [mgc] SET PARTNER RESUME');
+        await eventually(
+          () => mgcOn(env, 'dc1-sql-a')?.mirroring?.state === 'SYNCHRONIZED',
+          15_000,
+          'mirroring to catch up',
+        );
 
-      // A paused copy job.
-      const copyJob = env.estate.snapshot().instances.find((instance) => instance.name === 'dc2-sql-a')!.jobs.find((job) => job.name.startsWith('LSCopy_'))!.name;
-      env.estate.setJobEnabled('dc2-sql-a', copyJob, false);
-      const paused = (await runDrill()).report;
-      expect(failed(paused.drill)).toEqual([`job:${copyJob}`]);
-      expect(observed(paused.drill, `job:${copyJob}`)).toMatch(/^DISABLED/);
-      env.estate.setJobEnabled('dc2-sql-a', copyJob, true);
+        // A paused copy job.
+        const copyJob = env.estate
+          .snapshot()
+          .instances.find((instance) => instance.name === 'dc2-sql-a')!
+          .jobs.find((job) => job.name.startsWith('LSCopy_'))!.name;
+        env.estate.setJobEnabled('dc2-sql-a', copyJob, false);
+        const paused = (await runDrill()).report;
+        expect(failed(paused.drill)).toEqual([`job:${copyJob}`]);
+        expect(observed(paused.drill, `job:${copyJob}`)).toMatch(/^DISABLED/);
+        env.estate.setJobEnabled('dc2-sql-a', copyJob, true);
 
-      // The pool failed over while SQL Server still serves from DC1: a failed check and drift.
-      const pool = readPoolState(env.estate.poolStateFile);
-      writePoolState(env.estate.poolStateFile, { ...pool, poolState: 'FailedOver' });
-      const drifted = (await runDrill()).report;
-      expect(failed(drifted.drill)).toEqual(['drift:pool-state', 'pool-state']);
-      expect(observed(drifted.drill, 'drift:pool-state')).toBe('pool FailedOver; mgc served by dc1-sql-a (DC1)');
-      expect(readFileSync(path.join(env.topology.drills.reportFolder!, `${drifted.workflowId}.md`), 'utf8')).toMatch(/Pool state agrees with SQL Server \| \*\*FAIL\*\* \| pool FailedOver; mgc served by dc1-sql-a \(DC1\)/);
-      writePoolState(env.estate.poolStateFile, pool);
+        // The pool failed over while SQL Server still serves from DC1: a failed check and drift.
+        const pool = readPoolState(env.estate.poolStateFile);
+        writePoolState(env.estate.poolStateFile, { ...pool, poolState: 'FailedOver' });
+        const drifted = (await runDrill()).report;
+        expect(failed(drifted.drill)).toEqual(['drift:pool-state', 'pool-state']);
+        expect(observed(drifted.drill, 'drift:pool-state')).toBe('pool FailedOver; mgc served by dc1-sql-a (DC1)');
+        expect(readFileSync(path.join(env.topology.drills.reportFolder!, `${drifted.workflowId}.md`), 'utf8')).toMatch(
+          /Pool state agrees with SQL Server \| \*\*FAIL\*\* \| pool FailedOver; mgc served by dc1-sql-a \(DC1\)/,
+        );
+        writePoolState(env.estate.poolStateFile, pool);
 
-      // A log backup deleted before it was shipped: the chain breaks.
-      const files = await takeLogBackups(env, 3, 1);
-      env.estate.setJobEnabled('dc1-sql-a', 'LSBackup_mgc', true);
-      env.estate.deleteBackupFile(files[1]);
-      const broken = (await runDrill()).report;
-      expect(failed(broken.drill)).toContain('log-chain');
-      expect(observed(broken.drill, 'log-chain')).toMatch(/^breaks before .*mgc_\d{14}\.trn: the backup needs LSN \d+/);
-      // One notification per failing drill, nothing else.
-      expect(drillPosts().map((post) => post.body.kind)).toEqual(['drill-failed', 'drill-failed', 'drill-failed', 'drill-failed']);
-    });
-  });
+        // A log backup deleted before it was shipped: the chain breaks.
+        const files = await takeLogBackups(env, 3, 1);
+        env.estate.setJobEnabled('dc1-sql-a', 'LSBackup_mgc', true);
+        env.estate.deleteBackupFile(files[1]);
+        const broken = (await runDrill()).report;
+        expect(failed(broken.drill)).toContain('log-chain');
+        expect(observed(broken.drill, 'log-chain')).toMatch(
+          /^breaks before .*mgc_\d{14}\.trn: the backup needs LSN \d+/,
+        );
+        // One notification per failing drill, nothing else.
+        expect(drillPosts().map((post) => post.body.kind)).toEqual([
+          'drill-failed',
+          'drill-failed',
+          'drill-failed',
+          'drill-failed',
+        ]);
+      });
+    },
+  );
 
   it('drops the scratch copy when the rehearsal fails half way', { timeout: 120_000 }, async () => {
     harness = await runbookHarness({ label: 'drill-scratch' });
@@ -143,11 +197,17 @@ describe('drill', () => {
     await harness.withWorker(async () => {
       await setUpLogShipping(harness);
       await takeLogBackups(env, 2, 1);
-      env.estate.failNext('dc2-sql-a', 'RESTORE LOG \\[mgc_drill_', { number: 3241, message: 'The media family on device is incorrectly formed (injected).' });
+      env.estate.failNext('dc2-sql-a', 'RESTORE LOG \\[mgc_drill_', {
+        number: 3241,
+        message: 'The media family on device is incorrectly formed (injected).',
+      });
       const { report } = await runDrill();
       expect(report.outcome).toBe('failed');
       const rehearsal = report.drill!.checks.find((check) => check.name === 'rehearsal:restore')!;
-      expect(rehearsal).toMatchObject({ passed: false, observed: expect.stringMatching(/^applying the log backups: .*incorrectly formed/) });
+      expect(rehearsal).toMatchObject({
+        passed: false,
+        observed: expect.stringMatching(/^applying the log backups: .*incorrectly formed/),
+      });
       expect(report.steps.find((step) => step.name === 'restore-scratch')?.status).toBe('acted');
       expect(report.drill!.checks.find((check) => check.name === 'rehearsal:cleanup')).toMatchObject({ passed: true });
       expect(report.steps.find((step) => step.name === 'drop-scratch')?.status).toBe('acted');
@@ -155,34 +215,44 @@ describe('drill', () => {
     });
   });
 
-  it('on a rehearsal estate runs the real failover and failback and reports their RTO and RPO', { timeout: 240_000 }, async () => {
-    harness = await runbookHarness({ label: 'drill-rehearse', edit: (yaml) => yaml.replace('rehearse: false', 'rehearse: true') });
-    const { env } = harness;
-    await harness.withWorker(async () => {
-      await setUpLogShipping(harness);
-      const setup = await harness.start('setup-mirror-log-shipping');
-      await gateOpen(setup, 'approve-mirror-log-shipping');
-      await setup.executeUpdate('approveGate', { args: [{ gate: 'approve-mirror-log-shipping', by: 'bob' }] });
-      expect((await result(setup)).outcome).toBe('succeeded');
-      env.estate.chat.start(10);
-      const { report } = await runDrill();
-      env.estate.chat.stop();
-      expect(report.outcome, report.outcomeReason).toBe('succeeded');
-      const rehearsal = report.drill!.figures.rehearsal!;
-      const over = (await harness.client.workflow.getHandle(rehearsal.failover.workflowId).result()) as RunbookReport;
-      const back = (await harness.client.workflow.getHandle(rehearsal.failback.workflowId).result()) as RunbookReport;
-      expect(over.outcome).toBe('succeeded');
-      expect(back.outcome).toBe('succeeded');
-      // Gates answered by the drill's approver; figures are the runs' own.
-      expect(over.gates.find((gate) => gate.gate === 'approve-switchover')).toMatchObject({ status: 'approved', approvals: [{ by: 'drill-bot' }] });
-      expect(rehearsal.failover.rtoSeconds).toBe(over.measures.rto!.seconds);
-      expect(rehearsal.failover.rtoSeconds!).toBeLessThanOrEqual(over.durationSeconds!);
-      expect(rehearsal.failover.rpoSeconds).toBe(0);
-      expect(rehearsal.failback.interruptionSeconds).toBe(back.measures.serviceInterruption!.seconds);
-      // Back where it started: DC1 serves, mirrored, the pool Normal.
-      expect(mgcOn(env, 'dc1-sql-a')).toMatchObject({ state: 'ONLINE', mirroring: { role: 'PRINCIPAL' } });
-      expect(env.estate.snapshot().pool.poolState).toBe('Normal');
-      expect(env.estate.lostMessages('dc1-sql-a')).toEqual([]);
-    });
-  });
+  it(
+    'on a rehearsal estate runs the real failover and failback and reports their RTO and RPO',
+    { timeout: 240_000 },
+    async () => {
+      harness = await runbookHarness({
+        label: 'drill-rehearse',
+        edit: (yaml) => yaml.replace('rehearse: false', 'rehearse: true'),
+      });
+      const { env } = harness;
+      await harness.withWorker(async () => {
+        await setUpLogShipping(harness);
+        const setup = await harness.start('setup-mirror-log-shipping');
+        await gateOpen(setup, 'approve-mirror-log-shipping');
+        await setup.executeUpdate('approveGate', { args: [{ gate: 'approve-mirror-log-shipping', by: 'bob' }] });
+        expect((await result(setup)).outcome).toBe('succeeded');
+        env.estate.chat.start(10);
+        const { report } = await runDrill();
+        env.estate.chat.stop();
+        expect(report.outcome, report.outcomeReason).toBe('succeeded');
+        const rehearsal = report.drill!.figures.rehearsal!;
+        const over = (await harness.client.workflow.getHandle(rehearsal.failover.workflowId).result()) as RunbookReport;
+        const back = (await harness.client.workflow.getHandle(rehearsal.failback.workflowId).result()) as RunbookReport;
+        expect(over.outcome).toBe('succeeded');
+        expect(back.outcome).toBe('succeeded');
+        // Gates answered by the drill's approver; figures are the runs' own.
+        expect(over.gates.find((gate) => gate.gate === 'approve-switchover')).toMatchObject({
+          status: 'approved',
+          approvals: [{ by: 'drill-bot' }],
+        });
+        expect(rehearsal.failover.rtoSeconds).toBe(over.measures.rto!.seconds);
+        expect(rehearsal.failover.rtoSeconds!).toBeLessThanOrEqual(over.durationSeconds!);
+        expect(rehearsal.failover.rpoSeconds).toBe(0);
+        expect(rehearsal.failback.interruptionSeconds).toBe(back.measures.serviceInterruption!.seconds);
+        // Back where it started: DC1 serves, mirrored, the pool Normal.
+        expect(mgcOn(env, 'dc1-sql-a')).toMatchObject({ state: 'ONLINE', mirroring: { role: 'PRINCIPAL' } });
+        expect(env.estate.snapshot().pool.poolState).toBe('Normal');
+        expect(env.estate.lostMessages('dc1-sql-a')).toEqual([]);
+      });
+    },
+  );
 });

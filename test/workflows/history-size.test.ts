@@ -13,7 +13,8 @@ describe('history size', () => {
       const { env } = harness;
       await harness.withWorker(async () => {
         await setUpLogShipping(harness);
-        for (const job of env.estate.snapshot().instances.find((instance) => instance.name === 'dc2-sql-a')!.jobs) env.estate.setJobEnabled('dc2-sql-a', job.name, false);
+        for (const job of env.estate.snapshot().instances.find((instance) => instance.name === 'dc2-sql-a')!.jobs)
+          env.estate.setJobEnabled('dc2-sql-a', job.name, false);
         await takeLogBackups(env, 1_000, 0);
         await loseDc1(env);
         const handle = await harness.start('failover', { mode: 'disaster' });

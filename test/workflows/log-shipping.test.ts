@@ -9,7 +9,8 @@ import { approve, gateOpen, result, runbookHarness, stepOf, type RunbookHarness 
 let harness: RunbookHarness;
 afterEach(async () => harness?.close());
 
-const instance = (name: string) => harness.env.estate.snapshot().instances.find((candidate) => candidate.name === name)!;
+const instance = (name: string) =>
+  harness.env.estate.snapshot().instances.find((candidate) => candidate.name === name)!;
 const mgcOn = (name: string) => instance(name).databases.find((database) => database.name === 'mgc');
 
 describe('setup-log-shipping and setup-mirror-log-shipping', () => {
@@ -21,19 +22,34 @@ describe('setup-log-shipping and setup-mirror-log-shipping', () => {
       await recordHistory(setup, 'setup-log-shipping');
       expect(report.outcome, report.outcomeReason).toBe('succeeded');
       expect(report.gates).toEqual([]);
-      for (const step of ['add-primary', 'add-primary-secondary', 'full-backup', 'seed-secondary', 'add-secondary']) expect(stepOf(report, step).status).toBe('acted');
-      expect(report.steps.filter((step) => step.name.startsWith('run-job')).map((step) => step.status)).toEqual(['acted', 'acted', 'acted']);
+      for (const step of ['add-primary', 'add-primary-secondary', 'full-backup', 'seed-secondary', 'add-secondary'])
+        expect(stepOf(report, step).status).toBe('acted');
+      expect(report.steps.filter((step) => step.name.startsWith('run-job')).map((step) => step.status)).toEqual([
+        'acted',
+        'acted',
+        'acted',
+      ]);
 
       const primary = instance('dc1-sql-a');
       expect(primary.logShipping.primaries).toHaveLength(1);
       expect(primary.logShipping.primaries[0]).toMatchObject({ primary_database: 'mgc' });
-      expect(primary.jobs.find((job) => job.name === 'LSBackup_mgc')).toMatchObject({ enabled: true, lastOutcome: 'succeeded' });
+      expect(primary.jobs.find((job) => job.name === 'LSBackup_mgc')).toMatchObject({
+        enabled: true,
+        lastOutcome: 'succeeded',
+      });
       const backup = instance('dc2-sql-a');
       expect(mgcOn('dc2-sql-a')?.state).toBe('RESTORING');
-      expect(backup.logShipping.secondaries[0]).toMatchObject({ secondary_database: 'mgc', restore_mode: false, restore_delay: 0 });
+      expect(backup.logShipping.secondaries[0]).toMatchObject({
+        secondary_database: 'mgc',
+        restore_mode: false,
+        restore_delay: 0,
+      });
       expect(backup.logShipping.monitorSecondary[0].last_copied_file).toBeTruthy();
       expect(backup.logShipping.monitorSecondary[0].last_restored_file).toBeTruthy();
-      expect(backup.jobs.filter((job) => /^LS(Copy|Restore)_/.test(job.name)).map((job) => job.lastOutcome)).toEqual(['succeeded', 'succeeded']);
+      expect(backup.jobs.filter((job) => /^LS(Copy|Restore)_/.test(job.name)).map((job) => job.lastOutcome)).toEqual([
+        'succeeded',
+        'succeeded',
+      ]);
 
       // Run again: nothing is configured twice and the secondary is not re-seeded.
       const again = await result(await harness.start('setup-log-shipping'));
@@ -56,14 +72,25 @@ describe('setup-log-shipping and setup-mirror-log-shipping', () => {
       expect(stepOf(third, 'copy-primary-settings').status).toBe('acted');
       // The mirror holds the primary half with the primary's settings; the primary is principal again.
       const mirror = instance('dc1-sql-b');
-      expect(mirror.logShipping.primaries[0]).toMatchObject({ primary_database: 'mgc', backup_directory: primary.logShipping.primaries[0].backup_directory, backup_retention_period: primary.logShipping.primaries[0].backup_retention_period });
-      expect(mirror.jobs.find((job) => job.name === 'LSBackup_mgc')).toMatchObject({ enabled: true, lastOutcome: 'succeeded' });
+      expect(mirror.logShipping.primaries[0]).toMatchObject({
+        primary_database: 'mgc',
+        backup_directory: primary.logShipping.primaries[0].backup_directory,
+        backup_retention_period: primary.logShipping.primaries[0].backup_retention_period,
+      });
+      expect(mirror.jobs.find((job) => job.name === 'LSBackup_mgc')).toMatchObject({
+        enabled: true,
+        lastOutcome: 'succeeded',
+      });
       expect(mgcOn('dc1-sql-a')?.mirroring).toMatchObject({ role: 'PRINCIPAL' });
       expect(mgcOn('dc2-sql-a')?.state).toBe('RESTORING');
 
       // The children's approval gates were covered by the parent's.
       const child = await harness.client.workflow.getHandle(third.children[0].workflowId).result();
-      expect(child.gates[0]).toMatchObject({ gate: 'approve-mirror-failover', status: 'waived', closedBecause: expect.stringContaining('approve-mirror-log-shipping') });
+      expect(child.gates[0]).toMatchObject({
+        gate: 'approve-mirror-failover',
+        status: 'waived',
+        closedBecause: expect.stringContaining('approve-mirror-log-shipping'),
+      });
 
       expect((await result(await harness.start('setup-mirror-log-shipping'))).outcome).toBe('no-change');
     });

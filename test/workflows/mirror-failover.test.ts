@@ -10,7 +10,10 @@ let harness: RunbookHarness;
 afterEach(async () => harness?.close());
 
 function mgcOn(instance: string) {
-  return harness.env.estate.snapshot().instances.find((candidate) => candidate.name === instance)!.databases.find((database) => database.name === 'mgc')!;
+  return harness.env.estate
+    .snapshot()
+    .instances.find((candidate) => candidate.name === instance)!
+    .databases.find((database) => database.name === 'mgc')!;
 }
 
 describe('mirror-failover', () => {
@@ -19,14 +22,22 @@ describe('mirror-failover', () => {
     await harness.withWorker(async () => {
       const handle = await harness.start('mirror-failover', { to: 'mirror' });
       const gate = await gateOpen(handle, 'approve-mirror-failover');
-      expect(gate.evidence?.summary.join('\n')).toMatch(/dc1-sql-a: mgc ONLINE \(PRINCIPAL, SYNCHRONIZED, safety FULL\)/);
+      expect(gate.evidence?.summary.join('\n')).toMatch(
+        /dc1-sql-a: mgc ONLINE \(PRINCIPAL, SYNCHRONIZED, safety FULL\)/,
+      );
       expect(mgcOn('dc1-sql-a').mirroring?.role).toBe('PRINCIPAL');
-      expect(await approve(handle, 'approve-mirror-failover', 'bob', { comment: 'planned maintenance' })).toMatchObject({ counted: true, gateStatus: 'approved' });
+      expect(await approve(handle, 'approve-mirror-failover', 'bob', { comment: 'planned maintenance' })).toMatchObject(
+        { counted: true, gateStatus: 'approved' },
+      );
       const report = await result(handle);
       await recordHistory(handle, 'mirror-failover-planned');
       expect(report.outcome).toBe('succeeded');
       expect(stepOf(report, 'planned-failover')).toMatchObject({ status: 'acted', target: 'dc1-sql-a' });
-      expect(report.gates[0]).toMatchObject({ gate: 'approve-mirror-failover', status: 'approved', approvals: [{ by: 'bob', comment: 'planned maintenance' }] });
+      expect(report.gates[0]).toMatchObject({
+        gate: 'approve-mirror-failover',
+        status: 'approved',
+        approvals: [{ by: 'bob', comment: 'planned maintenance' }],
+      });
       expect(mgcOn('dc1-sql-b')).toMatchObject({ state: 'ONLINE', mirroring: { role: 'PRINCIPAL' } });
       expect(mgcOn('dc1-sql-a')).toMatchObject({ state: 'RESTORING', mirroring: { role: 'MIRROR' } });
 
@@ -57,7 +68,11 @@ describe('mirror-failover', () => {
       expect(gate).toMatchObject({ required: 2, twoPersonRule: true });
       expect(gate.evidence?.summary.join('\n')).toMatch(/dc1-sql-a: unreachable/);
       expect(mgcOn('dc1-sql-b').state).toBe('RESTORING');
-      expect(await approve(handle, 'accept-data-loss', 'alice')).toMatchObject({ gateStatus: 'open', approvals: 1, required: 2 });
+      expect(await approve(handle, 'accept-data-loss', 'alice')).toMatchObject({
+        gateStatus: 'open',
+        approvals: 1,
+        required: 2,
+      });
       expect(mgcOn('dc1-sql-b').state).toBe('RESTORING');
       await approve(handle, 'accept-data-loss', 'bob');
       const report = await result(handle);
