@@ -16,7 +16,6 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
 # tsc, then worker/bundle.ts writes dist/workflow-bundle.js, which the worker loads instead of bundling on start.
 RUN npm run build \
- && test -f dist/worker/main.js \
  && test -f dist/client/cli.js \
  && test -f dist/workflow-bundle.js
 
@@ -67,4 +66,4 @@ EXPOSE 9464
 # On SIGTERM the worker stops polling and lets running activities finish for PCHAT_DR_SHUTDOWN_GRACE (5m by
 # default): give the container longer than that before it is killed (docker-compose.yml: stop_grace_period).
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/worker/main.js"]
+CMD ["pchat-dr", "worker"]

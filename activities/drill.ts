@@ -8,10 +8,10 @@ import type { Client } from '@temporalio/client';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Instance } from '../topology/schema';
-import { drillMarkdown, summariseDrill, type DrillSummary } from '../workflows/drill-report';
-import { SCRATCH_MARKER } from '../workflows/ids';
-import type { RunbookReport } from '../workflows/report';
-import { POOL, RUNBOOK } from '../workflows/search-attributes';
+import { drillMarkdown, summariseDrill, type DrillSummary } from '../contracts/drill-report';
+import { SCRATCH_MARKER } from '../contracts/runbooks';
+import type { RunbookReport } from '../contracts/run-record';
+import { POOL, RUNBOOK } from '../contracts/search-attributes';
 import type { ActivityDependencies } from './dependencies';
 import { stepFailure } from './failures';
 import { sqlPathIn, type Folder } from './files';
@@ -148,7 +148,7 @@ export function drillActivities(deps: ActivityDependencies) {
         ).recordset[0].n > 0;
       if (!existed) return clock.skipped(`${input.database} does not exist on ${input.instance.name}`, { existed });
       const drop = dropDatabase(input.database);
-      await deps.sql.query(input.instance, drop.text, drop.parameters, 'change');
+      await deps.sql.execute(input.instance, drop, 'change');
       return clock.acted(`dropped the scratch database ${input.database} on ${input.instance.name}`, { existed });
     },
 

@@ -1,25 +1,21 @@
 /**
- * One read-only snapshot of the estate (RUNBOOKS rule 2): roles and states of every partner, log-shipping
+ * One read-only snapshot of the estate (docs/runbooks.md rule 2): roles and states of every partner, log-shipping
  * configuration and monitor rows, files on the share and in the copy folder, the exact header of every log not yet
  * applied, the chain check from the backup database's redo point, and the pool's state. What cannot be read is
  * recorded as a problem, not thrown: unreachable DC1 instances are the normal case in a disaster.
  */
 import { Context } from '@temporalio/activity';
 import path from 'node:path';
-import type { DatabaseKind, Instance, Role, Topology } from '../topology/schema';
-import { ROLES } from '../topology/schema';
+import { type DatabaseKind, type Instance, type Role, type Topology, ROLES } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
 import { listLogBackups, type BackupFile } from './files';
-import {
-  readPrimaryConfiguration,
-  readSecondaryConfiguration,
-  type PrimaryConfiguration,
-  type SecondaryConfiguration,
-} from './log-shipping';
+import { readPrimaryConfiguration, readSecondaryConfiguration } from './log-shipping';
+import type { PrimaryConfiguration, SecondaryConfiguration, PendingLog } from '../contracts/log-shipping';
 import { readMirroring, type MirroringState } from './mirroring';
-import { readPool, type PoolView } from './pool-control';
+import { readPool } from './pool-control';
+import { type PoolView } from '../contracts/estate';
 import { heartbeatWhile } from './heartbeat';
-import { readBackupHeader, readRedoPoint, type BackupHeaderFacts, type PendingLog, type RedoPoint } from './restore';
+import { readBackupHeader, readRedoPoint, type BackupHeaderFacts, type RedoPoint } from './restore';
 import { StepClock, type StepResult } from './step-result';
 
 export interface ChainCheck {

@@ -70,7 +70,10 @@ export function stepFailure(type: FailureType, message: string, details: Failure
   return ApplicationFailure.create({ type, message, nonRetryable: !RETRYABLE.has(type), details: [details] });
 }
 
-/** SQL Server error numbers → the failure they mean (reference/sqlserver-behaviour.md §A.7, §C.6). */
+/**
+ * SQL Server error numbers → the failure they mean (Microsoft's "Database Engine events and errors" pages; the
+ * mirroring and RESTORE errors the simulator raises are listed in docs/simulator.md).
+ */
 const BY_NUMBER: [FailureType, number[]][] = [
   ['LoginFailed', [18456, 4060]],
   ['WrongRole', [1470, 1455, 1452]],

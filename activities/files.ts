@@ -8,6 +8,7 @@ import type { ActivityDependencies, FileInfo } from './dependencies';
 import { stepFailure } from './failures';
 import { heartbeatWhile } from './heartbeat';
 import { StepClock, type StepResult } from './step-result';
+import { isLogBackupOf } from '../contracts/log-shipping';
 
 export interface Folder {
   sqlPath: string;
@@ -26,20 +27,6 @@ export interface BackupFile {
 export function sqlPathIn(folder: string, name: string): string {
   if (/^(\\\\|[A-Za-z]:)/.test(folder) || folder.includes('\\')) return `${folder.replace(/\\+$/, '')}\\${name}`;
   return path.posix.join(folder, name);
-}
-
-/**
- * Log backups of one database, as log shipping names them (<database>_yyyymmddhhmmss.trn), and the tail-log backup
- * a planned failover takes (<database>_yyyymmddhhmmss_tail.trn: its own name, so it never overwrites a log-shipping
- * backup taken in the same second, and it sorts after it; workflows/estate.ts tailLogBackupName).
- */
-export function isLogBackupOf(name: string, database: string): boolean {
-  return new RegExp(`^${database}_\\d{14}(_tail)?\\.trn$`, 'i').test(name);
-}
-
-/** The name sqllogship would give a log backup taken now (UTC): runbooks name their own log backups the same way. */
-export function logBackupName(database: string, at: Date): string {
-  return `${database}_${at.toISOString().replace(/[-:T]/g, '').slice(0, 14)}.trn`;
 }
 
 export async function listLogBackups(

@@ -1,11 +1,11 @@
 /**
- * Which incident runbook holds a pool's lock (RUNBOOKS rule 5), read from the Temporal server: a drill skips
+ * Which incident runbook holds a pool's lock (docs/runbooks.md rule 5), read from the Temporal server: a drill skips
  * when one is open, a runbook that could not take the lock says who has it, and the CLI says so before starting.
  */
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { incidentLockId } from '../workflows/ids';
-import { RUNBOOK } from '../workflows/search-attributes';
+import { incidentLockId } from '../contracts/runbooks';
+import { RUNBOOK } from '../contracts/search-attributes';
 import { StepClock, type StepResult } from './step-result';
 import type { ActivityDependencies } from './dependencies';
 
@@ -37,7 +37,7 @@ export async function openIncidentOf(client: Client, pool: string): Promise<Open
 
 export function incidentActivities(deps: ActivityDependencies) {
   return {
-    /** RUNBOOKS rule 5: is an incident runbook open on the pool? */
+    /** docs/runbooks.md rule 5: is an incident runbook open on the pool? */
     async findOpenIncident(input: { pool: string }): Promise<StepResult<OpenIncident | null>> {
       const clock = new StepClock(deps.clock);
       const open = await openIncidentOf(Context.current().client, input.pool);

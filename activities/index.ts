@@ -2,6 +2,7 @@
  * Every activity the worker serves, built over injected dependencies (activities/dependencies.ts): the worker wires
  * the real ones; workflows see only the type (`import type { Activities }`).
  */
+import { agentJobActivities } from './agent-jobs';
 import type { ActivityDependencies } from './dependencies';
 import { drillActivities } from './drill';
 import { evidenceActivities } from './evidence';
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDependencies) {
   return {
     ...mirroringActivities(deps),
     ...logShippingActivities(deps),
+    ...agentJobActivities(deps),
     ...restoreActivities(deps),
     ...filesActivities(deps),
     ...evidenceActivities(deps),

@@ -1,14 +1,21 @@
 /**
- * Log-shipping steps (runbooks 2 and 3; runbook 4 step 5; runbook 5 step 9), with the msdb procedures of
- * reference/sqlserver-behaviour.md §B. Each step converges: it reads the configuration, adds what is missing, skips
+ * Log-shipping steps (runbooks 2 and 3; runbook 4 step 5; runbook 5 step 9), with SQL Server's msdb log-shipping
+ * procedures (docs/activities.md). Each step converges: it reads the configuration, adds what is missing, skips
  * what is already there with the same settings, and refuses (ConfigurationDiffers) to overwrite different settings
  * unless asked to replace them.
  */
-import { Context } from '@temporalio/activity';
 import sql from 'mssql';
 import type { Instance } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
-import { primaryDifferences, secondaryDifferences } from '../workflows/estate';
+import {
+  primaryDifferences,
+  secondaryDifferences,
+  type JobInfo,
+  type PrimaryConfiguration,
+  type PrimarySettings,
+  type SecondaryConfiguration,
+  type SecondarySettings,
+} from '../contracts/log-shipping';
 import { stepFailure } from './failures';
 import {
   addJobSchedule,
@@ -20,146 +27,13 @@ import {
   deleteLogShippingPrimarySecondary,
   deleteLogShippingSecondaryDatabase,
   enableJob,
-  startJob,
-  type Statement,
 } from './statements';
+import { readJob, waitForJobsToFinish } from './agent-jobs';
 import { StepClock, type StepResult } from './step-result';
-
-export interface JobInfo {
-  id: string;
-  name: string;
-  enabled: boolean;
-  /** The interval of its enabled schedule, in seconds; null when no schedule is attached. */
-  scheduleSeconds: number | null;
-  running: boolean;
-  lastOutcome: 'succeeded' | 'failed' | null;
-  lastRunAt: string | null;
-  lastMessage: string | null;
-}
-
-export interface PrimaryConfiguration {
-  primaryId: string;
-  database: string;
-  backupDirectory: string;
-  backupShare: string;
-  retentionMinutes: number;
-  backupThresholdMinutes: number;
-  compression: 'default' | 'on' | 'off';
-  lastBackupFile: string | null;
-  lastBackupDate: string | null;
-  secondaries: { server: string; database: string }[];
-  backupJob: JobInfo | null;
-}
-
-export interface SecondaryConfiguration {
-  secondaryId: string;
-  database: string;
-  primaryServer: string;
-  primaryDatabase: string;
-  sourceDirectory: string;
-  destinationDirectory: string;
-  retentionMinutes: number;
-  restoreDelayMinutes: number;
-  restoreMode: 'NORECOVERY' | 'STANDBY';
-  restoreThresholdMinutes: number | null;
-  lastCopiedFile: string | null;
-  lastCopiedDate: string | null;
-  lastRestoredFile: string | null;
-  lastRestoredDate: string | null;
-  lastRestoredLatencyMinutes: number | null;
-  copyJob: JobInfo | null;
-  restoreJob: JobInfo | null;
-}
-
-/** The settings runbook 2 gives the primary; runbook 3 copies them to the mirror unchanged. */
-export interface PrimarySettings {
-  backupDirectory: string;
-  backupShare: string;
-  retentionMinutes: number;
-  backupThresholdMinutes: number;
-  compression: 'default' | 'on' | 'off';
-  jobName: string;
-  scheduleSeconds: number;
-}
-
-export interface SecondarySettings {
-  primaryServer: string;
-  primaryDatabase: string;
-  sourceDirectory: string;
-  destinationDirectory: string;
-  retentionMinutes: number;
-  copyJobName: string;
-  restoreJobName: string;
-  copyScheduleSeconds: number;
-  restoreScheduleSeconds: number;
-  restoreDelayMinutes: number;
-  restoreThresholdMinutes: number;
-}
 
 const COMPRESSION_NAMES = ['off', 'on', 'default'] as const;
 
 const iso = (value: unknown): string | null => (value instanceof Date ? value.toISOString() : null);
-
-const SUBDAY_SECONDS: Record<number, number> = { 2: 1, 4: 60, 8: 3600 };
-
-export async function readJob(
-  deps: ActivityDependencies,
-  instance: Instance,
-  jobId: string | null,
-): Promise<JobInfo | null> {
-  if (!jobId) return null;
-  const id = { sqlType: sql.UniqueIdentifier, value: jobId };
-  const job = (
-    await deps.sql.query<{ name: string; enabled: number }>(
-      instance,
-      'SELECT name, enabled FROM msdb.dbo.sysjobs WHERE job_id = @id',
-      { id },
-    )
-  ).recordset[0];
-  if (!job) return null;
-  const schedule = (
-    await deps.sql.query<{ freq_subday_type: number; freq_subday_interval: number }>(
-      instance,
-      `SELECT s.freq_subday_type, s.freq_subday_interval FROM msdb.dbo.sysjobschedules js
-         JOIN msdb.dbo.sysschedules s ON s.schedule_id = js.schedule_id WHERE js.job_id = @id AND s.enabled = 1`,
-      { id },
-    )
-  ).recordset[0];
-  const last = (
-    await deps.sql.query<{ run_status: number; run_date: number; run_time: number; message: string }>(
-      instance,
-      'SELECT TOP 1 run_status, run_date, run_time, message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0 ORDER BY instance_id DESC',
-      { id },
-    )
-  ).recordset[0];
-  const running =
-    (
-      await deps.sql.query<{ runs: number }>(
-        instance,
-        'SELECT COUNT(*) AS runs FROM msdb.dbo.sysjobactivity WHERE job_id = @id AND start_execution_date IS NOT NULL AND stop_execution_date IS NULL',
-        { id },
-      )
-    ).recordset[0].runs > 0;
-  return {
-    id: jobId.toUpperCase(),
-    name: job.name,
-    enabled: job.enabled === 1,
-    scheduleSeconds: schedule
-      ? (SUBDAY_SECONDS[schedule.freq_subday_type] ?? 86_400) *
-        (schedule.freq_subday_type === 1 ? 1 : schedule.freq_subday_interval)
-      : null,
-    running,
-    lastOutcome: last ? (last.run_status === 1 ? 'succeeded' : 'failed') : null,
-    lastRunAt: last ? agentDateTime(last.run_date, last.run_time) : null,
-    lastMessage: last?.message ?? null,
-  };
-}
-
-/** msdb's integer date (yyyymmdd) and time (hhmmss) as an ISO string (the simulator and this tool use UTC). */
-function agentDateTime(date: number, time: number): string {
-  const pad = (value: number) => String(value).padStart(2, '0');
-  return `${Math.floor(date / 10000)}-${pad(Math.floor(date / 100) % 100)}-${pad(date % 100)}T${pad(Math.floor(time / 10000))}:${pad(Math.floor(time / 100) % 100)}:${pad(time % 100)}.000Z`;
-}
 
 export async function readPrimaryConfiguration(
   deps: ActivityDependencies,
@@ -244,11 +118,6 @@ export async function readSecondaryConfiguration(
   };
 }
 
-/** Runs one statement of statements.ts that changes the instance. */
-function change(deps: ActivityDependencies, instance: Instance, statement: Statement) {
-  return deps.sql.query(instance, statement.text, statement.parameters, 'change');
-}
-
 /** Gives a job an enabled schedule of `seconds` (when it has none) and enables the job. Returns what it did. */
 async function scheduleAndEnable(
   deps: ActivityDependencies,
@@ -259,11 +128,11 @@ async function scheduleAndEnable(
 ): Promise<string[]> {
   const done: string[] = [];
   if (job.scheduleSeconds === null) {
-    await change(deps, instance, addJobSchedule(job.id, scheduleName, seconds));
+    await deps.sql.execute(instance, addJobSchedule(job.id, scheduleName, seconds), 'change');
     done.push(`scheduled ${job.name} every ${seconds} s`);
   }
   if (!job.enabled) {
-    await change(deps, instance, enableJob(job.id));
+    await deps.sql.execute(instance, enableJob(job.id), 'change');
     done.push(`enabled ${job.name}`);
   }
   return done;
@@ -288,7 +157,7 @@ async function ensurePrimary(
     );
   }
   if (!current || differing.length > 0) {
-    await change(deps, instance, addLogShippingPrimaryDatabase(database, settings, current !== null));
+    await deps.sql.execute(instance, addLogShippingPrimaryDatabase(database, settings, current !== null), 'change');
     done.push(
       current
         ? `replaced the primary configuration (${differing.join('; ')})`
@@ -328,55 +197,16 @@ async function ensureSecondaryLink(
       secondary.database.toLowerCase() === secondaryDatabase.toLowerCase(),
   );
   if (linked) return [];
-  await change(deps, instance, addLogShippingPrimarySecondary(database, secondaryServer, secondaryDatabase));
+  await deps.sql.execute(
+    instance,
+    addLogShippingPrimarySecondary(database, secondaryServer, secondaryDatabase),
+    'change',
+  );
   return [`linked ${database} to secondary ${secondaryServer}.${secondaryDatabase}`];
-}
-
-/** Waits (heartbeating) until none of the jobs is running. */
-async function waitForJobsToFinish(
-  deps: ActivityDependencies,
-  instance: Instance,
-  jobIds: string[],
-  timeoutSeconds: number,
-): Promise<number> {
-  const started = Date.now();
-  const context = Context.current();
-  for (;;) {
-    const jobs = await Promise.all(jobIds.map((id) => readJob(deps, instance, id)));
-    const running = jobs.filter((job): job is JobInfo => job?.running === true);
-    if (running.length === 0) return Date.now() - started;
-    if (Date.now() - started > timeoutSeconds * 1000) {
-      throw stepFailure(
-        'JobFailed',
-        `${running.map((job) => job.name).join(', ')} still running on ${instance.name} after ${timeoutSeconds} s`,
-        { instance: instance.name },
-      );
-    }
-    context.heartbeat({ waitingFor: running.map((job) => job.name) });
-    await context.sleep(500);
-  }
 }
 
 export function logShippingActivities(deps: ActivityDependencies) {
   return {
-    /** Runbook 2 step 1: SQL Server Agent must run where log-shipping jobs will run. */
-    async readAgentStatus(input: {
-      instance: Instance;
-    }): Promise<StepResult<{ running: boolean; status: string | null }>> {
-      const clock = new StepClock(deps.clock);
-      const row = (
-        await deps.sql.query<{ status_desc: string }>(
-          input.instance,
-          `SELECT status_desc FROM sys.dm_server_services WHERE servicename LIKE N'SQL Server Agent%'`,
-        )
-      ).recordset[0];
-      const status = row?.status_desc ?? null;
-      return clock.observed(`SQL Server Agent on ${input.instance.name}: ${status ?? 'not installed'}`, {
-        running: status === 'Running',
-        status,
-      });
-    },
-
     async readLogShippingPrimary(input: {
       instance: Instance;
       database: string;
@@ -471,7 +301,7 @@ export function logShippingActivities(deps: ActivityDependencies) {
               `${instance.name} already restores ${database} with other settings (${differing.join('; ')})`,
               { instance: instance.name, differences: differing },
             );
-          await change(deps, instance, deleteLogShippingSecondaryDatabase(database));
+          await deps.sql.execute(instance, deleteLogShippingSecondaryDatabase(database), 'change');
           done.push(`removed the previous secondary configuration (${differing.join('; ')})`);
         }
       }
@@ -485,12 +315,12 @@ export function logShippingActivities(deps: ActivityDependencies) {
             )
           ).recordset[0].n > 0;
         if (!registered) {
-          await change(deps, instance, addLogShippingSecondaryPrimary(settings));
+          await deps.sql.execute(instance, addLogShippingSecondaryPrimary(settings), 'change');
           done.push(
             `registered primary ${settings.primaryServer}.${settings.primaryDatabase} with copy and restore jobs`,
           );
         }
-        await change(deps, instance, addLogShippingSecondaryDatabase(database, settings));
+        await deps.sql.execute(instance, addLogShippingSecondaryDatabase(database, settings), 'change');
         done.push(
           `configured ${database} as log-shipping secondary (NORECOVERY, restore delay ${settings.restoreDelayMinutes} min)`,
         );
@@ -542,7 +372,7 @@ export function logShippingActivities(deps: ActivityDependencies) {
         [before.copyJob?.id, before.restoreJob?.id].filter((id): id is string => Boolean(id)),
         input.waitSeconds,
       );
-      await change(deps, input.instance, deleteLogShippingSecondaryDatabase(input.database));
+      await deps.sql.execute(input.instance, deleteLogShippingSecondaryDatabase(input.database), 'change');
       return clock.acted(
         `removed log shipping of ${input.database} on ${input.instance.name} (copy and restore jobs deleted)`,
         before,
@@ -560,13 +390,13 @@ export function logShippingActivities(deps: ActivityDependencies) {
       if (!before)
         return clock.skipped(`${input.database} is not a log-shipping primary on ${input.instance.name}`, before);
       for (const secondary of before.secondaries) {
-        await change(
-          deps,
+        await deps.sql.execute(
           input.instance,
           deleteLogShippingPrimarySecondary(input.database, secondary.server, secondary.database),
+          'change',
         );
       }
-      await change(deps, input.instance, deleteLogShippingPrimaryDatabase(input.database));
+      await deps.sql.execute(input.instance, deleteLogShippingPrimaryDatabase(input.database), 'change');
       return clock.acted(
         `removed the log-shipping primary configuration of ${input.database} on ${input.instance.name} and its backup job`,
         before,
@@ -612,85 +442,6 @@ export function logShippingActivities(deps: ActivityDependencies) {
         actions: done,
         settings,
       });
-    },
-
-    /** Runbook 2 step 5: runs an Agent job (or joins the run in progress) and waits for its outcome. */
-    async runAgentJob(input: {
-      instance: Instance;
-      jobName: string;
-      timeoutSeconds: number;
-    }): Promise<StepResult<JobInfo, { durationMs: number; message: string }>> {
-      const clock = new StepClock(deps.clock);
-      const started = Date.now();
-      const row = (
-        await deps.sql.query<{ job_id: string }>(
-          input.instance,
-          'SELECT job_id FROM msdb.dbo.sysjobs WHERE name = @name',
-          { name: input.jobName },
-        )
-      ).recordset[0];
-      if (!row)
-        throw stepFailure('JobFailed', `there is no job named ${input.jobName} on ${input.instance.name}`, {
-          instance: input.instance.name,
-        });
-      const id = { sqlType: sql.UniqueIdentifier, value: row.job_id };
-      const before = (await readJob(deps, input.instance, row.job_id))!;
-      const lastBefore =
-        (
-          await deps.sql.query<{ last: number | null }>(
-            input.instance,
-            'SELECT MAX(instance_id) AS last FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0',
-            { id },
-          )
-        ).recordset[0].last ?? 0;
-      if (!before.running) {
-        try {
-          await change(deps, input.instance, startJob(row.job_id));
-        } catch (error) {
-          // Started by its schedule a moment ago: wait for that run instead.
-          if (!/already running/.test((error as Error).message)) throw error;
-        }
-      }
-      const context = Context.current();
-      for (;;) {
-        const outcome = (
-          await deps.sql.query<{ run_status: number; message: string }>(
-            input.instance,
-            'SELECT TOP 1 run_status, message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0 AND instance_id > @last ORDER BY instance_id',
-            { id, last: lastBefore },
-          )
-        ).recordset[0];
-        if (outcome) {
-          const durationMs = Date.now() - started;
-          if (outcome.run_status !== 1) {
-            const steps = (
-              await deps.sql.query<{ message: string }>(
-                input.instance,
-                'SELECT TOP 1 message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 1 ORDER BY instance_id DESC',
-                { id },
-              )
-            ).recordset[0];
-            throw stepFailure(
-              'JobFailed',
-              `${input.jobName} on ${input.instance.name} failed: ${steps?.message ?? outcome.message}`,
-              { instance: input.instance.name, job: input.jobName },
-            );
-          }
-          return clock.acted(`${input.jobName} on ${input.instance.name} succeeded`, before, {
-            durationMs,
-            message: outcome.message,
-          });
-        }
-        if (Date.now() - started > input.timeoutSeconds * 1000) {
-          throw stepFailure(
-            'JobFailed',
-            `${input.jobName} on ${input.instance.name} did not finish within ${input.timeoutSeconds} s`,
-            { instance: input.instance.name, job: input.jobName },
-          );
-        }
-        context.heartbeat({ job: input.jobName });
-        await context.sleep(250);
-      }
     },
   };
 }

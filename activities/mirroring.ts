@@ -144,8 +144,7 @@ export interface PartnersInput {
 }
 
 export function mirroringActivities(deps: ActivityDependencies) {
-  const run = (instance: Instance, statement: Statement) =>
-    deps.sql.query(instance, statement.text, statement.parameters, 'change');
+  const run = (instance: Instance, statement: Statement) => deps.sql.execute(instance, statement, 'change');
   return {
     /** Runbook 1 step 1: one partner's view (an unreachable partner is evidence, not an error). */
     async readMirroringState(input: { instance: Instance; database: string }): Promise<StepResult<MirroringState>> {

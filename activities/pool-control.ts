@@ -4,7 +4,8 @@
  * shell, every value single-quoted for PowerShell. Reads go through `| ConvertTo-Json`; changes are verified by
  * reading back.
  */
-import type { Instance, Topology } from '../topology/schema';
+import { sameServers, type PoolTarget, type PoolView } from '../contracts/estate';
+import type { Instance } from '../topology/schema';
 import { durationMs } from '../topology/durations';
 import type { ActivityDependencies } from './dependencies';
 import { stepFailure } from './failures';
@@ -22,17 +23,6 @@ import {
 import { StepClock, type StepResult } from './step-result';
 
 export { powershellQuote } from './statements';
-
-export interface PoolTarget {
-  poolControl: Topology['poolControl'];
-  fqdn: string;
-  identity: string;
-}
-
-export interface PoolView {
-  poolState: 'Normal' | 'FailedOver';
-  activeServers: string[];
-}
 
 /** Runs one cmdlet line; a non-zero exit is the cmdlet's error, surfaced with its message. */
 async function runCmdlet(deps: ActivityDependencies, target: PoolTarget, cmdlet: CmdletLine): Promise<string> {
@@ -95,9 +85,6 @@ export async function readPool(deps: ActivityDependencies, target: PoolTarget): 
   const servers = first(service)?.ActiveServers ?? [];
   return { poolState, activeServers: Array.isArray(servers) ? servers : [servers] };
 }
-
-const sameServers = (a: string[], b: string[]) =>
-  a.length === b.length && a.every((server) => b.some((other) => other.toLowerCase() === server.toLowerCase()));
 
 export function poolControlActivities(deps: ActivityDependencies) {
   return {

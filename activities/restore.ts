@@ -20,6 +20,7 @@ import {
   type Statement,
 } from './statements';
 import { StepClock, type StepResult } from './step-result';
+import type { PendingLog } from '../contracts/log-shipping';
 
 export interface BackupHeaderFacts {
   /** The file as SQL Server names it. */
@@ -35,14 +36,6 @@ export interface BackupHeaderFacts {
   isCopyOnly: boolean;
   familyGuid: string;
   backupSetGuid: string;
-}
-
-/** A log backup waiting to be applied, with its exact LSN range. */
-export interface PendingLog {
-  file: string;
-  firstLsn: string;
-  lastLsn: string;
-  backupFinish: string;
 }
 
 const lsnOrder = (a: string, b: string) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0);
@@ -151,7 +144,7 @@ export interface ApplyFigures {
 export function restoreActivities(deps: ActivityDependencies) {
   /** BACKUP and RESTORE run under the long statement timeout. */
   const run = (instance: Instance, statement: Statement, signal?: AbortSignal) =>
-    deps.sql.query(instance, statement.text, statement.parameters, 'backupRestore', signal);
+    deps.sql.execute(instance, statement, 'backupRestore', signal);
   return {
     /** Exact header of each file (verified), for evidence and for ordering logs by LSN. */
     async readBackupHeaders(input: { instance: Instance; files: string[] }): Promise<StepResult<BackupHeaderFacts[]>> {
@@ -413,7 +406,7 @@ export function restoreActivities(deps: ActivityDependencies) {
       for (const session of sessions) {
         try {
           const kill = killSession(session.spid);
-          await deps.sql.query(input.instance, kill.text, kill.parameters, 'change');
+          await deps.sql.execute(input.instance, kill, 'change');
         } catch (error) {
           // Gone by itself between the listing and the KILL (6106): that is the outcome wanted.
           if (!(error as { details?: { sqlErrors?: number[] }[] }).details?.[0]?.sqlErrors?.includes(6106)) throw error;

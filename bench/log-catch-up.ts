@@ -13,7 +13,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { realDependencies } from '../activities/dependencies';
-import type { PendingLog } from '../activities/restore';
+import type { PendingLog } from '../contracts/log-shipping';
 import { resolveSecret } from '../topology/secrets';
 import { startTestEstate, type TestEstate } from '../test/helpers/estate';
 import { seedLogChain } from '../test/helpers/log-chain';

@@ -5,8 +5,9 @@
  * goes on.
  */
 import type { Client } from '@temporalio/client';
-import type { Progress, StepRecord } from '../workflows/report';
-import { CliError, EXIT, exitCodeOf, formatTable, printJson, type ExitCode } from './output';
+import type { Progress, StepRecord } from '../contracts/run-record';
+import { CliError, EXIT, type ExitCode } from '../runtime/exit';
+import { exitCodeOf, formatTable, printJson } from './output';
 import { drillResultLine, runHeader, stepChangeLine, stepRows, waitLines } from './report-view';
 import { childWaits, findRun, progressOfRun, reportOfRun, type ChildWait } from './run-access';
 

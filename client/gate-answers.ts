@@ -4,10 +4,19 @@
  */
 import type { UpdateDefinition } from '@temporalio/client';
 import { Option } from 'commander';
-import type { MessageOutcome } from '../workflows/messages';
-import type { RunbookReport } from '../workflows/report';
-import { CliError, EXIT, outputOption, printJson, printLine, type OutputFormat } from './output';
-import { firstLine, findRun, temporalClient, withClient, withTemporalOptions, type TemporalFlags } from './run-access';
+import type { MessageOutcome } from '../contracts/messages';
+import type { RunbookReport } from '../contracts/run-record';
+import { CliError, EXIT } from '../runtime/exit';
+import { outputOption, printJson, printLine, type OutputFormat } from './output';
+import {
+  firstLine,
+  findRun,
+  innermostMessage,
+  temporalClient,
+  withClient,
+  withTemporalOptions,
+  type TemporalFlags,
+} from './run-access';
 
 export interface AnswerFlags extends TemporalFlags {
   as?: string;
@@ -25,13 +34,6 @@ export function answerOptions<C extends import('commander').Command>(command: C)
 
 export function personOf(flags: AnswerFlags): string {
   return flags.as ?? (require('./runs') as typeof import('./runs')).defaultInitiator();
-}
-
-/** The innermost message of an update failure: what the run's validator said. */
-function reasonOf(error: unknown): string {
-  let cause: unknown = error;
-  while ((cause as { cause?: unknown })?.cause) cause = (cause as { cause: unknown }).cause;
-  return firstLine(cause);
 }
 
 export async function sendAnswer<M>(
@@ -54,7 +56,7 @@ export async function sendAnswer<M>(
     } catch (error) {
       if (error instanceof CliError) throw error;
       if (error instanceof temporalClient().WorkflowUpdateFailedError)
-        refuse(flags, `${what} did not count: ${reasonOf(error)}`);
+        refuse(flags, `${what} did not count: ${innermostMessage(error)}`);
       refuse(flags, `${what} did not count: ${firstLine(error)}`);
     }
     if (flags.output === 'json') {

@@ -1,22 +1,10 @@
 /**
- * How the CLI talks to people and scripts: exit codes, errors, JSON on stdout, aligned text.
+ * How the CLI talks to people and scripts: a run's outcome as an exit code (runtime/exit.ts has the codes), JSON on
+ * stdout, aligned text.
  */
 import { Option } from 'commander';
-import type { RunOutcome } from '../workflows/report';
-
-/** Documented in README.md and docs/cli.md; scripts depend on them. */
-export const EXIT = {
-  ok: 0,
-  /** The run failed or was aborted. */
-  failed: 1,
-  /** Bad input: usage, flags, topology file. */
-  badInput: 2,
-  /** Rejected (an approval that did not count) or a precondition failed. */
-  refused: 3,
-  timedOut: 4,
-  interrupted: 130,
-} as const;
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+import { CliError, EXIT, type ExitCode } from '../runtime/exit';
+import type { RunOutcome } from '../contracts/run-record';
 
 /** How a run ended, as an exit code (`run --follow`, `watch`, `run --dry-run`): a run still going is 0. */
 export function exitCodeOf(outcome: RunOutcome): ExitCode {
@@ -31,17 +19,6 @@ export function exitCodeOf(outcome: RunOutcome): ExitCode {
       return EXIT.timedOut;
     default:
       return EXIT.ok;
-  }
-}
-
-/** An error meant for the operator: the message says what to fix; the exit code says what kind of failure it is. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: ExitCode = EXIT.badInput,
-  ) {
-    super(message);
-    this.name = 'CliError';
   }
 }
 

@@ -19,7 +19,7 @@ import { statusCommand } from './commands/status';
 import { topologyCommand } from './commands/topology-check';
 import { watchCommand } from './commands/watch';
 import { workerCommand } from './commands/worker';
-import { CliError, EXIT } from './output';
+import { CliError, EXIT } from '../runtime/exit';
 
 export function buildProgram(): Command {
   const program = new Command('pchat-dr')

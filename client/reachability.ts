@@ -4,8 +4,7 @@
  * driver and the secret references, as the worker connects); the pool shell runs Get-CsPersistentChatState. Nothing
  * is changed anywhere, and no secret is printed (errors name the reference, never the value).
  */
-import type { ActivityDependencies } from '../activities/dependencies';
-import { processRunner } from '../activities/dependencies';
+import { type ActivityDependencies, processRunner } from '../activities/dependencies';
 import { readMirroring, type MirroringState } from '../activities/mirroring';
 import { SqlConnections } from '../activities/sql/connections';
 import { getPersistentChatState } from '../activities/statements';

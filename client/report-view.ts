@@ -4,10 +4,10 @@
  * execute, every gate with its policy), and the Markdown report an auditor keeps. Pure: no I/O, so the demo and the
  * drill reports reuse it.
  */
-import { describeStep } from '../activities/statements';
-import { formatDuration } from '../topology/durations';
-import { drillMarkdown, failedChecks, type DrillFindings } from '../workflows/drill-report';
-import type { GateRecord, PendingGate, Progress, RunbookReport, StepRecord } from '../workflows/report';
+import { describeStep } from '../activities/dry-run';
+import { formatSeconds } from '../topology/durations';
+import { drillMarkdown, failedChecks, type DrillFindings } from '../contracts/drill-report';
+import type { GateRecord, PendingGate, Progress, RunbookReport, StepRecord } from '../contracts/run-record';
 import { formatTable } from './output';
 import type { ChildWait } from './run-access';
 
@@ -139,7 +139,7 @@ export function drillResultLine(findings: DrillFindings): string {
   const against = (value: number | null, objective: number) =>
     value === null
       ? 'not measured'
-      : `${seconds(value)} (objective ${seconds(objective)}: ${value <= objective ? 'met' : 'MISSED'})`;
+      : `${formatSeconds(value)} (objective ${formatSeconds(objective)}: ${value <= objective ? 'met' : 'MISSED'})`;
   const verdict =
     failed.length === 0
       ? `drill PASSED: ${findings.checks.length} checks passed`
@@ -263,12 +263,10 @@ export function planLines(report: RunbookReport): string[] {
 // ------------------------------------------------------------------------------------------------ the report (Markdown)
 
 const cell = (text: string | null | undefined) => (text ?? '').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
-const seconds = (value: number | null | undefined) =>
-  value === null || value === undefined ? 'unknown' : formatDuration(value * 1000);
 const metText = (met: boolean | null) => (met === null ? 'not measurable' : met ? 'met' : '**missed**');
 
 /**
- * The report an auditor keeps (RUNBOOKS rule 7): summary, measures, steps, approvals, decisions, evidence, notes.
+ * The report an auditor keeps (docs/runbooks.md rule 7): summary, measures, steps, approvals, decisions, evidence, notes.
  * A drill that ended leads with its findings (workflows/drill-report.ts: result, figures against the objectives,
  * every check, deviations, trend), then the run's record (who started it and why, its steps); its gates only when
  * it opened any (a drill asks nobody).
@@ -291,7 +289,7 @@ export function reportMarkdown(report: RunbookReport): string {
     `| Options | ${options.length > 0 ? options.map(([key, value]) => `${key}=${cell(String(value))}`).join(', ') : 'defaults'} |`,
   );
   out.push(
-    `| Finished | ${report.finishedAt ? `${stampOf(report.finishedAt)} (took ${seconds(report.durationSeconds)})` : 'still running'} |`,
+    `| Finished | ${report.finishedAt ? `${stampOf(report.finishedAt)} (took ${formatSeconds(report.durationSeconds)})` : 'still running'} |`,
   );
   out.push(`| Outcome | **${report.outcome}**${report.outcomeReason ? `: ${cell(report.outcomeReason)}` : ''} |`);
   if (report.blockedBy)
@@ -305,17 +303,17 @@ export function reportMarkdown(report: RunbookReport): string {
     out.push('## Recovery objectives', '');
     if (rto)
       out.push(
-        `- **RTO** ${seconds(rto.seconds)} against an objective of ${seconds(rto.objectiveSeconds)}: ${metText(rto.met)} (declared ${stampOf(rto.declaredAt)}, service restored ${stampOf(rto.restoredAt)})`,
+        `- **RTO** ${formatSeconds(rto.seconds)} against an objective of ${formatSeconds(rto.objectiveSeconds)}: ${metText(rto.met)} (declared ${stampOf(rto.declaredAt)}, service restored ${stampOf(rto.restoredAt)})`,
       );
     if (rpo) {
       out.push(
-        `- **RPO** ${seconds(rpo.seconds)} against an objective of ${seconds(rpo.objectiveSeconds)}: ${metText(rpo.met)} (recovery point ${stampOf(rpo.recoveryPoint)}, newest log backup ${stampOf(rpo.lastLogBackup)}, ${rpo.logsNotApplied} log backup(s) not applied)`,
+        `- **RPO** ${formatSeconds(rpo.seconds)} against an objective of ${formatSeconds(rpo.objectiveSeconds)}: ${metText(rpo.met)} (recovery point ${stampOf(rpo.recoveryPoint)}, newest log backup ${stampOf(rpo.lastLogBackup)}, ${rpo.logsNotApplied} log backup(s) not applied)`,
         `  - ${rpo.unshippedNote}`,
       );
     }
     if (serviceInterruption)
       out.push(
-        `- **Service interruption** ${seconds(serviceInterruption.seconds)} (${stampOf(serviceInterruption.from)} to ${stampOf(serviceInterruption.to)})`,
+        `- **Service interruption** ${formatSeconds(serviceInterruption.seconds)} (${stampOf(serviceInterruption.from)} to ${stampOf(serviceInterruption.to)})`,
       );
     out.push('');
   }

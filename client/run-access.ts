@@ -5,11 +5,11 @@
  */
 import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
-import { RUNBOOK_NAMES, WORKFLOW_TYPES } from '../workflows/ids';
-import { progressQuery, reportQuery } from '../workflows/messages';
-import type { PendingGate, Progress, RunbookName, RunbookReport } from '../workflows/report';
-import { DEFAULT_TASK_QUEUE, temporalConnectionOptions } from './connection';
-import { CliError, EXIT } from './output';
+import { RUNBOOK_NAMES, WORKFLOW_TYPES, type RunbookName } from '../contracts/runbooks';
+import { progressQuery, reportQuery } from '../contracts/messages';
+import type { PendingGate, Progress, RunbookReport } from '../contracts/run-record';
+import { DEFAULT_TASK_QUEUE, temporalConnectionOptions } from '../runtime/temporal-connection';
+import { CliError, EXIT } from '../runtime/exit';
 
 /** Loaded on use: the Temporal client takes a while to load, which `topology check` and `sim` need not pay. */
 export function temporalClient(): typeof import('@temporalio/client') {
@@ -42,6 +42,13 @@ export function taskQueueOf(flags: TemporalFlags): string {
 /** The first line of an error's message: the CLI says one line per error. */
 export function firstLine(error: unknown): string {
   return String((error as Error)?.message ?? error).split('\n')[0];
+}
+
+/** The innermost cause's first line: what a refused update's validator said, under the SDK's wrappers. */
+export function innermostMessage(error: unknown): string {
+  let cause: unknown = error;
+  while ((cause as { cause?: unknown })?.cause) cause = (cause as { cause: unknown }).cause;
+  return firstLine(cause);
 }
 
 /** Connects, runs `use`, closes the connection (so the process can end). */

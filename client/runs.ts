@@ -1,18 +1,22 @@
 /**
  * Starting runbooks, for the CLI, the demo and tests alike: the workflow input built from a validated topology
  * (secrets stay references), a readable workflow id, the pool's search attributes set at start (so `list` finds
- * the run at once), and RUNBOOKS rule 5 checked before starting: when an incident runbook is open on the pool, the
+ * the run at once), and docs/runbooks.md rule 5 checked before starting: when an incident runbook is open on the pool, the
  * answer is that run, not a second one. (The workflow checks again with its lock, which no race can get past.)
  */
 import os from 'node:os';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { openIncidentOf, type OpenIncident } from '../activities/incidents';
 import type { Topology } from '../topology/schema';
-import { defaultWorkflowId, INCIDENT_RUNBOOKS, WORKFLOW_TYPES } from '../workflows/ids';
-import type { RunbookName } from '../workflows/report';
-import type { RunbookInput } from '../workflows/runbook';
-import { POOL, RUNBOOK } from '../workflows/search-attributes';
-import { CliError, EXIT } from './output';
+import {
+  defaultWorkflowId,
+  INCIDENT_RUNBOOK_NAMES,
+  WORKFLOW_TYPES,
+  type RunbookName,
+  type RunbookInput,
+} from '../contracts/runbooks';
+import { POOL, RUNBOOK } from '../contracts/search-attributes';
+import { CliError, EXIT } from '../runtime/exit';
 
 export interface StartRequest {
   runbook: RunbookName;
@@ -40,7 +44,7 @@ export function defaultInitiator(): string {
 export async function startRunbook(client: Client, request: StartRequest): Promise<StartOutcome> {
   const { runbook, topology } = request;
   const pool = topology.pool.fqdn;
-  if (!request.dryRun && INCIDENT_RUNBOOKS.includes(runbook)) {
+  if (!request.dryRun && INCIDENT_RUNBOOK_NAMES.includes(runbook)) {
     const open = await openIncidentOf(client, pool);
     if (open) return { started: false, open };
   }

@@ -4,10 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { freePort } from '../runtime/free-port';
+import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes';
 
 export interface DevServerOptions {
   /** Path of the temporal CLI (see ensureTemporalCli). */
@@ -99,16 +99,4 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   throw new Error(
     `the Temporal dev server on ${address} did not answer in time (${String(lastError)}):\n${recentOutput}`,
   );
-}
-
-/** A port the OS says is free right now (another process may still take it before we bind; unlikely on loopback). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -5,7 +5,7 @@
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { freePort } from '../scripts/dev-server';
+import { freePort } from '../runtime/free-port';
 import { PROJECT_ROOT } from '../runtime/package';
 
 /** The ports examples/simulated.yaml gives its four instances. */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { connectClient, uniqueTaskQueue, withWorker } from './helpers/temporal';
 import { createProbeActivities } from './workflows/harness-probe-activities';
 import { harnessProbe, probeState, release, type ProbeState } from './workflows/harness-probe';
-import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes';
 
 describe('test harness on a real Temporal dev server', () => {
   it('runs a workflow whose activity executes on a real worker, and reads its state through a query', async () => {

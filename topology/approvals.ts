@@ -1,9 +1,28 @@
 /**
  * The effective policy of one gate: the gate's own settings over approvals.default over built-in defaults.
- * Pure (types only from the schema), so workflows use it to run gates and the schema uses it to validate.
+ * Pure, so workflows use it to run gates and the schema (schema.ts, whose `approvals` section has this shape) uses
+ * it to validate.
  */
 import { CRITICAL_GATES, defaultRequiredApprovals, type GateName } from './gates';
-import type { Topology } from './schema';
+
+/** A gate's settings as the topology's approvals section writes them (all optional). */
+export interface GateSettings {
+  approvers?: string[];
+  required?: number;
+  twoPersonRule?: boolean;
+  timeout?: string;
+  escalation?: { after: string; notify: string[] };
+  onTimeout?: 'abort';
+  waived?: boolean;
+}
+
+/** The topology's approvals section. */
+export interface Approvals {
+  groups: Record<string, string[]>;
+  default: GateSettings;
+  gates: Partial<Record<GateName, GateSettings>>;
+  decisions?: string[];
+}
 
 export interface GatePolicy {
   gate: GateName;
@@ -26,7 +45,7 @@ export function expandPeople(entries: readonly string[], groups: Record<string, 
   return [...new Set(people)];
 }
 
-export function gatePolicy(approvals: Topology['approvals'], gate: GateName): GatePolicy {
+export function gatePolicy(approvals: Approvals, gate: GateName): GatePolicy {
   const own = approvals.gates[gate] ?? {};
   const base = approvals.default;
   const approvers = own.approvers ?? base.approvers ?? [];
@@ -45,6 +64,6 @@ export function gatePolicy(approvals: Topology['approvals'], gate: GateName): Ga
 }
 
 /** Who may answer a decision gate (retry / skip / abort): approvals.decisions, else the default approvers. */
-export function decisionMakers(approvals: Topology['approvals']): string[] {
+export function decisionMakers(approvals: Approvals): string[] {
   return expandPeople(approvals.decisions ?? approvals.default.approvers ?? [], approvals.groups);
 }

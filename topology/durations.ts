@@ -31,3 +31,8 @@ export function formatDuration(ms: number): string {
   }
   return parts.join(' ');
 }
+
+/** Seconds as formatDuration says them, or "unknown" when they could not be measured. */
+export function formatSeconds(value: number | null | undefined): string {
+  return value === null || value === undefined ? 'unknown' : formatDuration(value * 1000);
+}

@@ -1,5 +1,5 @@
 /**
- * The approval gates the runbooks open (RUNBOOKS.md rule 3). Pure data: imported by the topology schema, the
+ * The approval gates the runbooks open (docs/runbooks.md rule 3). Pure data: imported by the topology schema, the
  * workflows and the CLI alike.
  */
 export const GATES = {
@@ -25,7 +25,7 @@ export const CRITICAL_GATES: readonly GateName[] = [
   'override-split-brain-guard',
 ];
 
-/** Distinct approvals needed when the policy does not say (RUNBOOKS: two for data loss and the split-brain guard). */
+/** Distinct approvals needed when the policy does not say (docs/runbooks.md rule 8: two for data loss and the split-brain guard). */
 export function defaultRequiredApprovals(gate: GateName): number {
   return gate === 'accept-data-loss' || gate === 'override-split-brain-guard' ? 2 : 1;
 }

@@ -1,5 +1,5 @@
 /**
- * Secret references (RUNBOOKS rule 6): the topology and every workflow input carry `env:NAME` or `file:/path`,
+ * Secret references (docs/runbooks.md rule 6): the topology and every workflow input carry `env:NAME` or `file:/path`,
  * never the secret itself; the process that needs the value (worker, simulator) resolves it locally.
  */
 import { readFileSync } from 'node:fs';

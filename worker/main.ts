@@ -2,7 +2,7 @@
  * The pchat-dr worker: one process that serves every runbook (the prebuilt workflow bundle and every activity) on
  * one task queue, for as many pools as the topology files it is given describe.
  *
- *   node dist/worker/main.js [flags]        same as `pchat-dr worker [flags]` (client/commands/worker.ts)
+ *   pchat-dr worker [flags]                  the only way to start it as a process (client/commands/worker.ts)
  *   await runWorker({ taskQueue, stop })    in-process (tests, the demo)
  *
  * Settings: worker/settings.ts; connection: client/connection.ts; logs: worker/logging.ts; docs/operations.md.
@@ -12,8 +12,8 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { DestinationStream } from 'pino';
 import { realDependencies } from '../activities/dependencies';
 import { createActivities } from '../activities/index';
-import { temporalConnectionOptions } from '../client/connection';
-import { CliError, EXIT } from '../client/output';
+import { temporalConnectionOptions } from '../runtime/temporal-connection';
+import { CliError, EXIT } from '../runtime/exit';
 import { createWorkerLogger, temporalLoggerFor, type WorkerLogger } from './logging';
 import { resolveWorkerSettings, type WorkerFlags, type WorkerSettings } from './settings';
 
@@ -208,12 +208,4 @@ function installRuntime(logger: WorkerLogger, settings: WorkerSettings): void {
     // Embedded in a process that already runs Temporal workers (tests, the demo): its runtime's settings apply.
     logger.warn('a Temporal Runtime is already installed in this process: its logger and metrics settings apply');
   }
-}
-
-if (require.main === module) {
-  // Exactly `pchat-dr worker`: the same flags, messages and exit codes.
-  const { main } = require('../client/program') as typeof import('../client/program');
-  void main([process.argv[0], 'pchat-dr', 'worker', ...process.argv.slice(2)]).then((code) => {
-    process.exitCode = code;
-  });
 }

@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { msToNumber } from '@temporalio/common/lib/time';
-import { DEFAULT_TASK_QUEUE } from '../client/connection';
-import { CliError, EXIT } from '../client/output';
+import { DEFAULT_TASK_QUEUE } from '../runtime/temporal-connection';
+import { CliError, EXIT } from '../runtime/exit';
 import { PROJECT_ROOT } from '../runtime/package';
 
 /** Written by `npm run build` (worker/bundle.ts). */

@@ -8,21 +8,21 @@
  */
 import type { MirroringState } from '../activities/mirroring';
 import type { DatabaseKind, Instance } from '../topology/schema';
-import { makeEvidence } from './approval';
-import { databaseNameOf, instanceFor, poolTargetOf, requiredInstance, sameServers, timestampOf } from './estate';
+import { makeEvidence } from './gate-rules';
+import { databaseNameOf, instanceFor, poolTargetOf, requiredInstance, sameServers } from '../contracts/estate';
+import { fullBackupName } from '../contracts/log-shipping';
 import { describePartner, mirroringEvidence } from './gate-evidence';
 import { serviceInterruption } from './measures';
-import type { RunbookReport } from './report';
-import { Runbook, type RunbookInput } from './runbook';
-import { setupLogShipping, type SetupLogShippingOptions } from './setup-log-shipping';
-import { setupMirrorLogShipping, type SetupMirrorLogShippingOptions } from './setup-mirror-log-shipping';
-
-export interface FailbackOptions {
-  /** [beyond] phases; both on by default, each still behind its own gate. */
-  restoreMirroring?: boolean;
-  restoreMirrorLogShipping?: boolean;
-  jobTimeoutSeconds?: number;
-}
+import type { RunbookReport } from '../contracts/run-record';
+import { Runbook } from './runbook';
+import type {
+  RunbookInput,
+  SetupLogShippingOptions,
+  SetupMirrorLogShippingOptions,
+  FailbackOptions,
+} from '../contracts/runbooks';
+import { setupLogShipping } from './setup-log-shipping';
+import { setupMirrorLogShipping } from './setup-mirror-log-shipping';
 
 const DATABASE_TYPES: Record<DatabaseKind, 'PersistentChat' | 'PersistentChatCompliance'> = {
   mgc: 'PersistentChat',
@@ -166,7 +166,7 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
 
     // Step 5: a full backup of what DC2 served, on the share both sides read.
     rb.setPhase('copying-data-back');
-    const fileName = `${database}_failback_${timestampOf(new Date())}.bak`;
+    const fileName = fullBackupName(database, 'failback', new Date());
     const full = await rb.act({
       name: 'full-backup',
       title: `Full backup of ${database} on ${backup.name} (WITH INIT, CHECKSUM)`,

@@ -7,17 +7,13 @@
 import type { EstateEvidence } from '../activities/evidence';
 import type { MirroringState } from '../activities/mirroring';
 import { formatDuration } from '../topology/durations';
-import { databaseNameOf, instanceFor, poolTargetOf, requiredInstance, sameServers, tailLogBackupName } from './estate';
+import { databaseNameOf, instanceFor, poolTargetOf, requiredInstance, sameServers } from '../contracts/estate';
+import { tailLogBackupName } from '../contracts/log-shipping';
 import { dataLossEvidence, failoverEvidence, onlinePrincipals } from './gate-evidence';
 import { recoveryPoint, recoveryTime, serviceInterruption } from './measures';
-import type { RunbookReport } from './report';
-import { Runbook, type RunbookInput } from './runbook';
-
-export interface FailoverOptions {
-  mode?: 'disaster' | 'planned';
-  /** How long to wait for a running copy or restore job before removing log shipping (seconds). */
-  jobWaitSeconds?: number;
-}
+import type { RunbookReport } from '../contracts/run-record';
+import { Runbook } from './runbook';
+import type { RunbookInput, FailoverOptions } from '../contracts/runbooks';
 
 interface ApplyDetails {
   applied?: number;

@@ -1,13 +1,13 @@
 /**
- * What people see at a gate, and what their approval is bound to (RUNBOOKS rules 2 and 3): the facts an activity
+ * What people see at a gate, and what their approval is bound to (docs/runbooks.md rules 2 and 3): the facts an activity
  * read, turned into lines to read and a `material` object whose version an approval names. Only facts that should
  * void an approval when they change go into the material (a log backup landing every few minutes must not).
  */
 import type { EstateEvidence } from '../activities/evidence';
 import type { MirroringState } from '../activities/mirroring';
 import { formatDuration } from '../topology/durations';
-import { makeEvidence } from './approval';
-import type { EvidenceRecord } from './report';
+import { makeEvidence } from './gate-rules';
+import type { EvidenceRecord } from '../contracts/run-record';
 
 const basename = (file: string) => file.replace(/\\/g, '/').split('/').pop() ?? file;
 

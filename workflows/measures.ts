@@ -1,10 +1,10 @@
 /**
- * RTO, RPO and service interruption, computed from the run's own record (RUNBOOKS rule 7). Pure.
+ * RTO, RPO and service interruption, computed from the run's own record (docs/runbooks.md rule 7). Pure.
  */
 import { durationMs } from '../topology/durations';
 import type { Topology } from '../topology/schema';
 import { secondsBetween } from './gate-evidence';
-import type { Measures } from './report';
+import type { Measures } from '../contracts/run-record';
 
 /** Declared (the run started) → service restored (the active servers serve the new principal). */
 export function recoveryTime(topology: Topology, declaredAt: string, restoredAt: string): NonNullable<Measures['rto']> {

@@ -4,19 +4,11 @@
  * FAILOVER on it); forced when it does not (gate accept-data-loss, then FORCE_SERVICE_ALLOW_DATA_LOSS on the mirror).
  */
 import type { MirroringState } from '../activities/mirroring';
-import type { DatabaseKind } from '../topology/schema';
-import { databaseNameOf, requiredInstance } from './estate';
+import { databaseNameOf, requiredInstance } from '../contracts/estate';
 import { describePartner, mirroringEvidence } from './gate-evidence';
-import type { RunbookReport } from './report';
-import { Runbook, type RunbookInput } from './runbook';
-
-export interface MirrorFailoverOptions {
-  database?: DatabaseKind;
-  /** The partner that should end up principal. */
-  to?: 'mirror' | 'primary';
-  /** How long to wait for SYNCHRONIZED before a planned failover (seconds). */
-  synchronizeTimeoutSeconds?: number;
-}
+import type { RunbookReport } from '../contracts/run-record';
+import { Runbook } from './runbook';
+import type { RunbookInput, MirrorFailoverOptions } from '../contracts/runbooks';
 
 export async function mirrorFailover(input: RunbookInput<MirrorFailoverOptions>): Promise<RunbookReport> {
   const rb = new Runbook<MirrorFailoverOptions>('mirror-failover', input);

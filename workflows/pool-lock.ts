@@ -1,5 +1,5 @@
 /**
- * The incident lock of a pool (RUNBOOKS rule 5): a child workflow with the id incidentLockId(pool), started by an
+ * The incident lock of a pool (docs/runbooks.md rule 5): a child workflow with the id incidentLockId(pool), started by an
  * incident runbook before it reads or changes anything. The server runs one workflow per id at a time, so a second
  * runbook on the same pool cannot start its lock and stops; the lock ends when its holder releases it, and the
  * server terminates it if the holder ends in any other way (parent close policy).

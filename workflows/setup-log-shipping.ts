@@ -3,26 +3,19 @@
  * primary configuration and its backup job, the secondary initialised from a full backup ("Yes, generate a full
  * backup and restore it"), the copy and restore jobs on the backup, then each job run once and checked.
  */
-import type { DatabaseKind } from '../topology/schema';
-import { makeEvidence } from './approval';
+import { makeEvidence } from './gate-rules';
+import { databaseNameOf, requiredInstance } from '../contracts/estate';
 import {
-  databaseNameOf,
   primaryDifferences,
   primarySettingsOf,
-  requiredInstance,
   secondaryDifferences,
   secondarySettingsOf,
-} from './estate';
+  fullBackupName,
+} from '../contracts/log-shipping';
 import { describePartner } from './gate-evidence';
-import { compactTimestamp } from './ids';
-import type { RunbookReport } from './report';
-import { Runbook, type RunbookInput } from './runbook';
-
-export interface SetupLogShippingOptions {
-  database?: DatabaseKind;
-  /** How long each verification job may take (seconds). */
-  jobTimeoutSeconds?: number;
-}
+import type { RunbookInput, SetupLogShippingOptions } from '../contracts/runbooks';
+import type { RunbookReport } from '../contracts/run-record';
+import { Runbook } from './runbook';
 
 export async function setupLogShipping(input: RunbookInput<SetupLogShippingOptions>): Promise<RunbookReport> {
   const rb = new Runbook<SetupLogShippingOptions>('setup-log-shipping', input);
@@ -176,7 +169,7 @@ export async function setupLogShipping(input: RunbookInput<SetupLogShippingOptio
       rb.note(`${database} on ${backup.name} is already RESTORING from ${primaryServer}: not re-seeded`);
     } else {
       rb.setPhase('initialising-secondary');
-      const fileName = `${database}_logshipping_seed_${compactTimestamp(new Date())}.bak`;
+      const fileName = fullBackupName(database, 'logshipping_seed', new Date());
       const full = await rb.act({
         name: 'full-backup',
         title: `Full backup of ${database} on ${primary.name} to the share`,

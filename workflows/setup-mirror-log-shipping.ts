@@ -3,17 +3,13 @@
  * a mirroring failover (Microsoft's 22 steps). Fail over to the mirror (runbook 1 as a child), give it the primary
  * half with the primary's own settings read from its msdb, fail back (runbook 1 again), verify.
  */
-import type { DatabaseKind } from '../topology/schema';
-import { databaseNameOf, primarySettingsOf, requiredInstance } from './estate';
+import { databaseNameOf, requiredInstance } from '../contracts/estate';
+import { primarySettingsOf } from '../contracts/log-shipping';
 import { describePartner, mirroringEvidence } from './gate-evidence';
-import { mirrorFailover, type MirrorFailoverOptions } from './mirror-failover';
-import type { RunbookReport } from './report';
-import { Runbook, type RunbookInput } from './runbook';
-
-export interface SetupMirrorLogShippingOptions {
-  database?: DatabaseKind;
-  jobTimeoutSeconds?: number;
-}
+import { mirrorFailover } from './mirror-failover';
+import type { MirrorFailoverOptions, RunbookInput, SetupMirrorLogShippingOptions } from '../contracts/runbooks';
+import type { RunbookReport } from '../contracts/run-record';
+import { Runbook } from './runbook';
 
 export async function setupMirrorLogShipping(
   input: RunbookInput<SetupMirrorLogShippingOptions>,

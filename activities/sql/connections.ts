@@ -25,6 +25,12 @@ export interface TypedParameter {
 }
 export type Parameter = string | number | boolean | Date | null | TypedParameter;
 
+/** A T-SQL batch, run in master, and its parameters (activities/statements.ts builds them). */
+export interface Statement {
+  text: string;
+  parameters: Record<string, Parameter>;
+}
+
 function isTyped(parameter: Parameter): parameter is TypedParameter {
   return parameter !== null && typeof parameter === 'object' && 'sqlType' in parameter;
 }
@@ -142,6 +148,16 @@ export class SqlConnections {
     } finally {
       signal?.removeEventListener('abort', cancel);
     }
+  }
+
+  /** Runs a statement that changes the instance, under the timeout of its kind. */
+  execute(
+    instance: Instance,
+    statement: Statement,
+    kind: StatementKind,
+    signal?: AbortSignal,
+  ): Promise<sql.IResult<unknown>> {
+    return this.query(instance, statement.text, statement.parameters, kind, signal);
   }
 
   async closeAll(): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * Identifiers cannot be query parameters, so database names are checked and bracket-quoted before they enter
- * T-SQL text (RUNBOOKS rule 6); every value travels as a parameter.
+ * T-SQL text (docs/runbooks.md rule 6); every value travels as a parameter.
  */
 import { isPlainIdentifier } from '../../topology/identifiers';
 import { stepFailure } from '../failures';

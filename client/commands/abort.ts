@@ -1,6 +1,6 @@
 /** `pchat-dr abort ID --reason TEXT`: stops a run at its next step boundary (a running step finishes first). */
 import { Command } from 'commander';
-import { abortUpdate, type AbortMessage } from '../../workflows/messages';
+import { abortUpdate, type AbortMessage } from '../../contracts/messages';
 import { answerOptions, personOf, sendAnswer, type AnswerFlags } from '../gate-answers';
 
 export function abortCommand(): Command {

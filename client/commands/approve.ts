@@ -1,6 +1,6 @@
 /** `pchat-dr approve ID --gate NAME`: an approval of an open gate, through the approveGate update. */
 import { Command } from 'commander';
-import { approveUpdate, type ApproveMessage } from '../../workflows/messages';
+import { approveUpdate, type ApproveMessage } from '../../contracts/messages';
 import { answerOptions, personOf, sendAnswer, type AnswerFlags } from '../gate-answers';
 
 export function approveCommand(): Command {

@@ -1,7 +1,7 @@
 /** `pchat-dr decide ID retry|skip|abort --reason TEXT`: the decision on a step that failed for good. */
 import { Command } from 'commander';
-import { decideUpdate, type DecideMessage } from '../../workflows/messages';
-import { CliError } from '../output';
+import { decideUpdate, type DecideMessage } from '../../contracts/messages';
+import { CliError } from '../../runtime/exit';
 import { answerOptions, personOf, sendAnswer, type AnswerFlags } from '../gate-answers';
 
 const CHOICES: DecideMessage['choice'][] = ['retry', 'skip', 'abort'];

@@ -1,13 +1,13 @@
 /**
  * `pchat-dr demo` (and `npm run demo`): the DR story end to end on an embedded default, with its own Temporal dev
- * server and Web UI, the simulated estate, chat load and a worker in this process (client/demo.ts).
+ * server and Web UI, the simulated estate, chat load and a worker in this process (client/demo/run-demo.ts).
  *
  * Ctrl+C (or SIGTERM) stops everything cleanly: exit 130 during the story; with --keep, after the story, it is the
  * normal end: exit 0. A second Ctrl+C exits at once. A failure is one line naming the step and why, exit 1.
  */
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { CliError, EXIT, type ExitCode } from '../output';
+import { CliError, EXIT, type ExitCode } from '../../runtime/exit';
 
 interface DemoFlags {
   interactive?: boolean;
@@ -43,7 +43,8 @@ export function demoCommand(): Command {
     .option('--chat-rate <n>', 'chat messages per second during the story (default: 5)', parseRate)
     .action(async (flags: DemoFlags) => {
       // Loaded on use: the Temporal worker and client take a while to load, which other commands need not pay.
-      const { runDemo, DEFAULT_CHAT_RATE, DEFAULT_DEMO_STATE } = require('../demo') as typeof import('../demo');
+      const { runDemo, DEFAULT_CHAT_RATE, DEFAULT_DEMO_STATE } =
+        require('../demo/run-demo') as typeof import('../demo/run-demo');
       const stop = new AbortController();
       let signals = 0;
       let kill: () => void = () => {};
@@ -64,14 +65,14 @@ export function demoCommand(): Command {
       process.on('SIGTERM', onSignal);
       let code: ExitCode;
       try {
-        const { demo, done } = runDemo({
+        const { kill: killDemo, done } = runDemo({
           stateDir: flags.state ? path.resolve(flags.state) : DEFAULT_DEMO_STATE,
           interactive: flags.interactive === true,
           keep: flags.keep === true,
           chatRate: flags.chatRate ?? DEFAULT_CHAT_RATE,
           signal: stop.signal,
         });
-        kill = () => demo.kill();
+        kill = killDemo;
         code = await done;
       } finally {
         process.off('SIGINT', onSignal);

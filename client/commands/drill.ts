@@ -11,52 +11,30 @@
  * when a check fails, through its options.scheduleId).
  */
 import path from 'node:path';
-import type { Client, ScheduleDescription, ScheduleHandle, ScheduleOptions } from '@temporalio/client';
+import type { ScheduleOptions } from '@temporalio/client';
 import { Command, Option } from 'commander';
-import type { DrillSummary } from '../../workflows/drill-report';
-import { failedChecks } from '../../workflows/drill-report';
-import { DURATION_PATTERN, durationMs, formatDuration } from '../../topology/durations';
-import type { DrillOptions } from '../../workflows/drill';
-import { WORKFLOW_TYPES } from '../../workflows/ids';
-import type { RunbookReport } from '../../workflows/report';
-import type { RunbookInput } from '../../workflows/runbook';
-import { POOL, RUNBOOK } from '../../workflows/search-attributes';
-import { personOf } from '../gate-answers';
-import { CliError, EXIT, formatTable, outputOption, printJson, printLine, type OutputFormat } from '../output';
-import { stampOf } from '../report-view';
+import type { DrillOptions, RunbookInput } from '../../contracts/runbooks';
+import { POOL, RUNBOOK } from '../../contracts/search-attributes';
+import { CliError } from '../../runtime/exit';
+import { DURATION_PATTERN, durationMs, formatDuration, formatSeconds } from '../../topology/durations';
 import {
-  firstLine,
-  taskQueueOf,
-  temporalClient,
-  withClient,
-  withTemporalOptions,
-  type TemporalFlags,
-} from '../run-access';
+  DEFAULT_CATCHUP_WINDOW,
+  defaultScheduleId,
+  DRILL_TIMEOUT,
+  DRILL_TYPE,
+  drillHistory,
+  drillSchedules,
+  findDrillSchedule,
+  MIN_CATCHUP_WINDOW_MS,
+  saveDrillSchedule,
+  triggerDrill,
+  type DrillMemo,
+} from '../drill-schedules';
+import { personOf } from '../gate-answers';
+import { formatTable, outputOption, printJson, printLine, type OutputFormat } from '../output';
+import { stampOf } from '../report-view';
+import { taskQueueOf, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
 import { loadRunTopology } from './run';
-
-/** A drill missed while Temporal was down still runs when it is at most this late. */
-export const DEFAULT_CATCHUP_WINDOW = '10m';
-/** Temporal raises a shorter catch-up window to this: refuse it rather than pretend. */
-const MIN_CATCHUP_WINDOW_MS = 10_000;
-const DRILL_TYPE = WORKFLOW_TYPES.drill;
-
-export function defaultScheduleId(pool: string): string {
-  return `drill-${pool.toLowerCase()}`;
-}
-
-/** Longer than any drill of a real estate should take (a restore rehearsal of a large mgc takes hours at most). */
-const DRILL_TIMEOUT = '12h';
-
-/**
- * What `drill schedule` keeps in the memo of its action (so every drill it starts carries it too, and an update
- * replaces it): the spec as the operator wrote it (Temporal keeps a cron expression only compiled), and where and
- * when the topology snapshot was taken.
- */
-interface DrillMemo {
-  spec?: string;
-  topologyFile?: string;
-  topologyTakenAt?: string;
-}
 
 // ------------------------------------------------------------------------------------------------ flags
 
@@ -96,132 +74,6 @@ function parseLimit(value: string): number {
 function checkPool(pool: string): string {
   if (!/^[A-Za-z0-9.-]+$/.test(pool)) throw new CliError(`${pool}: give the pool's FQDN (letters, digits, - and .)`);
   return pool;
-}
-
-// ------------------------------------------------------------------------------------------------ reading schedules
-
-export interface DrillScheduleView {
-  scheduleId: string;
-  pool: string | null;
-  spec: string;
-  timezone: string | null;
-  paused: boolean;
-  note: string | null;
-  policies: { overlap: string; catchupWindow: string; pauseOnFailure: boolean };
-  taskQueue: string | null;
-  workflowIdPrefix: string | null;
-  initiator: string | null;
-  reason: string | null;
-  rehearse: boolean | null;
-  topologyFile: string | null;
-  topologyTakenAt: string | null;
-  nextRuns: string[];
-  /** Drills of this schedule still running (at most one: overlap SKIP). */
-  running: string[];
-  lastRun: { workflowId: string; startedAt: string; status: string; outcome: string | null } | null;
-  actionsTaken: number;
-  skippedOverlap: number;
-  missedCatchupWindow: number;
-}
-
-/** The spec in words: the memo's (as the operator wrote it), else what Temporal describes. */
-function specText(description: ScheduleDescription, memo: DrillMemo): string {
-  if (memo.spec) return memo.spec;
-  const parts = [
-    ...(description.spec.intervals ?? []).map((interval) => `every ${formatDuration(interval.every)}`),
-    ...(description.spec.calendars ?? []).map((calendar) => calendar.comment ?? 'a calendar'),
-  ];
-  return parts.join('; ') || 'no spec';
-}
-
-async function lastRunOf(client: Client, description: ScheduleDescription): Promise<DrillScheduleView['lastRun']> {
-  const last = description.info.recentActions.at(-1);
-  if (!last) return null;
-  const { workflowId, firstExecutionRunId } = last.action.workflow;
-  const view = { workflowId, startedAt: last.takenAt.toISOString(), status: 'unknown', outcome: null as string | null };
-  try {
-    const handle = client.workflow.getHandle(workflowId, firstExecutionRunId);
-    const run = await handle.describe();
-    view.status = run.status.name.toLowerCase();
-    if (run.status.name === 'COMPLETED') view.outcome = ((await handle.result()) as RunbookReport).outcome;
-  } catch {
-    // Gone from the server (retention): the schedule still remembers it started.
-  }
-  return view;
-}
-
-async function viewOf(client: Client, description: ScheduleDescription): Promise<DrillScheduleView> {
-  const memo = (description.action.memo ?? {}) as DrillMemo;
-  const input = description.action.args?.[0] as RunbookInput<DrillOptions> | undefined;
-  return {
-    scheduleId: description.scheduleId,
-    pool: input?.topology?.pool?.fqdn ?? null,
-    spec: specText(description, memo),
-    timezone: description.spec.timezone || null,
-    paused: description.state.paused,
-    note: description.state.note ?? null,
-    policies: {
-      overlap: description.policies.overlap ?? 'SKIP',
-      catchupWindow: formatDuration(description.policies.catchupWindow),
-      pauseOnFailure: description.policies.pauseOnFailure,
-    },
-    taskQueue: description.action.taskQueue ?? null,
-    workflowIdPrefix: description.action.workflowId ?? null,
-    initiator: input?.initiator ?? null,
-    reason: input?.reason ?? null,
-    rehearse: input?.options?.rehearse ?? null,
-    topologyFile: memo.topologyFile ?? null,
-    topologyTakenAt: memo.topologyTakenAt ?? null,
-    nextRuns: description.info.nextActionTimes.map((time) => time.toISOString()),
-    running: description.info.runningActions.map((action) => action.workflow.workflowId),
-    lastRun: await lastRunOf(client, description),
-    actionsTaken: description.info.numActionsTaken,
-    skippedOverlap: description.info.numActionsSkippedOverlap,
-    missedCatchupWindow: description.info.numActionsMissedCatchupWindow,
-  };
-}
-
-/** The drill schedule with this id; an id Temporal does not know, or a schedule that starts no drills, is exit 2. */
-async function findDrillSchedule(
-  client: Client,
-  scheduleId: string,
-): Promise<{ handle: ScheduleHandle; description: ScheduleDescription }> {
-  const handle = client.schedule.getHandle(scheduleId);
-  let description: ScheduleDescription;
-  try {
-    description = await handle.describe();
-  } catch (error) {
-    if (error instanceof temporalClient().ScheduleNotFoundError)
-      throw new CliError(`no drill schedule with id ${scheduleId}`, EXIT.badInput);
-    throw new CliError(`cannot read schedule ${scheduleId}: ${firstLine(error)}`, EXIT.failed);
-  }
-  if (description.action.workflowType !== DRILL_TYPE)
-    throw new CliError(
-      `no drill schedule with id ${scheduleId} (it starts ${description.action.workflowType} workflows, not drills)`,
-      EXIT.badInput,
-    );
-  return { handle, description };
-}
-
-/** Every drill schedule: listed by Temporal (eventually consistent), each then described (its current state). */
-async function drillSchedules(client: Client): Promise<DrillScheduleView[]> {
-  const ids: string[] = [];
-  try {
-    for await (const summary of client.schedule.list())
-      if (summary.action?.workflowType === DRILL_TYPE) ids.push(summary.scheduleId);
-  } catch (error) {
-    throw new CliError(`cannot list schedules: ${firstLine(error)}`, EXIT.failed);
-  }
-  const views: DrillScheduleView[] = [];
-  for (const id of ids.sort()) {
-    try {
-      views.push(await viewOf(client, await client.schedule.getHandle(id).describe()));
-    } catch (error) {
-      if (error instanceof temporalClient().ScheduleNotFoundError) continue; // deleted since it was listed
-      throw new CliError(`cannot read schedule ${id}: ${firstLine(error)}`, EXIT.failed);
-    }
-  }
-  return views;
 }
 
 // ------------------------------------------------------------------------------------------------ drill schedule
@@ -340,44 +192,8 @@ async function scheduleDrills(flags: ScheduleFlags): Promise<void> {
   };
 
   await withClient(flags, async (client) => {
-    const temporal = temporalClient();
-    let created = true;
-    let stillPaused: string | null = null;
-    try {
-      await client.schedule.create({
-        scheduleId,
-        ...definition,
-        state: { paused: false, ...(flags.note ? { note: flags.note } : {}) },
-      });
-    } catch (error) {
-      if (!(error instanceof temporal.ScheduleAlreadyRunning)) throw scheduleError(error, flags);
-      created = false;
-      const handle = client.schedule.getHandle(scheduleId);
-      const description = await handle.describe();
-      if (description.action.workflowType !== DRILL_TYPE)
-        throw new CliError(
-          `--id ${scheduleId}: a schedule with this id exists and starts ${description.action.workflowType} workflows, not drills: choose another --id`,
-        );
-      // An update keeps a pause (a failed drill paused it: a person resumes it, not a redefinition).
-      if (description.state.paused) stillPaused = flags.note ?? description.state.note ?? '';
-      try {
-        await handle.update((previous) => ({
-          ...previous,
-          spec: definition.spec,
-          action: definition.action,
-          policies: definition.policies,
-          typedSearchAttributes: definition.typedSearchAttributes,
-          state: {
-            paused: previous.state.paused,
-            note: flags.note ?? previous.state.note,
-            remainingActions: previous.state.remainingActions,
-          },
-        }));
-      } catch (failure) {
-        throw scheduleError(failure, flags);
-      }
-    }
-    const view = await viewOf(client, await client.schedule.getHandle(scheduleId).describe());
+    const when = flags.cron !== undefined ? `--cron ${flags.cron}` : '--every';
+    const { created, stillPaused, view } = await saveDrillSchedule(client, scheduleId, definition, flags.note, when);
     if (flags.output === 'json') {
       printJson({ action: created ? 'created' : 'updated', ...view });
       return;
@@ -399,16 +215,6 @@ async function scheduleDrills(flags: ScheduleFlags): Promise<void> {
       `  next runs:  ${view.paused ? 'none while paused' : view.nextRuns.slice(0, 3).map(stampOf).join(', ') || 'none'}`,
     );
   });
-}
-
-/** A schedule Temporal refused: a bad cron expression is bad input; anything else is Temporal's failure. */
-function scheduleError(error: unknown, flags: ScheduleFlags): CliError {
-  if (error instanceof CliError) return error;
-  if (error instanceof TypeError)
-    return new CliError(`${flags.cron !== undefined ? `--cron ${flags.cron}` : `--every`}: ${firstLine(error)}`);
-  const cause = (error as { cause?: { code?: number; details?: string } }).cause;
-  if (cause?.code === 3) return new CliError(`Temporal refused the schedule: ${cause.details ?? firstLine(error)}`);
-  return new CliError(`cannot create or update the schedule: ${firstLine(error)}`, EXIT.failed);
 }
 
 // ------------------------------------------------------------------------------------------------ drill list
@@ -511,28 +317,7 @@ function triggerCommand(): Command {
   return withTemporalOptions(command).action((id: string, flags: TemporalFlags & { output: OutputFormat }) =>
     withClient(flags, async (client) => {
       const { handle, description } = await findDrillSchedule(client, id);
-      const alreadyRunning = (running: string[]) =>
-        new CliError(
-          `a drill of schedule ${id} is already running: ${running.join(', ')} (overlap SKIP: no second drill starts). Follow it with: pchat-dr watch ${running[0]}`,
-          EXIT.refused,
-        );
-      const runningBefore = description.info.runningActions.map((action) => action.workflow.workflowId);
-      if (runningBefore.length > 0) throw alreadyRunning(runningBefore);
-      const known = new Set(description.info.recentActions.map((action) => action.action.workflow.workflowId));
-      await handle.trigger('SKIP');
-      // Say which drill started: the schedule records it within a moment.
-      const deadline = Date.now() + 10_000;
-      let started: string | undefined;
-      let running: string[] = [];
-      while (!started && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 250));
-        const now = await handle.describe();
-        started = now.info.recentActions
-          .map((action) => action.action.workflow.workflowId)
-          .find((workflowId) => !known.has(workflowId));
-        running = now.info.runningActions.map((action) => action.workflow.workflowId);
-      }
-      if (!started && running.length > 0) throw alreadyRunning(running);
+      const started = await triggerDrill(handle, description);
       if (flags.output === 'json') return printJson({ scheduleId: id, triggered: true, workflowId: started ?? null });
       if (!started) {
         printLine(`triggered drill schedule ${id}; its drill is not recorded yet: pchat-dr drill list`);
@@ -565,12 +350,6 @@ function deleteCommand(): Command {
 
 // ------------------------------------------------------------------------------------------------ drill history
 
-export interface DrillHistoryEntry extends DrillSummary {
-  /** What made it fail, or why it was skipped. */
-  failed: string[];
-  skipped: string | null;
-}
-
 function historyCommand(): Command {
   const command = new Command('history')
     .description("a pool's last drills, newest first: pass/fail, failed checks, RPO, estimated RTO")
@@ -580,38 +359,10 @@ function historyCommand(): Command {
   return withTemporalOptions(command).action(
     (pool: string, flags: TemporalFlags & { limit: number; output: OutputFormat }) =>
       withClient(flags, async (client) => {
-        const { drillHistoryOf } = require('../../activities/drill') as typeof import('../../activities/drill');
-        let summaries: DrillSummary[];
-        try {
-          summaries = await drillHistoryOf(client, pool, flags.limit);
-        } catch (error) {
-          throw new CliError(
-            `cannot read the drills of ${pool}: ${firstLine(error)} (are pchat-dr's search attributes registered? see docs/deployment.md)`,
-            EXIT.failed,
-          );
-        }
-        const entries: DrillHistoryEntry[] = [];
-        for (const summary of summaries) {
-          const entry: DrillHistoryEntry = { ...summary, failed: [], skipped: null };
-          if (summary.passed !== true && summary.outcome !== 'running') {
-            // What failed, from the drill's own report (a drill that passed needs no second read).
-            try {
-              const report = (await client.workflow.getHandle(summary.workflowId).result()) as RunbookReport;
-              entry.skipped = report.drill?.skipped ?? null;
-              entry.failed = report.drill
-                ? failedChecks(report.drill).map((check) => `${check.title}: ${check.observed}`)
-                : report.outcomeReason
-                  ? [report.outcomeReason]
-                  : [];
-            } catch (error) {
-              entry.failed = [`the drill left no report (${firstLine(error)})`];
-            }
-          }
-          entries.push(entry);
-        }
+        const entries = await drillHistory(client, pool, flags.limit);
         if (flags.output === 'json') return printJson(entries);
         if (entries.length === 0) return printLine(`no drills of ${pool} yet`);
-        const seconds = (value: number | null) => (value === null ? '-' : formatDuration(value * 1000));
+        const seconds = (value: number | null) => (value === null ? '-' : formatSeconds(value));
         const rows = [['DRILL', 'STARTED', 'RESULT', 'FAILED', 'RPO', 'EST. RTO']];
         for (const entry of entries) {
           const result = entry.skipped

@@ -3,9 +3,10 @@
  * PchatAwaitingGate search attributes), newest first. The pools' lock workflows are never listed.
  */
 import { Command, Option } from 'commander';
-import { RUNBOOK_NAMES, WORKFLOW_TYPES } from '../../workflows/ids';
-import { AWAITING_GATE, PHASE, POOL, RUNBOOK } from '../../workflows/search-attributes';
-import { CliError, EXIT, formatTable, outputOption, printJson, printLine, type OutputFormat } from '../output';
+import { RUNBOOK_NAMES, WORKFLOW_TYPES } from '../../contracts/runbooks';
+import { AWAITING_GATE, PHASE, POOL, RUNBOOK } from '../../contracts/search-attributes';
+import { CliError, EXIT } from '../../runtime/exit';
+import { formatTable, outputOption, printJson, printLine, type OutputFormat } from '../output';
 import { stampOf } from '../report-view';
 import { firstLine, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
 

@@ -1,6 +1,6 @@
 /** `pchat-dr reject ID --gate NAME --reason TEXT`: a rejection of an open gate (the run ends, or skips an optional phase). */
 import { Command } from 'commander';
-import { rejectUpdate, type RejectMessage } from '../../workflows/messages';
+import { rejectUpdate, type RejectMessage } from '../../contracts/messages';
 import { answerOptions, personOf, sendAnswer, type AnswerFlags } from '../gate-answers';
 
 export function rejectCommand(): Command {

@@ -1,10 +1,11 @@
 /**
- * `pchat-dr report ID`: the run's report (RUNBOOKS rule 7) as Markdown or JSON: from its result once it ended, from
+ * `pchat-dr report ID`: the run's report (docs/runbooks.md rule 7) as Markdown or JSON: from its result once it ended, from
  * the report query while it runs.
  */
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { CliError, printJson, printLine } from '../output';
+import { CliError } from '../../runtime/exit';
+import { printJson, printLine } from '../output';
 import { reportMarkdown } from '../report-view';
 import { findRun, reportOfRun, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
 

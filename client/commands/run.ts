@@ -7,13 +7,17 @@
 import { Command, Option } from 'commander';
 import { loadTopology, TopologyError, formatProblem, type LoadedTopology } from '../../topology/load';
 import type { DatabaseKind } from '../../topology/schema';
-import type { FailoverOptions } from '../../workflows/failover';
-import { RUNBOOK_NAMES } from '../../workflows/ids';
-import type { MirrorFailoverOptions } from '../../workflows/mirror-failover';
-import type { RunbookName, RunbookReport } from '../../workflows/report';
-import type { SetupLogShippingOptions } from '../../workflows/setup-log-shipping';
+import {
+  type FailoverOptions,
+  RUNBOOK_NAMES,
+  type MirrorFailoverOptions,
+  type RunbookName,
+  type SetupLogShippingOptions,
+} from '../../contracts/runbooks';
+import type { RunbookReport } from '../../contracts/run-record';
 import { followRun } from '../follow';
-import { CliError, EXIT, exitCodeOf, outputOption, printJson, printLine, type OutputFormat } from '../output';
+import { CliError, EXIT } from '../../runtime/exit';
+import { exitCodeOf, outputOption, printJson, printLine, type OutputFormat } from '../output';
 import { planJson, planLines, stampOf } from '../report-view';
 import { taskQueueOf, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
 

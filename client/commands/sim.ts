@@ -17,7 +17,8 @@ import {
   type Fault,
 } from '../../simulator/control';
 import { SimulatedEstate, type EstateSnapshot } from '../../simulator/estate';
-import { CliError, EXIT, formatTable, parseOutputFormat, printJson, printLine, type OutputFormat } from '../output';
+import { CliError, EXIT } from '../../runtime/exit';
+import { formatTable, parseOutputFormat, printJson, printLine, type OutputFormat } from '../output';
 
 interface CommonOptions {
   file: string;

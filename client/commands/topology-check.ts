@@ -8,7 +8,8 @@ import { gatePolicy } from '../../topology/approvals';
 import { GATE_NAMES } from '../../topology/gates';
 import { loadTopology, TopologyError } from '../../topology/load';
 import { ROLES, type Topology } from '../../topology/schema';
-import { CliError, EXIT, formatTable, parseOutputFormat, printJson, printLine, type OutputFormat } from '../output';
+import { CliError, EXIT } from '../../runtime/exit';
+import { formatTable, parseOutputFormat, printJson, printLine, type OutputFormat } from '../output';
 
 export function topologyCommand(): Command {
   const topology = new Command('topology').description('work with topology files (the description of an estate)');

@@ -4,7 +4,8 @@
  */
 import { Command } from 'commander';
 import { followRun } from '../follow';
-import { CliError, EXIT, outputOption, type OutputFormat } from '../output';
+import { CliError, EXIT } from '../../runtime/exit';
+import { outputOption, type OutputFormat } from '../output';
 import { findRun, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
 
 export function watchCommand(): Command {

@@ -3,7 +3,7 @@
  * has a PCHAT_DR_* variable; the Temporal connection comes from TEMPORAL_* / temporal.toml (docs/operations.md).
  */
 import { Command } from 'commander';
-import { DEFAULT_TASK_QUEUE } from '../connection';
+import { DEFAULT_TASK_QUEUE } from '../../runtime/temporal-connection';
 import {
   DEFAULT_LOG_LEVEL,
   DEFAULT_METRICS_ADDRESS,

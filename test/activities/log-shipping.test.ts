@@ -4,7 +4,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PrimarySettings, SecondarySettings } from '../../activities/log-shipping';
+import type { PrimarySettings, SecondarySettings } from '../../contracts/log-shipping';
 import { activityHarness, simulatedPassword, type ActivityHarness } from '../helpers/activities';
 import { startTestEstate, type TestEstate } from '../helpers/estate';
 

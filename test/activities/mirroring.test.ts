@@ -16,7 +16,7 @@ async function start(options: Parameters<typeof startTestEstate>[0] = {}) {
 }
 
 afterEach(async () => {
-  // No secret in anything an activity received or returned (RUNBOOKS rule 6).
+  // No secret in anything an activity received or returned (docs/runbooks.md rule 6).
   if (harness) expect(harness.recorded()).not.toContain(simulatedPassword(env));
   await harness?.close();
   await env?.close();

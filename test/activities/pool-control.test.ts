@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { powershellQuote, type PoolTarget } from '../../activities/pool-control';
+import { powershellQuote } from '../../activities/pool-control';
+import { type PoolTarget } from '../../contracts/estate';
 import { readPoolState } from '../../simulator/pool/pool-state';
 import { activityHarness, simulatedPassword, type ActivityHarness } from '../helpers/activities';
 import { startTestEstate, type TestEstate } from '../helpers/estate';

@@ -1,19 +1,18 @@
 /**
- * The statements the acting steps send, built in one place (activities/statements.ts), and describeStep, which a dry
- * run prints: the same text the activity runs, with every parameter; nothing for reads; no secret ever.
+ * The statements the acting steps send, built in one place (activities/statements.ts), and describeStep
+ * (activities/dry-run.ts), which a dry run prints: the same text the activity runs, with every parameter; nothing for reads; no secret ever.
  */
 import { describe, expect, it } from 'vitest';
-import { ACTIVITY_KINDS } from '../../workflows/runbook';
+import { describeStep, renderValue } from '../../activities/dry-run';
 import {
-  describeStep,
   killSession,
   recoverDatabase,
-  renderValue,
   restoreDatabase,
   setPersistentChatActiveServer,
   startJob,
   later,
 } from '../../activities/statements';
+import { ACTIVITY_KINDS, isReadOnly, type ActivityName } from '../../workflows/activity-kinds';
 import type { Instance } from '../../topology/schema';
 
 const instance = (name: string): Instance => ({
@@ -123,28 +122,12 @@ const INPUTS: Record<string, unknown> = {
   pauseDrillSchedule: { scheduleId: 'pchat-dr-drill-pchat', note: 'drill failed' },
 };
 
-const READS = [
-  'readMirroringState',
-  'readAgentStatus',
-  'readLogShippingPrimary',
-  'readLogShippingSecondary',
-  'listBackupFiles',
-  'readPoolState',
-  'findOpenIncident',
-  'readBackupHeaders',
-  'gatherEvidence',
-  'findLatestFullBackup',
-  'readBackupFileList',
-  'countRows',
-  'readDrillHistory',
-];
-
 describe('describeStep', () => {
   // A new activity that changes something needs its statements here (and a describer): this test names it.
   it('describes every activity that changes something, and nothing for reads', () => {
-    for (const activity of Object.keys(ACTIVITY_KINDS)) {
+    for (const activity of Object.keys(ACTIVITY_KINDS) as ActivityName[]) {
       const lines = describeStep(activity, INPUTS[activity] ?? { instance: instance('sql-a'), database: 'mgc' });
-      if (READS.includes(activity)) expect(lines, activity).toEqual([]);
+      if (isReadOnly(activity)) expect(lines, activity).toEqual([]);
       else expect(lines.length, activity).toBeGreaterThan(0);
       expect(lines.join('\n'), activity).not.toMatch(/undefined|\[object Object\]|PCHAT_SQL_PASSWORD/);
     }

@@ -10,14 +10,14 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../runtime/package';
-import type { RunbookReport } from '../../workflows/report';
-import { POOL } from '../../workflows/search-attributes';
+import type { RunbookReport } from '../../contracts/run-record';
+import { POOL } from '../../contracts/search-attributes';
 import { eventually } from '../helpers/estate';
 import { gateOpen, runbookHarness, type RunbookHarness } from '../helpers/runbooks';
 import { setUpLogShipping } from '../helpers/story';
 import { connectClient } from '../helpers/temporal';
 import { cli, expectOneLineError, simulatedSecret } from './cli-env';
-import type { DrillHistoryEntry, DrillScheduleView } from '../../client/commands/drill';
+import type { DrillHistoryEntry, DrillScheduleView } from '../../client/drill-schedules';
 
 let harness: RunbookHarness | undefined;
 const schedules: string[] = [];

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type sql from 'mssql';
-import type { PendingLog } from '../../activities/restore';
+import type { PendingLog } from '../../contracts/log-shipping';
 import type { TestEstate } from './estate';
 
 /** yyyymmddhhmmss for `seconds` after 2026-01-01 00:00:00 UTC: distinct, sortable log backup names. */

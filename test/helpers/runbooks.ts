@@ -8,10 +8,9 @@ import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { realDependencies } from '../../activities/dependencies';
 import { resolveSecret } from '../../topology/secrets';
-import { WORKFLOW_TYPES } from '../../workflows/ids';
-import { approveUpdate, pendingGatesQuery, progressQuery, type ApproveMessage } from '../../workflows/messages';
-import type { PendingGate, Progress, RunbookName, RunbookReport } from '../../workflows/report';
-import type { RunbookInput } from '../../workflows/runbook';
+import { WORKFLOW_TYPES, type RunbookName, type RunbookInput } from '../../contracts/runbooks';
+import { approveUpdate, pendingGatesQuery, progressQuery, type ApproveMessage } from '../../contracts/messages';
+import type { PendingGate, Progress, RunbookReport } from '../../contracts/run-record';
 import { eventually, startTestEstate, type TestEstate } from './estate';
 import { connectClient, uniqueTaskQueue, withWorker } from './temporal';
 

@@ -6,7 +6,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { timestampOf } from '../../workflows/estate';
+import { isLogBackupOf, logBackupName } from '../../contracts/log-shipping';
 import { eventually, type TestEstate } from './estate';
 import { result, type RunbookHarness } from './runbooks';
 
@@ -36,7 +36,7 @@ export async function takeLogBackups(
     await eventually(() => !job()!.running, 15_000, 'the backup job to finish');
   }
   const newest = readdirSync(env.topology.backupShare.workerPath)
-    .filter((name) => /^mgc_\d{14}(_tail)?\.trn$/.test(name))
+    .filter((name) => isLogBackupOf(name, 'mgc'))
     .sort()
     .pop();
   let at = Math.max(
@@ -50,7 +50,7 @@ export async function takeLogBackups(
   try {
     for (let index = 0; index < count; index++, at += 1_000) {
       for (let message = 0; message < messagesBetween; message++) await env.estate.chat.postOne();
-      const file = path.join(env.topology.backupShare.sqlPath, `mgc_${timestampOf(new Date(at))}.trn`);
+      const file = path.join(env.topology.backupShare.sqlPath, logBackupName('mgc', new Date(at)));
       await connection.request().input('file', file).query('BACKUP LOG [mgc] TO DISK = @file WITH INIT');
       files.push(file);
     }

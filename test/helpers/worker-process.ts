@@ -1,5 +1,5 @@
 /**
- * The built worker as a separate process (`node dist/worker/main.js` or `pchat-dr worker`), as production runs it:
+ * The built worker as a separate process (`pchat-dr worker`), as production runs it:
  * tests read its JSON log lines, wait for what it says, and stop or kill it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -7,8 +7,6 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../../runtime/package';
 import { CLI_PATH } from './cli';
 import { temporalAddress } from './temporal';
-
-const WORKER_MAIN = path.join(PROJECT_ROOT, 'dist', 'worker', 'main.js');
 
 export type LogLine = Record<string, unknown> & { level: string; msg: string };
 
@@ -38,9 +36,8 @@ export function workerEnv(extra: Record<string, string> = {}, address = temporal
   };
 }
 
-export function startWorker(entry: 'main' | 'cli', args: string[], env: NodeJS.ProcessEnv): WorkerProcess {
-  const script = entry === 'main' ? [WORKER_MAIN] : [CLI_PATH, 'worker'];
-  const child = spawn(process.execPath, [...script, ...args], {
+export function startWorker(args: string[], env: NodeJS.ProcessEnv): WorkerProcess {
+  const child = spawn(process.execPath, [CLI_PATH, 'worker', ...args], {
     cwd: PROJECT_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

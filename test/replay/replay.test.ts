@@ -15,7 +15,7 @@ import { createActivities } from '../../activities';
 import { realDependencies } from '../../activities/dependencies';
 import { PROJECT_ROOT } from '../../runtime/package';
 import { loadTopology } from '../../topology/load';
-import { RUNBOOK_NAMES } from '../../workflows/ids';
+import { RUNBOOK_NAMES } from '../../contracts/runbooks';
 import { HISTORIES, recordedWorkflowIds, WORKFLOW_IDS } from '../helpers/histories';
 import { connectClient, uniqueTaskQueue, withWorker } from '../helpers/temporal';
 

@@ -1,6 +1,7 @@
 /**
- * The lint rules that keep workflow code deterministic really bite: probe files are written into workflows/ (and
- * client/), linted with the project's own ESLint config, and removed.
+ * The lint rules that keep workflow code deterministic, and the floors of the import plan, really bite: probe files
+ * are written into workflows/, contracts/, activities/, worker/ (and client/), linted with the project's own ESLint
+ * config, and removed.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -81,6 +82,58 @@ describe('determinism lint', () => {
     ]);
     expect(rules(files.activityType)).toEqual([]);
     expect(rules(files.floating)).toEqual([expect.stringMatching(/^@typescript-eslint\/no-floating-promises/)]);
+  });
+
+  it('keeps the floors: contracts/ takes no Node built-in and nothing from activities/ or workflows/; no import goes up', async () => {
+    const files = {
+      contractsFs: probe(
+        'contracts',
+        'fs',
+        "import { readFileSync } from 'node:fs';\nexport const read = readFileSync;\n",
+      ),
+      contractsActivityType: probe(
+        'contracts',
+        'activity-type',
+        "import type { Activities } from '../activities';\nexport type Known = keyof Activities;\n",
+      ),
+      contractsWorkflow: probe(
+        'contracts',
+        'workflow',
+        "import { Runbook } from '../workflows/runbook';\nexport const runner = Runbook;\n",
+      ),
+      activitiesUp: probe(
+        'activities',
+        'up',
+        "import { Runbook } from '../workflows/runbook';\nexport const runner = Runbook;\n",
+      ),
+      workerUp: probe('worker', 'up', "import { main } from '../client/program';\nexport const cli = main;\n"),
+      contractsDown: probe(
+        'contracts',
+        'down',
+        "import { durationMs } from '../topology/durations';\nexport const ms = durationMs('1m');\n",
+      ),
+    };
+    const result = await run(ESLINT, ['--format', 'json', ...Object.values(files)], { cwd: PROJECT_ROOT }).then(
+      () => ({ code: 0, stdout: '' }),
+      (err: { code: number; stdout: string }) => err,
+    );
+    expect(result.code).toBe(1);
+    const byFile = new Map(
+      (JSON.parse(result.stdout) as LintResult[]).map((entry) => [entry.filePath, entry.messages]),
+    );
+    const rules = (file: string) => (byFile.get(file) ?? []).map((message) => message.message);
+    expect(rules(files.contractsFs)).toEqual([
+      expect.stringMatching(/'node:fs' import is restricted.*no Node built-ins/),
+    ]);
+    expect(rules(files.contractsActivityType)).toEqual([
+      expect.stringMatching(/'..\/activities' import is restricted.*contracts\/ is a lower floor/),
+    ]);
+    expect(rules(files.contractsWorkflow)).toEqual([expect.stringMatching(/contracts\/ is a lower floor/)]);
+    expect(rules(files.activitiesUp)).toEqual([expect.stringMatching(/activities\/ is a lower floor/)]);
+    expect(rules(files.workerUp)).toEqual([
+      expect.stringMatching(/worker\/ is a lower floor: it may not import client/),
+    ]);
+    expect(rules(files.contractsDown)).toEqual([]);
   });
 
   it('makes `npm run lint` fail when a workflow file imports fs', async () => {

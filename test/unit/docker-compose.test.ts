@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { PROJECT_ROOT } from '../../runtime/package';
 import { loadTopology } from '../../topology/load';
-import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../../contracts/search-attributes';
 
 // ---- docker-compose.yml ---------------------------------------------------------------------------------------
 
@@ -499,11 +499,13 @@ describe('Dockerfile', () => {
     expect(finalOf('RUN').some((run) => /\bnpm ci\b.*--omit=dev/.test(run.args))).toBe(true);
 
     const cmd = finalOf('CMD').at(-1)?.args;
-    expect(JSON.parse(cmd ?? 'null')).toEqual(['node', 'dist/worker/main.js']);
+    expect(JSON.parse(cmd ?? 'null')).toEqual(['pchat-dr', 'worker']);
     expect(finalOf('ENTRYPOINT')).toEqual([]);
+    // pchat-dr on the PATH is the CLI, whose worker command runs worker/main.ts.
     expect(
-      existsSync(path.join(PROJECT_ROOT, 'worker', 'main.ts')),
-      'tsc makes dist/worker/main.js from worker/main.ts',
+      finalOf('RUN').some(
+        (run) => /\/usr\/local\/bin\/pchat-dr\b/.test(run.args) && /dist\/client\/cli\.js/.test(run.args),
+      ),
     ).toBe(true);
     expect(finalOf('USER').at(-1)?.args, 'runs as a non-root user').toMatch(/^(?!root\b|0\b)\S+/);
     expect(finalOf('STOPSIGNAL').at(-1)?.args).toBe('SIGTERM');

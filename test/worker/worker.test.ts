@@ -1,5 +1,5 @@
 /**
- * The built worker process (`node dist/worker/main.js`, `pchat-dr worker`) against the run's real Temporal dev
+ * The built worker process (`pchat-dr worker`) against the run's real Temporal dev
  * server: it says when it is ready, polls its task queue, serves Prometheus metrics, lets a running step finish
  * on SIGTERM and exits 0, and refuses bad settings with exit 2 and one line.
  */
@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../scripts/dev-server';
+import { freePort } from '../../runtime/free-port';
 import { PROJECT_ROOT } from '../../runtime/package';
 import { runCli } from '../helpers/cli';
 import { isReady, startWorker, stopStartedWorkers, workerEnv, type LogLine } from '../helpers/worker-process';
@@ -82,12 +82,11 @@ afterEach(() => {
   stopStartedWorkers();
 });
 
-describe('the worker process (node dist/worker/main.js)', () => {
+describe('the worker process (pchat-dr worker)', () => {
   it('logs a JSON ready line, polls its task queue, serves Prometheus metrics, and exits 0 on SIGTERM', async () => {
     const taskQueue = uniqueTaskQueue('worker-process');
     const metricsPort = await freePort();
     const worker = startWorker(
-      'main',
       ['--task-queue', taskQueue, '--metrics', `127.0.0.1:${metricsPort}`, '--shutdown-grace', '20s'],
       workerEnv(),
     );
@@ -150,7 +149,6 @@ describe('pchat-dr worker', () => {
     const taskQueue = uniqueTaskQueue('worker-shutdown');
     const webhook = await heldWebhook();
     const worker = startWorker(
-      'cli',
       ['--shutdown-grace', '1m'],
       workerEnv({
         PCHAT_DR_TASK_QUEUE: taskQueue,
@@ -195,7 +193,6 @@ describe('pchat-dr worker', () => {
     const taskQueue = uniqueTaskQueue('worker-second-signal');
     const webhook = await heldWebhook();
     const worker = startWorker(
-      'cli',
       ['--task-queue', taskQueue, '--metrics', 'off', '--workflow-bundle', PROBE_BUNDLE],
       workerEnv(),
     );
@@ -228,7 +225,6 @@ describe('pchat-dr worker', () => {
     const taskQueue = uniqueTaskQueue('worker-forced');
     const webhook = await heldWebhook();
     const worker = startWorker(
-      'cli',
       ['--task-queue', taskQueue, '--metrics', 'off', '--shutdown-grace', '2s', '--workflow-bundle', PROBE_BUNDLE],
       workerEnv(),
     );
@@ -273,7 +269,6 @@ describe('pchat-dr worker', () => {
 
     const missing = path.join(PROJECT_ROOT, '.tmp', 'test', 'no-such-bundle.js');
     const noBundle = startWorker(
-      'main',
       ['--metrics', 'off'],
       workerEnv({ TEMPORAL_ADDRESS: nowhere, PCHAT_DR_WORKFLOW_BUNDLE: missing }),
     );

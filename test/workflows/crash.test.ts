@@ -28,7 +28,6 @@ afterEach(async () => {
 
 async function workerProcess(taskQueue: string, address?: string): Promise<WorkerProcess> {
   const worker = startWorker(
-    'main',
     ['--task-queue', taskQueue, '--metrics', 'off', '--shutdown-grace', '1s'],
     workerEnv({}, address),
   );

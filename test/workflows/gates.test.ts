@@ -1,11 +1,11 @@
 /**
- * Gates as people meet them (RUNBOOKS rules 3-5): who may approve, M of N distinct people, the two-person rule,
+ * Gates as people meet them (docs/runbooks.md rules 3-5): who may approve, M of N distinct people, the two-person rule,
  * refused updates leaving no trace while refused signals are recorded, escalation then timeout, approvals voided
  * by changed evidence, decision gates after a failed step, and one incident runbook per pool.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRunbook } from '../../client/runs';
-import { approveSignal } from '../../workflows/messages';
+import { approveSignal } from '../../contracts/messages';
 import {
   approve,
   gateOpen,

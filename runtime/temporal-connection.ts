@@ -8,7 +8,7 @@
  */
 import type { TLSConfig } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { CliError, EXIT } from './output';
+import { CliError, EXIT } from './exit';
 
 /** The one task queue every pchat-dr runbook runs on (PCHAT_DR_TASK_QUEUE overrides it on both sides). */
 export const DEFAULT_TASK_QUEUE = 'pchat-dr';

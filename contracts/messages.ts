@@ -7,7 +7,7 @@
  * signal is recorded in the run's log with the reason.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { PendingGate, Progress, RunbookReport } from './report';
+import type { PendingGate, Progress, RunbookReport } from './run-record';
 
 export interface ApproveMessage {
   /** Gate name (declare-disaster) or id (declare-disaster#2). */

@@ -3,7 +3,7 @@
  * drills, and the deviations worth a person's attention; and that report as Markdown for auditors. Pure: the drill
  * workflow builds it, the worker writes it to the topology's report folder, the CLI prints it.
  */
-import { formatDuration } from '../topology/durations';
+import { formatSeconds } from '../topology/durations';
 
 export type CheckGroup = 'health' | 'drift' | 'objectives' | 'rehearsal';
 
@@ -55,8 +55,6 @@ export function failedChecks(findings: DrillFindings): DrillCheck[] {
   return findings.checks.filter((check) => !check.passed);
 }
 
-const seconds = (value: number | null) => (value === null ? 'unknown' : formatDuration(value * 1000));
-
 /** The drill's own report, as an auditor reads it. */
 export function drillMarkdown(report: {
   workflowId: string;
@@ -86,21 +84,21 @@ export function drillMarkdown(report: {
   const { figures } = findings;
   lines.push('## Figures', '', '| measure | now | objective | |', '|---|---|---|---|');
   lines.push(
-    `| RPO (last restored log backup vs. last log backup) | ${seconds(figures.rpoSeconds)} | ${seconds(figures.rpoObjectiveSeconds)} | ${figures.rpoSeconds === null ? '?' : figures.rpoSeconds <= figures.rpoObjectiveSeconds ? 'met' : 'MISSED'} |`,
+    `| RPO (last restored log backup vs. last log backup) | ${formatSeconds(figures.rpoSeconds)} | ${formatSeconds(figures.rpoObjectiveSeconds)} | ${figures.rpoSeconds === null ? '?' : figures.rpoSeconds <= figures.rpoObjectiveSeconds ? 'met' : 'MISSED'} |`,
   );
   lines.push(
-    `| Estimated RTO (restore rehearsal) | ${seconds(figures.estimatedRtoSeconds)} | ${seconds(figures.rtoObjectiveSeconds)} | ${figures.estimatedRtoSeconds === null ? '?' : figures.estimatedRtoSeconds <= figures.rtoObjectiveSeconds ? 'met' : 'MISSED'} |`,
+    `| Estimated RTO (restore rehearsal) | ${formatSeconds(figures.estimatedRtoSeconds)} | ${formatSeconds(figures.rtoObjectiveSeconds)} | ${figures.estimatedRtoSeconds === null ? '?' : figures.estimatedRtoSeconds <= figures.rtoObjectiveSeconds ? 'met' : 'MISSED'} |`,
   );
   if (figures.rowsInRehearsal !== null) lines.push(`| Rows in the rehearsal copy | ${figures.rowsInRehearsal} | | |`);
   if (figures.rehearsal) {
     lines.push(
-      `| Rehearsal failover RTO (${figures.rehearsal.failover.workflowId}) | ${seconds(figures.rehearsal.failover.rtoSeconds)} | ${seconds(figures.rtoObjectiveSeconds)} | |`,
+      `| Rehearsal failover RTO (${figures.rehearsal.failover.workflowId}) | ${formatSeconds(figures.rehearsal.failover.rtoSeconds)} | ${formatSeconds(figures.rtoObjectiveSeconds)} | |`,
     );
     lines.push(
-      `| Rehearsal failover RPO | ${seconds(figures.rehearsal.failover.rpoSeconds)} | ${seconds(figures.rpoObjectiveSeconds)} | |`,
+      `| Rehearsal failover RPO | ${formatSeconds(figures.rehearsal.failover.rpoSeconds)} | ${formatSeconds(figures.rpoObjectiveSeconds)} | |`,
     );
     lines.push(
-      `| Rehearsal failback interruption (${figures.rehearsal.failback.workflowId}) | ${seconds(figures.rehearsal.failback.interruptionSeconds)} | | |`,
+      `| Rehearsal failback interruption (${figures.rehearsal.failback.workflowId}) | ${formatSeconds(figures.rehearsal.failback.interruptionSeconds)} | | |`,
     );
   }
   lines.push('');
@@ -127,7 +125,7 @@ export function drillMarkdown(report: {
     lines.push('| drill | started | result | failed checks | RPO | estimated RTO |', '|---|---|---|---|---|---|');
     for (const earlier of findings.trend) {
       lines.push(
-        `| ${earlier.workflowId} | ${earlier.startedAt} | ${earlier.passed === null ? earlier.outcome : earlier.passed ? 'passed' : 'failed'} | ${earlier.failedChecks} | ${seconds(earlier.rpoSeconds)} | ${seconds(earlier.estimatedRtoSeconds)} |`,
+        `| ${earlier.workflowId} | ${earlier.startedAt} | ${earlier.passed === null ? earlier.outcome : earlier.passed ? 'passed' : 'failed'} | ${earlier.failedChecks} | ${formatSeconds(earlier.rpoSeconds)} | ${formatSeconds(earlier.estimatedRtoSeconds)} |`,
       );
     }
     lines.push('');

@@ -1,12 +1,10 @@
 /**
  * A run's own record (steps, gates, approvals, decisions, refused messages, evidence, measures) and the views built
- * from it: progress (for `status` / `watch`), pending gates, and the report an auditor reads (RUNBOOKS rule 7).
+ * from it: progress (for `status` / `watch`), pending gates, and the report an auditor reads (docs/runbooks.md rule 7).
  * Everything here is plain JSON: it is workflow state and query results.
  */
 import type { DrillFindings } from './drill-report';
-
-export type RunbookName =
-  'mirror-failover' | 'setup-log-shipping' | 'setup-mirror-log-shipping' | 'failover' | 'failback' | 'drill';
+import type { RunbookName } from './runbooks';
 
 /** running until the end; then how it ended (planned: a dry run, which changes nothing; skipped: a drill that did not run). */
 export type RunOutcome =

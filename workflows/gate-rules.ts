@@ -1,11 +1,11 @@
 /**
- * Gates (RUNBOOKS rule 3 and 4): who may answer, how many distinct approvals count, the two-person rule, and
+ * Gates (docs/runbooks.md rules 3 and 4): who may answer, how many distinct approvals count, the two-person rule, and
  * evidence binding. Pure functions over a GateRecord: the step runner (runbook.ts) waits on them, and the same
  * validation serves signals and updates, so both give the same outcome.
  */
 import type { GatePolicy } from '../topology/approvals';
-import type { ApproveMessage, DecideMessage, RejectMessage } from './messages';
-import type { EvidenceRecord, GateRecord } from './report';
+import type { ApproveMessage, DecideMessage, RejectMessage } from '../contracts/messages';
+import type { EvidenceRecord, GateRecord } from '../contracts/run-record';
 
 /** Stable JSON (keys sorted): the same facts always give the same text. */
 function stableJson(value: unknown): string {

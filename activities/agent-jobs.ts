@@ -1,0 +1,199 @@
+/**
+ * SQL Server Agent and its jobs (runbook 2 steps 1 and 5; runbook 4 step 5): whether the Agent runs, a job's
+ * settings, schedule, last outcome and whether it is running, running a job and waiting for its outcome.
+ */
+import { Context } from '@temporalio/activity';
+import sql from 'mssql';
+import type { JobInfo } from '../contracts/log-shipping';
+import type { Instance } from '../topology/schema';
+import type { ActivityDependencies } from './dependencies';
+import { stepFailure } from './failures';
+import { startJob } from './statements';
+import { StepClock, type StepResult } from './step-result';
+
+const SUBDAY_SECONDS: Record<number, number> = { 2: 1, 4: 60, 8: 3600 };
+
+export async function readJob(
+  deps: ActivityDependencies,
+  instance: Instance,
+  jobId: string | null,
+): Promise<JobInfo | null> {
+  if (!jobId) return null;
+  const id = { sqlType: sql.UniqueIdentifier, value: jobId };
+  const job = (
+    await deps.sql.query<{ name: string; enabled: number }>(
+      instance,
+      'SELECT name, enabled FROM msdb.dbo.sysjobs WHERE job_id = @id',
+      { id },
+    )
+  ).recordset[0];
+  if (!job) return null;
+  const schedule = (
+    await deps.sql.query<{ freq_subday_type: number; freq_subday_interval: number }>(
+      instance,
+      `SELECT s.freq_subday_type, s.freq_subday_interval FROM msdb.dbo.sysjobschedules js
+         JOIN msdb.dbo.sysschedules s ON s.schedule_id = js.schedule_id WHERE js.job_id = @id AND s.enabled = 1`,
+      { id },
+    )
+  ).recordset[0];
+  const last = (
+    await deps.sql.query<{ run_status: number; run_date: number; run_time: number; message: string }>(
+      instance,
+      'SELECT TOP 1 run_status, run_date, run_time, message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0 ORDER BY instance_id DESC',
+      { id },
+    )
+  ).recordset[0];
+  const running =
+    (
+      await deps.sql.query<{ runs: number }>(
+        instance,
+        'SELECT COUNT(*) AS runs FROM msdb.dbo.sysjobactivity WHERE job_id = @id AND start_execution_date IS NOT NULL AND stop_execution_date IS NULL',
+        { id },
+      )
+    ).recordset[0].runs > 0;
+  return {
+    id: jobId.toUpperCase(),
+    name: job.name,
+    enabled: job.enabled === 1,
+    scheduleSeconds: schedule
+      ? (SUBDAY_SECONDS[schedule.freq_subday_type] ?? 86_400) *
+        (schedule.freq_subday_type === 1 ? 1 : schedule.freq_subday_interval)
+      : null,
+    running,
+    lastOutcome: last ? (last.run_status === 1 ? 'succeeded' : 'failed') : null,
+    lastRunAt: last ? agentDateTime(last.run_date, last.run_time) : null,
+    lastMessage: last?.message ?? null,
+  };
+}
+
+/** msdb's integer date (yyyymmdd) and time (hhmmss) as an ISO string (the simulator and this tool use UTC). */
+function agentDateTime(date: number, time: number): string {
+  const pad = (value: number) => String(value).padStart(2, '0');
+  return `${Math.floor(date / 10000)}-${pad(Math.floor(date / 100) % 100)}-${pad(date % 100)}T${pad(Math.floor(time / 10000))}:${pad(Math.floor(time / 100) % 100)}:${pad(time % 100)}.000Z`;
+}
+
+/** Waits (heartbeating) until none of the jobs is running. */
+export async function waitForJobsToFinish(
+  deps: ActivityDependencies,
+  instance: Instance,
+  jobIds: string[],
+  timeoutSeconds: number,
+): Promise<number> {
+  const started = Date.now();
+  const context = Context.current();
+  for (;;) {
+    const jobs = await Promise.all(jobIds.map((id) => readJob(deps, instance, id)));
+    const running = jobs.filter((job): job is JobInfo => job?.running === true);
+    if (running.length === 0) return Date.now() - started;
+    if (Date.now() - started > timeoutSeconds * 1000) {
+      throw stepFailure(
+        'JobFailed',
+        `${running.map((job) => job.name).join(', ')} still running on ${instance.name} after ${timeoutSeconds} s`,
+        { instance: instance.name },
+      );
+    }
+    context.heartbeat({ waitingFor: running.map((job) => job.name) });
+    await context.sleep(500);
+  }
+}
+
+export function agentJobActivities(deps: ActivityDependencies) {
+  return {
+    /** Runbook 2 step 1: SQL Server Agent must run where log-shipping jobs will run. */
+    async readAgentStatus(input: {
+      instance: Instance;
+    }): Promise<StepResult<{ running: boolean; status: string | null }>> {
+      const clock = new StepClock(deps.clock);
+      const row = (
+        await deps.sql.query<{ status_desc: string }>(
+          input.instance,
+          `SELECT status_desc FROM sys.dm_server_services WHERE servicename LIKE N'SQL Server Agent%'`,
+        )
+      ).recordset[0];
+      const status = row?.status_desc ?? null;
+      return clock.observed(`SQL Server Agent on ${input.instance.name}: ${status ?? 'not installed'}`, {
+        running: status === 'Running',
+        status,
+      });
+    },
+
+    /** Runbook 2 step 5: runs an Agent job (or joins the run in progress) and waits for its outcome. */
+    async runAgentJob(input: {
+      instance: Instance;
+      jobName: string;
+      timeoutSeconds: number;
+    }): Promise<StepResult<JobInfo, { durationMs: number; message: string }>> {
+      const clock = new StepClock(deps.clock);
+      const started = Date.now();
+      const row = (
+        await deps.sql.query<{ job_id: string }>(
+          input.instance,
+          'SELECT job_id FROM msdb.dbo.sysjobs WHERE name = @name',
+          { name: input.jobName },
+        )
+      ).recordset[0];
+      if (!row)
+        throw stepFailure('JobFailed', `there is no job named ${input.jobName} on ${input.instance.name}`, {
+          instance: input.instance.name,
+        });
+      const id = { sqlType: sql.UniqueIdentifier, value: row.job_id };
+      const before = (await readJob(deps, input.instance, row.job_id))!;
+      const lastBefore =
+        (
+          await deps.sql.query<{ last: number | null }>(
+            input.instance,
+            'SELECT MAX(instance_id) AS last FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0',
+            { id },
+          )
+        ).recordset[0].last ?? 0;
+      if (!before.running) {
+        try {
+          await deps.sql.execute(input.instance, startJob(row.job_id), 'change');
+        } catch (error) {
+          // Started by its schedule a moment ago: wait for that run instead.
+          if (!/already running/.test((error as Error).message)) throw error;
+        }
+      }
+      const context = Context.current();
+      for (;;) {
+        const outcome = (
+          await deps.sql.query<{ run_status: number; message: string }>(
+            input.instance,
+            'SELECT TOP 1 run_status, message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0 AND instance_id > @last ORDER BY instance_id',
+            { id, last: lastBefore },
+          )
+        ).recordset[0];
+        if (outcome) {
+          const durationMs = Date.now() - started;
+          if (outcome.run_status !== 1) {
+            const steps = (
+              await deps.sql.query<{ message: string }>(
+                input.instance,
+                'SELECT TOP 1 message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 1 ORDER BY instance_id DESC',
+                { id },
+              )
+            ).recordset[0];
+            throw stepFailure(
+              'JobFailed',
+              `${input.jobName} on ${input.instance.name} failed: ${steps?.message ?? outcome.message}`,
+              { instance: input.instance.name, job: input.jobName },
+            );
+          }
+          return clock.acted(`${input.jobName} on ${input.instance.name} succeeded`, before, {
+            durationMs,
+            message: outcome.message,
+          });
+        }
+        if (Date.now() - started > input.timeoutSeconds * 1000) {
+          throw stepFailure(
+            'JobFailed',
+            `${input.jobName} on ${input.instance.name} did not finish within ${input.timeoutSeconds} s`,
+            { instance: input.instance.name, job: input.jobName },
+          );
+        }
+        context.heartbeat({ job: input.jobName });
+        await context.sleep(250);
+      }
+    },
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * How the demo ends: a summary per run of the story (RTO, RPO, service interruption, messages lost, who approved,
+ * the report and the run in the Web UI), and with --keep what still runs and how to look around.
+ */
+import path from 'node:path';
+import { PROJECT_ROOT } from '../../runtime/package';
+import { formatDuration, formatSeconds } from '../../topology/durations';
+import { stampOf } from '../report-view';
+import { DEMO_TASK_QUEUE, ON_CALL, type DemoStage } from './stage';
+import type { DemoStory } from './story';
+
+/** The end of the story: a summary per run (RTO, RPO, service interruption, messages lost, gates, report, Web UI link). */
+export function printSummary(stage: DemoStage, story: DemoStory, tookMs: number): void {
+  const ui = stage.cast.server.uiUrl;
+  stage.say();
+  stage.say(`Summary: ${story.runs.length} runs, the story took ${formatDuration(tookMs)}`);
+  for (const run of story.runs) {
+    const { report } = run;
+    const { rto, rpo, serviceInterruption } = report.measures;
+    const options = Object.entries(report.options)
+      .map(([key, value]) => `--${key} ${String(value)}`)
+      .join(' ');
+    stage.say(
+      `  [${run.step}] ${report.runbook}${options ? ` ${options}` : ''} ${report.workflowId} ${report.outcome} in ${formatSeconds(report.durationSeconds)}`,
+    );
+    const measures = [
+      `RTO ${rto ? `${formatSeconds(rto.seconds)} (objective ${formatSeconds(rto.objectiveSeconds)}: ${rto.met ? 'met' : 'MISSED'})` : 'n/a'}`,
+      `RPO ${rpo ? `${formatSeconds(rpo.seconds)} (objective ${formatSeconds(rpo.objectiveSeconds)}: ${rpo.met === null ? 'not measurable' : rpo.met ? 'met' : 'MISSED'}; recovery point ${stampOf(rpo.recoveryPoint)})` : 'n/a'}`,
+      `service interruption ${serviceInterruption ? formatSeconds(serviceInterruption.seconds) : 'n/a'}`,
+      `messages lost ${run.lost}`,
+    ];
+    stage.say(`       ${measures.join(' | ')}`);
+    const approvals = report.gates
+      .filter((gate) => gate.approvals.length > 0)
+      .map((gate) => `${gate.id} by ${gate.approvals.map((vote) => vote.by).join(', ')}`);
+    const waived = report.gates.filter((gate) => gate.status === 'waived').map((gate) => gate.id);
+    if (approvals.length > 0 || waived.length > 0)
+      stage.say(`       gates: ${[...approvals, ...waived.map((id) => `${id} waived`)].join('; ')}`);
+    if (report.children.length > 0)
+      stage.say(
+        `       child runs: ${report.children.map((child) => `${child.workflowId} (${child.runbook} ${child.outcome ?? 'running'})`).join(', ')}`,
+      );
+    stage.say(
+      `       report: ${shown(run.reportFile, process.cwd())}; Web UI: ${ui}/namespaces/default/workflows/${encodeURIComponent(report.workflowId)}`,
+    );
+  }
+  const chat = stage.cast.estate.chat.snapshot();
+  stage.say(
+    `Chat: ${chat.acknowledged} messages acknowledged, ${chat.failed} posts refused while the service was down, ${story.missingOn(story.servingInstance()).length} lost in all (in the disaster)`,
+  );
+  stage.say('The story is done: every runbook succeeded.');
+}
+
+/** --keep: what still runs, and the commands to look around with. */
+export function printKeepInstructions(stage: DemoStage, story: DemoStory): void {
+  const { server, topologyFile } = stage.cast;
+  const topology = shown(topologyFile, PROJECT_ROOT);
+  const failover = story.runs.find((run) => run.report.runbook === 'failover')?.report.workflowId ?? '<id>';
+  stage.say();
+  stage.say(
+    'Still running (--keep): the dev server, the Web UI, the estate (chat load on) and the worker. Ctrl+C stops everything.',
+  );
+  stage.say(`  Web UI: ${server.uiUrl}/namespaces/default/workflows`);
+  stage.say(`  the CLI, from another terminal in ${PROJECT_ROOT}:`);
+  stage.say(`    export TEMPORAL_ADDRESS=${server.address} PCHAT_DR_TASK_QUEUE=${DEMO_TASK_QUEUE}`);
+  stage.say('    npx pchat-dr list');
+  stage.say(`    npx pchat-dr report ${failover}`);
+  stage.say(`    npx pchat-dr run failover -f ${topology} --mode planned --as ${ON_CALL} --follow`);
+  stage.say(`    npx pchat-dr run drill -f ${topology} --as ${ON_CALL} --follow`);
+  stage.say(`    npx pchat-dr sim status -f ${topology}`);
+}
+
+/** A path relative to `base` when it lies below it, else absolute. */
+function shown(file: string, base: string): string {
+  const relative = path.relative(base, file);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+}
