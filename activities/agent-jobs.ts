@@ -20,37 +20,31 @@ export async function readJob(
 ): Promise<JobInfo | null> {
   if (!jobId) return null;
   const id = { sqlType: sql.UniqueIdentifier, value: jobId };
-  const job = (
-    await deps.sql.query<{ name: string; enabled: number }>(
-      instance,
-      'SELECT name, enabled FROM msdb.dbo.sysjobs WHERE job_id = @id',
-      { id },
-    )
-  ).recordset[0];
+  const job = await deps.sql.firstRow<{ name: string; enabled: number }>(
+    instance,
+    'SELECT name, enabled FROM msdb.dbo.sysjobs WHERE job_id = @id',
+    { id },
+  );
   if (!job) return null;
-  const schedule = (
-    await deps.sql.query<{ freq_subday_type: number; freq_subday_interval: number }>(
-      instance,
-      `SELECT s.freq_subday_type, s.freq_subday_interval FROM msdb.dbo.sysjobschedules js
+  const schedule = await deps.sql.firstRow<{ freq_subday_type: number; freq_subday_interval: number }>(
+    instance,
+    `SELECT s.freq_subday_type, s.freq_subday_interval FROM msdb.dbo.sysjobschedules js
          JOIN msdb.dbo.sysschedules s ON s.schedule_id = js.schedule_id WHERE js.job_id = @id AND s.enabled = 1`,
-      { id },
-    )
-  ).recordset[0];
-  const last = (
-    await deps.sql.query<{ run_status: number; run_date: number; run_time: number; message: string }>(
-      instance,
-      'SELECT TOP 1 run_status, run_date, run_time, message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0 ORDER BY instance_id DESC',
-      { id },
-    )
-  ).recordset[0];
+    { id },
+  );
+  const last = await deps.sql.firstRow<{ run_status: number; run_date: number; run_time: number; message: string }>(
+    instance,
+    'SELECT TOP 1 run_status, run_date, run_time, message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0 ORDER BY instance_id DESC',
+    { id },
+  );
   const running =
-    (
-      await deps.sql.query<{ runs: number }>(
+    ((
+      await deps.sql.firstRow<{ runs: number }>(
         instance,
         'SELECT COUNT(*) AS runs FROM msdb.dbo.sysjobactivity WHERE job_id = @id AND start_execution_date IS NOT NULL AND stop_execution_date IS NULL',
         { id },
       )
-    ).recordset[0].runs > 0;
+    )?.runs ?? 0) > 0;
   return {
     id: jobId.toUpperCase(),
     name: job.name,
@@ -104,12 +98,10 @@ export function agentJobActivities(deps: ActivityDependencies) {
       instance: Instance;
     }): Promise<StepResult<{ running: boolean; status: string | null }>> {
       const clock = new StepClock(deps.clock);
-      const row = (
-        await deps.sql.query<{ status_desc: string }>(
-          input.instance,
-          `SELECT status_desc FROM sys.dm_server_services WHERE servicename LIKE N'SQL Server Agent%'`,
-        )
-      ).recordset[0];
+      const row = await deps.sql.firstRow<{ status_desc: string }>(
+        input.instance,
+        `SELECT status_desc FROM sys.dm_server_services WHERE servicename LIKE N'SQL Server Agent%'`,
+      );
       const status = row?.status_desc ?? null;
       return clock.observed(`SQL Server Agent on ${input.instance.name}: ${status ?? 'not installed'}`, {
         running: status === 'Running',
@@ -125,13 +117,11 @@ export function agentJobActivities(deps: ActivityDependencies) {
     }): Promise<StepResult<JobInfo, { durationMs: number; message: string }>> {
       const clock = new StepClock(deps.clock);
       const started = Date.now();
-      const row = (
-        await deps.sql.query<{ job_id: string }>(
-          input.instance,
-          'SELECT job_id FROM msdb.dbo.sysjobs WHERE name = @name',
-          { name: input.jobName },
-        )
-      ).recordset[0];
+      const row = await deps.sql.firstRow<{ job_id: string }>(
+        input.instance,
+        'SELECT job_id FROM msdb.dbo.sysjobs WHERE name = @name',
+        { name: input.jobName },
+      );
       if (!row)
         throw stepFailure('JobFailed', `there is no job named ${input.jobName} on ${input.instance.name}`, {
           instance: input.instance.name,
@@ -140,12 +130,12 @@ export function agentJobActivities(deps: ActivityDependencies) {
       const before = (await readJob(deps, input.instance, row.job_id))!;
       const lastBefore =
         (
-          await deps.sql.query<{ last: number | null }>(
+          await deps.sql.firstRow<{ last: number | null }>(
             input.instance,
             'SELECT MAX(instance_id) AS last FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0',
             { id },
           )
-        ).recordset[0].last ?? 0;
+        )?.last ?? 0;
       if (!before.running) {
         try {
           await deps.sql.execute(input.instance, startJob(row.job_id), 'change');
@@ -156,23 +146,19 @@ export function agentJobActivities(deps: ActivityDependencies) {
       }
       const context = Context.current();
       for (;;) {
-        const outcome = (
-          await deps.sql.query<{ run_status: number; message: string }>(
-            input.instance,
-            'SELECT TOP 1 run_status, message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0 AND instance_id > @last ORDER BY instance_id',
-            { id, last: lastBefore },
-          )
-        ).recordset[0];
+        const outcome = await deps.sql.firstRow<{ run_status: number; message: string }>(
+          input.instance,
+          'SELECT TOP 1 run_status, message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0 AND instance_id > @last ORDER BY instance_id',
+          { id, last: lastBefore },
+        );
         if (outcome) {
           const durationMs = Date.now() - started;
           if (outcome.run_status !== 1) {
-            const steps = (
-              await deps.sql.query<{ message: string }>(
-                input.instance,
-                'SELECT TOP 1 message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 1 ORDER BY instance_id DESC',
-                { id },
-              )
-            ).recordset[0];
+            const steps = await deps.sql.firstRow<{ message: string }>(
+              input.instance,
+              'SELECT TOP 1 message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 1 ORDER BY instance_id DESC',
+              { id },
+            );
             throw stepFailure(
               'JobFailed',
               `${input.jobName} on ${input.instance.name} failed: ${steps?.message ?? outcome.message}`,

@@ -91,14 +91,12 @@ export function drillActivities(deps: ActivityDependencies) {
     /** RESTORE FILELISTONLY: the logical files a restore of `file` creates (the rehearsal moves them to scratch names). */
     async readBackupFileList(input: { instance: Instance; file: string }): Promise<StepResult<BackupFileRow[]>> {
       const clock = new StepClock(deps.clock);
-      const rows = (
-        await deps.sql.query<{ LogicalName: string; PhysicalName: string; Type: 'D' | 'L' }>(
-          input.instance,
-          'RESTORE FILELISTONLY FROM DISK = @file',
-          { file: input.file },
-          'backupRestore',
-        )
-      ).recordset;
+      const rows = await deps.sql.rows<{ LogicalName: string; PhysicalName: string; Type: 'D' | 'L' }>(
+        input.instance,
+        'RESTORE FILELISTONLY FROM DISK = @file',
+        { file: input.file },
+        'backupRestore',
+      );
       const files = rows.map((row) => ({
         logicalName: row.LogicalName,
         physicalName: row.PhysicalName,
@@ -114,14 +112,13 @@ export function drillActivities(deps: ActivityDependencies) {
       table: string;
     }): Promise<StepResult<{ rows: number }>> {
       const clock = new StepClock(deps.clock);
-      const row = (
-        await deps.sql.query<{ n: number }>(
-          input.instance,
-          `SELECT COUNT(*) AS n FROM ${quoteIdentifier(input.database)}.dbo.${quoteIdentifier(input.table)}`,
-        )
-      ).recordset[0];
-      return clock.observed(`${input.database}.dbo.${input.table} holds ${row.n} row(s) on ${input.instance.name}`, {
-        rows: Number(row.n),
+      const row = await deps.sql.firstRow<{ n: number }>(
+        input.instance,
+        `SELECT COUNT(*) AS n FROM ${quoteIdentifier(input.database)}.dbo.${quoteIdentifier(input.table)}`,
+      );
+      const rows = Number(row?.n ?? 0);
+      return clock.observed(`${input.database}.dbo.${input.table} holds ${rows} row(s) on ${input.instance.name}`, {
+        rows,
       });
     },
 
@@ -139,13 +136,13 @@ export function drillActivities(deps: ActivityDependencies) {
         );
       }
       const existed =
-        (
-          await deps.sql.query<{ n: number }>(
+        ((
+          await deps.sql.firstRow<{ n: number }>(
             input.instance,
             'SELECT COUNT(*) AS n FROM sys.databases WHERE name = @database',
             { database: input.database },
           )
-        ).recordset[0].n > 0;
+        )?.n ?? 0) > 0;
       if (!existed) return clock.skipped(`${input.database} does not exist on ${input.instance.name}`, { existed });
       const drop = dropDatabase(input.database);
       await deps.sql.execute(input.instance, drop, 'change');

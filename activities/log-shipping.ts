@@ -35,30 +35,25 @@ const COMPRESSION_NAMES = ['off', 'on', 'default'] as const;
 
 const iso = (value: unknown): string | null => (value instanceof Date ? value.toISOString() : null);
 
-export async function readPrimaryConfiguration(
-  deps: ActivityDependencies,
-  instance: Instance,
-  database: string,
-): Promise<PrimaryConfiguration | null> {
-  const row = (
-    await deps.sql.query<Record<string, unknown>>(
-      instance,
-      `SELECT p.primary_id, p.primary_database, p.backup_directory, p.backup_share, p.backup_retention_period, p.backup_job_id,
+/** Reads one half of a log-shipping configuration from msdb; null when the database is not configured so. */
+type ConfigurationReader<C> = (deps: ActivityDependencies, instance: Instance, database: string) => Promise<C | null>;
+
+export const readPrimaryConfiguration: ConfigurationReader<PrimaryConfiguration> = async (deps, instance, database) => {
+  const row = await deps.sql.firstRow<Record<string, unknown>>(
+    instance,
+    `SELECT p.primary_id, p.primary_database, p.backup_directory, p.backup_share, p.backup_retention_period, p.backup_job_id,
               p.backup_compression, p.last_backup_file, p.last_backup_date, m.backup_threshold
          FROM msdb.dbo.log_shipping_primary_databases p
          LEFT JOIN msdb.dbo.log_shipping_monitor_primary m ON m.primary_id = p.primary_id
         WHERE p.primary_database = @database`,
-      { database },
-    )
-  ).recordset[0];
+    { database },
+  );
   if (!row) return null;
-  const secondaries = (
-    await deps.sql.query<{ secondary_server: string; secondary_database: string }>(
-      instance,
-      'SELECT secondary_server, secondary_database FROM msdb.dbo.log_shipping_primary_secondaries WHERE primary_id = @id',
-      { id: { sqlType: sql.UniqueIdentifier, value: row.primary_id } },
-    )
-  ).recordset;
+  const secondaries = await deps.sql.rows<{ secondary_server: string; secondary_database: string }>(
+    instance,
+    'SELECT secondary_server, secondary_database FROM msdb.dbo.log_shipping_primary_secondaries WHERE primary_id = @id',
+    { id: { sqlType: sql.UniqueIdentifier, value: row.primary_id } },
+  );
   return {
     primaryId: String(row.primary_id),
     database: String(row.primary_database),
@@ -75,17 +70,16 @@ export async function readPrimaryConfiguration(
     })),
     backupJob: await readJob(deps, instance, (row.backup_job_id as string | null) ?? null),
   };
-}
+};
 
-export async function readSecondaryConfiguration(
-  deps: ActivityDependencies,
-  instance: Instance,
-  database: string,
-): Promise<SecondaryConfiguration | null> {
-  const row = (
-    await deps.sql.query<Record<string, unknown>>(
-      instance,
-      `SELECT s.secondary_id, s.primary_server, s.primary_database, s.backup_source_directory, s.backup_destination_directory,
+export const readSecondaryConfiguration: ConfigurationReader<SecondaryConfiguration> = async (
+  deps,
+  instance,
+  database,
+) => {
+  const row = await deps.sql.firstRow<Record<string, unknown>>(
+    instance,
+    `SELECT s.secondary_id, s.primary_server, s.primary_database, s.backup_source_directory, s.backup_destination_directory,
               s.file_retention_period, s.copy_job_id, s.restore_job_id, s.last_copied_file, s.last_copied_date,
               d.secondary_database, d.restore_delay, d.restore_mode, d.last_restored_file, d.last_restored_date,
               m.restore_threshold, m.last_restored_latency
@@ -93,9 +87,8 @@ export async function readSecondaryConfiguration(
          JOIN msdb.dbo.log_shipping_secondary s ON s.secondary_id = d.secondary_id
          LEFT JOIN msdb.dbo.log_shipping_monitor_secondary m ON m.secondary_database = d.secondary_database
         WHERE d.secondary_database = @database`,
-      { database },
-    )
-  ).recordset[0];
+    { database },
+  );
   if (!row) return null;
   return {
     secondaryId: String(row.secondary_id),
@@ -116,19 +109,18 @@ export async function readSecondaryConfiguration(
     copyJob: await readJob(deps, instance, (row.copy_job_id as string | null) ?? null),
     restoreJob: await readJob(deps, instance, (row.restore_job_id as string | null) ?? null),
   };
-}
+};
 
 /** Gives a job an enabled schedule of `seconds` (when it has none) and enables the job. Returns what it did. */
 async function scheduleAndEnable(
   deps: ActivityDependencies,
   instance: Instance,
   job: JobInfo,
-  scheduleName: string,
   seconds: number,
 ): Promise<string[]> {
   const done: string[] = [];
   if (job.scheduleSeconds === null) {
-    await deps.sql.execute(instance, addJobSchedule(job.id, scheduleName, seconds), 'change');
+    await deps.sql.execute(instance, addJobSchedule(job.id, `${job.name}_schedule`, seconds), 'change');
     done.push(`scheduled ${job.name} every ${seconds} s`);
   }
   if (!job.enabled) {
@@ -165,15 +157,7 @@ async function ensurePrimary(
     );
     current = await readPrimaryConfiguration(deps, instance, database);
   }
-  done.push(
-    ...(await scheduleAndEnable(
-      deps,
-      instance,
-      current!.backupJob!,
-      `${settings.jobName}_schedule`,
-      settings.scheduleSeconds,
-    )),
-  );
+  done.push(...(await scheduleAndEnable(deps, instance, current!.backupJob!, settings.scheduleSeconds)));
   return { before, done };
 }
 
@@ -205,43 +189,51 @@ async function ensureSecondaryLink(
   return [`linked ${database} to secondary ${secondaryServer}.${secondaryDatabase}`];
 }
 
-export function logShippingActivities(deps: ActivityDependencies) {
-  return {
-    async readLogShippingPrimary(input: {
-      instance: Instance;
-      database: string;
-    }): Promise<StepResult<PrimaryConfiguration | null>> {
-      const clock = new StepClock(deps.clock);
-      const configuration = await readPrimaryConfiguration(deps, input.instance, input.database);
-      return clock.observed(
-        configuration
-          ? `${input.instance.name} ships ${input.database} to ${configuration.secondaries.map((secondary) => secondary.server).join(', ') || 'no secondary'}`
-          : `${input.database} is not a log-shipping primary on ${input.instance.name}`,
-        configuration,
-      );
-    },
+/** One half of log shipping to configure on an instance; a different configuration is replaced only when asked. */
+interface Configure<Settings> {
+  instance: Instance;
+  database: string;
+  settings: Settings;
+  replace?: boolean;
+}
 
-    async readLogShippingSecondary(input: {
-      instance: Instance;
-      database: string;
-    }): Promise<StepResult<SecondaryConfiguration | null>> {
+export function logShippingActivities(deps: ActivityDependencies) {
+  /** A read of one half of the configuration, as a step: what it found, or that the database is not configured so. */
+  const readConfiguration =
+    <C>(
+      read: ConfigurationReader<C>,
+      half: 'primary' | 'secondary',
+      describe: (configuration: C, instance: Instance, database: string) => string,
+    ) =>
+    async (input: { instance: Instance; database: string }): Promise<StepResult<C | null>> => {
       const clock = new StepClock(deps.clock);
-      const configuration = await readSecondaryConfiguration(deps, input.instance, input.database);
-      return clock.observed(
-        configuration
-          ? `${input.instance.name} restores ${input.database} from ${configuration.primaryServer}; last restored ${configuration.lastRestoredFile ?? 'nothing yet'}`
-          : `${input.database} is not a log-shipping secondary on ${input.instance.name}`,
-        configuration,
-      );
-    },
+      const configuration = await read(deps, input.instance, input.database);
+      const summary = configuration
+        ? describe(configuration, input.instance, input.database)
+        : `${input.database} is not a log-shipping ${half} on ${input.instance.name}`;
+      return clock.observed(summary, configuration);
+    };
+  return {
+    readLogShippingPrimary: readConfiguration(
+      readPrimaryConfiguration,
+      'primary',
+      (configuration, instance, database) => {
+        const to = configuration.secondaries.map((secondary) => secondary.server).join(', ') || 'no secondary';
+        return `${instance.name} ships ${database} to ${to}`;
+      },
+    ),
+
+    readLogShippingSecondary: readConfiguration(
+      readSecondaryConfiguration,
+      'secondary',
+      (configuration, instance, database) =>
+        `${instance.name} restores ${database} from ${configuration.primaryServer}; last restored ${configuration.lastRestoredFile ?? 'nothing yet'}`,
+    ),
 
     /** Runbook 2 step 2: the primary configuration, its backup job schedule, enabled. */
-    async addLogShippingPrimary(input: {
-      instance: Instance;
-      database: string;
-      settings: PrimarySettings;
-      replace?: boolean;
-    }): Promise<StepResult<PrimaryConfiguration | null, { actions: string[] }>> {
+    async addLogShippingPrimary(
+      input: Configure<PrimarySettings>,
+    ): Promise<StepResult<PrimaryConfiguration | null, { actions: string[] }>> {
       const clock = new StepClock(deps.clock);
       const { before, done } = await ensurePrimary(
         deps,
@@ -282,12 +274,9 @@ export function logShippingActivities(deps: ActivityDependencies) {
     },
 
     /** Runbook 2 step 4: the secondary's copy and restore jobs (NORECOVERY, restore delay as given), scheduled and enabled. */
-    async addLogShippingSecondary(input: {
-      instance: Instance;
-      database: string;
-      settings: SecondarySettings;
-      replace?: boolean;
-    }): Promise<StepResult<SecondaryConfiguration | null, { actions: string[] }>> {
+    async addLogShippingSecondary(
+      input: Configure<SecondarySettings>,
+    ): Promise<StepResult<SecondaryConfiguration | null, { actions: string[] }>> {
       const clock = new StepClock(deps.clock);
       const { instance, database, settings } = input;
       const before = await readSecondaryConfiguration(deps, instance, database);
@@ -307,13 +296,13 @@ export function logShippingActivities(deps: ActivityDependencies) {
       }
       if (!before || done.length > 0) {
         const registered =
-          (
-            await deps.sql.query<{ n: number }>(
+          ((
+            await deps.sql.firstRow<{ n: number }>(
               instance,
               'SELECT COUNT(*) AS n FROM msdb.dbo.log_shipping_secondary WHERE primary_server = @server AND primary_database = @database',
               { server: settings.primaryServer, database: settings.primaryDatabase },
             )
-          ).recordset[0].n > 0;
+          )?.n ?? 0) > 0;
         if (!registered) {
           await deps.sql.execute(instance, addLogShippingSecondaryPrimary(settings), 'change');
           done.push(
@@ -326,24 +315,12 @@ export function logShippingActivities(deps: ActivityDependencies) {
         );
       }
       const current = (await readSecondaryConfiguration(deps, instance, database))!;
-      done.push(
-        ...(await scheduleAndEnable(
-          deps,
-          instance,
-          current.copyJob!,
-          `${settings.copyJobName}_schedule`,
-          settings.copyScheduleSeconds,
-        )),
-      );
-      done.push(
-        ...(await scheduleAndEnable(
-          deps,
-          instance,
-          current.restoreJob!,
-          `${settings.restoreJobName}_schedule`,
-          settings.restoreScheduleSeconds,
-        )),
-      );
+      for (const [job, seconds] of [
+        [current.copyJob!, settings.copyScheduleSeconds],
+        [current.restoreJob!, settings.restoreScheduleSeconds],
+      ] as const) {
+        done.push(...(await scheduleAndEnable(deps, instance, job, seconds)));
+      }
       if (done.length === 0)
         return clock.skipped(`${instance.name} already restores ${database} from ${settings.primaryServer}`, before, {
           actions: done,

@@ -29,25 +29,18 @@ export interface MirroringState {
   failoverLsn: string | null;
 }
 
-interface MirroringRow {
-  state_desc: string;
-  recovery_model_desc: string;
-  mirroring_role_desc: 'PRINCIPAL' | 'MIRROR' | null;
-  mirroring_state_desc: string | null;
-  mirroring_safety_level_desc: 'FULL' | 'OFF' | null;
-  mirroring_partner_instance: string | null;
-  mirroring_role_sequence: number | null;
-  failover_lsn: string | null;
-}
-
 /** Reads one partner; an instance that cannot be reached is a fact to report, not an error. */
 export async function readMirroring(
   deps: ActivityDependencies,
   instance: Instance,
   database: string,
 ): Promise<MirroringState> {
-  const absent = {
-    exists: false,
+  /** What the database's row says; all null when the database does not exist there. */
+  type DatabaseFacts = Omit<
+    MirroringState,
+    'instance' | 'serverName' | 'reachable' | 'unreachableReason' | 'database' | 'exists'
+  >;
+  const absent: DatabaseFacts = {
     state: null,
     recoveryModel: null,
     role: null,
@@ -58,40 +51,30 @@ export async function readMirroring(
     failoverLsn: null,
   };
   try {
-    const serverName = (await deps.sql.query<{ name: string }>(instance, 'SELECT @@SERVERNAME AS name')).recordset[0]
-      .name;
-    const base = { instance: instance.name, serverName, database };
-    const result = await deps.sql.query<MirroringRow>(
+    const serverName =
+      (await deps.sql.firstRow<{ name: string }>(instance, 'SELECT @@SERVERNAME AS name'))?.name ?? null;
+    const base = { instance: instance.name, serverName, database, reachable: true };
+    const row = await deps.sql.firstRow<DatabaseFacts>(
       instance,
-      `SELECT d.state_desc, d.recovery_model_desc, m.mirroring_role_desc, m.mirroring_state_desc, m.mirroring_safety_level_desc,
-              m.mirroring_partner_instance, m.mirroring_role_sequence, CAST(m.mirroring_failover_lsn AS varchar(25)) AS failover_lsn
+      `SELECT d.state_desc AS state, d.recovery_model_desc AS recoveryModel, m.mirroring_role_desc AS role,
+              m.mirroring_state_desc AS mirroringState, m.mirroring_safety_level_desc AS safety,
+              m.mirroring_partner_instance AS partner, m.mirroring_role_sequence AS roleSequence,
+              CAST(m.mirroring_failover_lsn AS varchar(25)) AS failoverLsn
          FROM sys.databases d LEFT JOIN sys.database_mirroring m ON m.database_id = d.database_id
         WHERE d.name = @database`,
       { database },
     );
-    const row = result.recordset[0];
-    if (!row) return { ...base, reachable: true, ...absent };
-    return {
-      ...base,
-      reachable: true,
-      exists: true,
-      state: row.state_desc,
-      recoveryModel: row.recovery_model_desc,
-      role: row.mirroring_role_desc,
-      mirroringState: row.mirroring_state_desc,
-      safety: row.mirroring_safety_level_desc,
-      partner: row.mirroring_partner_instance,
-      roleSequence: row.mirroring_role_sequence,
-      failoverLsn: row.failover_lsn,
-    };
+    return row ? { ...base, exists: true, ...row } : { ...base, exists: false, ...absent };
   } catch (error) {
     if ((error as { type?: string }).type !== 'NotReachable') throw error;
+    const unreachableReason = (error as Error).message;
     return {
       instance: instance.name,
       serverName: null,
       database,
       reachable: false,
-      unreachableReason: (error as Error).message,
+      unreachableReason,
+      exists: false,
       ...absent,
     };
   }
@@ -123,6 +106,12 @@ async function confirmRole(
       { instance: instance.name },
     );
   return state;
+}
+
+/** A partner the step must act on answers, or the step fails as NotReachable (which Temporal retries). */
+function requireReachable(instance: Instance, state: MirroringState): void {
+  if (!state.reachable)
+    throw stepFailure('NotReachable', `${instance.name} cannot be reached: ${state.unreachableReason}`, details(state));
 }
 
 function details(state: MirroringState): FailureDetails {
@@ -223,12 +212,7 @@ export function mirroringActivities(deps: ActivityDependencies) {
         return clock.skipped(`${input.mirror.name} already serves ${input.database} as principal`, found, {
           failoverLsn: mirror.failoverLsn,
         });
-      if (!mirror.reachable)
-        throw stepFailure(
-          'NotReachable',
-          `${input.mirror.name} cannot be reached: ${mirror.unreachableReason}`,
-          details(mirror),
-        );
+      requireReachable(input.mirror, mirror);
       if (mirror.role !== 'MIRROR')
         throw stepFailure(
           'WrongRole',
@@ -260,12 +244,7 @@ export function mirroringActivities(deps: ActivityDependencies) {
     }): Promise<StepResult<MirroringState>> {
       const clock = new StepClock(deps.clock);
       const state = await readMirroring(deps, input.principal, input.database);
-      if (!state.reachable)
-        throw stepFailure(
-          'NotReachable',
-          `${input.principal.name} cannot be reached: ${state.unreachableReason}`,
-          details(state),
-        );
+      requireReachable(input.principal, state);
       if (state.role !== 'PRINCIPAL')
         throw stepFailure(
           'WrongRole',
@@ -302,12 +281,7 @@ export function mirroringActivities(deps: ActivityDependencies) {
         context.heartbeat({ mirroringState: state.mirroringState });
         await context.sleep(input.pollMs ?? 500);
         state = await readMirroring(deps, input.principal, input.database);
-        if (!state.reachable)
-          throw stepFailure(
-            'NotReachable',
-            `${input.principal.name} cannot be reached: ${state.unreachableReason}`,
-            details(state),
-          );
+        requireReachable(input.principal, state);
         if (!state.role)
           throw stepFailure(
             'NotMirrored',
@@ -322,12 +296,7 @@ export function mirroringActivities(deps: ActivityDependencies) {
     async removeMirroring(input: { database: string; instance: Instance }): Promise<StepResult<MirroringState>> {
       const clock = new StepClock(deps.clock);
       const state = await readMirroring(deps, input.instance, input.database);
-      if (!state.reachable)
-        throw stepFailure(
-          'NotReachable',
-          `${input.instance.name} cannot be reached: ${state.unreachableReason}`,
-          details(state),
-        );
+      requireReachable(input.instance, state);
       if (!state.exists)
         throw stepFailure(
           'DatabaseMissing',

@@ -49,18 +49,16 @@ export async function readBackupHeader(
   await heartbeatWhile(
     deps.sql.query(instance, 'RESTORE VERIFYONLY FROM DISK = @file WITH LOADHISTORY', { file }, 'backupRestore'),
   );
-  const row = (
-    await deps.sql.query<Record<string, unknown>>(
-      instance,
-      `SELECT TOP 1 b.type, b.database_name, CAST(b.first_lsn AS varchar(25)) AS first_lsn, CAST(b.last_lsn AS varchar(25)) AS last_lsn,
+  const row = await deps.sql.firstRow<Record<string, unknown>>(
+    instance,
+    `SELECT TOP 1 b.type, b.database_name, CAST(b.first_lsn AS varchar(25)) AS first_lsn, CAST(b.last_lsn AS varchar(25)) AS last_lsn,
               CAST(b.database_backup_lsn AS varchar(25)) AS database_backup_lsn, b.backup_start_date, b.backup_finish_date,
               b.is_force_offline, b.is_copy_only, b.family_guid, b.backup_set_uuid
          FROM msdb.dbo.backupset b JOIN msdb.dbo.backupmediafamily f ON f.media_set_id = b.media_set_id
         WHERE f.physical_device_name = @file
         ORDER BY b.backup_set_id DESC`,
-      { file },
-    )
-  ).recordset[0];
+    { file },
+  );
   if (!row)
     throw stepFailure('BackupFileUnavailable', `${instance.name} verified ${file} but recorded no header for it`, {
       instance: instance.name,
@@ -96,25 +94,21 @@ export async function readRedoPoint(
   instance: Instance,
   database: string,
 ): Promise<RedoPoint> {
-  const row = (
-    await deps.sql.query<{ state_desc: string; redo_lsn: string | null }>(
-      instance,
-      `SELECT d.state_desc, CAST(f.redo_start_lsn AS varchar(25)) AS redo_lsn
+  const row = await deps.sql.firstRow<{ state_desc: string; redo_lsn: string | null }>(
+    instance,
+    `SELECT d.state_desc, CAST(f.redo_start_lsn AS varchar(25)) AS redo_lsn
          FROM sys.databases d LEFT JOIN sys.master_files f ON f.database_id = d.database_id AND f.file_id = 1
         WHERE d.name = @database`,
-      { database },
-    )
-  ).recordset[0];
+    { database },
+  );
   if (!row) return { exists: false, state: null, redoLsn: null, restoredUpTo: null };
-  const last = (
-    await deps.sql.query<{ finished: Date }>(
-      instance,
-      `SELECT TOP 1 b.backup_finish_date AS finished FROM msdb.dbo.restorehistory r
+  const last = await deps.sql.firstRow<{ finished: Date }>(
+    instance,
+    `SELECT TOP 1 b.backup_finish_date AS finished FROM msdb.dbo.restorehistory r
          JOIN msdb.dbo.backupset b ON b.backup_set_id = r.backup_set_id
         WHERE r.destination_database_name = @database ORDER BY r.restore_history_id DESC`,
-      { database },
-    )
-  ).recordset[0];
+    { database },
+  );
   return {
     exists: true,
     state: row.state_desc,
@@ -242,14 +236,14 @@ export function restoreActivities(deps: ActivityDependencies) {
         });
       const before = await readRedoPoint(deps, input.instance, input.database);
       const restored =
-        (
-          await deps.sql.query<{ n: number }>(
+        ((
+          await deps.sql.firstRow<{ n: number }>(
             input.instance,
             `SELECT COUNT(*) AS n FROM msdb.dbo.restorehistory r JOIN msdb.dbo.backupset b ON b.backup_set_id = r.backup_set_id
             WHERE r.destination_database_name = @database AND r.restore_type = 'D' AND b.backup_set_uuid = @set`,
             { database: input.database, set: header.backupSetGuid },
           )
-        ).recordset[0].n > 0;
+        )?.n ?? 0) > 0;
       const expectedState = input.recovery === 'RECOVERY' ? 'ONLINE' : 'RESTORING';
       if (restored && before.state === expectedState) {
         return clock.skipped(
@@ -388,14 +382,18 @@ export function restoreActivities(deps: ActivityDependencies) {
       database: string;
     }): Promise<StepResult<{ sessions: { spid: number; login: string; host: string; program: string }[] }>> {
       const clock = new StepClock(deps.clock);
-      const sessions = (
-        await deps.sql.query<{ session_id: number; login_name: string; host_name: string; program_name: string }>(
-          input.instance,
-          `SELECT s.session_id, s.login_name, s.host_name, s.program_name FROM sys.dm_exec_sessions s
-            WHERE s.database_id = DB_ID(@database) AND s.session_id <> @@SPID AND s.is_user_process = 1`,
-          { database: input.database },
-        )
-      ).recordset.map((row) => ({
+      const rows = await deps.sql.rows<{
+        session_id: number;
+        login_name: string;
+        host_name: string;
+        program_name: string;
+      }>(
+        input.instance,
+        `SELECT s.session_id, s.login_name, s.host_name, s.program_name FROM sys.dm_exec_sessions s
+          WHERE s.database_id = DB_ID(@database) AND s.session_id <> @@SPID AND s.is_user_process = 1`,
+        { database: input.database },
+      );
+      const sessions = rows.map((row) => ({
         spid: row.session_id,
         login: row.login_name,
         host: row.host_name,

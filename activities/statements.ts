@@ -173,16 +173,21 @@ export function addLogShippingPrimaryDatabase(
   };
 }
 
-/** Runbook 2 step 2: the primary's record of its secondary. */
-export function addLogShippingPrimarySecondary(
+/** The primary's record of a secondary: added (runbook 2 step 2), or deleted when log shipping is removed. */
+function primarySecondaryRecord(
+  action: 'add' | 'delete',
   database: string,
-  secondaryServer: string,
-  secondaryDatabase: string,
-): Statement {
+  server: string | Later,
+  secondary: string | Later,
+): PlannedStatement {
   return {
-    text: 'EXEC master.dbo.sp_add_log_shipping_primary_secondary @primary_database = @database, @secondary_server = @server, @secondary_database = @secondary',
-    parameters: { database, server: secondaryServer, secondary: secondaryDatabase },
+    text: `EXEC master.dbo.sp_${action}_log_shipping_primary_secondary @primary_database = @database, @secondary_server = @server, @secondary_database = @secondary`,
+    parameters: { database, server, secondary },
   };
+}
+
+export function addLogShippingPrimarySecondary(database: string, server: string, secondary: string): Statement {
+  return primarySecondaryRecord('add', database, server, secondary) as Statement;
 }
 
 /** Runbook 2 step 4: the secondary's copy and restore jobs. */
@@ -245,13 +250,10 @@ export function deleteLogShippingPrimarySecondary(
 ): PlannedStatement;
 export function deleteLogShippingPrimarySecondary(
   database: string,
-  secondaryServer: string | Later,
-  secondaryDatabase: string | Later,
+  server: string | Later,
+  secondary: string | Later,
 ): PlannedStatement {
-  return {
-    text: 'EXEC master.dbo.sp_delete_log_shipping_primary_secondary @primary_database = @database, @secondary_server = @server, @secondary_database = @secondary',
-    parameters: { database, server: secondaryServer, secondary: secondaryDatabase },
-  };
+  return primarySecondaryRecord('delete', database, server, secondary);
 }
 
 /** Also deletes the backup job. */

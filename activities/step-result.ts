@@ -14,39 +14,31 @@ export interface StepResult<Found = unknown, Figures extends object = Record<str
   finishedAt: string;
 }
 
+/** How an activity ends: the summary, what it found and, when the report needs them, its figures. */
+type Ending = <F, G extends object = Record<string, never>>(summary: string, found: F, figures?: G) => StepResult<F, G>;
+
 /** Started when an activity starts, so the result carries its own times. */
 export class StepClock {
   private readonly startedAt: string;
+  /** It changed something. */
+  readonly acted = this.ending('acted');
+  /** It found the estate already as asked. */
+  readonly skipped = this.ending('skipped');
+  /** It only read. */
+  readonly observed = this.ending('observed');
 
   constructor(private readonly clock: () => Date) {
     this.startedAt = clock().toISOString();
   }
 
-  private finish<F, G extends object>(outcome: Outcome, summary: string, found: F, figures: G): StepResult<F, G> {
-    return { outcome, summary, found, figures, startedAt: this.startedAt, finishedAt: this.clock().toISOString() };
-  }
-
-  acted<F, G extends object = Record<string, never>>(
-    summary: string,
-    found: F,
-    figures: G = {} as G,
-  ): StepResult<F, G> {
-    return this.finish('acted', summary, found, figures);
-  }
-
-  skipped<F, G extends object = Record<string, never>>(
-    summary: string,
-    found: F,
-    figures: G = {} as G,
-  ): StepResult<F, G> {
-    return this.finish('skipped', summary, found, figures);
-  }
-
-  observed<F, G extends object = Record<string, never>>(
-    summary: string,
-    found: F,
-    figures: G = {} as G,
-  ): StepResult<F, G> {
-    return this.finish('observed', summary, found, figures);
+  private ending(outcome: Outcome): Ending {
+    return (summary, found, figures) => ({
+      outcome,
+      summary,
+      found,
+      figures: figures ?? ({} as NonNullable<typeof figures>),
+      startedAt: this.startedAt,
+      finishedAt: this.clock().toISOString(),
+    });
   }
 }

@@ -41,6 +41,29 @@ export function requiredInstance(
   return instanceFor(topology, kind, role)!;
 }
 
+/** One database of the estate (mgc or mgccomp): its name on SQL Server and the instance of each role. */
+export interface EstateDatabase {
+  kind: DatabaseKind;
+  name: string;
+  primary: Instance;
+  mirror: Instance;
+  backup: Instance;
+  /** Only when the topology names one. */
+  backupMirror?: Instance;
+}
+
+export function databaseOf(topology: Topology, kind: DatabaseKind): EstateDatabase {
+  const backupMirror = instanceFor(topology, kind, 'backupMirror');
+  return {
+    kind,
+    name: databaseNameOf(topology, kind),
+    primary: requiredInstance(topology, kind, 'primary'),
+    mirror: requiredInstance(topology, kind, 'mirror'),
+    backup: requiredInstance(topology, kind, 'backup'),
+    ...(backupMirror ? { backupMirror } : {}),
+  };
+}
+
 export function poolTargetOf(topology: Topology): PoolTarget {
   return {
     poolControl: topology.poolControl,

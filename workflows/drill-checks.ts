@@ -5,7 +5,8 @@
 import type { DrillCheck } from '../contracts/drill-report';
 import type { DrillOptions } from '../contracts/runbooks';
 import { formatDuration } from '../topology/durations';
-import type { Runbook } from './runbook';
+import type { ActivityName, ActivityResult } from './activity-kinds';
+import type { ActSpec, Runbook } from './runbook';
 
 export type Rb = Runbook<DrillOptions>;
 
@@ -21,14 +22,13 @@ export function objectiveCheck(name: string, title: string, value: number | null
 }
 
 /** Reads that must answer for a check to pass: a failure is the check's observation. */
-
-export async function observe<T>(
+export async function observe<K extends ActivityName>(
   rb: Rb,
-  spec: Parameters<Rb['act']>[0],
+  spec: ActSpec<K>,
   onFailure: (message: string) => void,
-): Promise<T | null> {
+): Promise<ActivityResult<K>['found'] | null> {
   const outcome = await rb.act({ ...spec, expect: 'any' });
-  if (outcome.kind === 'done') return outcome.result.found as T;
+  if (outcome.kind === 'done') return outcome.result.found;
   onFailure(outcome.kind === 'failed' ? outcome.failure.message : outcome.kind);
   return null;
 }

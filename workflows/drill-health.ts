@@ -12,6 +12,13 @@ import { durationMs, formatDuration } from '../topology/durations';
 import type { DatabaseKind, Instance } from '../topology/schema';
 import { observe, type Rb } from './drill-checks';
 import { describePartner } from './gate-evidence';
+import {
+  listBackups,
+  readAgent,
+  readDatabase,
+  readPrimaryConfiguration,
+  readSecondaryConfiguration,
+} from './step-specs';
 
 export interface HealthFacts {
   partners: Partial<Record<DatabaseKind, { primary: MirroringState | null; mirror: MirroringState | null }>>;
@@ -49,15 +56,9 @@ export async function health(rb: Rb, checks: DrillCheck[]): Promise<HealthFacts>
     const expected = 'the principal ONLINE, SYNCHRONIZED, safety FULL';
     const read = (role: 'primary' | 'mirror') => {
       const instance = requiredInstance(topology, kind, role);
-      return observe<MirroringState>(
+      return observe(
         rb,
-        {
-          name: 'read-mirroring',
-          title: `Read ${name} on ${instance.name}`,
-          target: instance.name,
-          activity: 'readMirroringState',
-          input: { instance, database: name },
-        },
+        readDatabase('read-mirroring', instance, name),
         unread(`mirroring:${name}:${role}`, `${title} (${instance.name})`, expected),
       );
     };
@@ -88,58 +89,34 @@ export async function health(rb: Rb, checks: DrillCheck[]): Promise<HealthFacts>
   const ls = topology.logShipping;
   const shipping = facts.principal?.instance ?? requiredInstance(topology, 'mgc', 'primary');
   const backup = requiredInstance(topology, 'mgc', 'backup');
-  facts.lsPrimary = await observe<PrimaryConfiguration | null>(
+  facts.lsPrimary = await observe(
     rb,
-    {
-      name: 'read-log-shipping-primary',
-      title: `Read log shipping on ${shipping.name}`,
-      target: shipping.name,
-      activity: 'readLogShippingPrimary',
-      input: { instance: shipping, database },
-    },
+    readPrimaryConfiguration('read-log-shipping-primary', shipping, database),
     unread('log-shipping:backup', 'Log-shipping backup', `a log backup within ${ls.backupAlertAfter}`),
   );
-  facts.lsSecondary = await observe<SecondaryConfiguration | null>(
+  facts.lsSecondary = await observe(
     rb,
-    {
-      name: 'read-log-shipping-secondary',
-      title: `Read log shipping on ${backup.name}`,
-      target: backup.name,
-      activity: 'readLogShippingSecondary',
-      input: { instance: backup, database },
-    },
+    readSecondaryConfiguration('read-log-shipping-secondary', backup, database),
     unread('log-shipping:restore', 'Log-shipping copy and restore', `within ${ls.restoreAlertAfter}`),
   );
-  const within = (name: string, title: string, at: string | null | undefined, limit: string, missing: string | null) =>
+  // Each stage of log shipping happened within its threshold; without a configuration, the check says so.
+  const notPrimary = facts.lsPrimary ? null : `${database} is not a log-shipping primary on ${shipping.name}`;
+  const notSecondary = facts.lsSecondary ? null : `${database} is not a log-shipping secondary on ${backup.name}`;
+  const stages: [string, Instance, string | null | undefined, string, string | null][] = [
+    ['backup', shipping, facts.lsPrimary?.lastBackupDate, ls.backupAlertAfter, notPrimary],
+    ['copy', backup, facts.lsSecondary?.lastCopiedDate, ls.restoreAlertAfter, notSecondary],
+    ['restore', backup, facts.lsSecondary?.lastRestoredDate, ls.restoreAlertAfter, notSecondary],
+  ];
+  for (const [stage, instance, at, limit, missing] of stages) {
     checks.push({
-      name,
+      name: `log-shipping:${stage}`,
       group: 'health',
-      title,
+      title: `Log-shipping ${stage} on ${instance.name}`,
       passed: missing === null && Boolean(at) && Date.now() - Date.parse(at!) <= durationMs(limit),
       observed: missing ?? `last ${ago(at)}`,
       expected: `within ${limit}`,
     });
-  within(
-    'log-shipping:backup',
-    `Log-shipping backup on ${shipping.name}`,
-    facts.lsPrimary?.lastBackupDate,
-    ls.backupAlertAfter,
-    facts.lsPrimary ? null : `${database} is not a log-shipping primary on ${shipping.name}`,
-  );
-  within(
-    'log-shipping:copy',
-    `Log-shipping copy on ${backup.name}`,
-    facts.lsSecondary?.lastCopiedDate,
-    ls.restoreAlertAfter,
-    facts.lsSecondary ? null : `${database} is not a log-shipping secondary on ${backup.name}`,
-  );
-  within(
-    'log-shipping:restore',
-    `Log-shipping restore on ${backup.name}`,
-    facts.lsSecondary?.lastRestoredDate,
-    ls.restoreAlertAfter,
-    facts.lsSecondary ? null : `${database} is not a log-shipping secondary on ${backup.name}`,
-  );
+  }
 
   // Agent jobs enabled and last outcome success; the Agent itself running.
   const jobs: [Instance, JobInfo | null | undefined, string][] = [
@@ -161,15 +138,9 @@ export async function health(rb: Rb, checks: DrillCheck[]): Promise<HealthFacts>
     });
   }
   for (const instance of [shipping, backup]) {
-    const agent = await observe<{ running: boolean; status: string | null }>(
+    const agent = await observe(
       rb,
-      {
-        name: 'read-agent',
-        title: `Check SQL Server Agent on ${instance.name}`,
-        target: instance.name,
-        activity: 'readAgentStatus',
-        input: { instance },
-      },
+      readAgent(instance),
       unread(`agent:${instance.name}`, `SQL Server Agent on ${instance.name}`, 'Running'),
     );
     if (agent)
@@ -188,15 +159,9 @@ export async function health(rb: Rb, checks: DrillCheck[]): Promise<HealthFacts>
     ['share', topology.backupShare],
     ['copy-folder', topology.copyFolder],
   ] as const) {
-    const files = await observe<unknown[]>(
+    const files = await observe(
       rb,
-      {
-        name: `list-${name}`,
-        title: `List ${folder.workerPath}`,
-        target: folder.sqlPath,
-        activity: 'listBackupFiles',
-        input: { folder, database },
-      },
+      listBackups(`list-${name}`, folder, database),
       unread(name, `${name === 'share' ? 'Backup share' : 'Copy folder'} reachable`, 'readable by the worker'),
     );
     if (files)
@@ -209,7 +174,7 @@ export async function health(rb: Rb, checks: DrillCheck[]): Promise<HealthFacts>
         expected: 'readable by the worker',
       });
   }
-  facts.evidence = await observe<EstateEvidence>(
+  facts.evidence = await observe(
     rb,
     {
       name: 'gather-evidence',

@@ -8,6 +8,7 @@ import type { DrillFindings } from '../contracts/drill-report';
 import { databaseNameOf, requiredInstance } from '../contracts/estate';
 import { scratchDatabaseName, type FailbackOptions, type FailoverOptions } from '../contracts/runbooks';
 import { formatDuration } from '../topology/durations';
+import { listBackups } from './step-specs';
 import { objectiveCheck, observe, type Rb } from './drill-checks';
 import { failback } from './failback';
 import { failover } from './failover';
@@ -34,7 +35,7 @@ export async function restoreRehearsal(rb: Rb, findings: DrillFindings): Promise
     });
   };
 
-  const full = await observe<{ file: string; backupFinish: string } | null>(
+  const full = await observe(
     rb,
     {
       name: 'find-full-backup',
@@ -55,7 +56,7 @@ export async function restoreRehearsal(rb: Rb, findings: DrillFindings): Promise
   }
   let started: number | null = null;
   try {
-    const files = await observe<{ logicalName: string; physicalName: string }[]>(
+    const files = await observe(
       rb,
       {
         name: 'read-file-list',
@@ -68,23 +69,13 @@ export async function restoreRehearsal(rb: Rb, findings: DrillFindings): Promise
     );
     const logFiles: string[] = [];
     for (const folder of [topology.backupShare, topology.copyFolder]) {
-      const listed = await observe<{ name: string; sqlPath: string }[]>(
-        rb,
-        {
-          name: 'list-logs',
-          title: `List the log backups in ${folder.workerPath}`,
-          target: folder.sqlPath,
-          activity: 'listBackupFiles',
-          input: { folder, database },
-        },
-        failedWith('listing log backups'),
-      );
+      const listed = await observe(rb, listBackups('list-logs', folder, database), failedWith('listing log backups'));
       for (const file of listed ?? [])
         if (!logFiles.some((known) => known.endsWith(file.name))) logFiles.push(file.sqlPath);
     }
     const headers =
       files &&
-      (await observe<{ type: string; file: string; firstLsn: string; lastLsn: string; backupFinish: string }[]>(
+      (await observe(
         rb,
         {
           name: 'read-log-headers',
@@ -105,7 +96,6 @@ export async function restoreRehearsal(rb: Rb, findings: DrillFindings): Promise
     const restored = await rb.act({
       name: 'restore-scratch',
       title: `Restore ${full.file} as ${scratch} on ${backup.name} (MOVE, NORECOVERY)`,
-      target: backup.name,
       activity: 'restoreFullDatabase',
       input: { instance: backup, database: scratch, file: full.file, move, replace: false, recovery: 'NORECOVERY' },
       expect: 'any',
@@ -114,7 +104,6 @@ export async function restoreRehearsal(rb: Rb, findings: DrillFindings): Promise
     const applied = await rb.act({
       name: 'apply-scratch-logs',
       title: `Apply the log backups after it to ${scratch}`,
-      target: backup.name,
       activity: 'applyPendingLogs',
       input: { instance: backup, database: scratch, logs },
       expect: 'any',
@@ -123,7 +112,6 @@ export async function restoreRehearsal(rb: Rb, findings: DrillFindings): Promise
     const recovered = await rb.act({
       name: 'recover-scratch',
       title: `RESTORE DATABASE ${scratch} WITH RECOVERY`,
-      target: backup.name,
       activity: 'recoverDatabase',
       input: { instance: backup, database: scratch },
       expect: 'any',
@@ -132,7 +120,6 @@ export async function restoreRehearsal(rb: Rb, findings: DrillFindings): Promise
     const counted = await rb.act({
       name: 'count-rows',
       title: `Count the rows of ${scratch}.dbo.${topology.drills.rowCheckTable}`,
-      target: backup.name,
       activity: 'countRows',
       input: { instance: backup, database: scratch, table: topology.drills.rowCheckTable },
       expect: 'any',
@@ -157,7 +144,6 @@ export async function restoreRehearsal(rb: Rb, findings: DrillFindings): Promise
       const dropped = await rb.act({
         name: 'drop-scratch',
         title: `Drop the scratch database ${scratch}`,
-        target: backup.name,
         activity: 'dropScratchDatabase',
         input: { instance: backup, database: scratch },
         expect: 'any',
@@ -184,61 +170,54 @@ export async function restoreRehearsal(rb: Rb, findings: DrillFindings): Promise
 
 /** On a rehearsal estate: a planned failover to DC2 and the failback, end to end, their gates answered for the drill. */
 export async function rehearseFailoverAndFailback(rb: Rb, findings: DrillFindings): Promise<void> {
-  rb.setPhase('rehearsing-failover');
-  const approver = rb.topology.drills.approver;
-  const over = await rb.child<FailoverOptions>({
+  const rehearsalApprover = rb.topology.drills.approver;
+  /** Runs one runbook as a child and records its check: passed when it succeeded. */
+  const rehearse = async (check: string, spec: Omit<Parameters<Rb['child']>[0], 'rehearsalApprover'>) => {
+    rb.setPhase(`rehearsing-${spec.runbook}`);
+    const outcome = await rb.child({ ...spec, rehearsalApprover });
+    const figures = outcome.kind === 'done' ? outcome.result.figures : null;
+    findings.checks.push({
+      name: `rehearsal:${spec.runbook}`,
+      group: 'rehearsal',
+      title: check,
+      passed: outcome.kind === 'done',
+      observed: outcome.kind === 'failed' ? outcome.failure.message : `${figures?.workflowId} ${figures?.outcome}`,
+      expected: 'succeeded',
+    });
+    return figures;
+  };
+  const over = await rehearse('Rehearsal failover to DC2', {
     name: 'rehearse-failover',
     title: 'Rehearse the failover to DC2 (planned, on the rehearsal estate)',
     runbook: 'failover',
     workflow: failover,
-    options: { mode: 'planned' },
-    rehearsalApprover: approver,
+    options: { mode: 'planned' } satisfies FailoverOptions,
   });
-  const measure = (outcome: typeof over) => (outcome.kind === 'done' ? outcome.result.figures : null);
-  const overFigures = measure(over);
-  findings.checks.push({
-    name: 'rehearsal:failover',
-    group: 'rehearsal',
-    title: 'Rehearsal failover to DC2',
-    passed: over.kind === 'done',
-    observed: over.kind === 'failed' ? over.failure.message : `${overFigures?.workflowId} ${overFigures?.outcome}`,
-    expected: 'succeeded',
-  });
-  if (over.kind !== 'done') return;
-  rb.setPhase('rehearsing-failback');
-  const back = await rb.child<FailbackOptions>({
+  if (!over) return;
+  const back = await rehearse('Rehearsal failback to DC1', {
     name: 'rehearse-failback',
     title: 'Rehearse the failback to DC1',
     runbook: 'failback',
     workflow: failback,
-    options: {},
-    rehearsalApprover: approver,
-  });
-  const backFigures = measure(back);
-  findings.checks.push({
-    name: 'rehearsal:failback',
-    group: 'rehearsal',
-    title: 'Rehearsal failback to DC1',
-    passed: back.kind === 'done',
-    observed: back.kind === 'failed' ? back.failure.message : `${backFigures?.workflowId} ${backFigures?.outcome}`,
-    expected: 'succeeded',
+    options: {} satisfies FailbackOptions,
   });
   findings.figures.rehearsal = {
     failover: {
-      workflowId: overFigures!.workflowId,
-      rtoSeconds: overFigures!.measures.rto?.seconds ?? null,
-      rpoSeconds: overFigures!.measures.rpo?.seconds ?? null,
+      workflowId: over.workflowId,
+      rtoSeconds: over.measures.rto?.seconds ?? null,
+      rpoSeconds: over.measures.rpo?.seconds ?? null,
     },
     failback: {
-      workflowId: backFigures?.workflowId ?? '',
-      interruptionSeconds: backFigures?.measures.serviceInterruption?.seconds ?? null,
+      workflowId: back?.workflowId ?? '',
+      interruptionSeconds: back?.measures.serviceInterruption?.seconds ?? null,
     },
   };
+  const { rtoSeconds } = findings.figures.rehearsal.failover;
   findings.checks.push(
     objectiveCheck(
       'objective:rehearsal-rto',
       'Rehearsal failover RTO',
-      findings.figures.rehearsal.failover.rtoSeconds,
+      rtoSeconds,
       findings.figures.rtoObjectiveSeconds,
     ),
   );

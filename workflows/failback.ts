@@ -9,11 +9,19 @@
 import type { MirroringState } from '../activities/mirroring';
 import type { DatabaseKind, Instance } from '../topology/schema';
 import { makeEvidence } from './gate-rules';
-import { databaseNameOf, instanceFor, poolTargetOf, requiredInstance, sameServers } from '../contracts/estate';
+import {
+  databaseNameOf,
+  databaseOf,
+  instanceFor,
+  poolTargetOf,
+  requiredInstance,
+  sameServers,
+} from '../contracts/estate';
 import { fullBackupName } from '../contracts/log-shipping';
 import { describePartner, mirroringEvidence } from './gate-evidence';
 import { serviceInterruption } from './measures';
 import type { RunbookReport } from '../contracts/run-record';
+import { endSessions, readDatabase, readPool, removeMirroring, setActiveServers, setPoolState } from './step-specs';
 import { Runbook } from './runbook';
 import type {
   RunbookInput,
@@ -33,34 +41,15 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
   const rb = new Runbook<FailbackOptions>('failback', input);
   return rb.execute(async () => {
     const { topology } = rb;
-    const database = databaseNameOf(topology, 'mgc');
-    const primary = requiredInstance(topology, 'mgc', 'primary');
-    const mirror = requiredInstance(topology, 'mgc', 'mirror');
-    const backup = requiredInstance(topology, 'mgc', 'backup');
+    const { name: database, primary, mirror, backup } = databaseOf(topology, 'mgc');
     const pool = poolTargetOf(topology);
     const kinds = (['mgc', 'mgccomp'] as const).filter((kind) => topology.databases[kind]);
     const state = async (instance: Instance, name: string, kind = 'read-state') =>
-      (
-        await rb.read({
-          name: kind,
-          title: `Read ${name} on ${instance.name}`,
-          target: instance.name,
-          activity: 'readMirroringState',
-          input: { instance, database: name },
-        })
-      ).found;
+      (await rb.read(readDatabase(kind, instance, name))).found;
 
     // Step 1: preflight — the pool runs on the backup, the primary answers again.
     const readEstate = async () => ({
-      pool: (
-        await rb.read({
-          name: 'read-pool',
-          title: 'Read the pool state',
-          target: pool.fqdn,
-          activity: 'readPoolState',
-          input: { pool },
-        })
-      ).found,
+      pool: (await rb.read(readPool('read-pool', pool))).found,
       backup: await state(backup, database),
       primary: await state(primary, database),
     });
@@ -138,13 +127,7 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
 
     // Step 3: nothing may connect to mgc / mgccomp from here on.
     rb.setPhase('stopping-service');
-    await rb.act({
-      name: 'clear-active-servers',
-      title: 'Stop Persistent Chat: Set-CsPersistentChatActiveServer -ActiveServers $Null',
-      target: pool.fqdn,
-      activity: 'setActiveServers',
-      input: { pool, servers: [] },
-    });
+    await rb.act(setActiveServers('clear-active-servers', 'Stop Persistent Chat: clear the active servers', pool, []));
     const interruptedAt = rb.now();
 
     // Step 4: mirroring off on the backup side, for mgc and mgccomp.
@@ -154,13 +137,7 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
       const onBackup = instanceFor(topology, kind, 'backup')!;
       const current = kind === 'mgc' ? before.backup : await state(onBackup, name);
       if (current.exists && current.role) {
-        await rb.act({
-          name: 'remove-backup-mirroring',
-          title: `Remove mirroring of ${name} on ${onBackup.name}`,
-          target: onBackup.name,
-          activity: 'removeMirroring',
-          input: { database: name, instance: onBackup },
-        });
+        await rb.act(removeMirroring('remove-backup-mirroring', onBackup, name));
       }
     }
 
@@ -170,35 +147,21 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
     const full = await rb.act({
       name: 'full-backup',
       title: `Full backup of ${database} on ${backup.name} (WITH INIT, CHECKSUM)`,
-      target: backup.name,
       activity: 'backupFullDatabase',
       input: { instance: backup, database, folder: topology.backupShare, fileName },
     });
 
     // Step 6: restore it over the primary's copy, ready to use.
     if (before.primary.role) {
-      await rb.act({
-        name: 'remove-stale-mirroring',
-        title: `Remove the old mirroring session of ${database} on ${primary.name}`,
-        target: primary.name,
-        activity: 'removeMirroring',
-        input: { database, instance: primary },
-      });
+      await rb.act(removeMirroring('remove-stale-mirroring', primary, database));
     }
     const file = full.kind === 'done' ? full.result.figures.file : `${topology.backupShare.sqlPath}/${fileName}`;
     if (before.primary.state === 'ONLINE') {
-      await rb.act({
-        name: 'end-primary-sessions',
-        title: `End every session using ${database} on ${primary.name} (RESTORE needs it to itself)`,
-        target: primary.name,
-        activity: 'endSessions',
-        input: { instance: primary, database },
-      });
+      await rb.act(endSessions('end-primary-sessions', primary, database));
     }
     await rb.act({
       name: 'restore-primary',
       title: `Restore ${database} on ${primary.name} WITH REPLACE, RECOVERY`,
-      target: primary.name,
       activity: 'restoreFullDatabase',
       input: { instance: primary, database, file, move: [], replace: true, recovery: 'RECOVERY' },
     });
@@ -213,13 +176,7 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
     // Step 8, first half: the pool uses the primary databases again (with no active server, nothing connects yet;
     // Install-CsMirrorDatabase below acts on the databases the pool uses).
     rb.setPhase('restoring-service');
-    await rb.act({
-      name: 'pool-normal',
-      title: 'Set-CsPersistentChatState -PoolState Normal',
-      target: pool.fqdn,
-      activity: 'setPoolState',
-      input: { pool, state: 'Normal' },
-    });
+    await rb.act(setPoolState('pool-normal', pool, 'Normal'));
 
     // Step 9a [beyond]: mirroring primary → mirror again, before log shipping (see above).
     if (mirroring) {
@@ -258,13 +215,7 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
 
     // Step 8, second half: DC1's servers serve again.
     rb.setPhase('restoring-service');
-    await rb.act({
-      name: 'activate-dc1',
-      title: 'Set-CsPersistentChatActiveServer to the DC1 servers',
-      target: pool.fqdn,
-      activity: 'setActiveServers',
-      input: { pool, servers: topology.pool.servers.dc1 },
-    });
+    await rb.act(setActiveServers('activate-dc1', 'Activate the DC1 servers', pool, topology.pool.servers.dc1));
     const restoredAt = rb.now();
     rb.record.measures.serviceInterruption = serviceInterruption(interruptedAt, restoredAt);
 
@@ -302,15 +253,7 @@ async function restoreMirrorLogShipping(
     'approve-failback-mirror-log-shipping',
     `Configure log shipping on ${mirror.name} again (runbook 3: two mirroring switches)?`,
     async () => {
-      const partner: MirroringState = (
-        await rb.read({
-          name: 'read-primary',
-          title: `Read ${database} on ${primary.name}`,
-          target: primary.name,
-          activity: 'readMirroringState',
-          input: { instance: primary, database },
-        })
-      ).found;
+      const partner: MirroringState = (await rb.read(readDatabase('read-primary', primary, database))).found;
       return makeEvidence(rb.now(), [describePartner(partner)], { role: partner.role, state: partner.state });
     },
     { optional: true },
@@ -324,7 +267,6 @@ async function restoreMirrorLogShipping(
   await rb.act({
     name: 'clean-mirror-log-shipping',
     title: `Remove the log-shipping primary configuration left on ${mirror.name} from before the disaster`,
-    target: mirror.name,
     activity: 'removeLogShippingPrimary',
     input: { instance: mirror, database },
     skippable: 'runbook 3 then keeps the old configuration if it matches',

@@ -7,11 +7,12 @@
 import type { EstateEvidence } from '../activities/evidence';
 import type { MirroringState } from '../activities/mirroring';
 import { formatDuration } from '../topology/durations';
-import { databaseNameOf, instanceFor, poolTargetOf, requiredInstance, sameServers } from '../contracts/estate';
+import { databaseNameOf, databaseOf, poolTargetOf, requiredInstance, sameServers } from '../contracts/estate';
 import { tailLogBackupName } from '../contracts/log-shipping';
 import { dataLossEvidence, failoverEvidence, onlinePrincipals } from './gate-evidence';
 import { recoveryPoint, recoveryTime, serviceInterruption } from './measures';
 import type { RunbookReport } from '../contracts/run-record';
+import { endSessions, readDatabase, readPool, removeMirroring, setActiveServers, setPoolState } from './step-specs';
 import { Runbook } from './runbook';
 import type { RunbookInput, FailoverOptions } from '../contracts/runbooks';
 
@@ -25,9 +26,7 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
   return rb.execute(async () => {
     const { topology } = rb;
     const mode = rb.options.mode ?? 'disaster';
-    const database = databaseNameOf(topology, 'mgc');
-    const backup = requiredInstance(topology, 'mgc', 'backup');
-    const backupMirror = instanceFor(topology, 'mgc', 'backupMirror');
+    const { name: database, backup, backupMirror } = databaseOf(topology, 'mgc');
     const pool = poolTargetOf(topology);
     const declaredAt = rb.record.startedAt;
 
@@ -111,26 +110,16 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
       // Step 4 (planned): stop the service, fence DC1 with a tail-log backup (it stays RESTORING), ship it.
       if (mode === 'planned') {
         rb.setPhase('fencing-dc1');
-        await rb.act({
-          name: 'clear-active-servers',
-          title: 'Stop Persistent Chat: clear the active servers',
-          target: pool.fqdn,
-          activity: 'setActiveServers',
-          input: { pool, servers: [] },
-        });
+        await rb.act(
+          setActiveServers('clear-active-servers', 'Stop Persistent Chat: clear the active servers', pool, []),
+        );
         interruptedAt = rb.now();
         const principalRole = principals[0] === evidence.partners.primary?.instance ? 'primary' : 'mirror';
         const principal = requiredInstance(topology, 'mgc', principalRole);
         const state = evidence.partners[principalRole] as MirroringState;
         if (state.role) {
           // A tail-log backup WITH NORECOVERY is refused on a mirrored database (1468).
-          await rb.act({
-            name: 'remove-dc1-mirroring',
-            title: `Remove mirroring of ${database} on ${principal.name} before the tail-log backup`,
-            target: principal.name,
-            activity: 'removeMirroring',
-            input: { database, instance: principal },
-          });
+          await rb.act(removeMirroring('remove-dc1-mirroring', principal, database));
         }
         await rb.act({
           name: 'tail-log-backup',
@@ -151,7 +140,6 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
       await rb.act({
         name: 'remove-log-shipping',
         title: `Remove log shipping of ${database} on ${backup.name}`,
-        target: backup.name,
         activity: 'removeLogShippingSecondary',
         input: { instance: backup, database, waitSeconds: rb.options.jobWaitSeconds ?? 600 },
       });
@@ -174,7 +162,6 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
       const applied = await rb.act({
         name: 'apply-logs',
         title: `Apply ${evidence.pending.length} log backup(s) to ${database} on ${backup.name} WITH NORECOVERY`,
-        target: backup.name,
         activity: 'applyPendingLogs',
         input: { instance: backup, database, logs: evidence.pending },
         expect: ['LogChainBroken'],
@@ -200,17 +187,10 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
 
       // Step 8: exclusive access, then recovery.
       rb.setPhase('recovering');
-      await rb.act({
-        name: 'end-sessions',
-        title: `End every session using ${database} on ${backup.name}`,
-        target: backup.name,
-        activity: 'endSessions',
-        input: { instance: backup, database },
-      });
+      await rb.act(endSessions('end-sessions', backup, database));
       await rb.act({
         name: 'recover',
         title: `RESTORE DATABASE ${database} WITH RECOVERY on ${backup.name}`,
-        target: backup.name,
         activity: 'recoverDatabase',
         input: { instance: backup, database },
       });
@@ -218,13 +198,7 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
 
     // Steps 9-11: the pool uses the backup database, mirrored to backupMirror, served by DC2's servers.
     rb.setPhase('switching-pool');
-    await rb.act({
-      name: 'pool-failed-over',
-      title: `Set-CsPersistentChatState -PoolState FailedOver`,
-      target: pool.fqdn,
-      activity: 'setPoolState',
-      input: { pool, state: 'FailedOver' },
-    });
+    await rb.act(setPoolState('pool-failed-over', pool, 'FailedOver'));
     if (backupMirror) {
       await rb.act({
         name: 'install-mirror',
@@ -242,13 +216,7 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
         skippable: `the pool runs on ${backup.name} without a mirror until Install-CsMirrorDatabase is run again`,
       });
     }
-    await rb.act({
-      name: 'activate-dc2',
-      title: `Set-CsPersistentChatActiveServer to the DC2 servers`,
-      target: pool.fqdn,
-      activity: 'setActiveServers',
-      input: { pool, servers: topology.pool.servers.dc2 },
-    });
+    await rb.act(setActiveServers('activate-dc2', 'Activate the DC2 servers', pool, topology.pool.servers.dc2));
     const restoredAt = rb.now();
 
     // Step 12: Microsoft does not fail mgccomp over.
@@ -261,28 +229,12 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
     // Step 13: verify, measure.
     rb.setPhase('verifying');
     if (rb.dryRun) return;
-    const poolNow = (
-      await rb.read({
-        name: 'verify-pool',
-        title: 'Read the pool state',
-        target: pool.fqdn,
-        activity: 'readPoolState',
-        input: { pool },
-      })
-    ).found;
+    const poolNow = (await rb.read(readPool('verify-pool', pool))).found;
     rb.require(
       poolNow.poolState === 'FailedOver' && sameServers(poolNow.activeServers, topology.pool.servers.dc2),
       `the pool is ${poolNow.poolState} with ${poolNow.activeServers.join(', ') || 'no'} active servers after the failover`,
     );
-    const served = (
-      await rb.read({
-        name: 'verify-database',
-        title: `Read ${database} on ${backup.name}`,
-        target: backup.name,
-        activity: 'readMirroringState',
-        input: { instance: backup, database },
-      })
-    ).found;
+    const served = (await rb.read(readDatabase('verify-database', backup, database))).found;
     rb.require(served.state === 'ONLINE', `${database} on ${backup.name} is ${served.state} after the failover`);
     rb.record.measures.rto = recoveryTime(topology, declaredAt, restoredAt);
     rb.record.measures.rpo = recoveryPoint(topology, recoveredAt, latest(newestLogBackup, recoveredAt), logsNotApplied);

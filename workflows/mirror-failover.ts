@@ -7,6 +7,7 @@ import type { MirroringState } from '../activities/mirroring';
 import { databaseNameOf, requiredInstance } from '../contracts/estate';
 import { describePartner, mirroringEvidence } from './gate-evidence';
 import type { RunbookReport } from '../contracts/run-record';
+import { readDatabase } from './step-specs';
 import { Runbook } from './runbook';
 import type { RunbookInput, MirrorFailoverOptions } from '../contracts/runbooks';
 
@@ -23,16 +24,14 @@ export async function mirrorFailover(input: RunbookInput<MirrorFailoverOptions>)
     const read = async () => {
       const states: MirroringState[] = [];
       for (const instance of [target, partner]) {
-        const state = await rb.read({
-          name: 'read-mirroring-state',
-          title: `Read the mirroring state of ${database} on ${instance.name}`,
-          target: instance.name,
-          activity: 'readMirroringState',
-          input: { instance, database },
-        });
+        const state = await rb.read(readDatabase('read-mirroring-state', instance, database));
         states.push(state.found);
       }
       return { target: states[0], partner: states[1] };
+    };
+    const evidence = async () => {
+      const now = await read();
+      return mirroringEvidence(rb.now(), now.target, now.partner);
     };
     const before = await read();
 
@@ -74,14 +73,8 @@ export async function mirrorFailover(input: RunbookInput<MirrorFailoverOptions>)
           input: { database, principal: partner, timeoutSeconds: rb.options.synchronizeTimeoutSeconds ?? 300 },
         });
       }
-      await rb.approval(
-        'approve-mirror-failover',
-        `Fail ${database} over from ${partner.name} to ${target.name} (planned, no data loss)?`,
-        async () => {
-          const now = await read();
-          return mirroringEvidence(rb.now(), now.target, now.partner);
-        },
-      );
+      const question = `Fail ${database} over from ${partner.name} to ${target.name} (planned, no data loss)?`;
+      await rb.approval('approve-mirror-failover', question, evidence);
       rb.setPhase('failing-over');
       await rb.act({
         name: 'planned-failover',
@@ -92,14 +85,8 @@ export async function mirrorFailover(input: RunbookInput<MirrorFailoverOptions>)
       });
     } else {
       // Step 4: the principal is gone; forcing service on the mirror may lose what it had not received.
-      await rb.approval(
-        'accept-data-loss',
-        `${partner.name} cannot be reached. Force service of ${database} on ${target.name}, accepting the loss of what it had not received?`,
-        async () => {
-          const now = await read();
-          return mirroringEvidence(rb.now(), now.target, now.partner);
-        },
-      );
+      const question = `${partner.name} cannot be reached. Force service of ${database} on ${target.name}, accepting the loss of what it had not received?`;
+      await rb.approval('accept-data-loss', question, evidence);
       rb.setPhase('forcing-service');
       await rb.act({
         name: 'force-service',

@@ -39,7 +39,7 @@ export interface ActSpec<K extends ActivityName> {
   name: string;
   /** What an operator reads: "Apply pending log backups on dc2-sql-a". */
   title: string;
-  /** The instance, folder or pool the step acts on. */
+  /** The instance, pool or folder the step acts on; by default the input's `instance`, `pool` or `folder`. */
   target?: string;
   activity: K;
   input: Parameters<Activities[K]>[0];
@@ -51,6 +51,16 @@ export interface ActSpec<K extends ActivityName> {
 
 export type StepOutcome<R> =
   { kind: 'done'; result: R } | { kind: 'skipped' } | { kind: 'planned' } | { kind: 'failed'; failure: FailureRecord };
+
+/** What a step acts on when its spec does not say: the instance, the pool or the folder its input names. */
+function targetOf(input: unknown): string | undefined {
+  const { instance, pool, folder } = (input ?? {}) as {
+    instance?: { name: string };
+    pool?: { fqdn: string };
+    folder?: { sqlPath: string };
+  };
+  return instance?.name ?? pool?.fqdn ?? folder?.sqlPath;
+}
 
 export interface RunbookBehaviour {
   /** Nobody watches (a drill): a failed step ends the run instead of waiting for a decision (also RunbookInput.unattended). */
@@ -135,7 +145,7 @@ export class Runbook<Options extends object = Record<string, unknown>> {
 
   /** Runs one activity as a named step (see StepOutcome); in a dry run, only reads run and the rest is planned. */
   async act<K extends ActivityName>(spec: ActSpec<K>): Promise<StepOutcome<ActivityResult<K>>> {
-    const record = this.state.newStep(spec.name, spec.title, spec.target, spec.skippable);
+    const record = this.state.newStep(spec.name, spec.title, spec.target ?? targetOf(spec.input), spec.skippable);
     if (this.dryRun && !isReadOnly(spec.activity)) {
       Object.assign(record, { status: 'planned', plan: { activity: spec.activity, input: spec.input } });
       return { kind: 'planned' };

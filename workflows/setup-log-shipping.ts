@@ -4,7 +4,7 @@
  * backup and restore it"), the copy and restore jobs on the backup, then each job run once and checked.
  */
 import { makeEvidence } from './gate-rules';
-import { databaseNameOf, requiredInstance } from '../contracts/estate';
+import { databaseOf } from '../contracts/estate';
 import {
   primaryDifferences,
   primarySettingsOf,
@@ -15,6 +15,17 @@ import {
 import { describePartner } from './gate-evidence';
 import type { RunbookInput, SetupLogShippingOptions } from '../contracts/runbooks';
 import type { RunbookReport } from '../contracts/run-record';
+import {
+  configurePrimary,
+  configureSecondary,
+  endSessions,
+  readAgent,
+  readDatabase,
+  readPrimaryConfiguration,
+  readSecondaryConfiguration,
+  runJob,
+  listBackups,
+} from './step-specs';
 import { Runbook } from './runbook';
 
 export async function setupLogShipping(input: RunbookInput<SetupLogShippingOptions>): Promise<RunbookReport> {
@@ -22,21 +33,10 @@ export async function setupLogShipping(input: RunbookInput<SetupLogShippingOptio
   return rb.execute(async () => {
     const { topology } = rb;
     const kind = rb.options.database ?? 'mgc';
-    const database = databaseNameOf(topology, kind);
-    const primary = requiredInstance(topology, kind, 'primary');
-    const backup = requiredInstance(topology, kind, 'backup');
-    const jobTimeoutSeconds = rb.options.jobTimeoutSeconds ?? 600;
+    const { name: database, primary, backup } = databaseOf(topology, kind);
 
     // Step 1: preflight.
-    const primaryState = (
-      await rb.read({
-        name: 'read-primary',
-        title: `Read ${database} on ${primary.name}`,
-        target: primary.name,
-        activity: 'readMirroringState',
-        input: { instance: primary, database },
-      })
-    ).found;
+    const primaryState = (await rb.read(readDatabase('read-primary', primary, database))).found;
     rb.require(primaryState.reachable, `${primary.name} cannot be reached: ${primaryState.unreachableReason}`);
     rb.require(
       primaryState.state === 'ONLINE' && primaryState.role !== 'MIRROR',
@@ -46,15 +46,7 @@ export async function setupLogShipping(input: RunbookInput<SetupLogShippingOptio
       primaryState.recoveryModel === 'FULL',
       `${database} on ${primary.name} uses the ${primaryState.recoveryModel} recovery model: log shipping needs FULL`,
     );
-    const backupState = (
-      await rb.read({
-        name: 'read-backup',
-        title: `Read ${database} on ${backup.name}`,
-        target: backup.name,
-        activity: 'readMirroringState',
-        input: { instance: backup, database },
-      })
-    ).found;
+    const backupState = (await rb.read(readDatabase('read-backup', backup, database))).found;
     rb.require(backupState.reachable, `${backup.name} cannot be reached: ${backupState.unreachableReason}`);
     // Seeding replaces the backup's copy: never the live database of a failed-over pool (failback re-seeds it as its own step).
     rb.require(
@@ -62,58 +54,22 @@ export async function setupLogShipping(input: RunbookInput<SetupLogShippingOptio
       `${database} is ONLINE on ${backup.name}: the pool may be failed over to it; run failback instead`,
     );
     for (const instance of [primary, backup]) {
-      const agent = (
-        await rb.read({
-          name: 'read-agent',
-          title: `Check SQL Server Agent on ${instance.name}`,
-          target: instance.name,
-          activity: 'readAgentStatus',
-          input: { instance },
-        })
-      ).found;
+      const agent = (await rb.read(readAgent(instance))).found;
       rb.require(
         agent.running,
         `SQL Server Agent on ${instance.name} is ${agent.status ?? 'not installed'}: log-shipping jobs need it running`,
       );
     }
-    await rb.read({
-      name: 'check-share',
-      title: `List the backup share ${topology.backupShare.workerPath}`,
-      target: topology.backupShare.sqlPath,
-      activity: 'listBackupFiles',
-      input: { folder: topology.backupShare, database },
-    });
-    await rb.read({
-      name: 'check-copy-folder',
-      title: `List the copy folder ${topology.copyFolder.workerPath}`,
-      target: topology.copyFolder.sqlPath,
-      activity: 'listBackupFiles',
-      input: { folder: topology.copyFolder, database },
-    });
+    await rb.read(listBackups('check-share', topology.backupShare, database));
+    await rb.read(listBackups('check-copy-folder', topology.copyFolder, database));
 
     const primaryServer = primaryState.serverName ?? primary.name;
     const secondaryServer = backupState.serverName ?? backup.name;
     const wantedPrimary = primarySettingsOf(topology, kind);
     const wantedSecondary = secondarySettingsOf(topology, kind, primaryServer);
     const readConfigurations = async () => ({
-      primary: (
-        await rb.read({
-          name: 'read-primary-configuration',
-          title: `Read the log-shipping configuration on ${primary.name}`,
-          target: primary.name,
-          activity: 'readLogShippingPrimary',
-          input: { instance: primary, database },
-        })
-      ).found,
-      secondary: (
-        await rb.read({
-          name: 'read-secondary-configuration',
-          title: `Read the log-shipping configuration on ${backup.name}`,
-          target: backup.name,
-          activity: 'readLogShippingSecondary',
-          input: { instance: backup, database },
-        })
-      ).found,
+      primary: (await rb.read(readPrimaryConfiguration('read-primary-configuration', primary, database))).found,
+      secondary: (await rb.read(readSecondaryConfiguration('read-secondary-configuration', backup, database))).found,
     });
     const existing = await readConfigurations();
     const differing = [
@@ -148,17 +104,10 @@ export async function setupLogShipping(input: RunbookInput<SetupLogShippingOptio
 
     // Step 2: the primary half.
     rb.setPhase('configuring-primary');
-    await rb.act({
-      name: 'add-primary',
-      title: `Configure ${database} as log-shipping primary on ${primary.name}`,
-      target: primary.name,
-      activity: 'addLogShippingPrimary',
-      input: { instance: primary, database, settings: wantedPrimary, replace },
-    });
+    await rb.act(configurePrimary(primary, database, wantedPrimary, replace));
     await rb.act({
       name: 'add-primary-secondary',
       title: `Record secondary ${secondaryServer} on ${primary.name}`,
-      target: primary.name,
       activity: 'addLogShippingPrimarySecondary',
       input: { instance: primary, database, secondaryServer, secondaryDatabase: database },
     });
@@ -173,25 +122,17 @@ export async function setupLogShipping(input: RunbookInput<SetupLogShippingOptio
       const full = await rb.act({
         name: 'full-backup',
         title: `Full backup of ${database} on ${primary.name} to the share`,
-        target: primary.name,
         activity: 'backupFullDatabase',
         input: { instance: primary, database, folder: topology.backupShare, fileName },
       });
       const file = full.kind === 'done' ? full.result.figures.file : `${topology.backupShare.sqlPath}/${fileName}`;
       if (backupState.state === 'ONLINE') {
         // Re-seeding during failback: RESTORE needs the database to itself, and chat servers keep their connections.
-        await rb.act({
-          name: 'end-backup-sessions',
-          title: `End every session using ${database} on ${backup.name}`,
-          target: backup.name,
-          activity: 'endSessions',
-          input: { instance: backup, database },
-        });
+        await rb.act(endSessions('end-backup-sessions', backup, database));
       }
       await rb.act({
         name: 'seed-secondary',
         title: `Restore ${database} on ${backup.name} WITH NORECOVERY`,
-        target: backup.name,
         activity: 'restoreFullDatabase',
         input: {
           instance: backup,
@@ -206,13 +147,7 @@ export async function setupLogShipping(input: RunbookInput<SetupLogShippingOptio
 
     // Step 4: the secondary half (copy and restore jobs).
     rb.setPhase('configuring-secondary');
-    await rb.act({
-      name: 'add-secondary',
-      title: `Configure ${database} as log-shipping secondary on ${backup.name}`,
-      target: backup.name,
-      activity: 'addLogShippingSecondary',
-      input: { instance: backup, database, settings: wantedSecondary, replace },
-    });
+    await rb.act(configureSecondary(backup, database, wantedSecondary, replace));
 
     // Step 5: run each job once; the monitor tables must show a new file for each.
     rb.setPhase('verifying');
@@ -221,13 +156,7 @@ export async function setupLogShipping(input: RunbookInput<SetupLogShippingOptio
       [backup, wantedSecondary.copyJobName],
       [backup, wantedSecondary.restoreJobName],
     ] as const) {
-      await rb.act({
-        name: 'run-job',
-        title: `Run ${jobName} on ${instance.name}`,
-        target: instance.name,
-        activity: 'runAgentJob',
-        input: { instance, jobName, timeoutSeconds: jobTimeoutSeconds },
-      });
+      await rb.act(runJob('run-job', instance, jobName, rb.options.jobTimeoutSeconds));
     }
     if (rb.dryRun) return;
     const after = await readConfigurations();

@@ -3,12 +3,13 @@
  * a mirroring failover (Microsoft's 22 steps). Fail over to the mirror (runbook 1 as a child), give it the primary
  * half with the primary's own settings read from its msdb, fail back (runbook 1 again), verify.
  */
-import { databaseNameOf, requiredInstance } from '../contracts/estate';
+import { databaseOf } from '../contracts/estate';
 import { primarySettingsOf } from '../contracts/log-shipping';
 import { describePartner, mirroringEvidence } from './gate-evidence';
 import { mirrorFailover } from './mirror-failover';
 import type { MirrorFailoverOptions, RunbookInput, SetupMirrorLogShippingOptions } from '../contracts/runbooks';
 import type { RunbookReport } from '../contracts/run-record';
+import { readDatabase, readPrimaryConfiguration, readSecondaryConfiguration, runJob } from './step-specs';
 import { Runbook } from './runbook';
 
 export async function setupMirrorLogShipping(
@@ -18,32 +19,13 @@ export async function setupMirrorLogShipping(
   return rb.execute(async () => {
     const { topology } = rb;
     const kind = rb.options.database ?? 'mgc';
-    const database = databaseNameOf(topology, kind);
-    const primary = requiredInstance(topology, kind, 'primary');
-    const mirror = requiredInstance(topology, kind, 'mirror');
-    const backup = requiredInstance(topology, kind, 'backup');
-    const jobTimeoutSeconds = rb.options.jobTimeoutSeconds ?? 600;
+    const { name: database, primary, mirror, backup } = databaseOf(topology, kind);
+    const { jobTimeoutSeconds } = rb.options;
 
     // Step 1: preflight — mirroring SYNCHRONIZED, runbook 2 done, the secondary initialised.
     const readPartners = async () => ({
-      primary: (
-        await rb.read({
-          name: 'read-primary',
-          title: `Read the mirroring state of ${database} on ${primary.name}`,
-          target: primary.name,
-          activity: 'readMirroringState',
-          input: { instance: primary, database },
-        })
-      ).found,
-      mirror: (
-        await rb.read({
-          name: 'read-mirror',
-          title: `Read the mirroring state of ${database} on ${mirror.name}`,
-          target: mirror.name,
-          activity: 'readMirroringState',
-          input: { instance: mirror, database },
-        })
-      ).found,
+      primary: (await rb.read(readDatabase('read-primary', primary, database))).found,
+      mirror: (await rb.read(readDatabase('read-mirror', mirror, database))).found,
     });
     const partners = await readPartners();
     rb.require(
@@ -55,50 +37,22 @@ export async function setupMirrorLogShipping(
       `mirroring of ${database} must be SYNCHRONIZED: ${describePartner(partners.primary)}`,
     );
     const primaryConfiguration = (
-      await rb.read({
-        name: 'read-primary-configuration',
-        title: `Read the log-shipping configuration on ${primary.name}`,
-        target: primary.name,
-        activity: 'readLogShippingPrimary',
-        input: { instance: primary, database },
-      })
+      await rb.read(readPrimaryConfiguration('read-primary-configuration', primary, database))
     ).found;
     rb.require(
       primaryConfiguration && primaryConfiguration.secondaries.length > 0,
       `${database} is not shipped from ${primary.name} yet: run setup-log-shipping first`,
     );
-    const secondary = (
-      await rb.read({
-        name: 'read-secondary-configuration',
-        title: `Read the log-shipping configuration on ${backup.name}`,
-        target: backup.name,
-        activity: 'readLogShippingSecondary',
-        input: { instance: backup, database },
-      })
-    ).found;
+    const secondary = (await rb.read(readSecondaryConfiguration('read-secondary-configuration', backup, database)))
+      .found;
     rb.require(secondary, `${backup.name} does not restore ${database}: run setup-log-shipping first`);
-    const backupState = (
-      await rb.read({
-        name: 'read-backup',
-        title: `Read ${database} on ${backup.name}`,
-        target: backup.name,
-        activity: 'readMirroringState',
-        input: { instance: backup, database },
-      })
-    ).found;
+    const backupState = (await rb.read(readDatabase('read-backup', backup, database))).found;
     rb.require(
       backupState.state === 'RESTORING',
       `the secondary must be initialised (RESTORING): ${describePartner(backupState)}`,
     );
-    const mirrorConfiguration = (
-      await rb.read({
-        name: 'read-mirror-configuration',
-        title: `Read the log-shipping configuration on ${mirror.name}`,
-        target: mirror.name,
-        activity: 'readLogShippingPrimary',
-        input: { instance: mirror, database },
-      })
-    ).found;
+    const mirrorConfiguration = (await rb.read(readPrimaryConfiguration('read-mirror-configuration', mirror, database)))
+      .found;
     const secondaryServer = backupState.serverName ?? backup.name;
     if (
       mirrorConfiguration &&
@@ -150,34 +104,14 @@ export async function setupMirrorLogShipping(
     rb.setPhase('verifying');
     // The mirror's backup job has the primary's job name: its settings were copied.
     const jobName = primaryConfiguration!.backupJob?.name ?? primarySettingsOf(topology, kind).jobName;
-    await rb.act({
-      name: 'run-mirror-backup-job',
-      title: `Run ${jobName} on ${mirror.name} (it skips while ${database} is the mirror)`,
-      target: mirror.name,
-      activity: 'runAgentJob',
-      input: { instance: mirror, jobName, timeoutSeconds: jobTimeoutSeconds },
-    });
+    await rb.act(runJob('run-mirror-backup-job', mirror, jobName, jobTimeoutSeconds));
     for (const jobName of [secondary!.copyJob?.name, secondary!.restoreJob?.name].filter((name): name is string =>
       Boolean(name),
     )) {
-      await rb.act({
-        name: 'run-secondary-job',
-        title: `Run ${jobName} on ${backup.name}`,
-        target: backup.name,
-        activity: 'runAgentJob',
-        input: { instance: backup, jobName, timeoutSeconds: jobTimeoutSeconds },
-      });
+      await rb.act(runJob('run-secondary-job', backup, jobName, jobTimeoutSeconds));
     }
     if (rb.dryRun) return;
-    const onMirror = (
-      await rb.read({
-        name: 'verify-mirror-configuration',
-        title: `Read the log-shipping configuration on ${mirror.name}`,
-        target: mirror.name,
-        activity: 'readLogShippingPrimary',
-        input: { instance: mirror, database },
-      })
-    ).found;
+    const onMirror = (await rb.read(readPrimaryConfiguration('verify-mirror-configuration', mirror, database))).found;
     rb.require(
       onMirror && onMirror.secondaries.some((link) => link.server.toLowerCase() === secondaryServer.toLowerCase()),
       `${mirror.name} holds no log-shipping primary configuration for ${secondaryServer} after the setup`,

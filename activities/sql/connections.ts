@@ -150,6 +150,25 @@ export class SqlConnections {
     }
   }
 
+  /** The rows of a read. */
+  async rows<T = Record<string, unknown>>(
+    instance: Instance,
+    text: string,
+    parameters: Record<string, Parameter> = {},
+    kind: StatementKind = 'read',
+  ): Promise<T[]> {
+    return (await this.query<T>(instance, text, parameters, kind)).recordset;
+  }
+
+  /** The first row of a read, or undefined when there is none. */
+  async firstRow<T = Record<string, unknown>>(
+    instance: Instance,
+    text: string,
+    parameters: Record<string, Parameter> = {},
+  ): Promise<T | undefined> {
+    return (await this.rows<T>(instance, text, parameters))[0];
+  }
+
   /** Runs a statement that changes the instance, under the timeout of its kind. */
   execute(
     instance: Instance,

@@ -6,21 +6,15 @@
  * normal end: exit 0. A second Ctrl+C exits at once. A failure is one line naming the step and why, exit 1.
  */
 import path from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { CliError, EXIT, type ExitCode } from '../../runtime/exit';
+import { positiveNumber } from '../flag-values';
 
 interface DemoFlags {
   interactive?: boolean;
   keep?: boolean;
   state?: string;
   chatRate?: number;
-}
-
-function parseRate(value: string): number {
-  const rate = Number(value);
-  if (!Number.isFinite(rate) || rate <= 0 || rate > 200)
-    throw new InvalidArgumentError('give messages per second, more than 0 and at most 200');
-  return rate;
 }
 
 export function demoCommand(): Command {
@@ -40,7 +34,11 @@ export function demoCommand(): Command {
       '--state <dir>',
       "the demo's folder (topology copy, simulator state, logs, reports); emptied first (default: .tmp/demo)",
     )
-    .option('--chat-rate <n>', 'chat messages per second during the story (default: 5)', parseRate)
+    .option(
+      '--chat-rate <n>',
+      'chat messages per second during the story (default: 5)',
+      positiveNumber('--chat-rate', 'give messages per second, more than 0 and at most 200', 200),
+    )
     .action(async (flags: DemoFlags) => {
       // Loaded on use: the Temporal worker and client take a while to load, which other commands need not pay.
       const { runDemo, DEFAULT_CHAT_RATE, DEFAULT_DEMO_STATE } =

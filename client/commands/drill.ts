@@ -35,6 +35,7 @@ import { formatTable, outputOption, printJson, printLine, type OutputFormat } fr
 import { stampOf } from '../report-view';
 import { taskQueueOf, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
 import { loadRunTopology } from './run';
+import { wholeNumber } from '../flag-values';
 
 // ------------------------------------------------------------------------------------------------ flags
 
@@ -62,13 +63,6 @@ export function checkTimezone(value: string): string {
   } catch {
     throw new CliError(`--timezone ${value}: not a time zone (give an IANA name such as Europe/Berlin or UTC)`);
   }
-}
-
-function parseLimit(value: string): number {
-  const limit = Number(value);
-  if (!Number.isInteger(limit) || limit < 1)
-    throw new CliError(`--limit ${value}: give a whole number of drills, e.g. 10`);
-  return limit;
 }
 
 function checkPool(pool: string): string {
@@ -261,91 +255,79 @@ interface ActFlags extends TemporalFlags {
   output: OutputFormat;
 }
 
-function pauseCommand(): Command {
-  const command = new Command('pause')
-    .description('pause a drill schedule: no drill starts until it is resumed (a drill already running goes on)')
-    .argument('<id>', 'the schedule id')
-    .requiredOption('--note <text>', 'why (the schedule shows it)')
-    .option('--as <person>', 'who pauses it (default: your OS user name)')
-    .addOption(outputOption());
-  return withTemporalOptions(command).action((id: string, flags: ActFlags & { note: string }) =>
-    withClient(flags, async (client) => {
-      const { handle, description } = await findDrillSchedule(client, id);
-      const note = `paused by ${personOf(flags)}: ${flags.note}`;
-      await handle.pause(note);
-      if (flags.output === 'json')
-        return printJson({ scheduleId: id, paused: true, note, wasPaused: description.state.paused });
-      printLine(`paused drill schedule ${id}${description.state.paused ? ' (it was already paused)' : ''}: ${note}`);
-      printLine(`  resume it: pchat-dr drill resume ${id}`);
-    }),
+type FoundSchedule = Awaited<ReturnType<typeof findDrillSchedule>>;
+
+/**
+ * A subcommand that acts on one drill schedule: `<id>`, its own options, -o and the Temporal options; `noteFor`
+ * (pause, resume) adds --note, required or not, and --as.
+ */
+function onSchedule<F extends object>(
+  name: string,
+  description: string,
+  noteFor: { verb: string; required: boolean } | null,
+  act: (schedule: FoundSchedule, id: string, flags: F & ActFlags) => Promise<void>,
+): Command {
+  const command = new Command(name).description(description).argument('<id>', 'the schedule id');
+  if (noteFor) {
+    if (noteFor.required) command.requiredOption('--note <text>', 'why (the schedule shows it)');
+    else command.option('--note <text>', 'why (the schedule shows it)');
+    command.option('--as <person>', `who ${noteFor.verb} it (default: your OS user name)`);
+  }
+  return withTemporalOptions(command.addOption(outputOption())).action((id: string, flags: F & ActFlags) =>
+    withClient(flags, async (client) => act(await findDrillSchedule(client, id), id, flags)),
   );
 }
 
-function resumeCommand(): Command {
-  const command = new Command('resume')
-    .description('resume a paused drill schedule (drills missed while it was paused are not run)')
-    .argument('<id>', 'the schedule id')
-    .option('--note <text>', 'why (the schedule shows it)')
-    .option('--as <person>', 'who resumes it (default: your OS user name)')
-    .addOption(outputOption());
-  return withTemporalOptions(command).action((id: string, flags: ActFlags & { note?: string }) =>
-    withClient(flags, async (client) => {
-      const { handle, description } = await findDrillSchedule(client, id);
-      const note = `resumed by ${personOf(flags)}${flags.note ? `: ${flags.note}` : ''}`;
-      await handle.unpause(note);
-      const next = (await handle.describe()).info.nextActionTimes[0];
-      if (flags.output === 'json')
-        return printJson({
-          scheduleId: id,
-          paused: false,
-          note,
-          wasPaused: description.state.paused,
-          nextRun: next?.toISOString() ?? null,
-        });
-      printLine(
-        `resumed drill schedule ${id}${description.state.paused ? '' : ' (it was not paused)'}: next drill ${stampOf(next?.toISOString())}`,
-      );
-    }),
-  );
+const PAUSE = 'pause a drill schedule: no drill starts until it is resumed (a drill already running goes on)';
+
+async function pauseSchedule(
+  { handle, description }: FoundSchedule,
+  id: string,
+  flags: ActFlags & { note: string },
+): Promise<void> {
+  const note = `paused by ${personOf(flags)}: ${flags.note}`;
+  await handle.pause(note);
+  if (flags.output === 'json')
+    return printJson({ scheduleId: id, paused: true, note, wasPaused: description.state.paused });
+  printLine(`paused drill schedule ${id}${description.state.paused ? ' (it was already paused)' : ''}: ${note}`);
+  printLine(`  resume it: pchat-dr drill resume ${id}`);
 }
 
-function triggerCommand(): Command {
-  const command = new Command('trigger')
-    .description('run a drill of the schedule now (overlap SKIP: not while one of its drills runs)')
-    .argument('<id>', 'the schedule id')
-    .addOption(outputOption());
-  return withTemporalOptions(command).action((id: string, flags: TemporalFlags & { output: OutputFormat }) =>
-    withClient(flags, async (client) => {
-      const { handle, description } = await findDrillSchedule(client, id);
-      const started = await triggerDrill(handle, description);
-      if (flags.output === 'json') return printJson({ scheduleId: id, triggered: true, workflowId: started ?? null });
-      if (!started) {
-        printLine(`triggered drill schedule ${id}; its drill is not recorded yet: pchat-dr drill list`);
-        return;
-      }
-      printLine(`triggered drill schedule ${id}: drill ${started} started`);
-      printLine(`  follow it: pchat-dr watch ${started}`);
-      printLine(`  report:    pchat-dr report ${started}`);
-    }),
-  );
+const RESUME = 'resume a paused drill schedule (drills missed while it was paused are not run)';
+
+async function resumeSchedule(
+  { handle, description }: FoundSchedule,
+  id: string,
+  flags: ActFlags & { note?: string },
+): Promise<void> {
+  const note = `resumed by ${personOf(flags)}${flags.note ? `: ${flags.note}` : ''}`;
+  await handle.unpause(note);
+  const next = (await handle.describe()).info.nextActionTimes[0]?.toISOString() ?? null;
+  const wasPaused = description.state.paused;
+  if (flags.output === 'json') return printJson({ scheduleId: id, paused: false, note, wasPaused, nextRun: next });
+  printLine(`resumed drill schedule ${id}${wasPaused ? '' : ' (it was not paused)'}: next drill ${stampOf(next)}`);
 }
 
-function deleteCommand(): Command {
-  const command = new Command('delete')
-    .description('delete a drill schedule (its past drills stay, and a drill still running goes on)')
-    .argument('<id>', 'the schedule id')
-    .addOption(outputOption());
-  return withTemporalOptions(command).action((id: string, flags: TemporalFlags & { output: OutputFormat }) =>
-    withClient(flags, async (client) => {
-      const { handle, description } = await findDrillSchedule(client, id);
-      const pool = (description.action.args?.[0] as RunbookInput | undefined)?.topology?.pool?.fqdn;
-      await handle.delete();
-      const running = description.info.runningActions.map((action) => action.workflow.workflowId);
-      if (flags.output === 'json') return printJson({ scheduleId: id, deleted: true, pool: pool ?? null, running });
-      printLine(`deleted drill schedule ${id}; its past drills stay${pool ? ` (pchat-dr drill history ${pool})` : ''}`);
-      if (running.length > 0) printLine(`  still running, and left to finish: ${running.join(', ')}`);
-    }),
-  );
+const TRIGGER = 'run a drill of the schedule now (overlap SKIP: not while one of its drills runs)';
+
+async function triggerSchedule({ handle, description }: FoundSchedule, id: string, flags: ActFlags): Promise<void> {
+  const started = await triggerDrill(handle, description);
+  if (flags.output === 'json') return printJson({ scheduleId: id, triggered: true, workflowId: started });
+  if (!started) return printLine(`triggered drill schedule ${id}; its drill is not recorded yet: pchat-dr drill list`);
+  printLine(`triggered drill schedule ${id}: drill ${started} started`);
+  printLine(`  follow it: pchat-dr watch ${started}`);
+  printLine(`  report:    pchat-dr report ${started}`);
+}
+
+const DELETE = 'delete a drill schedule (its past drills stay, and a drill still running goes on)';
+
+async function deleteSchedule({ handle, description }: FoundSchedule, id: string, flags: ActFlags): Promise<void> {
+  const pool = (description.action.args?.[0] as RunbookInput | undefined)?.topology?.pool?.fqdn;
+  await handle.delete();
+  const running = description.info.runningActions.map((action) => action.workflow.workflowId);
+  if (flags.output === 'json') return printJson({ scheduleId: id, deleted: true, pool: pool ?? null, running });
+  printLine(`deleted drill schedule ${id}; its past drills stay${pool ? ` (pchat-dr drill history ${pool})` : ''}`);
+  if (running.length > 0) printLine(`  still running, and left to finish: ${running.join(', ')}`);
 }
 
 // ------------------------------------------------------------------------------------------------ drill history
@@ -354,7 +336,11 @@ function historyCommand(): Command {
   const command = new Command('history')
     .description("a pool's last drills, newest first: pass/fail, failed checks, RPO, estimated RTO")
     .argument('<pool>', 'the pool FQDN', checkPool)
-    .addOption(new Option('--limit <n>', 'at most this many drills').default(10).argParser(parseLimit))
+    .addOption(
+      new Option('--limit <n>', 'at most this many drills')
+        .default(10)
+        .argParser(wholeNumber('--limit', 'give a whole number of drills, e.g. 10')),
+    )
     .addOption(outputOption());
   return withTemporalOptions(command).action(
     (pool: string, flags: TemporalFlags & { limit: number; output: OutputFormat }) =>
@@ -394,13 +380,17 @@ function historyCommand(): Command {
 // ------------------------------------------------------------------------------------------------ the group
 
 export function drillCommand(): Command {
-  return new Command('drill')
+  const drill = new Command('drill')
     .description('scheduled DR drills (runbook 6): schedule, list, pause, resume, trigger, delete, history')
     .addCommand(scheduleCommand())
-    .addCommand(listSchedulesCommand())
-    .addCommand(pauseCommand())
-    .addCommand(resumeCommand())
-    .addCommand(triggerCommand())
-    .addCommand(deleteCommand())
-    .addCommand(historyCommand());
+    .addCommand(listSchedulesCommand());
+  for (const command of [
+    onSchedule('pause', PAUSE, { verb: 'pauses', required: true }, pauseSchedule),
+    onSchedule('resume', RESUME, { verb: 'resumes', required: false }, resumeSchedule),
+    onSchedule('trigger', TRIGGER, null, triggerSchedule),
+    onSchedule('delete', DELETE, null, deleteSchedule),
+    historyCommand(),
+  ])
+    drill.addCommand(command);
+  return drill;
 }

@@ -9,6 +9,7 @@ import { CliError, EXIT } from '../../runtime/exit';
 import { formatTable, outputOption, printJson, printLine, type OutputFormat } from '../output';
 import { stampOf } from '../report-view';
 import { firstLine, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
+import { wholeNumber } from '../flag-values';
 
 interface ListFlags extends TemporalFlags {
   pool?: string;
@@ -27,13 +28,6 @@ export interface ListedRun {
   awaitingGate: string | null;
   startedAt: string;
   closedAt: string | null;
-}
-
-function parseLimit(value: string): number {
-  const limit = Number(value);
-  if (!Number.isInteger(limit) || limit < 1)
-    throw new CliError(`--limit ${value}: give a whole number of runs, e.g. 20`);
-  return limit;
 }
 
 /** The visibility query: runbook workflow types only (never the poolLock workflows), optionally one pool, open runs. */
@@ -56,7 +50,11 @@ export function listCommand(): Command {
     .description('list runbook runs (newest first)')
     .option('--pool <fqdn>', 'only runs on this pool')
     .option('--open', 'only runs still running')
-    .addOption(new Option('--limit <n>', 'at most this many runs').default(50).argParser(parseLimit))
+    .addOption(
+      new Option('--limit <n>', 'at most this many runs')
+        .default(50)
+        .argParser(wholeNumber('--limit', 'give a whole number of runs, e.g. 20')),
+    )
     .addOption(outputOption());
   return withTemporalOptions(command).action((flags: ListFlags) =>
     withClient(flags, async (client) => {

@@ -19,6 +19,7 @@ import {
 import { SimulatedEstate, type EstateSnapshot } from '../../simulator/estate';
 import { CliError, EXIT } from '../../runtime/exit';
 import { formatTable, parseOutputFormat, printJson, printLine, type OutputFormat } from '../output';
+import { positiveNumber, wholeNumber } from '../flag-values';
 
 interface CommonOptions {
   file: string;
@@ -38,8 +39,16 @@ export function simCommand(): Command {
 
   common(sim.command('start').description('start every instance of the estate and run until stopped (Ctrl+C)'))
     .option('--fresh', 'forget saved state and deploy the estate anew')
-    .option('--control-port <port>', 'port of the control API (default: a free one)', parsePort)
-    .option('--chat <rate>', 'start chat load at this many messages per second', parseRate)
+    .option(
+      '--control-port <port>',
+      'port of the control API (default: a free one)',
+      wholeNumber('--control-port', 'give a TCP port (1-65535)', 1, 65535),
+    )
+    .option(
+      '--chat <rate>',
+      'start chat load at this many messages per second',
+      positiveNumber('--chat', 'give messages per second, more than 0'),
+    )
     .action((options: CommonOptions & { fresh?: boolean; controlPort?: number; chat?: number }) =>
       startSimulator(options),
     );
@@ -51,9 +60,17 @@ export function simCommand(): Command {
   common(sim.command('fault').description(`inject or clear a fault: ${FAULT_KINDS.join(', ')}`))
     .argument('<kind>', 'what to do (see the list above)')
     .argument('[args...]', 'instance names, a file, a pattern ...')
-    .option('--error <number>', 'fail-next: the SQL Server error number to raise', parseErrorNumber)
+    .option(
+      '--error <number>',
+      'fail-next: the SQL Server error number to raise',
+      wholeNumber('--error', 'give a SQL Server error number, e.g. 3201'),
+    )
     .option('--message <text>', 'fail-next: the error text')
-    .option('--count <n>', 'fail-next: how many matching statements fail', parseRate)
+    .option(
+      '--count <n>',
+      'fail-next: how many matching statements fail',
+      wholeNumber('--count', 'give how many statements, e.g. 1'),
+    )
     .action(
       async (
         kind: string,
@@ -69,7 +86,11 @@ export function simCommand(): Command {
 
   common(sim.command('chat').description('start or stop chat load (messages posted by the active chat servers)'))
     .argument('<action>', 'start or stop')
-    .option('--rate <n>', 'messages per second (start)', parseRate)
+    .option(
+      '--rate <n>',
+      'messages per second (start)',
+      positiveNumber('--rate', 'give messages per second, more than 0'),
+    )
     .action(async (action: string, options: CommonOptions & { rate?: number }) => {
       if (action !== 'start' && action !== 'stop')
         throw new CliError(`sim chat ${action}: unknown action (use start or stop)`);
@@ -80,25 +101,6 @@ export function simCommand(): Command {
       else printLine(action === 'start' ? `chat load started at ${options.rate ?? 5} messages/s` : 'chat load stopped');
     });
   return sim;
-}
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CliError(`${value} is not a TCP port (1-65535)`);
-  return port;
-}
-
-function parseRate(value: string): number {
-  const rate = Number(value);
-  if (!Number.isFinite(rate) || rate <= 0) throw new CliError(`${value} is not a positive number`);
-  return rate;
-}
-
-function parseErrorNumber(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1)
-    throw new CliError(`--error ${value}: give a SQL Server error number, e.g. 3201`);
-  return number;
 }
 
 function load(file: string): LoadedTopology {

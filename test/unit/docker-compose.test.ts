@@ -1,17 +1,16 @@
 /**
- * docker-compose.yml and the Dockerfile cannot run on the build machines (no Docker engine), so their structure is
- * checked here: every service, volume and config they name exists; the worker, the UI and the search-attribute
- * registration point at the Temporal service; the simulator stays in its profile and reaches the worker over the
- * paths and host names its topology file gives; images are pinned; the image builds and starts the worker, and
- * installs every package the worker, the CLI and the stand-in Management Shell load.
+ * docker-compose.yml cannot run on the build machines (no Docker engine), so its structure is checked here: every
+ * service, volume and config it names exists; the worker, the UI and the search-attribute registration point at the
+ * Temporal service; the simulator stays in its profile and reaches the worker over the paths and host names its
+ * topology file gives; images are pinned. The Dockerfile's structure is dockerfile.test.ts's.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { SearchAttributeType } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { PROJECT_ROOT } from '../../runtime/package';
+import { containerPathOf, copiedIntoImage, finalOf } from '../helpers/dockerfile';
 import { loadTopology } from '../../topology/load';
 import { SEARCH_ATTRIBUTES } from '../../contracts/search-attributes';
 
@@ -149,81 +148,6 @@ function temporalFrontend(): string {
 }
 
 const WORKER = 'worker';
-
-// ---- Dockerfile -------------------------------------------------------------------------------------------------
-
-interface Instruction {
-  keyword: string;
-  args: string;
-}
-
-interface Stage {
-  base: string;
-  name?: string;
-  instructions: Instruction[];
-}
-
-/** Instructions by stage, continuation lines joined and comment lines dropped (as the Docker parser does). */
-function readDockerfile(): Stage[] {
-  const lines = readFileSync(path.join(PROJECT_ROOT, 'Dockerfile'), 'utf8').split('\n');
-  const instructions: Instruction[] = [];
-  let pending = '';
-  for (const raw of lines) {
-    if (/^\s*#/.test(raw)) continue;
-    if (raw.trim() === '' && pending === '') continue;
-    const continued = /\\\s*$/.test(raw);
-    pending += `${raw.replace(/\\\s*$/, '')} `;
-    if (continued) continue;
-    const text = pending.trim();
-    pending = '';
-    if (!text) continue;
-    const [keyword] = text.split(/\s+/, 1);
-    instructions.push({ keyword: keyword.toUpperCase(), args: text.slice(keyword.length).trim() });
-  }
-  const stages: Stage[] = [];
-  for (const instruction of instructions) {
-    if (instruction.keyword === 'FROM') {
-      const match = /^(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(instruction.args);
-      if (!match) throw new Error(`Dockerfile: cannot read FROM ${instruction.args}`);
-      stages.push({ base: match[1], name: match[2], instructions: [] });
-    } else if (stages.length > 0) {
-      stages[stages.length - 1].instructions.push(instruction);
-    } else if (instruction.keyword !== 'ARG') {
-      throw new Error(`Dockerfile: ${instruction.keyword} before the first FROM`);
-    }
-  }
-  return stages;
-}
-
-const stages = readDockerfile();
-const finalStage = stages[stages.length - 1];
-const finalOf = (keyword: string) => finalStage.instructions.filter((instruction) => instruction.keyword === keyword);
-const WORKDIR = finalOf('WORKDIR').at(-1)?.args ?? '/';
-
-/** Whether a COPY of the final stage (from the build context) puts this file of the repository into the image. */
-function copiedIntoImage(repositoryPath: string): boolean {
-  const relative = path.relative(PROJECT_ROOT, repositoryPath).split(path.sep).join('/');
-  return finalOf('COPY').some((copy) => {
-    const parts = copy.args.split(/\s+/);
-    if (parts.some((part) => part.startsWith('--from='))) return false;
-    const [source, destination] = parts.filter((part) => !part.startsWith('--'));
-    const sourceDir = path.posix.normalize(source).replace(/\/$/, '');
-    const into = path.posix.resolve(WORKDIR, destination);
-    // COPY <dir> <dest>: the directory's contents land in <dest>; only a copy to the same relative place keeps paths.
-    return (
-      (relative === sourceDir || relative.startsWith(`${sourceDir}/`)) && into === path.posix.join(WORKDIR, sourceDir)
-    );
-  });
-}
-
-/** The path inside the image of a file of this repository (what loadTopology resolved here, seen in a container). */
-function containerPathOf(repositoryPath: string): string {
-  const relative = path.relative(PROJECT_ROOT, repositoryPath);
-  expect(relative.startsWith('..'), `${repositoryPath} is outside the repository`).toBe(false);
-  return path.posix.join(WORKDIR, ...relative.split(path.sep));
-}
-
-// ---- the tests --------------------------------------------------------------------------------------------------
 
 describe('docker-compose.yml', () => {
   it('names only services, volumes and configs it defines, and declares none it does not use', () => {
@@ -473,136 +397,10 @@ describe('docker-compose.yml', () => {
   });
 });
 
-describe('Dockerfile', () => {
-  it('builds on Node 24 (the .nvmrc line), runs npm run build, and starts the worker as a non-root user', () => {
-    const stageNames = new Set(stages.map((stage) => stage.name).filter(Boolean));
-    for (const stage of stages) {
-      if (!stageNames.has(stage.base))
-        expect(stage.base, 'base image').toMatch(
-          new RegExp(`^node:${readFileSync(path.join(PROJECT_ROOT, '.nvmrc'), 'utf8').trim()}[.-]`),
-        );
-    }
-    const runs = stages.flatMap((stage) =>
-      stage.instructions.filter((instruction) => instruction.keyword === 'RUN').map((instruction) => instruction.args),
-    );
-    const builder = stages.find((stage) =>
-      stage.instructions.some(
-        (instruction) => instruction.keyword === 'RUN' && /\bnpm run build\b/.test(instruction.args),
-      ),
-    );
-    expect(builder, 'a stage runs npm run build').toBeDefined();
-    expect(runs.some((run) => /\bnpm run build\b/.test(run))).toBe(true);
-    // The runtime stage takes the build output from that stage and installs production dependencies only.
-    expect(finalOf('COPY').some((copy) => new RegExp(`--from=${builder?.name}\\s+\\S*dist\\b`).test(copy.args))).toBe(
-      true,
-    );
-    expect(finalOf('RUN').some((run) => /\bnpm ci\b.*--omit=dev/.test(run.args))).toBe(true);
-
-    const cmd = finalOf('CMD').at(-1)?.args;
-    expect(JSON.parse(cmd ?? 'null')).toEqual(['pchat-dr', 'worker']);
-    expect(finalOf('ENTRYPOINT')).toEqual([]);
-    // pchat-dr on the PATH is the CLI, whose worker command runs worker/main.ts.
-    expect(
-      finalOf('RUN').some(
-        (run) => /\/usr\/local\/bin\/pchat-dr\b/.test(run.args) && /dist\/client\/cli\.js/.test(run.args),
-      ),
-    ).toBe(true);
-    expect(finalOf('USER').at(-1)?.args, 'runs as a non-root user').toMatch(/^(?!root\b|0\b)\S+/);
-    expect(finalOf('STOPSIGNAL').at(-1)?.args).toBe('SIGTERM');
-    expect(finalOf('EXPOSE').flatMap((instruction) => instruction.args.split(/\s+/))).toContain('9464');
-  });
-
-  it("skips install scripts where the package's prepare script would run a build without its tools", () => {
-    const manifest = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
-      scripts?: Record<string, string>;
-    };
-    const installs = stages.flatMap((stage) =>
-      stage.instructions.filter(
-        (instruction) => instruction.keyword === 'RUN' && /\bnpm (ci|install)\b/.test(instruction.args),
-      ),
-    );
-    expect(installs.length).toBeGreaterThanOrEqual(2);
-    if (manifest.scripts?.prepare) {
-      for (const install of installs)
-        expect(
-          install.args,
-          'npm ci would run "prepare" (tsc) before the sources are copied, or without devDependencies',
-        ).toContain('--ignore-scripts');
-    }
-  });
-
-  it('installs, as production dependencies, every package the worker, the CLI and the stand-in Management Shell load', () => {
-    const manifest = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
-      dependencies?: Record<string, string>;
-    };
-    const production = new Set(Object.keys(manifest.dependencies ?? {}));
-    const entries = ['worker/main.ts', 'client/cli.ts', 'simulator/pool/management-shell.ts'];
-    const packages = packagesLoadedFrom(entries.map((entry) => path.join(PROJECT_ROOT, entry)));
-    expect(packages.size).toBeGreaterThan(3);
-    const missing = [...packages]
-      .filter(([name]) => !production.has(name))
-      .map(([name, from]) => `${name} (loaded by ${path.relative(PROJECT_ROOT, from)})`);
-    expect(missing, 'npm ci --omit=dev leaves these out of the image').toEqual([]);
-  });
-
-  it('keeps local builds, installs, tools and simulator state out of the build context', () => {
-    const ignored = readFileSync(path.join(PROJECT_ROOT, '.dockerignore'), 'utf8')
-      .split('\n')
-      .map((line) => line.trim())
-      .filter((line) => line && !line.startsWith('#'));
-    for (const entry of ['node_modules', 'dist', '.tools', '.tmp', '.git']) expect(ignored, entry).toContain(entry);
-    expect(
-      ignored.some((entry) => entry === '**/.sim'),
-      'examples/.sim too, not only ./.sim',
-    ).toBe(true);
-    expect(ignored, 'the examples (topologies, the simulator secret) go into the image').not.toContain('examples');
-  });
-});
-
 /** Milliseconds of a Compose / Temporal duration: 30s, 5m, 1h30m, 1m30s, 500ms. */
 function durationMs(text: string): number {
   const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
   if (parts.length === 0 || parts.map((part) => part[0]).join('') !== text) throw new Error(`not a duration: ${text}`);
   return parts.reduce((total, part) => total + Number(part[1]) * units[part[2]], 0);
-}
-
-/**
- * npm packages (name → first file that loads it) reachable from the entry files through relative imports. Type-only
- * imports are skipped: tsc erases them.
- */
-function packagesLoadedFrom(entries: string[]): Map<string, string> {
-  const builtins = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
-  const found = new Map<string, string>();
-  const seen = new Set<string>();
-  const queue = [...entries];
-  while (queue.length > 0) {
-    const file = queue.shift()!;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    expect(existsSync(file), `${path.relative(PROJECT_ROOT, file)} exists`).toBe(true);
-    const source = readFileSync(file, 'utf8');
-    const specifiers = [
-      ...[...source.matchAll(/^\s*(import|export)\s+(type\s+)?[^'";]*?\sfrom\s+'([^']+)'/gm)]
-        .filter((match) => !match[2])
-        .map((match) => match[3]),
-      ...[...source.matchAll(/^\s*import\s+'([^']+)'/gm)].map((match) => match[1]),
-      ...[...source.matchAll(/\b(?:require|import)\(\s*'([^']+)'\s*\)/g)].map((match) => match[1]),
-    ];
-    for (const specifier of specifiers) {
-      if (specifier.startsWith('.')) {
-        const base = path.resolve(path.dirname(file), specifier);
-        const resolved = [`${base}.ts`, path.join(base, 'index.ts'), base].find(
-          (candidate) => existsSync(candidate) && candidate.endsWith('.ts'),
-        );
-        if (resolved) queue.push(resolved);
-        else if (!existsSync(`${base}.json`) && !existsSync(base))
-          throw new Error(`${path.relative(PROJECT_ROOT, file)}: cannot resolve ${specifier}`);
-      } else if (!builtins.has(specifier)) {
-        const name = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0];
-        if (!found.has(name)) found.set(name, file);
-      }
-    }
-  }
-  return found;
 }
