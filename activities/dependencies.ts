@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { copyFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveSecret } from '../topology/secrets';
+import type { EstateRegistry } from './estates';
 import { SqlConnections, type SecretResolver } from './sql/connections';
 
 export interface FileInfo {
@@ -42,6 +43,10 @@ export interface Notifier {
 }
 
 export interface ActivityDependencies {
+  /** The estates this worker serves: the only source of a run's topology (docs/runbooks.md rule 8). */
+  estates: EstateRegistry;
+  /** Turns a secret reference (env:NAME, file:/path) into its value, on the worker only. */
+  resolveSecret: SecretResolver;
   sql: SqlConnections;
   files: FileAccess;
   poolControl: PoolControlRunner;
@@ -122,12 +127,17 @@ export const fetchNotifier: Notifier = {
   },
 };
 
-/** The real world, as the worker uses it. */
-export function realDependencies(
-  options: { resolveSecret?: SecretResolver; onPoolError?: (instance: string, error: Error) => void } = {},
-): ActivityDependencies {
+/** The real world, as the worker uses it, serving these estates. */
+export function realDependencies(options: {
+  estates: EstateRegistry;
+  resolveSecret?: SecretResolver;
+  onPoolError?: (instance: string, error: Error) => void;
+}): ActivityDependencies {
+  const secrets = options.resolveSecret ?? resolveSecret;
   return {
-    sql: new SqlConnections(options.resolveSecret ?? resolveSecret, { onPoolError: options.onPoolError }),
+    estates: options.estates,
+    resolveSecret: secrets,
+    sql: new SqlConnections(secrets, { onPoolError: options.onPoolError }),
     files: nodeFiles,
     poolControl: processRunner,
     notifier: fetchNotifier,

@@ -86,6 +86,8 @@ const jobIdOf = (jobName: string | Later) =>
 const reads = (): string[] => [];
 
 const DESCRIBERS: { [K in ActivityName]: (input: Parameters<Activities[K]>[0]) => string[] } = {
+  loadEstate: reads,
+  confirmSimulatedEstate: reads,
   readMirroringState: reads,
   readAgentStatus: reads,
   readLogShippingPrimary: reads,

@@ -46,6 +46,12 @@ export type FailureType =
   | 'CopyFailed'
   /** The webhook refused the notification. */
   | 'NotificationFailed'
+  /** The run names a pool this worker does not serve. */
+  | 'EstateUnknown'
+  /** The pool's estate file does not load any more (deleted, broken, moved to another pool). */
+  | 'EstateUnavailable'
+  /** A secret reference does not resolve, or the webhook it names is not an http(s) URL. */
+  | 'SecretUnavailable'
   /** An identifier that is not a plain SQL Server identifier reached an activity. */
   | 'InvalidIdentifier'
   /** Any other SQL Server error. */

@@ -23,6 +23,8 @@ export async function openIncidentOf(client: Client, pool: string): Promise<Open
     const parent = lock.parentExecution;
     if (lock.status.name !== 'RUNNING' || !parent?.workflowId) return null;
     const holder = await client.workflow.getHandle(parent.workflowId, parent.runId ?? undefined).describe();
+    // The holder has ended: Temporal is about to end its lock (parent close policy), so the pool is free.
+    if (holder.status.name !== 'RUNNING') return null;
     return {
       workflowId: holder.workflowId,
       runId: holder.runId,

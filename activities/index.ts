@@ -5,6 +5,7 @@
 import { agentJobActivities } from './agent-jobs';
 import type { ActivityDependencies } from './dependencies';
 import { drillActivities } from './drill';
+import { estateActivities } from './estates';
 import { evidenceActivities } from './evidence';
 import { filesActivities } from './files';
 import { incidentActivities } from './incidents';
@@ -16,6 +17,7 @@ import { restoreActivities } from './restore';
 
 export function createActivities(deps: ActivityDependencies) {
   return {
+    ...estateActivities(deps),
     ...mirroringActivities(deps),
     ...logShippingActivities(deps),
     ...agentJobActivities(deps),

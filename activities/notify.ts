@@ -1,6 +1,6 @@
 /**
- * Tells people: a webhook POST of a gate or report event as JSON (the topology's notifications.webhook), retried
- * within the attempt and then by Temporal. No webhook configured: nothing to do.
+ * Tells people: a webhook POST of a gate or report event as JSON (the topology's notifications.webhook, a secret
+ * reference), retried within the attempt and then by Temporal. No webhook configured: nothing to do.
  */
 import type { ActivityDependencies } from './dependencies';
 import { stepFailure } from './failures';
@@ -28,46 +28,77 @@ export interface NotificationEvent {
 
 const ATTEMPTS = 3;
 
+/** The webhook's URL from its secret reference; only http(s) (a file: or data: URL would read or leak locally). */
+function webhookUrl(deps: ActivityDependencies, reference: string): string {
+  let url: URL;
+  try {
+    url = new URL(deps.resolveSecret(reference));
+  } catch (error) {
+    const why = error instanceof TypeError ? 'it is not a URL' : (error as Error).message;
+    throw stepFailure('SecretUnavailable', `the webhook ${reference} cannot be used: ${why}`, { webhook: reference });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw stepFailure(
+      'SecretUnavailable',
+      `the webhook ${reference} is a ${url.protocol} URL: only http(s) is posted to`,
+      {
+        webhook: reference,
+      },
+    );
+  return url.href;
+}
+
 export function notifyActivities(deps: ActivityDependencies) {
   return {
+    /**
+     * POSTs the event to the webhook its secret reference names (the topology's notifications.webhook). Results and
+     * failures name the reference, never the URL, which may carry a token.
+     */
     async notify(input: {
       webhook?: string;
       event: NotificationEvent;
     }): Promise<StepResult<{ webhook: string | null }, { status: number | null; attempts: number }>> {
       const clock = new StepClock(deps.clock);
-      if (!input.webhook)
+      const reference = input.webhook;
+      if (!reference)
         return clock.skipped(
           'no webhook configured (notifications.webhook)',
           { webhook: null },
           { status: null, attempts: 0 },
         );
+      const url = webhookUrl(deps, reference);
       const body = { ...input.event, sentAt: deps.clock().toISOString() };
       let lastProblem = '';
       for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
         try {
-          const status = await deps.notifier.post(input.webhook, body, 10_000);
+          const status = await deps.notifier.post(url, body, 10_000);
           if (status >= 200 && status < 300)
             return clock.acted(
-              `notified ${input.webhook}: ${input.event.summary}`,
-              { webhook: input.webhook },
+              `notified the webhook ${reference}: ${input.event.summary}`,
+              { webhook: reference },
               { status, attempts: attempt },
             );
           // A 4xx means the receiver refuses this request: retrying the same body will not help.
           if (status >= 400 && status < 500)
-            throw stepFailure('NotificationFailed', `${input.webhook} refused the notification with HTTP ${status}`, {
-              status,
-            });
+            throw stepFailure(
+              'NotificationFailed',
+              `the webhook ${reference} refused the notification with HTTP ${status}`,
+              {
+                status,
+              },
+            );
           lastProblem = `HTTP ${status}`;
         } catch (error) {
           if ((error as { type?: string }).type === 'NotificationFailed') throw error;
-          lastProblem = (error as Error).message;
+          // fetch's own errors may quote the URL: say what kind of failure it was, not where.
+          lastProblem = (error as Error).name === 'TimeoutError' ? 'timed out' : 'the connection failed';
         }
         await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
       }
       throw stepFailure(
         'NotReachable',
-        `${input.webhook} did not take the notification after ${ATTEMPTS} attempts (${lastProblem})`,
-        { webhook: input.webhook },
+        `the webhook ${reference} did not take the notification after ${ATTEMPTS} attempts (${lastProblem})`,
+        { webhook: reference },
       );
     },
   };

@@ -13,6 +13,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { realDependencies } from '../activities/dependencies';
+import { EstateRegistry } from '../activities/estates';
 import type { PendingLog } from '../contracts/log-shipping';
 import { resolveSecret } from '../topology/secrets';
 import { startTestEstate, type TestEstate } from '../test/helpers/estate';
@@ -37,7 +38,7 @@ async function plainLoop(
 }
 
 async function activity(env: TestEstate, instance: string, logs: PendingLog[]): Promise<number> {
-  const deps = realDependencies({ resolveSecret });
+  const deps = realDependencies({ estates: EstateRegistry.open([env.topologyFile]), resolveSecret });
   const { applyPendingLogs } = createActivities(deps);
   const target = env.topology.instances.find((candidate) => candidate.name === instance)!;
   const environment = new MockActivityEnvironment(

@@ -27,13 +27,14 @@ export const DRILL_TIMEOUT = '12h';
 
 /**
  * What `drill schedule` keeps in the memo of its action (so every drill it starts carries it too, and an update
- * replaces it): the spec as the operator wrote it (Temporal keeps a cron expression only compiled), and where and
- * when the topology snapshot was taken.
+ * replaces it): the spec as the operator wrote it (Temporal keeps a cron expression only compiled), and the file and
+ * time the schedule was made from. The drills themselves carry the pool only.
  */
 export interface DrillMemo {
   spec?: string;
-  topologyFile?: string;
-  topologyTakenAt?: string;
+  /** The topology file the schedule was made from, and when: what an operator needs to find it again. */
+  createdFrom?: string;
+  savedAt?: string;
 }
 
 export interface DrillScheduleView {
@@ -49,8 +50,8 @@ export interface DrillScheduleView {
   initiator: string | null;
   reason: string | null;
   rehearse: boolean | null;
-  topologyFile: string | null;
-  topologyTakenAt: string | null;
+  createdFrom: string | null;
+  savedAt: string | null;
   nextRuns: string[];
   /** Drills of this schedule still running (at most one: overlap SKIP). */
   running: string[];
@@ -91,7 +92,7 @@ export async function viewOf(client: Client, description: ScheduleDescription): 
   const input = description.action.args?.[0] as RunbookInput<DrillOptions> | undefined;
   return {
     scheduleId: description.scheduleId,
-    pool: input?.topology?.pool?.fqdn ?? null,
+    pool: input?.pool ?? null,
     spec: specText(description, memo),
     timezone: description.spec.timezone || null,
     paused: description.state.paused,
@@ -106,8 +107,8 @@ export async function viewOf(client: Client, description: ScheduleDescription): 
     initiator: input?.initiator ?? null,
     reason: input?.reason ?? null,
     rehearse: input?.options?.rehearse ?? null,
-    topologyFile: memo.topologyFile ?? null,
-    topologyTakenAt: memo.topologyTakenAt ?? null,
+    createdFrom: memo.createdFrom ?? null,
+    savedAt: memo.savedAt ?? null,
     nextRuns: description.info.nextActionTimes.map((time) => time.toISOString()),
     running: description.info.runningActions.map((action) => action.workflow.workflowId),
     lastRun: await lastRunOf(client, description),

@@ -9,12 +9,14 @@ import type { RunbookReport } from '../contracts/run-record';
 import { CliError, EXIT } from '../runtime/exit';
 import { outputOption, printJson, printLine, type OutputFormat } from './output';
 import {
+  answerTimeoutMs,
   firstLine,
   findRun,
   innermostMessage,
   temporalClient,
   withClient,
   withTemporalOptions,
+  type RunHandle,
   type TemporalFlags,
 } from './run-access';
 
@@ -36,12 +38,18 @@ export function personOf(flags: AnswerFlags): string {
   return flags.as ?? (require('./runs') as typeof import('./runs')).defaultInitiator();
 }
 
+/**
+ * Sends an answer through its update and says whether it counted. `message` may need the run (an approval names the
+ * evidence version of the open gate): it is built once the run is found, within the same wait for a worker.
+ * `explain` adds lines to a counted answer (what an approval approved).
+ */
 export async function sendAnswer<M>(
   flags: AnswerFlags,
   workflowId: string,
   update: UpdateDefinition<MessageOutcome, [M]>,
-  message: M,
+  message: M | ((run: RunHandle) => Promise<M>),
   what: string,
+  explain: () => string[] = () => [],
 ): Promise<void> {
   await withClient(flags, async (client) => {
     const run = await findRun(client, workflowId);
@@ -52,7 +60,12 @@ export async function sendAnswer<M>(
     }
     let outcome: MessageOutcome;
     try {
-      outcome = await withinWorkerAnswer(run.handle.executeUpdate(update, { args: [message] }), workflowId);
+      const send = async () => {
+        const payload =
+          typeof message === 'function' ? await (message as (run: RunHandle) => Promise<M>)(run) : message;
+        return run.handle.executeUpdate(update, { args: [payload] });
+      };
+      outcome = await withinWorkerAnswer(send(), workflowId);
     } catch (error) {
       if (error instanceof CliError) throw error;
       if (error instanceof temporalClient().WorkflowUpdateFailedError)
@@ -64,6 +77,7 @@ export async function sendAnswer<M>(
       return;
     }
     printLine(`${what} counted: ${outcome.message.replace(/^approval counted: /, '')}`);
+    for (const line of explain()) printLine(line);
     printLine(
       outcome.gateStatus === 'open'
         ? `the gate stays open until enough people approve: pchat-dr status ${workflowId}`
@@ -73,9 +87,8 @@ export async function sendAnswer<M>(
 }
 
 /** An update is answered by a worker: without one it would wait for ever, so say what to check instead. */
-const WORKER_ANSWER_MS = Number(process.env.PCHAT_DR_ANSWER_TIMEOUT_MS ?? 30_000);
-
 async function withinWorkerAnswer<T>(answer: Promise<T>, workflowId: string): Promise<T> {
+  const WORKER_ANSWER_MS = answerTimeoutMs();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(

@@ -39,6 +39,11 @@ export function taskQueueOf(flags: TemporalFlags): string {
   return flags.taskQueue ?? (process.env.PCHAT_DR_TASK_QUEUE || DEFAULT_TASK_QUEUE);
 }
 
+/** How long the CLI waits for a worker to answer (an update, a run's first step): PCHAT_DR_ANSWER_TIMEOUT_MS, else 30 s. */
+export function answerTimeoutMs(): number {
+  return Number(process.env.PCHAT_DR_ANSWER_TIMEOUT_MS ?? 30_000);
+}
+
 /** The first line of an error's message: the CLI says one line per error. */
 export function firstLine(error: unknown): string {
   return String((error as Error)?.message ?? error).split('\n')[0];

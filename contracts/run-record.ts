@@ -162,6 +162,10 @@ export interface RunRecord {
   drill?: DrillFindings;
   /** The incident runbook that held the pool's lock when this one wanted it. */
   blockedBy?: { workflowId: string; runId: string; runbook: string | null; startedAt: string };
+  /** The estate the run acted on: the worker's file and its SHA-256 (and the caller's, when it named one). */
+  estate?: { file: string; digest: string; callerDigest?: string };
+  /** Messages refused beyond the ones kept in the log (a flood of malformed signals keeps history small). */
+  refusalsNotKept?: number;
 }
 
 export interface PendingGate extends GateRecord {
@@ -183,6 +187,7 @@ export interface Progress extends Pick<
   | 'finishedAt'
   | 'steps'
   | 'children'
+  | 'estate'
 > {
   openGates: PendingGate[];
 }
@@ -192,6 +197,11 @@ export interface RunbookReport extends Omit<RunRecord, 'log' | 'phase'> {
   /** Messages that did not count (signals refused), with why. */
   refused: LogEntry[];
   decisions: (DecisionRecord & { step?: string; gate: string })[];
+}
+
+/** The open gates, as a refusal names them: "open: a, b" or "no gate is open". */
+export function openGatesText(open: Pick<GateRecord, 'id'>[]): string {
+  return open.length > 0 ? `open: ${open.map((gate) => gate.id).join(', ')}` : 'no gate is open';
 }
 
 export function pendingGate(record: RunRecord, gate: GateRecord): PendingGate {
@@ -220,6 +230,7 @@ export function progressOf(record: RunRecord): Progress {
     steps: record.steps,
     openGates: record.gates.filter((gate) => gate.status === 'open').map((gate) => pendingGate(record, gate)),
     children: record.children,
+    estate: record.estate,
   };
 }
 

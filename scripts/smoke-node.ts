@@ -90,7 +90,11 @@ async function smoke(): Promise<void> {
     children.push(await background(['sim', 'start', '-f', topology, '--fresh'], env, /Running\. Ctrl\+C stops it\./));
     say(`pchat-dr sim start: the simulated estate runs (${topology})`);
     children.push(
-      await background(['worker', '--metrics', 'off', '--workflow-bundle', BUNDLE], env, /"msg":"worker ready"/),
+      await background(
+        ['worker', '--estate', topology, '--metrics', 'off', '--workflow-bundle', BUNDLE],
+        env,
+        /"msg":"worker ready"/,
+      ),
     );
     say('pchat-dr worker: ready');
 

@@ -3,7 +3,7 @@
  * Pure, so workflows use it to run gates and the schema (schema.ts, whose `approvals` section has this shape) uses
  * it to validate.
  */
-import { CRITICAL_GATES, defaultRequiredApprovals, type GateName } from './gates';
+import { defaultRequiredApprovals, isCriticalGate, type GateName } from './gates';
 
 /** A gate's settings as the topology's approvals section writes them (all optional). */
 export interface GateSettings {
@@ -54,12 +54,13 @@ export function gatePolicy(approvals: Approvals, gate: GateName): GatePolicy {
     gate,
     approvers,
     people: expandPeople(approvers, approvals.groups),
-    required: own.required ?? base.required ?? defaultRequiredApprovals(gate),
-    twoPersonRule: own.twoPersonRule ?? base.twoPersonRule ?? CRITICAL_GATES.includes(gate),
+    // A critical gate's floor holds whatever the policy says (the schema refuses a gate that asks for less).
+    required: Math.max(own.required ?? base.required ?? defaultRequiredApprovals(gate), defaultRequiredApprovals(gate)),
+    twoPersonRule: isCriticalGate(gate) || (own.twoPersonRule ?? base.twoPersonRule ?? false),
     timeout: own.timeout ?? base.timeout ?? DEFAULT_GATE_TIMEOUT,
     escalation: escalation && { ...escalation, people: expandPeople(escalation.notify, approvals.groups) },
     onTimeout: 'abort',
-    waived: own.waived ?? false,
+    waived: !isCriticalGate(gate) && (own.waived ?? false),
   };
 }
 

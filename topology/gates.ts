@@ -25,7 +25,17 @@ export const CRITICAL_GATES: readonly GateName[] = [
   'override-split-brain-guard',
 ];
 
-/** Distinct approvals needed when the policy does not say (docs/runbooks.md rule 8: two for data loss and the split-brain guard). */
+/**
+ * The floor of a critical gate (docs/runbooks.md rule 8): at least this many distinct approvers, and never the
+ * person who started the run. An estate may ask for more, never for less.
+ */
+export const CRITICAL_GATE_APPROVALS = 2;
+
+export function isCriticalGate(gate: GateName): boolean {
+  return CRITICAL_GATES.includes(gate);
+}
+
+/** Distinct approvals needed when the policy does not say: the floor for critical gates, else one. */
 export function defaultRequiredApprovals(gate: GateName): number {
-  return gate === 'accept-data-loss' || gate === 'override-split-brain-guard' ? 2 : 1;
+  return isCriticalGate(gate) ? CRITICAL_GATE_APPROVALS : 1;
 }

@@ -2,6 +2,7 @@
  * Reads a topology file: YAML syntax, then the schema, every problem reported with the field path and the line it
  * is on, so an operator can fix the file in one pass. Relative paths in the file are taken from the file's folder.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
@@ -35,21 +36,24 @@ export function formatProblem(file: string, problem: TopologyProblem): string {
 export interface LoadedTopology {
   /** Absolute path of the file it came from. */
   file: string;
+  /** SHA-256 of the file's bytes (hex): two copies of an estate are the same estate when their digests are. */
+  digest: string;
   topology: Topology;
 }
 
 export function loadTopology(file: string): LoadedTopology {
   const absolute = path.resolve(file);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(absolute, 'utf8');
+    bytes = readFileSync(absolute);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const reason =
       code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a file' : (err as Error).message;
     throw new TopologyError(file, [{ field: '', message: `cannot read the topology file: ${reason}` }]);
   }
-  return { file: absolute, topology: parseTopology(text, file, path.dirname(absolute)) };
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  return { file: absolute, digest, topology: parseTopology(bytes.toString('utf8'), file, path.dirname(absolute)) };
 }
 
 /** Parses and validates topology text; `baseDir` anchors relative paths. */

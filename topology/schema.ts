@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { DURATION_PATTERN, durationMs } from './durations';
 import { gatePolicy } from './approvals';
-import { CRITICAL_GATES, GATE_NAMES, type GateName } from './gates';
+import { CRITICAL_GATE_APPROVALS, GATE_NAMES, isCriticalGate, type GateName } from './gates';
 import { PLAIN_IDENTIFIER } from './identifiers';
 import { isSecretRef } from './secrets';
 
@@ -188,7 +188,8 @@ const topologyShape = strict({
   }),
   approvals: approvalsSchema.default(() => approvalsSchema.parse({})),
   objectives: strict({ rpo: duration, rto: duration }),
-  notifications: strict({ webhook: z.url({ error: 'must be an http(s) URL' }).optional() }).default({}),
+  /** The webhook URL is a secret reference (it may carry a token): the worker reads it, history never holds it. */
+  notifications: strict({ webhook: secretRef.optional() }).default({}),
   drills: drillsSchema.default(() => drillsSchema.parse({})),
 });
 
@@ -310,7 +311,21 @@ function checkApprovals(approvals: Topology['approvals'], ctx: Ctx): void {
   for (const [gate, own] of Object.entries(approvals.gates) as [GateName, GatePolicyInput][]) {
     checkGroups(own.approvers, ['approvals', 'gates', gate, 'approvers']);
     checkGroups(own.escalation?.notify, ['approvals', 'gates', gate, 'escalation', 'notify']);
-    if (own.waived && CRITICAL_GATES.includes(gate)) {
+    if (isCriticalGate(gate) && own.required !== undefined && own.required < CRITICAL_GATE_APPROVALS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approvals', 'gates', gate, 'required'],
+        message: `${gate} accepts data loss or a datacenter switch: it needs at least ${CRITICAL_GATE_APPROVALS} distinct approvers`,
+      });
+    }
+    if (isCriticalGate(gate) && own.twoPersonRule === false) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approvals', 'gates', gate, 'twoPersonRule'],
+        message: `${gate} accepts data loss or a datacenter switch: the person who starts a run may never approve it (twoPersonRule cannot be false)`,
+      });
+    }
+    if (own.waived && isCriticalGate(gate)) {
       ctx.addIssue({
         code: 'custom',
         path: ['approvals', 'gates', gate, 'waived'],

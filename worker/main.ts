@@ -67,6 +67,7 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
   }
 
   const deps = realDependencies({
+    estates: settings.estates,
     onPoolError: (instance, error) => logger.error({ instance, err: error }, 'SQL Server connection pool error'),
   });
   let stop: StopControl | undefined;
@@ -99,6 +100,7 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
         apiKeyConfigured: Boolean(connectOptions.apiKey),
         workflowBundle: settings.workflowBundle,
         shutdownGrace: settings.shutdownGrace,
+        estates: settings.estates.pools.map((pool) => ({ pool, file: settings.estates.fileOf(pool) })),
       },
       'worker ready',
     );

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { msToNumber } from '@temporalio/common/lib/time';
+import { EstateConfigurationError, EstateRegistry } from '../activities/estates';
 import { DEFAULT_TASK_QUEUE } from '../runtime/temporal-connection';
 import { CliError, EXIT } from '../runtime/exit';
 import { PROJECT_ROOT } from '../runtime/package';
@@ -36,6 +37,8 @@ export interface WorkerFlags {
   /** A Temporal duration: 30s, 5m, 1h. */
   shutdownGrace?: string;
   workflowBundle?: string;
+  /** --estate, repeatable: topology files, or folders of them, the estates this worker serves. */
+  estate?: string[];
 }
 
 export interface WorkerSettings {
@@ -47,6 +50,8 @@ export interface WorkerSettings {
   shutdownGraceMs: number;
   shutdownForceMs: number;
   workflowBundle: string;
+  /** The estates served, by pool (docs/runbooks.md rule 8). */
+  estates: EstateRegistry;
 }
 
 interface Setting {
@@ -85,6 +90,7 @@ export function resolveWorkerSettings(flags: WorkerFlags, env: NodeJS.ProcessEnv
   const shutdownGraceMs = parseDuration(grace);
 
   return {
+    estates: openEstates(flags.estate, env),
     taskQueue: taskQueue.value,
     metricsAddress: parseMetricsAddress(metrics),
     logLevel: parseLogLevel(logLevel),
@@ -140,4 +146,26 @@ function checkBundle({ value, source }: Setting): string {
     `${source} ${value}: workflow bundle not found (check the path; \`npm run build\` writes ${DEFAULT_WORKFLOW_BUNDLE})`,
     EXIT.badInput,
   );
+}
+
+/**
+ * The estates from --estate (repeatable), else PCHAT_DR_ESTATES (paths separated by the platform's path delimiter,
+ * ':' on Linux); each a topology file or a folder of them. Every problem at once, exit 2: a worker never starts
+ * serving half of what it was given.
+ */
+function openEstates(flags: string[] | undefined, env: NodeJS.ProcessEnv): EstateRegistry {
+  const fromEnv = (env.PCHAT_DR_ESTATES ?? '').split(path.delimiter).filter((entry) => entry.trim() !== '');
+  const entries = flags && flags.length > 0 ? flags : fromEnv;
+  const source = flags && flags.length > 0 ? '--estate' : 'PCHAT_DR_ESTATES';
+  if (entries.length === 0)
+    throw new CliError(
+      'no estate to serve: give the topology files of the pools this worker serves (--estate FILE, repeatable, or PCHAT_DR_ESTATES=FILE:DIR)',
+      EXIT.badInput,
+    );
+  try {
+    return EstateRegistry.open(entries);
+  } catch (error) {
+    if (!(error instanceof EstateConfigurationError)) throw error;
+    throw new CliError(`${source}: ${error.problems.join(`\n${source}: `)}`, EXIT.badInput);
+  }
 }

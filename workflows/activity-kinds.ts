@@ -17,6 +17,8 @@ export type ActivityResult<K extends ActivityName> = Awaited<ReturnType<Activiti
 type ActivityKind = 'read' | 'long-read' | 'change' | 'long';
 
 export const ACTIVITY_KINDS: Record<ActivityName, ActivityKind> = {
+  loadEstate: 'read',
+  confirmSimulatedEstate: 'read',
   readMirroringState: 'read',
   readAgentStatus: 'read',
   readLogShippingPrimary: 'read',

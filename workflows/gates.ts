@@ -12,19 +12,28 @@ import { decisionMakers, gatePolicy } from '../topology/approvals';
 import { durationMs } from '../topology/durations';
 import type { GateName } from '../topology/gates';
 import type { Topology } from '../topology/schema';
-import { notifications } from './activity-kinds';
+import { activityOf, notifications } from './activity-kinds';
 import { openApprovalGate, openDecisionGate } from './gate-rules';
 import { failureOf, RunEnded, type RunState } from './run-state';
 
+/** Patch id (workflow versioning): a rehearsal asks the estate whether it is the simulator before answering gates. */
+const REHEARSAL_CONFIRMS_SIMULATOR = 'rehearsal-confirms-simulator';
+
 export class Gates {
+  /** A rehearsal's answer from the estate: null until asked, then whether every instance is the simulator, and why. */
+  private rehearsalEstate: { confirmed: boolean; summary: string } | null = null;
+
   constructor(
     private readonly state: RunState,
-    private readonly topology: Topology,
     private readonly input: RunbookInput<object>,
   ) {}
 
   private get record() {
     return this.state.record;
+  }
+
+  private get topology(): Topology {
+    return this.state.topology;
   }
 
   /**
@@ -60,7 +69,7 @@ export class Gates {
       const record = openApprovalGate(state.uniqueGateId(gate), policy, question, evidence, state.now());
       this.record.evidence.push({ label: record.id, ...evidence });
       state.setPhase('awaiting-approval');
-      if (this.rehearsing) this.answerForRehearsal(record);
+      if (this.input.rehearsalApprover) await this.answerForRehearsal(record);
       await this.waitFor(record);
       if (record.status === 'rejected') {
         // An optional phase's gate: rejecting it skips the phase, not the run.
@@ -100,13 +109,25 @@ export class Gates {
     throw new RunEnded(gate.status === 'timed-out' ? 'timed-out' : 'aborted', `"${step.title}" failed and ${why}`);
   }
 
-  /** Only a simulated estate may have its gates answered by a drill's approver. */
-  private get rehearsing(): boolean {
-    return Boolean(this.input.rehearsalApprover) && this.topology.simulated;
-  }
-
-  private answerForRehearsal(gate: GateRecord): void {
+  /**
+   * A drill's rehearsal: the drill's approver answers the gate, but only on an estate that says it is simulated and
+   * whose every instance answers as the pchat-dr simulator (a file that says `simulated: true` about real servers
+   * gets no auto-approval, and the rehearsal ends: nobody watches it).
+   */
+  private async answerForRehearsal(gate: GateRecord): Promise<void> {
     const by = this.input.rehearsalApprover!;
+    if (wf.patched(REHEARSAL_CONFIRMS_SIMULATOR)) {
+      if (this.rehearsalEstate === null) {
+        const confirmation = await activityOf('confirmSimulatedEstate')({ pool: this.record.pool });
+        this.rehearsalEstate = { confirmed: confirmation.found.confirmed, summary: confirmation.summary };
+        this.state.note(`rehearsal estate: ${confirmation.summary}`);
+      }
+      if (!this.rehearsalEstate.confirmed)
+        throw new RunEnded(
+          'precondition-failed',
+          `${gate.id} is not answered for a rehearsal: ${this.rehearsalEstate.summary}`,
+        );
+    } else if (!this.topology.simulated) return;
     gate.approvals.push({
       by,
       at: this.state.now(),
@@ -161,7 +182,8 @@ export class Gates {
 
   /** Tells people (webhook); a notification that fails is noted, never a reason to stop. */
   async notify(event: Omit<NotificationEvent, 'pool' | 'runbook' | 'workflowId'>): Promise<void> {
-    const webhook = this.topology.notifications.webhook;
+    // A run refused before its estate loaded has nowhere trusted to send to.
+    const webhook = this.state.estate?.topology.notifications.webhook;
     if (!webhook || this.record.dryRun) return;
     try {
       await notifications.notify({

@@ -1,19 +1,27 @@
 /**
  * The messages a run answers (contracts/messages.ts): progress, pending-gates and report queries; approve, reject,
- * decide and abort as signals and as updates, through one validation each, so both give the same outcome. A refused
+ * decide and abort as signals and as updates, through one validation each, so both give the same outcome. A payload
+ * is parsed against its schema before anything reads it: whatever a sender puts in a signal, the handler does not
+ * throw (a throwing handler would fail the workflow task on every replay and wedge the run). A refused
  * signal cannot answer its sender, so the refusal goes into the run's log (and the report); a refused update is
  * rejected by its validator, so the caller learns why and nothing enters history.
  */
 import * as wf from '@temporalio/workflow';
+import type { z } from 'zod';
 import {
+  abortMessage,
   abortSignal,
   abortUpdate,
+  approveMessage,
   approveSignal,
   approveUpdate,
+  decideMessage,
   decideSignal,
   decideUpdate,
+  parsePayload,
   pendingGatesQuery,
   progressQuery,
+  rejectMessage,
   rejectSignal,
   rejectUpdate,
   reportQuery,
@@ -21,6 +29,7 @@ import {
   type ApproveMessage,
   type DecideMessage,
   type MessageOutcome,
+  type Parsed,
   type RejectMessage,
 } from '../contracts/messages';
 import { pendingGate, progressOf, reportOf } from '../contracts/run-record';
@@ -29,7 +38,7 @@ import { GATE_NAMES } from '../topology/gates';
 import { findOpenGate, isApproved, refuseApproval, refuseDecision, refuseRejection } from './gate-rules';
 import type { RunState } from './run-state';
 
-export function installMessageHandlers(state: RunState, approvals: Approvals): void {
+export function installMessageHandlers(state: RunState): void {
   const { record } = state;
   wf.setHandler(progressQuery, () => progressOf(record));
   wf.setHandler(pendingGatesQuery, () =>
@@ -37,36 +46,74 @@ export function installMessageHandlers(state: RunState, approvals: Approvals): v
   );
   wf.setHandler(reportQuery, () => reportOf(record));
 
-  const bySignal =
-    <M extends { by: string }>(kind: string, refuse: (message: M) => string | null, apply: (message: M) => unknown) =>
-    (message: M) => {
-      const refusal = refuse(message);
-      if (refusal) state.log({ kind: 'refused', by: message?.by ?? '', message: `${kind} refused: ${refusal}` });
-      else apply(message);
+  /** One message kind: its schema, what refuses it once it parses, and what it does when it counts. */
+  const kind = <M extends { by: string }>(
+    what: string,
+    schema: z.ZodType<M>,
+    refuse: (message: M) => string | null,
+    apply: (message: M) => MessageOutcome,
+  ) => {
+    /** The message, or why it does not count, said to its sender (an update) or recorded (a signal). */
+    const check = (payload: unknown): Parsed<M> => {
+      const parsed = parsePayload(schema, payload);
+      const refusal = parsed.ok ? refuse(parsed.value) : parsed.refusal;
+      // The schema cannot know the run: say which command shows its evidence.
+      return refusal
+        ? { ok: false, refusal: refusal.replace('pchat-dr status RUN', `pchat-dr status ${record.workflowId}`) }
+        : parsed;
     };
-  const validator =
-    <M>(refuse: (message: M) => string | null) =>
-    (message: M) => {
-      const refusal = refuse(message);
-      if (refusal) throw new Error(refusal);
+    return {
+      // A refused signal cannot answer its sender: the refusal goes into the run's log (and the report).
+      signal: (payload: unknown) => {
+        const checked = check(payload);
+        if (checked.ok) apply(checked.value);
+        else state.refuse((payload as { by?: unknown } | null)?.by, `${what}: ${checked.refusal}`);
+      },
+      // A refused update is rejected by its validator: the caller learns why, and nothing enters history.
+      validator: (payload: unknown) => {
+        const checked = check(payload);
+        if (!checked.ok) throw new Error(checked.refusal);
+      },
+      // The validator has accepted it: apply what the schema made of it (trimmed names).
+      update: (payload: unknown) => {
+        const parsed = parsePayload(schema, payload);
+        return apply(parsed.ok ? parsed.value : (payload as M));
+      },
     };
-  const refuseApprove = (message: ApproveMessage) => refuseApproval(record.gates, message, record.initiator);
-  const refuseReject = (message: RejectMessage) => refuseRejection(record.gates, message);
-  const refuseDecide = (message: DecideMessage) => refuseDecision(record.gates, message);
-  const refuseAbort = (message: AbortMessage) => refuseAbortOf(state, approvals, message);
-  const approve = (message: ApproveMessage) => approveGate(state, message);
-  const reject = (message: RejectMessage) => rejectGate(state, message);
-  const decide = (message: DecideMessage) => decideStep(state, message);
-  const abort = (message: AbortMessage) => abortRun(state, message);
+  };
+  const approval = kind(
+    'approval',
+    approveMessage,
+    (message) => refuseApproval(record.gates, message, record.initiator),
+    (message) => approveGate(state, message),
+  );
+  const rejection = kind(
+    'rejection',
+    rejectMessage,
+    (message) => refuseRejection(record.gates, message),
+    (message) => rejectGate(state, message),
+  );
+  const decision = kind(
+    'decision',
+    decideMessage,
+    (message) => refuseDecision(record.gates, message),
+    (message) => decideStep(state, message),
+  );
+  const abort = kind(
+    'abort',
+    abortMessage,
+    (message) => refuseAbortOf(state, message),
+    (message) => abortRun(state, message),
+  );
 
-  wf.setHandler(approveSignal, bySignal('approval', refuseApprove, approve));
-  wf.setHandler(rejectSignal, bySignal('rejection', refuseReject, reject));
-  wf.setHandler(decideSignal, bySignal('decision', refuseDecide, decide));
-  wf.setHandler(abortSignal, bySignal('abort', refuseAbort, abort));
-  wf.setHandler(approveUpdate, approve, { validator: validator(refuseApprove) });
-  wf.setHandler(rejectUpdate, reject, { validator: validator(refuseReject) });
-  wf.setHandler(decideUpdate, decide, { validator: validator(refuseDecide) });
-  wf.setHandler(abortUpdate, abort, { validator: validator(refuseAbort) });
+  wf.setHandler(approveSignal, approval.signal);
+  wf.setHandler(rejectSignal, rejection.signal);
+  wf.setHandler(decideSignal, decision.signal);
+  wf.setHandler(abortSignal, abort.signal);
+  wf.setHandler(approveUpdate, approval.update, { validator: approval.validator });
+  wf.setHandler(rejectUpdate, rejection.update, { validator: rejection.validator });
+  wf.setHandler(decideUpdate, decision.update, { validator: decision.validator });
+  wf.setHandler(abortUpdate, abort.update, { validator: abort.validator });
 }
 
 function approveGate(state: RunState, message: ApproveMessage): MessageOutcome {
@@ -112,12 +159,12 @@ function decideStep(state: RunState, message: DecideMessage): MessageOutcome {
 }
 
 /** Anyone who may answer some gate of this estate, or who started the run, may abort it. */
-function refuseAbortOf(state: RunState, approvals: Approvals, message: AbortMessage): string | null {
+function refuseAbortOf(state: RunState, message: AbortMessage): string | null {
   const { record } = state;
-  if (!message?.by?.trim()) return 'an abort must say who asks for it (--as)';
-  if (!message.reason?.trim()) return 'an abort needs a reason';
   if (record.outcome !== 'running') return `the run already ended (${record.outcome})`;
   if (state.abortRequest) return `an abort is already under way (asked by ${state.abortRequest.by})`;
+  // Before the estate is loaded nobody but the initiator is known to be allowed.
+  const approvals: Approvals = state.estate?.topology.approvals ?? { groups: {}, default: {}, gates: {} };
   const people = new Set(
     [
       record.initiator,

@@ -3,9 +3,16 @@
  * handlers all read and write. Plain JSON, so queries answer it and the report is built from it.
  */
 import * as wf from '@temporalio/workflow';
+import type { LoadedEstate } from '../activities/estates';
 import type { AbortMessage } from '../contracts/messages';
 import type { FailureRecord, GateRecord, RunOutcome, RunRecord, StepRecord } from '../contracts/run-record';
 import { PHASE } from '../contracts/search-attributes';
+import type { Topology } from '../topology/schema';
+
+/** Refused messages kept in the log; past that they are only counted, so a flood cannot swell history. */
+const REFUSALS_KEPT = 100;
+/** A refusal's text is cut to this length (it may quote what a sender wrote). */
+const REFUSAL_TEXT = 300;
 
 /** Thrown to end a run early with a given outcome (a rejected gate, an abort, a failed precondition). */
 export class RunEnded extends Error {
@@ -33,9 +40,17 @@ export function failureOf(error: unknown, at: string): FailureRecord {
 export class RunState {
   /** Set by an accepted abort: the run stops at its next step boundary. */
   abortRequest: AbortMessage | null = null;
+  /** The pool's estate, once the run's first step loaded it from the worker's files. */
+  estate: LoadedEstate | null = null;
   private readonly names = new Map<string, number>();
 
   constructor(readonly record: RunRecord) {}
+
+  /** The estate's topology: every step runs after the estate is loaded. */
+  get topology(): Topology {
+    if (!this.estate) throw new Error('the estate is not loaded yet');
+    return this.estate.topology;
+  }
 
   now(): string {
     return new Date().toISOString();
@@ -53,6 +68,17 @@ export class RunState {
   /** A line in the run's log (refused messages, escalations, notes the report shows). */
   log(entry: Omit<RunRecord['log'][number], 'at'>): void {
     this.record.log.push({ at: this.now(), ...entry });
+  }
+
+  /** A message that did not count, kept (cut short) up to REFUSALS_KEPT, then only counted. */
+  refuse(by: unknown, message: string): void {
+    if (this.record.log.filter((entry) => entry.kind === 'refused').length >= REFUSALS_KEPT) {
+      this.record.refusalsNotKept = (this.record.refusalsNotKept ?? 0) + 1;
+      return;
+    }
+    const sender = typeof by === 'string' ? by.slice(0, 128) : '';
+    const text = message.length > REFUSAL_TEXT ? `${message.slice(0, REFUSAL_TEXT)}…` : message;
+    this.log({ kind: 'refused', by: sender, message: text });
   }
 
   checkAbort(): void {

@@ -14,7 +14,14 @@ import type { Activities } from '../activities';
 import type { FailureType } from '../activities/failures';
 import type { NotificationEvent } from '../activities/notify';
 import type { StepResult } from '../activities/step-result';
-import { incidentLockId, INCIDENT_RUNBOOK_NAMES, type RunbookInput, type RunbookName } from '../contracts/runbooks';
+import { parsePayload } from '../contracts/messages';
+import {
+  incidentLockId,
+  INCIDENT_RUNBOOK_NAMES,
+  runInputSchema,
+  type RunbookInput,
+  type RunbookName,
+} from '../contracts/runbooks';
 import {
   reportOf,
   type EvidenceRecord,
@@ -69,23 +76,55 @@ export interface RunbookBehaviour {
   finalNotification?: boolean;
 }
 
+/** Patch ids (workflow versioning): runs started before these changes replay on their old path. */
+const WORKER_OWNS_ESTATE = 'worker-owns-estate';
+const LOCK_ENDS_WITH_HOLDER = 'lock-ends-with-holder';
+
+/** The input of a run started before the worker owned the estates: the topology came with it. */
+interface LegacyInput {
+  topology: Topology;
+}
+
 export class Runbook<Options extends object = Record<string, unknown>> {
   readonly record: RunRecord;
+  readonly input: RunbookInput<Options>;
   private readonly state: RunState;
   private readonly gates: Gates;
+  /** Why the run's input does not count (it ends without doing anything), or null. */
+  private readonly refusal: string | null = null;
+  /** The topology a run started before the worker owned the estates brought with it. */
+  private readonly legacyTopology: Topology | null = null;
   private lock: wf.ChildWorkflowHandle<typeof poolLock> | null = null;
 
+  /**
+   * `payload` is whatever the run was started with: anyone with access to the namespace can start a workflow with
+   * any input, so it is parsed first, and what a caller cannot be trusted with is checked against what Temporal
+   * itself says (a parent's claims count only from the run Temporal names as the parent).
+   */
   constructor(
     runbook: RunbookName,
-    readonly input: RunbookInput<Options>,
+    payload: unknown,
     private readonly behaviour: RunbookBehaviour = {},
   ) {
     const info = wf.workflowInfo();
+    let input: RunbookInput<Options>;
+    if (wf.patched(WORKER_OWNS_ESTATE)) {
+      const parsed = parsePayload(runInputSchema(runbook), payload);
+      input = parsed.ok ? (parsed.value as RunbookInput<Options>) : fallbackInput(payload);
+      if (!parsed.ok)
+        this.refusal = `the run's input: ${parsed.refusal} (a run's input names the pool and the runbook's options; the worker owns the estate)`;
+      else this.refusal = refuseUnprovenParent(input, info.parent?.workflowId);
+    } else {
+      input = payload as RunbookInput<Options> & LegacyInput;
+      this.legacyTopology = (payload as LegacyInput).topology;
+      input.pool = this.legacyTopology.pool.fqdn;
+    }
+    this.input = input;
     this.record = {
       runbook,
       workflowId: info.workflowId,
       runId: info.runId,
-      pool: input.topology.pool.fqdn,
+      pool: input.pool,
       initiator: input.initiator,
       reason: input.reason,
       options: { ...(input.options ?? {}) },
@@ -103,8 +142,8 @@ export class Runbook<Options extends object = Record<string, unknown>> {
       ...(input.parent ? { parent: input.parent.workflowId } : {}),
     };
     this.state = new RunState(this.record);
-    this.gates = new Gates(this.state, input.topology, input);
-    installMessageHandlers(this.state, input.topology.approvals);
+    this.gates = new Gates(this.state, input);
+    installMessageHandlers(this.state);
     wf.upsertSearchAttributes([
       { key: POOL, value: this.record.pool },
       { key: RUNBOOK, value: runbook },
@@ -112,8 +151,9 @@ export class Runbook<Options extends object = Record<string, unknown>> {
     ]);
   }
 
+  /** The estate's topology, as the run's first step loaded it from the worker's files. */
   get topology(): Topology {
-    return this.input.topology;
+    return this.state.topology;
   }
 
   get options(): Partial<Options> {
@@ -232,7 +272,9 @@ export class Runbook<Options extends object = Record<string, unknown>> {
       const child: RunRecord['children'][number] = { workflowId, runbook: spec.runbook };
       this.record.children.push(child);
       const input: RunbookInput<O> = {
-        topology: this.topology,
+        pool: this.record.pool,
+        // The same estate as this run: a file edited meanwhile makes the child refuse rather than mix versions.
+        ...(this.state.estate?.digest ? { estateDigest: this.state.estate.digest } : {}),
         initiator: this.record.initiator,
         reason: `${spec.title} (part of ${this.record.runbook} ${this.record.workflowId})`,
         options: spec.options,
@@ -285,18 +327,26 @@ export class Runbook<Options extends object = Record<string, unknown>> {
 
   // ------------------------------------------------------------------------------------------ the lock
 
-  /** docs/runbooks.md rule 5: an incident runbook holds its pool's lock from its first step to its end. */
+  /**
+   * docs/runbooks.md rule 5: an incident runbook holds its pool's lock from its first step to its end. The lock
+   * ends when its holder ends (Temporal terminates it: parent close policy); no message can release it. A lock whose
+   * holder has just ended may still be there for a moment: then the run waits for it to go (up to half a minute).
+   */
   private async acquireLock(): Promise<void> {
     if (this.dryRun || this.input.parent?.holdsLock || !INCIDENT_RUNBOOK_NAMES.includes(this.record.runbook)) return;
     const workflowId = incidentLockId(this.record.pool);
-    try {
-      this.lock = await wf.startChild(poolLock, {
-        workflowId,
-        args: [{ workflowId: this.record.workflowId, runbook: this.record.runbook, initiator: this.record.initiator }],
-        parentClosePolicy: 'TERMINATE',
-      });
-    } catch (error) {
-      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    const holder = {
+      workflowId: this.record.workflowId,
+      runbook: this.record.runbook,
+      initiator: this.record.initiator,
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.lock = await wf.startChild(poolLock, { workflowId, args: [holder], parentClosePolicy: 'TERMINATE' });
+        return;
+      } catch (error) {
+        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      }
       const found = await this.act({
         name: 'find-open-incident',
         title: `Find the runbook holding ${workflowId}`,
@@ -304,23 +354,77 @@ export class Runbook<Options extends object = Record<string, unknown>> {
         activity: 'findOpenIncident',
         input: { pool: this.record.pool },
       });
-      const holder = found.kind === 'done' ? found.result.found : null;
-      if (holder) this.record.blockedBy = holder;
+      const open = found.kind === 'done' ? found.result.found : null;
+      if (!open && attempt < 30 && wf.patched(LOCK_ENDS_WITH_HOLDER)) {
+        await wf.sleep('1 second');
+        continue;
+      }
+      if (open) this.record.blockedBy = open;
       throw new RunEnded(
         'precondition-failed',
-        `another incident runbook is open on ${this.record.pool}: ${holder ? `${holder.runbook ?? 'runbook'} ${holder.workflowId} (started ${holder.startedAt})` : workflowId}; one at a time per pool`,
+        `another incident runbook is open on ${this.record.pool}: ${open ? `${open.runbook ?? 'runbook'} ${open.workflowId} (started ${open.startedAt})` : workflowId}; one at a time per pool`,
       );
     }
   }
 
+  /** Runs started before the lock ended with its holder release it with a signal. */
   private async releaseLock(): Promise<void> {
-    if (!this.lock) return;
+    if (!this.lock || wf.patched(LOCK_ENDS_WITH_HOLDER)) return;
     const lock = this.lock;
     this.lock = null;
     await wf.CancellationScope.nonCancellable(async () => {
       await lock.signal(releaseLockSignal);
       await lock.result();
     });
+  }
+
+  // ------------------------------------------------------------------------------------------ the estate
+
+  /**
+   * The run's first step (docs/runbooks.md rule 8): the pool's estate from the worker's own file. When the caller
+   * named the digest of the file it looked at and the worker's differs, the run refuses (unless told to use the
+   * worker's), saying both.
+   */
+  private async loadEstate(): Promise<void> {
+    if (this.legacyTopology) {
+      this.state.estate = {
+        pool: this.record.pool,
+        file: '(the run input)',
+        digest: '',
+        topology: this.legacyTopology,
+      };
+      return;
+    }
+    const pool = this.record.pool;
+    const loaded = await this.act({
+      name: 'load-estate',
+      title: `Load the estate of ${pool} from the worker's estate files`,
+      target: pool,
+      activity: 'loadEstate',
+      input: { pool },
+      expect: 'any',
+    });
+    if (loaded.kind !== 'done') {
+      throw new RunEnded(
+        'precondition-failed',
+        loaded.kind === 'failed' ? loaded.failure.message : `${pool}: no estate`,
+      );
+    }
+    const estate = loaded.result.found;
+    const callerDigest = this.input.estateDigest;
+    if (callerDigest && callerDigest !== estate.digest && !this.input.useWorkerEstate) {
+      throw new RunEnded(
+        'precondition-failed',
+        `the worker's estate of ${pool} differs from the caller's: the worker's ${estate.file} has sha256 ${estate.digest}, the caller's file ${callerDigest}. Compare the files, or start the run again using the worker's estate (pchat-dr run --use-worker-estate)`,
+      );
+    }
+    if (callerDigest && callerDigest !== estate.digest)
+      this.state.note(
+        `run on the worker's estate ${estate.file} (sha256 ${estate.digest}), not the caller's file (sha256 ${callerDigest}), as asked`,
+      );
+    // Recorded once accepted: a run that shows an estate runs on it (pchat-dr run waits for this).
+    this.record.estate = { file: estate.file, digest: estate.digest, ...(callerDigest ? { callerDigest } : {}) };
+    this.state.estate = estate;
   }
 
   // ------------------------------------------------------------------------------------------ the run
@@ -332,6 +436,8 @@ export class Runbook<Options extends object = Record<string, unknown>> {
     let outcome: Exclude<RunOutcome, 'running'> = 'succeeded';
     let reason: string | undefined;
     try {
+      if (this.refusal) throw new RunEnded('rejected', this.refusal);
+      await this.loadEstate();
       await this.acquireLock();
       const result = await body();
       if (result) ({ outcome, reason } = result);
@@ -368,4 +474,26 @@ export class Runbook<Options extends object = Record<string, unknown>> {
     await wf.condition(wf.allHandlersFinished);
     return reportOf(this.record);
   }
+}
+
+/** What a refused input still says (a pool, who, why), cut short, so the report of the refusal can name them. */
+function fallbackInput<Options extends object>(payload: unknown): RunbookInput<Options> {
+  const raw = (payload !== null && typeof payload === 'object' ? payload : {}) as Record<string, unknown>;
+  const text = (value: unknown, limit: number) => (typeof value === 'string' ? value.slice(0, limit) : '');
+  return {
+    pool: text(raw.pool, 253) || 'unknown',
+    initiator: text(raw.initiator, 128) || 'unknown',
+    reason: text(raw.reason, 300),
+  };
+}
+
+/**
+ * A parent's claims (a covering gate, a held lock, a rehearsal approver, nobody watching) count only when Temporal
+ * says that parent started this run; claimed by anyone else, the input is forged and the run refuses it.
+ */
+function refuseUnprovenParent(input: RunbookInput<object>, parentWorkflowId: string | undefined): string | null {
+  const claims = ['parent', 'rehearsalApprover', 'unattended'].filter((key) => key in input);
+  if (claims.length === 0) return null;
+  if (input.parent && parentWorkflowId === input.parent.workflowId) return null;
+  return `the run's input claims ${claims.join(', ')}, which only a parent runbook that started this run may give (Temporal names ${parentWorkflowId ?? 'no parent'})`;
 }

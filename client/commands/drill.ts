@@ -1,6 +1,7 @@
 /**
  * `pchat-dr drill ...`: scheduled DR drills (runbook 6) as Temporal Schedules. `schedule` creates or updates a
- * schedule whose action starts the drill workflow with a snapshot of the topology file; `list` shows every drill
+ * schedule whose action starts the drill workflow on the pool of a topology file (each drill loads the pool's
+ * estate from the worker's own file, docs/runbooks.md rule 8); `list` shows every drill
  * schedule with its state and its last drill; `pause`, `resume`, `trigger` and `delete` act on one; `history` reads
  * the drills of a pool (their pass/fail, RPO and estimated RTO).
  *
@@ -91,7 +92,7 @@ function scheduleCommand(): Command {
     .description('create (or update) the Temporal Schedule that runs drills of the estate of a topology file')
     .requiredOption(
       '-f, --file <topology>',
-      'topology file (YAML): the schedule keeps a snapshot of it; run this again after changing the file',
+      "topology file (YAML): the pool it names is drilled; each drill runs on the worker's estate file of that pool",
     )
     .option(
       '--cron <expr>',
@@ -150,13 +151,12 @@ async function scheduleDrills(flags: ScheduleFlags): Promise<void> {
     flags.cron !== undefined ? `cron "${flags.cron.trim()}" (${timezone})` : `every ${formatDuration(flags.every!)}`;
   const options: DrillOptions = { scheduleId, ...(flags.rehearse ? { rehearse: true } : {}) };
   const input: RunbookInput<DrillOptions> = {
-    topology,
+    pool,
     initiator: flags.as ?? `schedule:${scheduleId}`,
     reason: flags.reason ?? `scheduled drill (schedule ${scheduleId}, ${specWords})`,
     options,
   };
-  const takenAt = new Date().toISOString();
-  const memo: DrillMemo = { spec: specWords, topologyFile: path.resolve(flags.file), topologyTakenAt: takenAt };
+  const memo: DrillMemo = { spec: specWords, createdFrom: path.resolve(flags.file), savedAt: new Date().toISOString() };
   const definition: Omit<ScheduleOptions, 'scheduleId'> = {
     spec:
       flags.cron !== undefined
@@ -201,7 +201,7 @@ async function scheduleDrills(flags: ScheduleFlags): Promise<void> {
       `  each drill: workflow drill-${pool.toLowerCase()}-<time> on task queue ${taskQueue}, initiator ${input.initiator}${flags.rehearse ? ', with the real failover and failback (rehearsal estate)' : ', read-only'}`,
     );
     printLine(
-      `  topology:   a snapshot of ${memo.topologyFile} as of ${stampOf(takenAt)}: after changing the file, run pchat-dr drill schedule again`,
+      `  estate:     each drill loads pool ${pool} from the worker's estate file (a worker serving it must run)`,
     );
     if (stillPaused !== null)
       printLine(`  paused:     ${stillPaused || 'yes'} (it stays paused: pchat-dr drill resume ${scheduleId})`);
@@ -322,7 +322,7 @@ async function triggerSchedule({ handle, description }: FoundSchedule, id: strin
 const DELETE = 'delete a drill schedule (its past drills stay, and a drill still running goes on)';
 
 async function deleteSchedule({ handle, description }: FoundSchedule, id: string, flags: ActFlags): Promise<void> {
-  const pool = (description.action.args?.[0] as RunbookInput | undefined)?.topology?.pool?.fqdn;
+  const pool = (description.action.args?.[0] as RunbookInput | undefined)?.pool;
   await handle.delete();
   const running = description.info.runningActions.map((action) => action.workflow.workflowId);
   if (flags.output === 'json') return printJson({ scheduleId: id, deleted: true, pool: pool ?? null, running });

@@ -19,7 +19,7 @@ import { followRun } from '../follow';
 import { CliError, EXIT } from '../../runtime/exit';
 import { exitCodeOf, outputOption, printJson, printLine, type OutputFormat } from '../output';
 import { planJson, planLines, stampOf } from '../report-view';
-import { taskQueueOf, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
+import { answerTimeoutMs, taskQueueOf, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
 
 type RunbookFlag = 'mode' | 'database' | 'to';
 
@@ -35,6 +35,7 @@ const RUNBOOK_FLAGS: Record<RunbookName, RunbookFlag[]> = {
 
 interface RunFlags extends TemporalFlags {
   file: string;
+  useWorkerEstate?: boolean;
   mode?: 'disaster' | 'planned';
   database?: DatabaseKind;
   to?: 'mirror' | 'primary';
@@ -76,6 +77,10 @@ export function runCommand(): Command {
     .option('--follow', 'follow the run until it waits on a gate or ends')
     .option('--dry-run', 'read the estate, change nothing, and print what the run would execute')
     .option('--plain', 'with --follow: plain lines even on a terminal')
+    .option(
+      '--use-worker-estate',
+      "run on the worker's estate file even when it differs from --file (both digests go into the report)",
+    )
     .addOption(outputOption());
   return withTemporalOptions(command).action((runbook: string, flags: RunFlags) => startRun(runbook, flags));
 }
@@ -132,19 +137,21 @@ export function loadRunTopology(file: string): LoadedTopology {
 async function startRun(name: string, flags: RunFlags): Promise<void> {
   const runbook = runbookOf(name);
   const options = optionsOf(runbook, flags);
-  const { topology } = loadRunTopology(flags.file);
+  const estate = loadRunTopology(flags.file);
+  const { topology } = estate;
   const database = (options as { database?: DatabaseKind }).database;
   if (database && !topology.databases[database])
     throw new CliError(`--database ${database}: ${flags.file} describes no ${database} database`);
   // Loaded on use, like the Temporal client it needs.
-  const { startRunbook, defaultInitiator } = require('../runs') as typeof import('../runs');
+  const { startRunbook, defaultInitiator, estateCheck } = require('../runs') as typeof import('../runs');
   const taskQueue = taskQueueOf(flags);
   const initiator = flags.as ?? defaultInitiator();
 
   const code = await withClient(flags, async (client) => {
     const outcome = await startRunbook(client, {
       runbook,
-      topology,
+      estate,
+      useWorkerEstate: flags.useWorkerEstate,
       options,
       initiator,
       reason: flags.reason,
@@ -168,6 +175,12 @@ async function startRun(name: string, flags: RunFlags): Promise<void> {
       else planLines(report).forEach((line) => printLine(line));
       return exitCodeOf(report.outcome);
     }
+    // The worker runs on its own estate file: a different one is refused at the run's first step, said here.
+    const check = await estateCheck(client, workflowId, answerTimeoutMs());
+    if (check.kind === 'refused') {
+      if (flags.output === 'json') printJson({ started: true, workflowId, refused: check.reason });
+      throw new CliError(`run ${workflowId} refused: ${check.reason}`, EXIT.refused);
+    }
     if (flags.output === 'json' && !flags.follow) {
       printJson({
         started: true,
@@ -182,6 +195,8 @@ async function startRun(name: string, flags: RunFlags): Promise<void> {
     }
     if (flags.output === 'text') {
       printLine(`started ${runbook} ${workflowId} on pool ${topology.pool.fqdn} as ${initiator}`);
+      if (check.kind === 'no-worker')
+        printLine(`  no worker has taken it yet (is a pchat-dr worker running for task queue ${taskQueue}?)`);
       if (!flags.follow) {
         printLine(`  follow it: pchat-dr watch ${workflowId}`);
         printLine(`  status:    pchat-dr status ${workflowId}`);

@@ -16,6 +16,11 @@ export function workerCommand(): Command {
   return (
     new Command('worker')
       .description('run the worker that executes every runbook (until SIGINT/SIGTERM; logs are JSON lines on stdout)')
+      .option(
+        '--estate <file-or-folder>',
+        "a topology file of a pool this worker serves, or a folder of them; repeat for more (env PCHAT_DR_ESTATES, ':'-separated); runs name only their pool",
+        (value: string, previous: string[] = []) => [...previous, value],
+      )
       .option('--task-queue <name>', `task queue to serve (env PCHAT_DR_TASK_QUEUE; default ${DEFAULT_TASK_QUEUE})`)
       .option(
         '--metrics <ip:port|off>',

@@ -50,7 +50,7 @@ export async function answerAsApprovers(stage: DemoStage, targets: GateTarget[])
       try {
         const outcome = await stage.guard(
           client.workflow.getHandle(workflowId).executeUpdate(approveUpdate, {
-            args: [{ gate: gate.id, by, comment, evidenceVersion: gate.evidence?.version }],
+            args: [{ gate: gate.id, by, comment, evidenceVersion: gate.evidence?.version ?? '' }],
           }),
         );
         message = outcome.message;

@@ -15,7 +15,7 @@ import { ensureTemporalCli } from '../../scripts/temporal-cli';
 import { serveControl } from '../../simulator/control';
 import { SimulatedEstate } from '../../simulator/estate';
 import { writeSimulatedTopology } from '../../simulator/example-topology';
-import { loadTopology } from '../../topology/load';
+import { loadTopology, type LoadedTopology } from '../../topology/load';
 import type { Topology } from '../../topology/schema';
 import { runWorker } from '../../worker/main';
 import { firstLine, temporalClient } from '../run-access';
@@ -49,7 +49,10 @@ export class DemoFailure extends Error {}
 /** What the demo has running, once start() resolved. */
 export interface Cast {
   server: DevServer;
+  /** The simulated estate, running. */
   estate: SimulatedEstate;
+  /** Its topology file as the worker serves it and the runs name it. */
+  loaded: LoadedTopology;
   topology: Topology;
   topologyFile: string;
   connection: Connection;
@@ -139,7 +142,8 @@ export class DemoStage {
 
     this.where = 'the start (the simulated estate)';
     const topologyFile = await writeSimulatedTopology(dir);
-    const { topology } = loadTopology(topologyFile);
+    const loaded = loadTopology(topologyFile);
+    const { topology } = loaded;
     const stateDir = path.join(dir, '.sim');
     const estate = await this.own(
       'the simulated estate',
@@ -155,7 +159,7 @@ export class DemoStage {
       this.say(`    ${instance.name.padEnd(10)} ${instance.host}:${instance.port}  ${roleOf(instance.name)}`);
 
     this.where = 'the start (the worker)';
-    await this.startWorker(server);
+    await this.startWorker(server, topologyFile);
 
     const temporal = temporalClient();
     const connection = await this.own(
@@ -164,11 +168,11 @@ export class DemoStage {
       (open: Connection) => open.close(),
     );
     const client = new temporal.Client({ connection, namespace: 'default' });
-    this.started = { server, estate, topology, topologyFile, connection, client };
+    this.started = { server, estate, loaded, topology, topologyFile, connection, client };
     return this.started;
   }
 
-  private async startWorker(server: DevServer): Promise<void> {
+  private async startWorker(server: DevServer, estateFile: string): Promise<void> {
     const { dir } = this;
     const stop = new AbortController();
     let ready: () => void = () => {};
@@ -178,6 +182,7 @@ export class DemoStage {
       ownProcess: false,
       stop: stop.signal,
       taskQueue: DEMO_TASK_QUEUE,
+      estate: [estateFile],
       metrics: 'off',
       logLevel: 'info',
       shutdownGrace: '3s',

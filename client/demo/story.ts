@@ -183,7 +183,7 @@ export class DemoStory {
     const start = await this.stage.guard(
       startRunbook(client, {
         runbook,
-        topology: this.stage.cast.topology,
+        estate: this.stage.cast.loaded,
         options,
         initiator: ON_CALL,
         reason,

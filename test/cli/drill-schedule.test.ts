@@ -47,7 +47,7 @@ describe('pchat-dr drill schedule', () => {
         );
         expect(created.stdout).toContain(`initiator schedule:${id}, read-only`);
         expect(created.stdout).toMatch(/next runs: {2}\d{4}-\d{2}-\d{2} \d{2}:00:00Z/);
-        expect(created.stdout).toContain('after changing the file, run pchat-dr drill schedule again');
+        expect(created.stdout).toContain(`each drill loads pool ${pool} from the worker's estate file`);
 
         // The same id again: an update, said so; now every few seconds.
         const updated = await cli(h, [

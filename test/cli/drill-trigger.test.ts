@@ -78,7 +78,7 @@ describe('pchat-dr drill trigger', () => {
       );
       expect(report.outcome).toBe('skipped');
       expect(report.drill!.skipped).toMatch(new RegExp(`^incident open: mirror-failover ${incident.workflowId}`));
-      expect(report.steps.map((step) => step.name)).toEqual(['find-open-incident']);
+      expect(report.steps.map((step) => step.name)).toEqual(['load-estate', 'find-open-incident']);
       expect(JSON.stringify(h.env.estate.snapshot().instances)).toBe(before);
 
       const drills = await eventually(

@@ -4,11 +4,11 @@
  * end, read the report, list the runs; a second incident runbook on the pool is refused; reject and abort end runs
  * with their exit codes; a parent run waiting in a child's decision gate says so, and decide answers the child.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/estate';
-import { approve, gateOpen, runbookHarness, type RunbookHarness } from '../helpers/runbooks';
+import { approve, gateOpen, result, runbookHarness, type RunbookHarness } from '../helpers/runbooks';
 import { setUpLogShipping } from '../helpers/story';
 import { cli, expectOneLineError, simulatedSecret } from './cli-env';
 
@@ -185,6 +185,58 @@ describe('pchat-dr run, status, approve, watch, report, list', () => {
       expect((await cli(harness, ['list', '--pool', pool, '--open'])).stdout).toContain(`no open runs on ${pool}`);
       for (const result of [run, status, text, report, watched])
         expect(result.stdout).not.toContain(simulatedSecret(harness));
+    });
+  });
+
+  it("refuses a run whose file is not the worker's, runs on the worker's when asked, and approves the evidence it shows", async () => {
+    harness = await runbookHarness({ label: 'cli-estate' });
+    const file = harness.env.topologyFile;
+    const pool = harness.env.topology.pool.fqdn;
+    // The same pool, one comment more: another file as far as the worker can tell (docs/runbooks.md rule 8).
+    const other = path.join(harness.env.dir, 'my-copy.yaml');
+    writeFileSync(other, `${readFileSync(file, 'utf8')}# edited on my laptop\n`);
+    const id = `${harness.taskQueue}-estate`;
+    await harness.withWorker(async () => {
+      const refused = await cli(harness, ['run', 'mirror-failover', '-f', other, '--as', 'erin', '--id', `${id}-1`]);
+      expectOneLineError(
+        refused,
+        3,
+        new RegExp(
+          `^run ${id}-1 refused: the worker's estate of ${pool} differs from the caller's: the worker's ${file} has sha256 [0-9a-f]{64}, the caller's file [0-9a-f]{64}.*--use-worker-estate\\)$`,
+        ),
+      );
+      expect(mgcOn('dc1-sql-a').mirroring?.role).toBe('PRINCIPAL');
+
+      const started = await cli(harness, [
+        'run',
+        'mirror-failover',
+        '-f',
+        other,
+        '--as',
+        'erin',
+        '--id',
+        id,
+        '--use-worker-estate',
+      ]);
+      expect(started.code, started.stderr).toBe(0);
+      const handle = harness.client.workflow.getHandle(id);
+      const gate = await gateOpen(handle, 'approve-mirror-failover');
+
+      // No --evidence: the approval names the version the gate shows, and says what it approved.
+      const approved = await cli(harness, ['approve', id, '--gate', 'approve-mirror-failover', '--as', 'bob']);
+      expect(approved.code, approved.stderr).toBe(0);
+      expect(approved.stdout).toContain('approval counted: approve-mirror-failover approved (1 of 1)');
+      expect(approved.stdout).toContain(`approved evidence version ${gate.evidence!.version} (taken `);
+      expect(approved.stdout).toContain('dc1-sql-a: mgc ONLINE (PRINCIPAL');
+
+      await result(handle);
+      const report = JSON.parse((await cli(harness, ['report', id, '-o', 'json'])).stdout);
+      expect(report.outcome, report.outcomeReason).toBe('succeeded');
+      expect(report.estate).toMatchObject({ file, digest: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(report.estate.callerDigest).not.toBe(report.estate.digest);
+      expect(report.gates[0].approvals[0]).toMatchObject({ by: 'bob', evidenceVersion: gate.evidence!.version });
+      expect(report.notes.join('\n')).toContain("run on the worker's estate");
+      expect(mgcOn('dc1-sql-b').mirroring?.role).toBe('PRINCIPAL');
     });
   });
 

@@ -7,6 +7,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities, type Activities } from '../../activities';
 import { realDependencies, type ActivityDependencies } from '../../activities/dependencies';
+import { EstateRegistry } from '../../activities/estates';
 import type { Instance } from '../../topology/schema';
 import { resolveSecret } from '../../topology/secrets';
 import type { TestEstate } from './estate';
@@ -34,7 +35,7 @@ export interface RunOptions {
 }
 
 export function activityHarness(env: TestEstate): ActivityHarness {
-  const deps = realDependencies({ resolveSecret });
+  const deps = realDependencies({ estates: EstateRegistry.open([env.topologyFile]), resolveSecret });
   const activities = createActivities(deps);
   const log: unknown[] = [];
   return {

@@ -7,6 +7,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { realDependencies } from '../../activities/dependencies';
+import { EstateRegistry } from '../../activities/estates';
 import { resolveSecret } from '../../topology/secrets';
 import { WORKFLOW_TYPES, type RunbookName, type RunbookInput } from '../../contracts/runbooks';
 import { approveUpdate, pendingGatesQuery, progressQuery, type ApproveMessage } from '../../contracts/messages';
@@ -43,7 +44,8 @@ export async function runbookHarness(
   });
   const { client, close } = await connectClient(options.address);
   const started: WorkflowHandle[] = [];
-  const deps = realDependencies({ resolveSecret });
+  // The worker serves the test's estate file: runs name only its pool (docs/runbooks.md rule 8).
+  const deps = realDependencies({ estates: EstateRegistry.open([env.topologyFile]), resolveSecret });
   let runs = 0;
   return {
     env,
@@ -52,7 +54,7 @@ export async function runbookHarness(
     start: async (runbook, runOptions, extra = {}) => {
       const { workflowId, ...rest } = extra;
       const input: RunbookInput = {
-        topology: env.topology,
+        pool: env.topology.pool.fqdn,
         initiator: 'erin',
         reason: `test ${runbook}`,
         options: runOptions ?? {},
@@ -104,9 +106,17 @@ export async function gateOpen(handle: WorkflowHandle, gate: string, timeoutMs =
   }
 }
 
-/** Approves through the update (as the CLI does); the result says whether it counted. */
+/**
+ * Approves through the update (as the CLI does): naming the evidence version the gate shows now, unless the test
+ * names one; the result says whether it counted.
+ */
 export async function approve(handle: WorkflowHandle, gate: string, by: string, extra: Partial<ApproveMessage> = {}) {
-  return handle.executeUpdate(approveUpdate, { args: [{ gate, by, ...extra }] });
+  const evidenceVersion =
+    extra.evidenceVersion ??
+    (await handle.query(pendingGatesQuery)).find((pending) => pending.id === gate || pending.gate === gate)?.evidence
+      ?.version ??
+    'none';
+  return handle.executeUpdate(approveUpdate, { args: [{ gate, by, evidenceVersion, ...extra }] });
 }
 
 /** The update's refusal message, or null when it counted. */

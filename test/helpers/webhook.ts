@@ -1,9 +1,17 @@
-/** A local webhook receiver: records every JSON POST and answers with the next status of `statuses` (the last repeats). */
+/**
+ * A local webhook receiver: records every JSON POST and answers with the next status of `statuses` (the last
+ * repeats). A topology names it by `reference`, a file: secret reference to its URL (the URL itself never goes in).
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 
 export interface WebhookReceiver {
   url: string;
+  /** file:/... a topology's notifications.webhook names it by. */
+  reference: string;
   /** Each POST: its content type and parsed body, in arrival order. */
   received: { contentType: string | undefined; body: Record<string, unknown> }[];
   close(): Promise<void>;
@@ -21,8 +29,12 @@ export async function webhookReceiver(statuses: number[] = [204]): Promise<Webho
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'pchat-webhook-')), 'url');
+  writeFileSync(file, `${url}\n`);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    url,
+    reference: `file:${file}`,
     received,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -23,7 +23,10 @@ export interface WorkerProcess {
 /** Every worker started, so a test can kill what is left (stopStartedWorkers). */
 const started: WorkerProcess[] = [];
 
-/** The worker's environment (Temporal at `address`, default the run's dev server), no temporal.toml from this machine, no inherited worker settings. */
+/**
+ * The worker's environment (Temporal at `address`, default the run's dev server), no temporal.toml from this
+ * machine, no inherited worker settings, and the simulated example as its estate unless `extra` names others.
+ */
 export function workerEnv(extra: Record<string, string> = {}, address = temporalAddress()): NodeJS.ProcessEnv {
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => !name.startsWith('TEMPORAL_') && !name.startsWith('PCHAT_DR_')),
@@ -32,6 +35,7 @@ export function workerEnv(extra: Record<string, string> = {}, address = temporal
     ...env,
     TEMPORAL_ADDRESS: address,
     TEMPORAL_CONFIG_FILE: path.join(PROJECT_ROOT, '.tmp', 'test', 'no-temporal.toml'),
+    PCHAT_DR_ESTATES: path.join(PROJECT_ROOT, 'examples', 'simulated.yaml'),
     ...extra,
   };
 }

@@ -13,6 +13,7 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { describe, expect, inject, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { realDependencies } from '../../activities/dependencies';
+import { EstateRegistry } from '../../activities/estates';
 import { PROJECT_ROOT } from '../../runtime/package';
 import { loadTopology } from '../../topology/load';
 import { RUNBOOK_NAMES } from '../../contracts/runbooks';
@@ -56,13 +57,15 @@ describe('recorded runbook histories', () => {
   });
 });
 
+const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'simulated.yaml');
+
 describe('changing a step order', () => {
   it('fails the replay of an earlier run without patched(), and passes with it', async () => {
     const fixture = (file: string) => path.join(__dirname, 'fixtures', file);
-    const { topology } = loadTopology(path.join(PROJECT_ROOT, 'examples', 'simulated.yaml'));
+    const { topology } = loadTopology(EXAMPLE);
     const taskQueue = uniqueTaskQueue('step-order');
     const { client, close } = await connectClient();
-    const deps = realDependencies();
+    const deps = realDependencies({ estates: EstateRegistry.open([EXAMPLE]) });
     let history;
     try {
       history = await withWorker(
@@ -71,7 +74,7 @@ describe('changing a step order', () => {
           const handle = await client.workflow.start('stepOrderProbe', {
             taskQueue,
             workflowId: taskQueue,
-            args: [{ topology, initiator: 'erin', reason: 'versioning test' }],
+            args: [{ pool: topology.pool.fqdn, initiator: 'erin', reason: 'versioning test' }],
           });
           expect((await handle.result()).outcome).toBe('succeeded');
           return handle.fetchHistory();

@@ -5,7 +5,8 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +28,8 @@ const isShuttingDown = (line: LogLine) => line.msg.startsWith('shutting down');
 /** A webhook that holds every POST open until the test releases it: a step that is running for as long as we like. */
 async function heldWebhook(): Promise<{
   url: string;
+  /** A file: secret reference to the URL, as a topology names a webhook. */
+  reference: string;
   received: Promise<unknown>;
   count: () => number;
   release: () => void;
@@ -46,8 +49,12 @@ async function heldWebhook(): Promise<{
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const release = () => held.splice(0).forEach((res) => res.writeHead(204).end());
+  const url = `http://127.0.0.1:${port}/hook`;
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'pchat-webhook-')), 'url');
+  writeFileSync(file, url);
   return {
-    url: `http://127.0.0.1:${port}/hook`,
+    url,
+    reference: `file:${file}`,
     received,
     count: () => held.length,
     release,
@@ -82,14 +89,30 @@ afterEach(() => {
   stopStartedWorkers();
 });
 
+/** A copy of the simulated example for another pool, in a folder of its own: an estate a test may hand a worker. */
+function estateFileFor(pool: string, folder = mkdtempSync(path.join(os.tmpdir(), 'pchat-estate-'))): string {
+  const file = path.join(folder, `${pool}.yaml`);
+  const example = readFileSync(path.join(PROJECT_ROOT, 'examples', 'simulated.yaml'), 'utf8');
+  writeFileSync(file, example.replace('fqdn: pchat.sim.local', `fqdn: ${pool}`));
+  return file;
+}
+
 describe('the worker process (pchat-dr worker)', () => {
   it('logs a JSON ready line, polls its task queue, serves Prometheus metrics, and exits 0 on SIGTERM', async () => {
     const taskQueue = uniqueTaskQueue('worker-process');
     const metricsPort = await freePort();
+    // --estate wins over PCHAT_DR_ESTATES (which workerEnv sets to the simulated example).
+    const estate = estateFileFor('pchat.worker-flag.test');
     const worker = startWorker(
       ['--task-queue', taskQueue, '--metrics', `127.0.0.1:${metricsPort}`, '--shutdown-grace', '20s'],
       workerEnv(),
     );
+    const flagged = startWorker(['--task-queue', taskQueue, '--metrics', 'off', '--estate', estate], workerEnv());
+    expect(await flagged.waitForLog(isReady, 'the --estate worker ready')).toMatchObject({
+      estates: [{ pool: 'pchat.worker-flag.test', file: estate }],
+    });
+    flagged.child.kill('SIGTERM');
+    expect(await flagged.exited).toBe(0);
 
     const ready = await worker.waitForLog(isReady, 'its ready line');
     expect(ready).toMatchObject({
@@ -99,6 +122,7 @@ describe('the worker process (pchat-dr worker)', () => {
       address: temporalAddress(),
       metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
       apiKeyConfigured: false,
+      estates: [{ pool: 'pchat.sim.local', file: path.join(PROJECT_ROOT, 'examples', 'simulated.yaml') }],
     });
 
     const { client, close } = await connectClient();
@@ -162,7 +186,7 @@ describe('pchat-dr worker', () => {
       const handle = await client.workflow.start<typeof notifyProbe>('notifyProbe', {
         taskQueue,
         workflowId: taskQueue,
-        args: [webhook.url],
+        args: [webhook.reference],
       });
       await webhook.received; // the notify step is now running in the worker, waiting for the webhook's answer
 
@@ -202,7 +226,7 @@ describe('pchat-dr worker', () => {
       await client.workflow.start<typeof notifyProbe>('notifyProbe', {
         taskQueue,
         workflowId: taskQueue,
-        args: [webhook.url],
+        args: [webhook.reference],
       });
       await webhook.received;
 
@@ -234,7 +258,7 @@ describe('pchat-dr worker', () => {
       await client.workflow.start<typeof notifyProbe>('notifyProbe', {
         taskQueue,
         workflowId: taskQueue,
-        args: [webhook.url],
+        args: [webhook.reference],
       });
       await webhook.received;
 
@@ -277,6 +301,34 @@ describe('pchat-dr worker', () => {
       /^PCHAT_DR_WORKFLOW_BUNDLE .*no-such-bundle\.js: workflow bundle not found \(check the path; `npm run build` writes .*\)\n$/,
     );
     expect(noBundle.stdoutLines.join('')).toBe('');
+
+    // Estates (docs/runbooks.md rule 8): none, missing, invalid, one pool twice, an empty folder; every problem said.
+    const noEstate = await runCli(['worker', '--metrics', 'off'], {
+      env: workerEnv({ TEMPORAL_ADDRESS: nowhere, PCHAT_DR_ESTATES: '' }),
+    });
+    expect(noEstate.code).toBe(2);
+    expect(noEstate.stderr).toMatch(/^no estate to serve: give the topology files .*--estate FILE.*\n$/);
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'pchat-estates-'));
+    const twice = estateFileFor('pchat.twice.test', folder);
+    copyFileSync(twice, path.join(folder, 'again.yml'));
+    const invalid = path.join(folder, 'invalid.yaml');
+    writeFileSync(invalid, 'pool: [\n');
+    const empty = mkdtempSync(path.join(os.tmpdir(), 'pchat-empty-'));
+    const bad = await runCli(
+      ['worker', '--metrics', 'off', '--estate', folder, '--estate', '/nonexistent/estate.yaml', '--estate', empty],
+      { env: workerEnv({ TEMPORAL_ADDRESS: nowhere }) },
+    );
+    expect(bad.code).toBe(2);
+    const lines = bad.stderr.trimEnd().split('\n');
+    expect(
+      lines.every((line) => line.startsWith('--estate: ')),
+      bad.stderr,
+    ).toBe(true);
+    expect(bad.stderr).toContain(`pool pchat.twice.test is already served from ${path.join(folder, 'again.yml')}`);
+    expect(bad.stderr).toContain(invalid);
+    expect(bad.stderr).toContain('/nonexistent/estate.yaml: no such file or folder');
+    expect(bad.stderr).toContain(`${empty}: the folder holds no topology file`);
+    expect(bad.stdout).toBe('');
   });
 
   it('exits 1 when Temporal cannot be reached, saying where it tried', async () => {

@@ -28,7 +28,7 @@ afterEach(async () => {
 
 async function workerProcess(taskQueue: string, address?: string): Promise<WorkerProcess> {
   const worker = startWorker(
-    ['--task-queue', taskQueue, '--metrics', 'off', '--shutdown-grace', '1s'],
+    ['--task-queue', taskQueue, '--metrics', 'off', '--shutdown-grace', '1s', '--estate', harness!.env.topologyFile],
     workerEnv({}, address),
   );
   await worker.waitForLog(isReady, 'worker ready');

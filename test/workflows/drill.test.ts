@@ -12,7 +12,7 @@ import type { DrillFindings } from '../../contracts/drill-report';
 import type { RunbookReport } from '../../contracts/run-record';
 import { recordHistory } from '../helpers/histories';
 import { eventually } from '../helpers/estate';
-import { gateOpen, result, runbookHarness, type RunbookHarness } from '../helpers/runbooks';
+import { approve, gateOpen, result, runbookHarness, type RunbookHarness } from '../helpers/runbooks';
 import { mgcOn, setUpLogShipping, takeLogBackups } from '../helpers/story';
 import { webhookReceiver, type WebhookReceiver } from '../helpers/webhook';
 
@@ -109,7 +109,7 @@ describe('drill', () => {
       const { report } = await runDrill();
       expect(report.outcome).toBe('skipped');
       expect(report.drill!.skipped).toMatch(new RegExp(`^incident open: mirror-failover ${incident.workflowId}`));
-      expect(report.steps.map((step) => step.name)).toEqual(['find-open-incident']);
+      expect(report.steps.map((step) => step.name)).toEqual(['load-estate', 'find-open-incident']);
       expect(JSON.stringify(harness.env.estate.snapshot().instances)).toBe(before);
       expect(existsSync(harness.env.topology.drills.reportFolder!)).toBe(false);
     });
@@ -120,10 +120,9 @@ describe('drill', () => {
     { timeout: 240_000 },
     async () => {
       hook = await webhookReceiver();
-      const url = hook.url;
       harness = await runbookHarness({
         label: 'drill-checks',
-        edit: (yaml) => `${yaml}\nnotifications:\n  webhook: ${url}\n`,
+        edit: (yaml) => `${yaml}\nnotifications:\n  webhook: ${hook!.reference}\n`,
       });
       const { env } = harness;
       const observed = (drill: DrillFindings | undefined, name: string) =>
@@ -228,7 +227,7 @@ describe('drill', () => {
         await setUpLogShipping(harness);
         const setup = await harness.start('setup-mirror-log-shipping');
         await gateOpen(setup, 'approve-mirror-log-shipping');
-        await setup.executeUpdate('approveGate', { args: [{ gate: 'approve-mirror-log-shipping', by: 'bob' }] });
+        await approve(setup, 'approve-mirror-log-shipping', 'bob');
         expect((await result(setup)).outcome).toBe('succeeded');
         env.estate.chat.start(10);
         const { report } = await runDrill();

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRunbook } from '../../client/runs';
+import { loadTopology } from '../../topology/load';
 import { approveSignal } from '../../contracts/messages';
 import {
   approve,
@@ -59,15 +60,21 @@ describe('approval gates', () => {
       );
 
       // The same refusal through a signal is recorded in the run's log; an allowed signal counts like an update.
-      await handle.signal(approveSignal, { gate: 'accept-data-loss', by: 'mallory' });
-      await handle.signal(approveSignal, { gate: 'accept-data-loss', by: 'carol', comment: 'from the Temporal UI' });
+      const evidenceVersion = gate.evidence!.version;
+      await handle.signal(approveSignal, { gate: 'accept-data-loss', by: 'mallory', evidenceVersion });
+      await handle.signal(approveSignal, {
+        gate: 'accept-data-loss',
+        by: 'carol',
+        comment: 'from the Temporal UI',
+        evidenceVersion,
+      });
       const report = await result(handle);
       expect(report.outcome).toBe('succeeded');
       expect(report.gates[0].approvals.map((vote) => vote.by)).toEqual(['bob', 'carol']);
       expect(report.refused).toEqual([
         expect.objectContaining({
           by: 'mallory',
-          message: 'approval refused: mallory may not approve accept-data-loss (approvers: alice, bob, carol, dave)',
+          message: 'approval: mallory may not approve accept-data-loss (approvers: alice, bob, carol, dave)',
         }),
       ]);
       // Only the update that counted entered the history.
@@ -80,14 +87,13 @@ describe('approval gates', () => {
 
   it('escalates to the second list after its delay, then times out and ends the run without a change', async () => {
     hook = await webhookReceiver();
-    const url = hook.url;
     harness = await runbookHarness({
       label: 'gate-timeout',
       edit: (yaml) =>
         yaml.replace(
           '    override-split-brain-guard:',
           '    approve-mirror-failover:\n      approvers: [group:dba]\n      timeout: 4s\n      escalation: { after: 1s, notify: [group:incident-commanders] }\n    override-split-brain-guard:',
-        ) + `\nnotifications:\n  webhook: ${url}\n`,
+        ) + `\nnotifications:\n  webhook: ${hook!.reference}\n`,
     });
     await harness.withWorker(async () => {
       const handle = await harness.start('mirror-failover', { to: 'mirror' });
@@ -232,7 +238,7 @@ describe('one incident runbook per pool', () => {
     await harness.withWorker(async () => {
       const request = {
         runbook: 'mirror-failover' as const,
-        topology: harness.env.topology,
+        estate: loadTopology(harness.env.topologyFile),
         options: { to: 'mirror' },
         taskQueue: harness.taskQueue,
         initiator: 'erin',

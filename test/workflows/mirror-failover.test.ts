@@ -55,7 +55,8 @@ describe('mirror-failover', () => {
       const report = await result(await harness.start('mirror-failover', { to: 'primary' }));
       expect(report.outcome).toBe('no-change');
       expect(report.gates).toEqual([]);
-      expect(report.steps.map((step) => step.status)).toEqual(['observed', 'observed']);
+      expect(report.steps.map((step) => step.status)).toEqual(['observed', 'observed', 'observed']);
+      expect(report.steps[0]).toMatchObject({ name: 'load-estate', target: harness.env.topology.pool.fqdn });
     });
   });
 
