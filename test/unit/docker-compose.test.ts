@@ -271,6 +271,24 @@ describe('docker-compose.yml', () => {
     expect(durationMs(worker.stop_grace_period ?? '10s'), 'stop_grace_period').toBeGreaterThanOrEqual(grace + 30_000);
   });
 
+  it("serves the estates of a read-only folder, overridable for rehearsals with the simulator's topology", () => {
+    const worker = service(WORKER);
+    // docs/runbooks.md rule 8: the worker's estate files are its own; `${PCHAT_DR_ESTATES:-default}` lets a rehearsal
+    // point it at the simulated estate instead.
+    const estates = /^\$\{PCHAT_DR_ESTATES:-([^}]+)\}$/.exec(environmentOf(worker).PCHAT_DR_ESTATES ?? '')?.[1];
+    expect(estates, 'PCHAT_DR_ESTATES with a default').toBeDefined();
+    const mount = (worker.volumes ?? []).find(
+      (entry): entry is string => typeof entry === 'string' && entry.split(':')[1] === estates,
+    );
+    expect(mount, `a mount at ${estates}`).toBeDefined();
+    expect(mount!.split(':')[2], 'mounted read-only').toBe('ro');
+    const simulatorFile = Object.values(services)
+      .filter(isSimulator)
+      .map((svc) => /\bsim start\b.*?(?:-f|--file)\s+(\S+\.ya?ml)/.exec(scriptOf(svc))?.[1]);
+    const documented = readFileSync(path.join(PROJECT_ROOT, 'docker-compose.yml'), 'utf8');
+    for (const file of simulatorFile) expect(documented).toContain(`PCHAT_DR_ESTATES=/app/${file}`);
+  });
+
   it("registers exactly the search attributes the workflows set, on the worker's namespace, before the worker starts", () => {
     const registrars = Object.entries(services).filter(([, svc]) => /search-attribute create/.test(scriptOf(svc)));
     expect(registrars).toHaveLength(1);
