@@ -28,7 +28,11 @@ export function uniqueTaskQueue(label: string): string {
 export async function connectClient(
   address = temporalAddress(),
 ): Promise<{ client: Client; close: () => Promise<void> }> {
-  const connection = await Connection.connect({ address });
+  // Tests read whole histories, some of them flooded with megabyte payloads on purpose: past gRPC's 4 MB default.
+  const connection = await Connection.connect({
+    address,
+    channelArgs: { 'grpc.max_receive_message_length': 64 * 1024 * 1024 },
+  });
   return { client: new Client({ connection }), close: () => connection.close() };
 }
 

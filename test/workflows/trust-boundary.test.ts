@@ -187,7 +187,7 @@ describe('malformed messages', () => {
         await loseDc1(h.env);
         const handle = await h.start('failover', { mode: 'disaster' });
         const gate = await gateOpen(handle, 'declare-disaster');
-        const huge = 'x'.repeat(100_000);
+        const huge = 'x'.repeat(1_000_000);
         const payloads: unknown[] = [
           null,
           [],
