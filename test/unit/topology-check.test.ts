@@ -140,6 +140,29 @@ describe('pchat-dr topology check', () => {
     expect(waived.stderr).toContain('declare-disaster accepts data loss or a datacenter switch and cannot be waived');
   });
 
+  it('rejects a critical gate asking for fewer than two approvers or no two-person rule, naming the gate', async () => {
+    // docs/runbooks.md rule 8: the floor of the gates that accept data loss or switch datacenters.
+    const oneApprover = await checkVariant(
+      '    declare-disaster:\n      approvers: [group:incident-commanders, group:dba]\n      required: 2',
+      '    declare-disaster:\n      approvers: [group:incident-commanders, group:dba]\n      required: 1',
+    );
+    expect(oneApprover.code).toBe(2);
+    expect(oneApprover.stderr).toMatch(
+      new RegExp(
+        `estate\\.yaml:${oneApprover.lineOf('required: 1')}:\\d+: approvals\\.gates\\.declare-disaster\\.required: declare-disaster accepts data loss or a datacenter switch: it needs at least 2 distinct approvers`,
+      ),
+    );
+    const noTwoPerson = await checkVariant(
+      '    accept-data-loss:\n      required: 2',
+      '    accept-data-loss:\n      required: 2\n      twoPersonRule: false',
+    );
+    expect(noTwoPerson.code).toBe(2);
+    expect(noTwoPerson.stderr).toContain(
+      'approvals.gates.accept-data-loss.twoPersonRule: accept-data-loss accepts data loss or a datacenter switch: the person who starts a run may never approve it',
+    );
+    expect(noTwoPerson.stdout).toBe('');
+  });
+
   it('says what to fix for a missing file, a missing flag and an unknown command', async () => {
     const missing = await runCli(['topology', 'check', '-f', 'no/such/estate.yaml']);
     expect(missing.code).toBe(2);
