@@ -76,15 +76,15 @@ export class MessageAssembler {
   }
 }
 
-/** One server→client message as the bytes of its packets, ready for a single socket write. */
-export function frameMessage(payload: Buffer, options: { packetSize: number; spid: number }): Buffer {
+/** One server→client message (a tabular result unless told) as the bytes of its packets, for one socket write. */
+export function frameMessage(payload: Buffer, options: { packetSize: number; spid: number; type?: number }): Buffer {
   const dataPerPacket = options.packetSize - PACKET_HEADER_LENGTH;
   const packetCount = Math.max(1, Math.ceil(payload.length / dataPerPacket));
   const packets: Buffer[] = [];
   for (let index = 0; index < packetCount; index++) {
     const data = payload.subarray(index * dataPerPacket, (index + 1) * dataPerPacket);
     const header = Buffer.alloc(PACKET_HEADER_LENGTH);
-    header[0] = PacketType.tabularResult;
+    header[0] = options.type ?? PacketType.tabularResult;
     header[1] = index === packetCount - 1 ? PacketStatus.endOfMessage : 0;
     header.writeUInt16BE(PACKET_HEADER_LENGTH + data.length, 2);
     header.writeUInt16BE(options.spid, 4);
