@@ -279,7 +279,7 @@ function makeHeader(
     SoftwareVersionMajor: instance.version.major,
     SoftwareVersionMinor: instance.version.minor,
     SoftwareVersionBuild: instance.version.build,
-    MachineName: instance.serverName,
+    MachineName: instance.machineName,
     Flags: (request.checksum ? 16 : 0) | (tail ? 64 | 256 : 0),
     BindingID: randomUUID().toUpperCase(),
     RecoveryForkID: lastFork.guid,

@@ -57,6 +57,7 @@ describe('pchat-dr sim', () => {
     simulator = started.process;
     const instances = started.ready.instances as {
       name: string;
+      serverName: string;
       roles: string[];
       host: string;
       port: number;
@@ -64,8 +65,9 @@ describe('pchat-dr sim', () => {
     }[];
     expect(instances.map((instance) => instance.name)).toEqual(['dc1-sql-a', 'dc1-sql-b', 'dc2-sql-a', 'dc2-sql-b']);
     expect(instances[0]).toMatchObject({
+      serverName: 'SQLDC1A',
       roles: ['primary of mgc', 'primary of mgccomp'],
-      host: '127.0.0.1',
+      host: loadTopology(file).topology.instances[0].host,
       login: 'sa',
     });
     expect(started.output()).not.toContain('Sim-Passw0rd');

@@ -80,7 +80,7 @@ describe('simulated BACKUP and RESTORE', () => {
     expect(headers[0]).toMatchObject({
       BackupType: 2,
       DatabaseName: 'mgc',
-      ServerName: 'dc1-sql-a',
+      ServerName: 'SQLDC1A',
       BackupTypeDescription: 'Transaction Log',
     });
     const exact = (
