@@ -42,7 +42,8 @@ export class Session implements SqlSession, SessionFacts {
   readonly loginTime = new Date();
   database: string;
   status: 'sleeping' | 'runnable' = 'sleeping';
-  command = 'AWAITING COMMAND';
+  /** The text of the request running now (null between requests), for sp_who2's Command. */
+  private runningText: string | null = null;
   lastBatch = new Date();
   lastRowCount = 0;
   lastError = 0;
@@ -132,7 +133,7 @@ export class Session implements SqlSession, SessionFacts {
 
   async executeBatch(sql: string, out: ResponseWriter, signal: AbortSignal): Promise<void> {
     await this.request(sql, signal, async () => {
-      let statements: Statement[];
+      let statements: readonly Statement[];
       try {
         statements = parseBatch(sql);
       } catch (err) {
@@ -164,17 +165,23 @@ export class Session implements SqlSession, SessionFacts {
     });
   }
 
+  /** sp_who2's Command: the first word of what runs now (worked out when asked: requests run far more often). */
+  get command(): string {
+    if (this.runningText === null) return 'AWAITING COMMAND';
+    return this.runningText.trim().split(/\s+/)[0]?.toUpperCase().slice(0, 16) || 'SELECT';
+  }
+
   /** One request: the instance's injected latency first, then the work, with sp_who2's status kept current. */
   private async request(text: string, signal: AbortSignal, work: () => Promise<void>): Promise<void> {
     this.status = 'runnable';
-    this.command = text.trim().split(/\s+/)[0]?.toUpperCase().slice(0, 16) || 'SELECT';
+    this.runningText = text;
     this.lastBatch = new Date();
     try {
       if (this.instance.faults.latencyMs > 0) await sleep(this.instance.faults.latencyMs, signal);
       if (!signal.aborted) await work();
     } finally {
       this.status = 'sleeping';
-      this.command = 'AWAITING COMMAND';
+      this.runningText = null;
     }
   }
 
@@ -238,7 +245,7 @@ export class Execution {
     return String(castValue(value, { kind: 'nvarchar', length: 'max' }));
   }
 
-  async run(statements: Statement[]): Promise<void> {
+  async run(statements: readonly Statement[]): Promise<void> {
     for (const statement of statements) {
       if (this.signal.aborted) return;
       try {
