@@ -104,6 +104,11 @@ class TdsConnection {
   private phase: Phase = 'prelogin';
   private processing = false;
   private running: RunningRequest | undefined;
+  /**
+   * The controller of the next request. Requests run one at a time, so one controller serves them all until a
+   * request is cancelled (an aborted signal stays aborted): then the next request gets a new one.
+   */
+  private nextController = new AbortController();
   private session: SqlSession | undefined;
   private tdsVersion: number = TdsVersion.v7_4;
   private packetSize = DEFAULT_PACKET_SIZE;
@@ -314,7 +319,8 @@ class TdsConnection {
   ): Promise<void> {
     const session = this.session;
     if (!session) throw new Error('a request arrived before the session existed');
-    const running: RunningRequest = { controller: new AbortController(), attentionReceived: false };
+    if (this.nextController.signal.aborted) this.nextController = new AbortController();
+    const running: RunningRequest = { controller: this.nextController, attentionReceived: false };
     this.running = running;
     try {
       await run(session, response, running.controller.signal);
