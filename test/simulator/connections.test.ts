@@ -92,6 +92,11 @@ describe('simulated instances and their clients', () => {
     expect((await short.request().query('SELECT 2 AS two')).recordset[0].two).toBe(2);
   });
 
+  it('answers a batch with nothing to run (a comment only) with a bare DONE, as SQL Server does', async () => {
+    const pool = await env.connect('dc1-sql-a');
+    expect(await pool.request().batch('-- nothing to run')).toMatchObject({ recordsets: [], rowsAffected: [] });
+  });
+
   it('serves 50 concurrent connections', async () => {
     const pools = await Promise.all(
       Array.from({ length: 50 }, () => env.connect('dc2-sql-a', { pool: { max: 1, min: 1 } })),
