@@ -6,11 +6,14 @@
  *
  * Keys and signatures are Node's (OpenSSL); node-forge only lays out the X.509 structures, which Node cannot write.
  */
-import { createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPair, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import forge from 'node-forge';
+
+const generateKeyPairAsync = promisify(generateKeyPair);
 
 /** A certificate and its private key, both PEM. */
 export interface KeyAndCertificate {
@@ -40,19 +43,45 @@ export function caFileOf(tlsDir: string): string {
  * Makes sure `tlsDir` holds a valid CA and, for each server (by label), a certificate for exactly its names, issued by
  * that CA; returns each server's key and certificate.
  */
-export function ensureCertificates(
+export async function ensureCertificates(
   tlsDir: string,
   servers: { label: string; names: CertificateNames }[],
-): Map<string, KeyAndCertificate> {
+): Promise<Map<string, KeyAndCertificate>> {
   mkdirSync(tlsDir, { recursive: true });
-  const ca = loadOrCreateCa(tlsDir);
+  const caKeyFile = path.join(tlsDir, CA_KEY_FILE);
+  const caCertFile = caFileOf(tlsDir);
+  const savedCa = readPair(caKeyFile, caCertFile);
+  const caCertificate = savedCa && isCurrent(savedCa.cert) ? new X509Certificate(savedCa.cert) : undefined;
+  const files = (label: string) => ({
+    keyFile: path.join(tlsDir, `${label}.key`),
+    certFile: path.join(tlsDir, `${label}.pem`),
+  });
+  const saved = new Map(
+    servers.map((server) => {
+      const { keyFile, certFile } = files(server.label);
+      const pair = readPair(keyFile, certFile);
+      const valid = pair && caCertificate && isCurrent(pair.cert, caCertificate) && namesMatch(pair.cert, server.names);
+      return [server.label, valid ? pair : undefined];
+    }),
+  );
+  const toIssue = servers.filter((server) => !saved.get(server.label));
+  // Making RSA keys is most of the work: all at once, on libuv's threads.
+  const keys = await Promise.all(Array.from({ length: toIssue.length + (caCertificate ? 0 : 1) }, () => newRsaKey()));
+  let caPair = savedCa;
+  if (!caCertificate) {
+    caPair = createCa(keys.pop()!);
+    writePair(caKeyFile, caCertFile, caPair);
+  }
+  const ca: Authority = {
+    key: createPrivateKey(caPair!.key),
+    forgeCertificate: forge.pki.certificateFromPem(caPair!.cert),
+  };
   const issued = new Map<string, KeyAndCertificate>();
   for (const server of servers) {
-    const certFile = path.join(tlsDir, `${server.label}.pem`);
-    const keyFile = path.join(tlsDir, `${server.label}.key`);
-    let pair = readPair(keyFile, certFile);
-    if (!pair || !isCurrent(pair.cert, ca.certificate) || !namesMatch(pair.cert, server.names)) {
-      pair = issueServerCertificate(ca, server.names);
+    let pair = saved.get(server.label);
+    if (!pair) {
+      pair = issueServerCertificate(ca, server.names, keys.pop()!);
+      const { keyFile, certFile } = files(server.label);
       writePair(keyFile, certFile, pair);
     }
     issued.set(server.label, pair);
@@ -62,27 +91,15 @@ export function ensureCertificates(
 
 interface Authority {
   key: KeyObject;
-  certificate: X509Certificate;
   forgeCertificate: forge.pki.Certificate;
 }
 
-function loadOrCreateCa(tlsDir: string): Authority {
-  const keyFile = path.join(tlsDir, CA_KEY_FILE);
-  const certFile = caFileOf(tlsDir);
-  let pair = readPair(keyFile, certFile);
-  if (!pair || !isCurrent(pair.cert)) {
-    pair = createCa();
-    writePair(keyFile, certFile, pair);
-  }
-  return {
-    key: createPrivateKey(pair.key),
-    certificate: new X509Certificate(pair.cert),
-    forgeCertificate: forge.pki.certificateFromPem(pair.cert),
-  };
+interface KeyPair {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
 }
 
-function createCa(): KeyAndCertificate {
-  const { privateKey, publicKey } = newRsaKey();
+function createCa({ privateKey, publicKey }: KeyPair): KeyAndCertificate {
   const subject = [
     { name: 'commonName', value: 'pchat-dr simulator CA' },
     { name: 'organizationName', value: 'pchat-dr simulator' },
@@ -100,8 +117,11 @@ function createCa(): KeyAndCertificate {
   };
 }
 
-function issueServerCertificate(ca: Authority, names: CertificateNames): KeyAndCertificate {
-  const { privateKey, publicKey } = newRsaKey();
+function issueServerCertificate(
+  ca: Authority,
+  names: CertificateNames,
+  { privateKey, publicKey }: KeyPair,
+): KeyAndCertificate {
   const commonName = names.dns[0] ?? names.ips[0];
   const cert = newCertificate(
     publicKey,
@@ -127,8 +147,8 @@ function issueServerCertificate(ca: Authority, names: CertificateNames): KeyAndC
   };
 }
 
-function newRsaKey(): { privateKey: KeyObject; publicKey: KeyObject } {
-  return generateKeyPairSync('rsa', { modulusLength: 2048 });
+function newRsaKey(): Promise<KeyPair> {
+  return generateKeyPairAsync('rsa', { modulusLength: 2048 });
 }
 
 function newCertificate(

@@ -158,7 +158,7 @@ export class SimulatedEstate {
     const identities = new Map(
       topology.instances.map((described) => [described.name, identityOf(described, topology.pool.fqdn)]),
     );
-    const certificates = this.issueCertificates(identities);
+    const certificates = await this.issueCertificates(identities);
     for (const described of topology.instances) {
       const instance = new SqlInstance({
         label: described.name,
@@ -203,7 +203,7 @@ export class SimulatedEstate {
    * Every instance's certificate, from the CA in <state>/tls/ (made on first start, then reused). An instance whose
    * caFile names another CA could not validate its certificate, so the estate refuses to start.
    */
-  private issueCertificates(identities: Map<string, ServerIdentity>): Map<string, KeyAndCertificate> {
+  private issueCertificates(identities: Map<string, ServerIdentity>): Promise<Map<string, KeyAndCertificate>> {
     const tlsDir = path.join(this.options.stateDir, 'tls');
     const caFile = caFileOf(tlsDir);
     for (const described of this.options.topology.instances) {
