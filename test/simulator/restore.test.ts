@@ -1,6 +1,6 @@
 /**
- * BACKUP and RESTORE in the simulator: real files, the LSN chain, recovery, and the data a recovered database holds
- * (reference/sqlserver-behaviour.md §C).
+ * BACKUP and RESTORE in the simulator: real files, the LSN chain, recovery, and the data a recovered database
+ * holds.
  */
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
