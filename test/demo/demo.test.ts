@@ -153,7 +153,8 @@ describe('pchat-dr demo', () => {
     async () => {
       const state = path.join(mkdtempSync(path.join(os.tmpdir(), 'pchat-demo-')), 'demo');
       const demo = startDemo(['--keep', '--state', state]);
-      await demo.waitFor(/^Still running \(--keep\)/m, 720_000);
+      // The last line of what --keep prints: the output read below then holds all of it (it arrives in chunks).
+      await demo.waitFor(/^Still running \(--keep\)[\s\S]*^ {4}npx pchat-dr sim status -f /m, 720_000);
       const out = demo.stdout();
       const addresses = addressesOf(out);
 
