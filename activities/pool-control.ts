@@ -173,7 +173,13 @@ export function poolControlActivities(deps: ActivityDependencies) {
     }): Promise<StepResult<{ principal: Awaited<ReturnType<typeof readMirroring>> }>> {
       const clock = new StepClock(deps.clock);
       const principal = await readMirroring(deps, input.principal, input.database);
-      if (principal.role === 'PRINCIPAL' && principal.partner?.toLowerCase() === input.mirror.name.toLowerCase()) {
+      // The partner is named as SQL Server names itself (@@SERVERNAME), never by the topology's label.
+      const mirrorServer = principal.partner && (await readMirroring(deps, input.mirror, input.database)).serverName;
+      if (
+        principal.role === 'PRINCIPAL' &&
+        mirrorServer &&
+        principal.partner?.toLowerCase() === mirrorServer.toLowerCase()
+      ) {
         return clock.skipped(
           `${input.database} on ${input.principal.name} is already mirrored to ${input.mirror.name}`,
           { principal },

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import sql from 'mssql';
 import type { Instance, Topology } from '../topology/schema';
+import { driverEncryption } from '../topology/encryption';
 import { resolveSecret } from '../topology/secrets';
 import { readPoolState } from './pool/pool-state';
 
@@ -140,8 +141,7 @@ export class ChatLoad {
         requestTimeout: 5_000,
         pool: { min: 0, max: 1 },
         options: {
-          encrypt: instance.encrypt,
-          trustServerCertificate: true,
+          ...driverEncryption(instance),
           appName: 'Persistent Chat Server',
           workstationId: server,
         },

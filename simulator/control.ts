@@ -7,13 +7,15 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { EstateSnapshot, SimulatedEstate } from './estate';
+import type { EstateSnapshot, FaultDatabaseState, SimulatedEstate } from './estate';
 
 /** Every fault the simulator can inject, as the CLI and the HTTP API name them. */
 export type Fault =
-  | { kind: 'stop' | 'start' | 'rebuild' | 'stop-agent' | 'start-agent' | 'clear'; instance: string }
+  | { kind: 'stop' | 'start' | 'rebuild' | 'stop-agent' | 'start-agent' | 'accept-logins' | 'clear'; instance: string }
   | { kind: 'partition' | 'heal'; instance: string; other: string }
-  | { kind: 'latency'; instance: string; ms: number }
+  | { kind: 'latency' | 'slow-jobs'; instance: string; ms: number }
+  | { kind: 'refuse-logins'; instance: string; error?: number }
+  | { kind: 'db-state'; instance: string; database: string; state: FaultDatabaseState }
   | { kind: 'fail-next'; instance: string; pattern: string; error: number; message?: string; count?: number }
   | { kind: 'delete-backup' | 'corrupt-backup'; file: string }
   | { kind: 'pause-job' | 'resume-job'; instance: string; job: string };
@@ -28,10 +30,14 @@ export const FAULT_KINDS = [
   'heal',
   'latency',
   'fail-next',
+  'refuse-logins',
+  'accept-logins',
+  'db-state',
   'delete-backup',
   'corrupt-backup',
   'pause-job',
   'resume-job',
+  'slow-jobs',
   'stop-agent',
   'start-agent',
   'clear',
@@ -65,6 +71,18 @@ export async function applyFault(estate: SimulatedEstate, fault: Fault): Promise
         fault.count ?? 1,
       );
       return `the next ${fault.count ?? 1} statement(s) on ${fault.instance} matching /${fault.pattern}/i fail with error ${fault.error}`;
+    case 'refuse-logins':
+      estate.refuseLogins(fault.instance, fault.error);
+      return `logins to ${fault.instance} fail with error ${fault.error ?? 18456}; its port still answers`;
+    case 'accept-logins':
+      estate.acceptLogins(fault.instance);
+      return `logins to ${fault.instance} succeed again`;
+    case 'db-state':
+      estate.setDatabaseState(fault.instance, fault.database, fault.state);
+      return `${fault.database} on ${fault.instance} is ${fault.state}`;
+    case 'slow-jobs':
+      estate.setJobStepDelay(fault.instance, fault.ms);
+      return `every job step on ${fault.instance} runs ${fault.ms} ms longer`;
     case 'clear':
       estate.clearFaults(fault.instance);
       return `faults on ${fault.instance} cleared`;

@@ -1,7 +1,8 @@
 /**
  * A simulated Persistent Chat estate: every SQL Server instance of a topology on its loopback port, the network
  * between them, the pool's state file, chat load, and the faults a rehearsal needs (stop or rebuild an instance,
- * partition two, add latency, fail the next matching statement, damage a backup file, pause a job, stop an Agent).
+ * partition two, add latency, fail the next matching statement, refuse logins, make a database SUSPECT, EMERGENCY
+ * or OFFLINE, damage a backup file, pause a job, slow jobs down, stop an Agent).
  * State is kept in a folder, so a restarted simulator continues where it stopped.
  *
  * A fresh estate looks like a deployed pool before any DR work: mgc (and mgccomp) ONLINE on `primary`, mirrored
@@ -14,10 +15,13 @@ import type { Topology } from '../topology/schema';
 import { resolveSecret } from '../topology/secrets';
 import { ChatLoad, type ChatStats } from './chat-load';
 import { backupDatabase, backupLog, restoreDatabase, restoreLog } from './engine/backup-restore';
-import { SqlInstance, type InstanceData } from './engine/instance';
-import { setPartner } from './engine/mirroring';
+import { LOGIN_REFUSALS } from './engine/errors';
+import { noFaults, SqlInstance, type InstanceData } from './engine/instance';
+import { setPartner, suspendMirroring } from './engine/mirroring';
 import type { Row } from './engine/msdb';
 import { Network } from './engine/network';
+import { caFileOf, certificateNamesOf, ensureCertificates, type KeyAndCertificate } from './certificates';
+import { serverIdentity, ServerIdentityUnknown, type ServerIdentity } from './server-identity';
 import { initialPoolState, readPoolState, writePoolState, type PoolState } from './pool/pool-state';
 
 export interface EstateOptions {
@@ -46,7 +50,12 @@ export interface DatabaseSnapshot {
 }
 
 export interface InstanceSnapshot {
+  /** The topology's label. */
   name: string;
+  /** @@SERVERNAME. */
+  serverName: string;
+  /** The computer's DNS name (mirroring endpoints). */
+  fqdn: string;
   host: string;
   port: number;
   running: boolean;
@@ -85,11 +94,32 @@ interface SavedEstate {
 
 const AGENT_USER = 'pchat-dr simulator';
 
+/** The states the db-state fault puts a database in (ONLINE ends it). */
+export const FAULT_DATABASE_STATES = ['SUSPECT', 'EMERGENCY', 'OFFLINE', 'ONLINE'] as const;
+export type FaultDatabaseState = (typeof FAULT_DATABASE_STATES)[number];
+
 /** The pool state file: the one the stand-in shell is told to use (--pool-state in poolControl.command), else in the state folder. */
 export function poolStateFileOf(topology: Topology, stateDir: string): string {
   const args = topology.poolControl.command;
   const index = args.indexOf('--pool-state');
   return index >= 0 && args[index + 1] ? args[index + 1] : path.join(stateDir, 'pool.json');
+}
+
+function identityOf(described: Topology['instances'][number], poolFqdn: string): ServerIdentity {
+  try {
+    return serverIdentity(described, poolFqdn);
+  } catch (err) {
+    if (err instanceof ServerIdentityUnknown) throw new EstateNotStartable(err.message);
+    throw err;
+  }
+}
+
+/** The topology describes an estate the simulator cannot run as it stands; the message says what to change. */
+export class EstateNotStartable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EstateNotStartable';
+  }
 }
 
 export class SimulatedEstate {
@@ -125,12 +155,18 @@ export class SimulatedEstate {
     mkdirSync(stateDir, { recursive: true });
     for (const folder of [topology.backupShare.workerPath, topology.copyFolder.workerPath])
       mkdirSync(folder, { recursive: true });
+    const identities = new Map(
+      topology.instances.map((described) => [described.name, identityOf(described, topology.pool.fqdn)]),
+    );
+    const certificates = await this.issueCertificates(identities);
     for (const described of topology.instances) {
       const instance = new SqlInstance({
-        name: described.name,
+        label: described.name,
+        identity: identities.get(described.name)!,
         host: described.host,
         port: described.port ?? 1433,
         logins: { [described.login]: resolveSecret(described.password) },
+        tls: certificates.get(described.name),
         network: this.network,
         onChange: () => this.scheduleSave(),
       });
@@ -155,12 +191,35 @@ export class SimulatedEstate {
     const stopped = new Set(saved?.stopped ?? []);
     await Promise.all(
       [...this.instances.values()]
-        .filter((instance) => !stopped.has(instance.serverName))
+        .filter((instance) => !stopped.has(instance.label))
         .map((instance) => instance.start()),
     );
     if (!saved) this.deployDatabases();
     this.network.start();
     this.save();
+  }
+
+  /**
+   * Every instance's certificate, from the CA in <state>/tls/ (made on first start, then reused). An instance whose
+   * caFile names another CA could not validate its certificate, so the estate refuses to start.
+   */
+  private issueCertificates(identities: Map<string, ServerIdentity>): Promise<Map<string, KeyAndCertificate>> {
+    const tlsDir = path.join(this.options.stateDir, 'tls');
+    const caFile = caFileOf(tlsDir);
+    for (const described of this.options.topology.instances) {
+      if (described.caFile && path.resolve(described.caFile) !== caFile)
+        throw new EstateNotStartable(
+          `instance ${described.name}: its caFile ${described.caFile} is not the simulator's CA, ${caFile} (kept in ` +
+            `the state folder's tls/): point caFile at it, or leave caFile out`,
+        );
+    }
+    return ensureCertificates(
+      tlsDir,
+      this.options.topology.instances.map((described) => {
+        const identity = identities.get(described.name)!;
+        return { label: described.name, names: certificateNamesOf({ ...identity, host: described.host }) };
+      }),
+    );
   }
 
   /** What Topology Builder and Install-CsMirrorDatabase leave: databases on primary, mirrored to mirror. */
@@ -257,9 +316,48 @@ export class SimulatedEstate {
     });
   }
 
-  clearFaults(name: string): void {
+  /** Logins fail with this error (18456 by default) while the port still answers. */
+  refuseLogins(name: string, errorNumber = 18456): void {
+    if (!LOGIN_REFUSALS[errorNumber])
+      throw new Error(
+        `error ${errorNumber} is not a login error the simulator knows; it refuses logins with ${Object.keys(LOGIN_REFUSALS).join(', ')}`,
+      );
+    this.instance(name).faults.refusedLogins = errorNumber;
+  }
+
+  acceptLogins(name: string): void {
+    this.instance(name).faults.refusedLogins = null;
+  }
+
+  /** Every Agent job step on the instance runs `ms` longer, so a job can be caught running. */
+  setJobStepDelay(name: string, ms: number): void {
+    this.instance(name).faults.jobStepDelayMs = ms;
+  }
+
+  /**
+   * A database that no longer answers: SUSPECT (damaged, 926), EMERGENCY (read-only, sysadmin only), OFFLINE (942);
+   * ONLINE again ends the fault. Its users are disconnected, and a mirroring session it leads is SUSPENDED, as the
+   * principal cannot serve it any more.
+   */
+  setDatabaseState(name: string, databaseName: string, state: FaultDatabaseState): void {
     const instance = this.instance(name);
-    instance.faults = { latencyMs: 0, statements: [] };
+    const database = instance.database(databaseName);
+    if (!database) throw new Error(`no database ${databaseName} on ${name}`);
+    if (database.isMirror || !FAULT_DATABASE_STATES.includes(database.state as FaultDatabaseState))
+      throw new Error(
+        `${database.name} on ${name} is ${database.state}${database.isMirror ? ' (a mirror)' : ''}: db-state applies to a recovered database (${FAULT_DATABASE_STATES.join(', ')})`,
+      );
+    database.state = state;
+    if (state !== 'ONLINE') {
+      instance.terminateSessionsUsing(database);
+      if (database.mirroring?.role === 'PRINCIPAL') suspendMirroring(instance, database);
+    }
+    instance.changed();
+    this.network.changed();
+  }
+
+  clearFaults(name: string): void {
+    this.instance(name).faults = noFaults();
   }
 
   deleteBackupFile(file: string): void {
@@ -309,7 +407,9 @@ export class SimulatedEstate {
   private instanceSnapshot(instance: SqlInstance): InstanceSnapshot {
     const msdb = instance.msdb;
     return {
-      name: instance.serverName,
+      name: instance.label,
+      serverName: instance.serverName,
+      fqdn: instance.fqdn,
       host: instance.host,
       port: instance.port,
       running: instance.running,
@@ -373,9 +473,7 @@ export class SimulatedEstate {
       version: 1,
       instances: [...this.instances.values()].map((instance) => instance.toData()),
       partitions: this.network.partitioned(),
-      stopped: [...this.instances.values()]
-        .filter((instance) => !instance.running)
-        .map((instance) => instance.serverName),
+      stopped: [...this.instances.values()].filter((instance) => !instance.running).map((instance) => instance.label),
     };
     const temporary = `${this.stateFile}.${randomUUID().slice(0, 8)}.tmp`;
     writeFileSync(

@@ -1,15 +1,20 @@
 /**
  * A runnable copy of the simulated example (examples/simulated.yaml) in a folder of its own: its share, copy folder,
- * simulator state and pool file live there, its instances listen on free loopback ports, and the stand-in
+ * simulator state, certificates and pool file live there, its instances listen on free ports, and the stand-in
  * Management Shell is named by its absolute path in dist/. The demo and the tests start their estates from it.
+ *
+ * The example gives each instance a loopback address of its own (127.0.0.11 ...). Where the OS answers only
+ * 127.0.0.1 (macOS without aliases), the copy puts every instance there: their ports differ, and their names come
+ * from serverName, so nothing else changes.
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../runtime/free-port';
 import { PROJECT_ROOT } from '../runtime/package';
 
-/** The ports examples/simulated.yaml gives its four instances. */
+/** The ports and addresses examples/simulated.yaml gives its four instances. */
 const EXAMPLE_PORTS = ['14331', '14332', '14333', '14334'];
+const EXAMPLE_HOSTS = ['127.0.0.11', '127.0.0.12', '127.0.0.13', '127.0.0.14'];
 
 /**
  * Writes `dir/estate.yaml` (and the password file it references) from the simulated example, with free ports and
@@ -21,7 +26,12 @@ export async function writeSimulatedTopology(
 ): Promise<string> {
   mkdirSync(dir, { recursive: true });
   let yaml = readFileSync(path.join(PROJECT_ROOT, 'examples', 'simulated.yaml'), 'utf8');
-  for (const port of EXAMPLE_PORTS) yaml = yaml.replace(`port: ${port}`, `port: ${await freePort()}`);
+  const ownAddresses = await loopbackAliasesWork();
+  for (const [index, host] of EXAMPLE_HOSTS.entries()) {
+    const address = ownAddresses ? host : '127.0.0.1';
+    yaml = yaml.replace(`host: ${host}`, `host: ${address}`);
+    yaml = yaml.replace(`port: ${EXAMPLE_PORTS[index]}`, `port: ${await freePort(address)}`);
+  }
   yaml = yaml.replace(
     '../dist/simulator/pool/management-shell.js',
     path.join(PROJECT_ROOT, 'dist', 'simulator', 'pool', 'management-shell.js'),
@@ -30,4 +40,14 @@ export async function writeSimulatedTopology(
   writeFileSync(file, edit(yaml));
   copyFileSync(path.join(PROJECT_ROOT, 'examples', 'simulated.secret'), path.join(dir, 'simulated.secret'));
   return file;
+}
+
+/** Whether this machine lets a server listen on loopback addresses other than 127.0.0.1 (Linux does). */
+export async function loopbackAliasesWork(): Promise<boolean> {
+  try {
+    await freePort(EXAMPLE_HOSTS[0]);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -152,8 +152,8 @@ function locate(doc: Document, fieldPath: (string | number)[]): number | undefin
 const WINDOWS_ABSOLUTE = /^([A-Za-z]:[\\/]|\\\\)/;
 
 /**
- * Relative worker paths, secret files and pool-control programs are taken from the topology file's folder, so an
- * estate can be described next to its own files. A relative sqlPath only makes sense for the simulator, which
+ * Relative worker paths, secret files, CA files and pool-control programs are taken from the topology file's folder,
+ * so an estate can be described next to its own files. A relative sqlPath only makes sense for the simulator, which
  * writes to a local folder; real SQL Servers get UNC or drive paths, which are left alone.
  */
 function anchorPaths(topology: Topology, baseDir: string): Topology {
@@ -165,6 +165,7 @@ function anchorPaths(topology: Topology, baseDir: string): Topology {
     instances: topology.instances.map((instance) => ({
       ...instance,
       password: anchorSecretRef(instance.password, baseDir),
+      ...(instance.caFile ? { caFile: local(instance.caFile) } : {}),
     })),
     backupShare: {
       ...topology.backupShare,

@@ -26,6 +26,9 @@ const hostname = z
   .string({ error: 'must be a host name' })
   .regex(HOSTNAME, 'must be a host name or IPv4 address (letters, digits, - and .)');
 
+/** A NetBIOS computer name (at most 15 characters), then \\INSTANCE for a named instance. */
+const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,14}(\\[A-Za-z_][A-Za-z0-9_$]{0,15})?$/;
+
 const databaseName = z
   .string({ error: 'must be a database name' })
   .regex(
@@ -64,8 +67,18 @@ const instanceSchema = strict({
     .optional(),
   login: nonEmpty,
   password: secretRef,
+  /**
+   * What SQL Server reports as @@SERVERNAME: COMPUTER, or COMPUTER\INSTANCE for a named instance. pchat-dr reads
+   * the name from SQL Server; the simulator answers this one when given.
+   */
+  serverName: z
+    .string({ error: 'must be a SQL Server name' })
+    .regex(SERVER_NAME, 'must be a SQL Server name: COMPUTER or COMPUTER\\INSTANCE (letters, digits, - and _)')
+    .optional(),
   encrypt: z.boolean({ error: 'must be true or false' }).default(true),
   trustServerCertificate: z.boolean({ error: 'must be true or false' }).default(false),
+  /** PEM file of the CA that signed the instance's certificate; it replaces the default roots when validating it. */
+  caFile: nonEmpty.optional(),
 });
 
 const instanceRef = z.string({ error: 'is required: the name of an instance under instances' }).min(1);

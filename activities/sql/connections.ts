@@ -4,6 +4,7 @@
  * pools evicted after connection errors (a failed-over partner must get fresh connections); errors classified.
  */
 import sql from 'mssql';
+import { driverEncryption } from '../../topology/encryption';
 import type { Instance } from '../../topology/schema';
 import { classifySqlError } from '../failures';
 
@@ -93,8 +94,7 @@ export class SqlConnections {
         // since a connection that fails anyway is evicted (and the step retried).
         validateConnection: 'socket',
         options: {
-          encrypt: instance.encrypt,
-          trustServerCertificate: instance.trustServerCertificate,
+          ...driverEncryption(instance),
           appName: this.options.appName ?? 'pchat-dr',
           ...(instance.instanceName ? { instanceName: instance.instanceName } : {}),
         },

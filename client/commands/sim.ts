@@ -16,7 +16,13 @@ import {
   type ControlEndpoint,
   type Fault,
 } from '../../simulator/control';
-import { SimulatedEstate, type EstateSnapshot } from '../../simulator/estate';
+import {
+  EstateNotStartable,
+  FAULT_DATABASE_STATES,
+  SimulatedEstate,
+  type EstateSnapshot,
+  type FaultDatabaseState,
+} from '../../simulator/estate';
 import { CliError, EXIT } from '../../runtime/exit';
 import { formatTable, parseOutputFormat, printJson, printLine, type OutputFormat } from '../output';
 import { positiveNumber, wholeNumber } from '../flag-values';
@@ -62,7 +68,7 @@ export function simCommand(): Command {
     .argument('[args...]', 'instance names, a file, a pattern ...')
     .option(
       '--error <number>',
-      'fail-next: the SQL Server error number to raise',
+      'fail-next, refuse-logins: the SQL Server error number to raise',
       wholeNumber('--error', 'give a SQL Server error number, e.g. 3201'),
     )
     .option('--message <text>', 'fail-next: the error text')
@@ -132,6 +138,10 @@ async function withClient<T>(options: CommonOptions, use: (client: ControlClient
   }
 }
 
+function loginOf(topology: Topology, instance: string): string {
+  return topology.instances.find((candidate) => candidate.name === instance)!.login;
+}
+
 function rolesOf(topology: Topology, instance: string): string[] {
   return (['mgc', 'mgccomp'] as const).flatMap((kind) =>
     ROLES.filter((role) => topology.databases[kind]?.[role] === instance).map((role) => `${role} of ${kind}`),
@@ -159,6 +169,12 @@ async function startSimulator(
         `a port of the estate is already in use (${(err as Error).message}): stop what holds it, or change the ports in ${options.file}`,
         EXIT.refused,
       );
+    if (code === 'EADDRNOTAVAIL')
+      throw new CliError(
+        `this machine does not answer an address of the estate (${(err as Error).message}): give every instance host 127.0.0.1 in ${options.file} (their ports differ), or add the address to the loopback interface`,
+        EXIT.refused,
+      );
+    if (err instanceof EstateNotStartable) throw new CliError(`${options.file}: ${err.message}`);
     throw err;
   }
   const control = await serveControl(estate, stateDir, options.controlPort);
@@ -170,23 +186,27 @@ async function startSimulator(
       pool: topology.pool.fqdn,
       state: stateDir,
       control: control.url,
-      instances: topology.instances.map((instance) => ({
+      instances: estate.snapshot().instances.map((instance) => ({
         name: instance.name,
+        serverName: instance.serverName,
         roles: rolesOf(topology, instance.name),
         host: instance.host,
         port: instance.port,
-        login: instance.login,
+        login: loginOf(topology, instance.name),
       })),
     });
   } else {
     printLine(`pchat-dr simulator: estate ${topology.pool.fqdn} (${options.file})`);
     formatTable(
-      topology.instances.map((instance) => [
-        instance.name,
-        `${instance.host}:${instance.port}`,
-        rolesOf(topology, instance.name).join(', ') || '-',
-        `login ${instance.login}`,
-      ]),
+      estate
+        .snapshot()
+        .instances.map((instance) => [
+          instance.name,
+          instance.serverName,
+          `${instance.host}:${instance.port}`,
+          rolesOf(topology, instance.name).join(', ') || '-',
+          `login ${loginOf(topology, instance.name)}`,
+        ]),
       '  ',
     ).forEach((line) => printLine(line));
     const pool = estate.snapshot().pool;
@@ -238,18 +258,30 @@ function parseFault(
     case 'rebuild':
     case 'stop-agent':
     case 'start-agent':
+    case 'accept-logins':
     case 'clear':
       need(1, '<instance>');
       return { kind, instance: args[0] };
+    case 'refuse-logins':
+      need(1, '<instance> [--error <number>]');
+      return { kind, instance: args[0], error: options.error };
+    case 'db-state': {
+      need(3, `<instance> <database> <${FAULT_DATABASE_STATES.join('|')}>`);
+      const state = args[2].toUpperCase() as FaultDatabaseState;
+      if (!FAULT_DATABASE_STATES.includes(state))
+        throw new CliError(`sim fault db-state: ${args[2]} is not one of ${FAULT_DATABASE_STATES.join(', ')}`);
+      return { kind, instance: args[0], database: args[1], state };
+    }
     case 'partition':
     case 'heal':
       need(2, '<instance> <other-instance>');
       return { kind, instance: args[0], other: args[1] };
-    case 'latency': {
+    case 'latency':
+    case 'slow-jobs': {
       need(2, '<instance> <milliseconds>');
       const ms = Number(args[1]);
       if (!Number.isInteger(ms) || ms < 0)
-        throw new CliError(`sim fault latency: ${args[1]} is not a number of milliseconds`);
+        throw new CliError(`sim fault ${kind}: ${args[1]} is not a number of milliseconds`);
       return { kind, instance: args[0], ms };
     }
     case 'fail-next':
@@ -290,7 +322,7 @@ async function showStatus(options: CommonOptions): Promise<void> {
   }
   for (const instance of snapshot.instances) {
     printLine(
-      `${instance.name} ${instance.host}:${instance.port} ${instance.running ? 'up' : 'DOWN'}, Agent ${instance.agentRunning ? 'running' : 'STOPPED'}, ${instance.sessions} session(s)`,
+      `${instance.name} (${instance.serverName}) ${instance.host}:${instance.port} ${instance.running ? 'up' : 'DOWN'}, Agent ${instance.agentRunning ? 'running' : 'STOPPED'}, ${instance.sessions} session(s)`,
     );
     const rows = instance.databases.map((database) => [
       database.name,

@@ -1,7 +1,11 @@
 /**
  * SQL Server Agent of one instance: jobs (msdb.sysjobs / sysjobsteps), schedules (sysschedules), runs on schedule
- * and through sp_start_job, with sysjobhistory and sysjobactivity kept as the real Agent keeps them. Job steps are
- * CmdExec command lines; the simulator runs the ones log shipping creates (sqllogship.exe -Backup/-Copy/-Restore).
+ * and through sp_start_job, with sysjobhistory kept as the real Agent keeps it. Job steps are CmdExec command lines;
+ * the simulator runs the ones log shipping creates (sqllogship.exe -Backup/-Copy/-Restore).
+ *
+ * Like the real Agent, each start of the service is a session (msdb.dbo.syssessions) with one sysjobactivity row
+ * per job. Stopping the service kills the jobs that are running: their activity rows keep a start date and no stop
+ * date for ever, so "is this job running?" must look at the current session only, as on a real server.
  */
 import { randomUUID } from 'node:crypto';
 import type { SqlValue } from '../tds/session';
@@ -10,6 +14,7 @@ import type { SqlInstance } from './instance';
 import { runLogShippingCommand } from './log-shipping';
 import type { Row } from './msdb';
 import type { ProcedureCall, ProcedureDefinition } from './procedures';
+import { sleep } from './sleep';
 import { GUID, INT, nvarchar, NVARCHAR_128 } from './values';
 
 /** SPIDs of the Agent's own connections while it runs (sp_who2 shows them, as on a real server). */
@@ -21,34 +26,51 @@ export interface JobRun {
   message: string;
 }
 
+/** Why a run was stopped before its end: sp_stop_job cancels it (recorded), the service stopping kills it (not). */
+type StopReason = 'stopped-by-user' | 'agent-stopped';
+
+/** sysjobhistory.run_status. */
+const RunStatus = { failed: 0, succeeded: 1, canceled: 3 } as const;
+
+interface RunningJob {
+  done: Promise<void>;
+  stop: AbortController;
+}
+
 export class Agent {
   serviceRunning = true;
   private timer?: NodeJS.Timeout;
+  /** The Agent's current session (syssessions), from the service's start to its stop. */
+  private session: { id: number; startedAt: Date } | null = null;
   /** Job id → the run in progress and how to stop it. */
-  private readonly running = new Map<string, { done: Promise<void>; abort: AbortController }>();
+  private readonly running = new Map<string, RunningJob>();
   /** Schedule id → next time it fires (ms). */
   private readonly nextRun = new Map<number, number>();
 
   constructor(private readonly instance: SqlInstance) {}
 
+  /** When the current session began: sys.dm_server_services' last_startup_time for the Agent. */
+  get startedAt(): Date | null {
+    return this.session?.startedAt ?? null;
+  }
+
   instanceStarted(): void {
-    if (this.serviceRunning) this.startTimer();
+    if (this.serviceRunning) this.beginSession();
   }
 
   instanceStopped(): void {
-    this.stopTimer();
-    for (const run of this.running.values()) run.abort.abort();
+    this.endSession();
   }
 
   startService(): void {
     this.serviceRunning = true;
-    if (this.instance.running) this.startTimer();
+    if (this.instance.running) this.beginSession();
     this.instance.changed();
   }
 
   stopService(): void {
     this.serviceRunning = false;
-    this.stopTimer();
+    this.endSession();
     this.instance.changed();
   }
 
@@ -57,7 +79,7 @@ export class Agent {
   }
 
   sessionSpids(): number[] {
-    return this.serviceRunning && this.instance.running ? AGENT_SPIDS : [];
+    return this.session && this.instance.running ? AGENT_SPIDS : [];
   }
 
   isRunning(jobId: string): boolean {
@@ -100,6 +122,7 @@ export class Agent {
       last_run_time: 0,
       last_run_duration: 0,
     });
+    if (this.session) msdb.insert('sysjobactivity', { session_id: this.session.id, job_id: jobId });
     this.instance.changed();
     return jobId;
   }
@@ -107,7 +130,7 @@ export class Agent {
   deleteJob(jobId: string): void {
     const msdb = this.instance.msdb;
     const id = jobId.toUpperCase();
-    this.running.get(id)?.abort.abort();
+    this.running.get(id)?.stop.abort('stopped-by-user' satisfies StopReason);
     msdb.delete('sysjobs', (row) => row.job_id === id);
     msdb.delete('sysjobsteps', (row) => row.job_id === id);
     msdb.delete('sysjobschedules', (row) => row.job_id === id);
@@ -128,7 +151,7 @@ export class Agent {
 
   /** sp_start_job: queues the job and returns at once. */
   startJob(job: Row, requestedBy: string): void {
-    if (!this.serviceRunning) throw errors.agentNotRunning();
+    if (!this.session) throw errors.agentNotRunning();
     const jobId = String(job.job_id);
     if (this.running.has(jobId)) throw errors.jobAlreadyRunning(String(job.name));
     this.launch(job, `User ${requestedBy}`);
@@ -143,19 +166,30 @@ export class Agent {
         16,
         1,
       );
-    run.abort.abort();
+    run.stop.abort('stopped-by-user' satisfies StopReason);
   }
 
-  private startTimer(): void {
-    if (this.timer) return;
+  /** The service starts: a new session, a fresh activity row for every job, schedules running. */
+  private beginSession(): void {
+    if (this.session) return;
+    const msdb = this.instance.msdb;
+    const session = { id: msdb.nextId('agent_session'), startedAt: new Date() };
+    msdb.insert('syssessions', { session_id: session.id, agent_start_date: session.startedAt });
+    for (const job of msdb.rows('sysjobs'))
+      msdb.insert('sysjobactivity', { session_id: session.id, job_id: job.job_id });
+    this.session = session;
     this.nextRun.clear();
     this.timer = setInterval(() => this.runDueJobs(), TICK_MS);
     this.timer.unref();
+    this.instance.changed();
   }
 
-  private stopTimer(): void {
+  /** The service (or its computer) stops: no schedule fires, and the jobs still running are killed where they are. */
+  private endSession(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.session = null;
+    for (const run of this.running.values()) run.stop.abort('agent-stopped' satisfies StopReason);
   }
 
   /** Starts every enabled job whose enabled schedule is due (a job already running skips that occurrence). */
@@ -185,24 +219,42 @@ export class Agent {
 
   private launch(job: Row, invokedBy: string): void {
     const jobId = String(job.job_id);
-    const abort = new AbortController();
-    const done = this.run(job, invokedBy, abort.signal).finally(() => this.running.delete(jobId));
-    this.running.set(jobId, { done, abort });
+    const stop = new AbortController();
+    const entry: RunningJob = {
+      stop,
+      done: this.run(job, invokedBy, stop.signal).finally(() => {
+        if (this.running.get(jobId) === entry) this.running.delete(jobId);
+      }),
+    };
+    this.running.set(jobId, entry);
+  }
+
+  /** This session's activity row of the job, reset for a new run. */
+  private activityFor(jobId: string, requested: Date, invokedBy: string): Row {
+    const msdb = this.instance.msdb;
+    const sessionId = this.session!.id;
+    const row =
+      msdb.find('sysjobactivity', (candidate) => candidate.session_id === sessionId && candidate.job_id === jobId) ??
+      msdb.insert('sysjobactivity', { session_id: sessionId, job_id: jobId });
+    return Object.assign(row, {
+      run_requested_date: requested,
+      // SOURCE_USER (4) for sp_start_job, SOURCE_SCHEDULER (1) for a schedule.
+      run_requested_source: invokedBy.startsWith('User') ? '4' : '1',
+      queued_date: requested,
+      start_execution_date: requested,
+      last_executed_step_id: null,
+      last_executed_step_date: null,
+      stop_execution_date: null,
+      job_history_id: null,
+    });
   }
 
   private async run(job: Row, invokedBy: string, signal: AbortSignal): Promise<void> {
     const msdb = this.instance.msdb;
     const jobId = String(job.job_id);
     const started = new Date();
-    msdb.delete('sysjobactivity', (row) => row.job_id === jobId);
-    const activity = msdb.insert('sysjobactivity', {
-      session_id: 1,
-      job_id: jobId,
-      run_requested_date: started,
-      run_requested_source: invokedBy.startsWith('User') ? '4' : '1',
-      queued_date: started,
-      start_execution_date: started,
-    });
+    const activity = this.activityFor(jobId, started, invokedBy);
+    this.instance.changed();
     const steps = msdb
       .rows('sysjobsteps')
       .filter((row) => row.job_id === jobId)
@@ -213,8 +265,17 @@ export class Agent {
       lastStep = step;
       const stepStarted = new Date();
       outcome = await this.runStep(String(step.command), signal);
+      // A killed job writes nothing more: its activity row stays as it was, without a stop date.
+      if (signal.reason === ('agent-stopped' satisfies StopReason)) return;
       const stepMessage = `Executed as user: NT SERVICE\\SQLSERVERAGENT. ${outcome.message}  Process Exit Code ${outcome.succeeded ? 0 : 1}.  The step ${outcome.succeeded ? 'succeeded' : 'failed'}.`;
-      this.history(jobId, Number(step.step_id), String(step.step_name), outcome.succeeded, stepMessage, stepStarted);
+      this.history(
+        jobId,
+        Number(step.step_id),
+        String(step.step_name),
+        statusOf(outcome, signal),
+        stepMessage,
+        stepStarted,
+      );
       Object.assign(step, {
         last_run_outcome: outcome.succeeded ? 1 : 0,
         last_run_date: agentDate(stepStarted),
@@ -224,14 +285,22 @@ export class Agent {
       Object.assign(activity, { last_executed_step_id: step.step_id, last_executed_step_date: stepStarted });
       if (!outcome.succeeded) break;
     }
-    const summary = `The job ${outcome.succeeded ? 'succeeded' : 'failed'}.  The Job was invoked by ${invokedBy}.  The last step to run was step ${lastStep?.step_id ?? 0} (${lastStep?.step_name ?? ''}).`;
-    const historyId = this.history(jobId, 0, '(Job outcome)', outcome.succeeded, summary, started);
+    const status = statusOf(outcome, signal);
+    const summary =
+      status === RunStatus.canceled
+        ? `The job was stopped prior to completion by User sa.  The Job was invoked by ${invokedBy}.  The last step to run was step ${lastStep?.step_id ?? 0} (${lastStep?.step_name ?? ''}).`
+        : `The job ${outcome.succeeded ? 'succeeded' : 'failed'}.  The Job was invoked by ${invokedBy}.  The last step to run was step ${lastStep?.step_id ?? 0} (${lastStep?.step_name ?? ''}).`;
+    const historyId = this.history(jobId, 0, '(Job outcome)', status, summary, started);
     Object.assign(activity, { stop_execution_date: new Date(), job_history_id: historyId });
     this.instance.changed();
   }
 
   private async runStep(command: string, signal: AbortSignal): Promise<JobRun> {
     if (!this.instance.running) return { succeeded: false, message: 'The instance is not running.' };
+    // sqllogship.exe is a client of the instance: injected latency delays its statements like anyone's; a slow share
+    // or disk makes the step itself longer.
+    const { latencyMs, jobStepDelayMs } = this.instance.faults;
+    if (latencyMs + jobStepDelayMs > 0) await sleep(latencyMs + jobStepDelayMs, signal);
     if (signal.aborted) return { succeeded: false, message: 'The job was stopped prior to completion by User sa.' };
     try {
       return await runLogShippingCommand(this.instance, command);
@@ -244,7 +313,7 @@ export class Agent {
     jobId: string,
     stepId: number,
     stepName: string,
-    succeeded: boolean,
+    runStatus: number,
     message: string,
     started: Date,
   ): number {
@@ -257,7 +326,7 @@ export class Agent {
       sql_message_id: 0,
       sql_severity: 0,
       message: message.slice(0, 4000),
-      run_status: succeeded ? 1 : 0,
+      run_status: runStatus,
       run_date: agentDate(started),
       run_time: agentTime(started),
       run_duration: agentDuration(Date.now() - started.getTime()),
@@ -265,6 +334,11 @@ export class Agent {
     });
     return id;
   }
+}
+
+function statusOf(outcome: JobRun, signal: AbortSignal): number {
+  if (signal.reason === ('stopped-by-user' satisfies StopReason)) return RunStatus.canceled;
+  return outcome.succeeded ? RunStatus.succeeded : RunStatus.failed;
 }
 
 function sameText(value: SqlValue, text: string | null): boolean {

@@ -1,6 +1,6 @@
 /**
- * BACKUP DATABASE/LOG and RESTORE DATABASE/LOG/HEADERONLY/FILELISTONLY with SQL Server's rules
- * (reference/sqlserver-behaviour.md §C): the log chain (4305 too recent, 4326 too early), recovery forks (4330),
+ * BACKUP DATABASE/LOG and RESTORE DATABASE/LOG/HEADERONLY/FILELISTONLY with SQL Server's documented rules:
+ * the log chain (4305 too recent, 4326 too early), recovery forks (4330),
  * exclusive access (3101/3102), the tail-log rule (3159), REPLACE, MOVE, NORECOVERY/RECOVERY/STANDBY, msdb
  * history. Statements and the Agent's log-shipping jobs both come through here, so both follow the same rules.
  */
@@ -279,7 +279,7 @@ function makeHeader(
     SoftwareVersionMajor: instance.version.major,
     SoftwareVersionMinor: instance.version.minor,
     SoftwareVersionBuild: instance.version.build,
-    MachineName: instance.serverName,
+    MachineName: instance.machineName,
     Flags: (request.checksum ? 16 : 0) | (tail ? 64 | 256 : 0),
     BindingID: randomUUID().toUpperCase(),
     RecoveryForkID: lastFork.guid,

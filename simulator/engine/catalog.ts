@@ -1,7 +1,8 @@
 /**
  * The tables a SELECT can read: the system views DR tooling queries (sys.databases, sys.database_mirroring,
- * sys.master_files, sys.dm_exec_sessions, sys.sysprocesses, sys.dm_server_services), the msdb tables, and the chat
- * table (dbo.messages) of a user database. Views are computed from the instance's state when read.
+ * sys.master_files, sys.dm_exec_sessions, sys.dm_exec_connections, sys.sysprocesses, sys.dm_server_services), the
+ * msdb tables, and the chat table (dbo.messages) of a user database. Views are computed from the instance's state
+ * when read.
  */
 import type { Column } from '../tds/session';
 import { MIRRORING_STATE_CODES, RECOVERY_MODEL_CODES, STATE_CODES, USER_ACCESS_CODES, type Database } from './database';
@@ -20,6 +21,7 @@ export interface TableSource {
 const TINYINT = { kind: 'tinyint' } as const;
 const SMALLINT = { kind: 'smallint' } as const;
 const NVARCHAR_60 = nvarchar(60);
+const VARCHAR_48 = { kind: 'varchar', length: 48 } as const;
 const column = (name: string, type: Column['type']): Column => ({ name, type });
 
 const SYSTEM_VIEWS: Record<string, { columns: Column[]; rows: (instance: SqlInstance) => Row[] }> = {
@@ -179,6 +181,40 @@ const SYSTEM_VIEWS: Record<string, { columns: Column[]; rows: (instance: SqlInst
         last_request_end_time: process.lastBatch,
       })),
   },
+  dm_exec_connections: {
+    columns: [
+      column('session_id', INT),
+      column('most_recent_session_id', INT),
+      column('connect_time', DATETIME),
+      column('net_transport', nvarchar(40)),
+      column('protocol_type', nvarchar(40)),
+      column('encrypt_option', nvarchar(40)),
+      column('auth_scheme', nvarchar(40)),
+      column('client_net_address', VARCHAR_48),
+      column('client_tcp_port', INT),
+      column('local_net_address', VARCHAR_48),
+      column('local_tcp_port', INT),
+    ],
+    // The Agent's own connections are shared memory on a real server and not listed here either.
+    rows: (instance) =>
+      [...instance.sessions.values()]
+        .sort((a, b) => a.spid - b.spid)
+        .map((session) => ({
+          session_id: session.spid,
+          most_recent_session_id: session.spid,
+          connect_time: session.loginTime,
+          net_transport: 'TCP',
+          protocol_type: 'TSQL',
+          // TRUE when the connection is encrypted, not just its login.
+          encrypt_option:
+            session.connection.encryption === 'full' || session.connection.encryption === 'strict' ? 'TRUE' : 'FALSE',
+          auth_scheme: 'SQL',
+          client_net_address: session.connection.remoteAddress,
+          client_tcp_port: session.connection.remotePort,
+          local_net_address: session.connection.localAddress,
+          local_tcp_port: session.connection.localPort,
+        })),
+  },
   sysprocesses: {
     columns: [
       column('spid', SMALLINT),
@@ -216,26 +252,30 @@ const SYSTEM_VIEWS: Record<string, { columns: Column[]; rows: (instance: SqlInst
       column('service_account', nvarchar(256)),
       column('is_clustered', nvarchar(1)),
     ],
-    rows: (instance) => [
-      {
-        servicename: 'SQL Server (MSSQLSERVER)',
-        startup_type_desc: 'Automatic',
-        status_desc: 'Running',
-        process_id: process.pid,
-        last_startup_time: instance.startedAt,
-        service_account: 'NT Service\\MSSQLSERVER',
-        is_clustered: 'N',
-      },
-      {
-        servicename: 'SQL Server Agent (MSSQLSERVER)',
-        startup_type_desc: 'Automatic',
-        status_desc: instance.agent.serviceRunning ? 'Running' : 'Stopped',
-        process_id: instance.agent.serviceRunning ? process.pid : null,
-        last_startup_time: instance.agent.serviceRunning ? instance.startedAt : null,
-        service_account: 'NT Service\\SQLSERVERAGENT',
-        is_clustered: 'N',
-      },
-    ],
+    rows: (instance) => {
+      // Services are named after the instance: MSSQLSERVER and SQLSERVERAGENT, or MSSQL$X and SQLAgent$X.
+      const service = instance.instanceName ?? 'MSSQLSERVER';
+      return [
+        {
+          servicename: `SQL Server (${service})`,
+          startup_type_desc: 'Automatic',
+          status_desc: 'Running',
+          process_id: process.pid,
+          last_startup_time: instance.startedAt,
+          service_account: `NT Service\\${instance.instanceName ? `MSSQL$${instance.instanceName}` : 'MSSQLSERVER'}`,
+          is_clustered: 'N',
+        },
+        {
+          servicename: `SQL Server Agent (${service})`,
+          startup_type_desc: 'Automatic',
+          status_desc: instance.agent.serviceRunning ? 'Running' : 'Stopped',
+          process_id: instance.agent.serviceRunning ? process.pid : null,
+          last_startup_time: instance.agent.serviceRunning ? instance.agent.startedAt : null,
+          service_account: `NT Service\\${instance.instanceName ? `SQLAgent$${instance.instanceName}` : 'SQLSERVERAGENT'}`,
+          is_clustered: 'N',
+        },
+      ];
+    },
   },
   database_mirroring_endpoints: {
     columns: [
@@ -339,7 +379,7 @@ export function processes(instance: SqlInstance): ProcessRow[] {
       databaseId: 4,
       status: 'sleeping',
       login: 'NT SERVICE\\SQLSERVERAGENT',
-      hostName: instance.serverName,
+      hostName: instance.machineName,
       programName: spid % 2 ? 'SQLAgent - Generic Refresher' : 'SQLAgent - Job invocation engine',
       hostProcessId: process.pid,
       command: 'AWAITING COMMAND',

@@ -1,7 +1,7 @@
 /**
  * SQL Server errors and informational messages the simulator raises, with the numbers, severities and texts of
- * sys.messages (reference/sqlserver-behaviour.md §A.7, §B, §C.6). One function per situation, named after it, so
- * every place that raises an error says which situation it is in.
+ * sys.messages. One function per situation, named after it, so every place that raises an error says which
+ * situation it is in.
  */
 import type { SqlMessage } from '../tds/session';
 
@@ -68,6 +68,15 @@ export const errors = {
     error(911, `Database '${database}' does not exist. Make sure that the name is entered correctly.`, 16, 1),
   databaseRestoring: (database: string) =>
     error(927, `Database '${database}' cannot be opened. It is in the middle of a restore.`, 14, 1),
+  databaseSuspect: (database: string) =>
+    error(
+      926,
+      `Database '${database}' cannot be opened. It has been marked SUSPECT by recovery. See the SQL Server errorlog for more information.`,
+      14,
+      1,
+    ),
+  databaseReadOnly: (database: string) =>
+    error(3906, `Failed to update database "${database}" because the database is read-only.`, 16, 1),
   databaseOffline: (database: string) =>
     error(942, `Database '${database}' cannot be opened because it is offline.`, 14, 4),
   databaseIsMirror: (database: string) =>
@@ -382,4 +391,30 @@ export const infos = {
     class: 0,
     message: `Job '${job}' started successfully.`,
   }),
+};
+
+/**
+ * What a server that refuses logins sends, by error number (the `refuse-logins` fault): the client sees the last
+ * one. Only errors whose text SQL Server documents are here.
+ */
+export const LOGIN_REFUSALS: Readonly<Record<number, (user: string, database: string) => SqlError[]>> = {
+  18456: (user) => [errors.loginFailed(user)],
+  18451: (user) => [
+    error(18451, `Login failed for user '${user}'. Only administrators may connect at this time.`, 14, 1),
+  ],
+  18486: (user) => [
+    error(
+      18486,
+      `Login failed for user '${user}' because the account is currently locked out. The system administrator can unlock it. `,
+      14,
+      1,
+    ),
+  ],
+  18487: (user) => [
+    error(18487, `Login failed for user '${user}'. Reason: The password of the account has expired.`, 14, 1),
+  ],
+  18488: (user) => [
+    error(18488, `Login failed for user '${user}'. Reason: The password of the account must be changed.`, 14, 1),
+  ],
+  4060: (user, database) => [errors.cannotOpenDatabaseAtLogin(database), errors.loginFailed(user)],
 };

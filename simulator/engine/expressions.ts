@@ -194,7 +194,7 @@ function globalVariable(name: string, session: SessionFacts): Typed {
     case '@@SERVERNAME':
       return { value: session.serverName, type: NVARCHAR_128 };
     case '@@SERVICENAME':
-      return { value: 'MSSQLSERVER', type: NVARCHAR_128 };
+      return { value: session.serverProperty('InstanceName') ?? 'MSSQLSERVER', type: NVARCHAR_128 };
     case '@@SPID':
       return { value: session.spid, type: { kind: 'smallint' } };
     case '@@VERSION':

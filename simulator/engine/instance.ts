@@ -10,21 +10,27 @@ import {
   type SessionControl,
   type SqlServerModel,
 } from '../tds/session';
+import type { TlsCredentials } from '../tds/encryption';
 import { startTdsServer, type TdsServer } from '../tds/server';
+import type { ServerIdentity } from '../server-identity';
 import { Agent } from './agent';
 import { Database, type DatabaseData } from './database';
-import { errors, SqlError } from './errors';
+import { errors, LOGIN_REFUSALS, SqlError } from './errors';
 import { Msdb, type MsdbData } from './msdb';
 import type { Network } from './network';
 import { Session } from './session';
 
 export interface InstanceOptions {
-  /** @@SERVERNAME; also how partners address its mirroring endpoint: TCP://<name>:5022. */
-  name: string;
+  /** The topology's name for it (dc1-sql-a): how the estate, its faults and its saved state refer to it. */
+  label: string;
+  /** What it answers to: @@SERVERNAME, its computer's names, the DNS name of its mirroring endpoint. */
+  identity: ServerIdentity;
   host: string;
   port: number;
   /** SQL logins: name → password. */
   logins: Record<string, string>;
+  /** Its certificate: connections are encrypted as SQL Server encrypts them. Without one, none are. */
+  tls?: TlsCredentials;
   network: Network;
   /** Called after every change that should survive a restart of the simulator. */
   onChange?: () => void;
@@ -37,13 +43,36 @@ export interface StatementFault {
   remaining: number;
 }
 
+/** What a bad night does to an instance that is still up (`sim fault ...`); a restart of the simulator clears it. */
+export interface InstanceFaults {
+  /** Every request is answered this late. */
+  latencyMs: number;
+  /** Every Agent job step runs this much longer (a slow share or disk). */
+  jobStepDelayMs: number;
+  /** The next statements matching a pattern fail. */
+  statements: StatementFault[];
+  /** Logins fail with this error (a key of LOGIN_REFUSALS) while the port answers; null: they succeed. */
+  refusedLogins: number | null;
+}
+
+export function noFaults(): InstanceFaults {
+  return { latencyMs: 0, jobStepDelayMs: 0, statements: [], refusedLogins: null };
+}
+
 const VERSION = { major: 16, minor: 0, build: 4205 };
 const SYSTEM_DATABASES = ['master', 'tempdb', 'model', 'msdb'];
 /** User sessions start here; lower SPIDs are system and Agent sessions, as on a real server. */
 const FIRST_USER_SPID = 55;
 
 export class SqlInstance implements SqlServerModel {
+  readonly label: string;
+  /** @@SERVERNAME: COMPUTER or COMPUTER\INSTANCE. */
   readonly serverName: string;
+  readonly machineName: string;
+  /** null for the default instance (MSSQLSERVER). */
+  readonly instanceName: string | null;
+  /** The computer's DNS name; partners reach its mirroring endpoint at TCP://<fqdn>:5022. */
+  readonly fqdn: string;
   readonly version = VERSION;
   readonly host: string;
   readonly port: number;
@@ -54,20 +83,28 @@ export class SqlInstance implements SqlServerModel {
   readonly sessions = new Map<number, Session>();
   readonly agent: Agent;
   msdb = new Msdb();
-  faults: { latencyMs: number; statements: StatementFault[] } = { latencyMs: 0, statements: [] };
+  faults: InstanceFaults = noFaults();
   running = false;
   startedAt = new Date();
   private logins: Record<string, string>;
+  private readonly tls?: TlsCredentials;
   private server?: TdsServer;
   private nextSpid = FIRST_USER_SPID;
   private nextDatabaseId = 5;
   private readonly onChange: () => void;
 
   constructor(options: InstanceOptions) {
-    this.serverName = options.name;
+    this.label = options.label;
+    ({
+      serverName: this.serverName,
+      machineName: this.machineName,
+      instanceName: this.instanceName,
+      fqdn: this.fqdn,
+    } = options.identity);
     this.host = options.host;
     this.port = options.port;
     this.logins = options.logins;
+    this.tls = options.tls;
     this.network = options.network;
     this.onChange = options.onChange ?? (() => {});
     SYSTEM_DATABASES.forEach((name, index) => {
@@ -86,7 +123,7 @@ export class SqlInstance implements SqlServerModel {
   /** Opens the TDS port; the Agent runs its schedules while the instance runs. */
   async start(): Promise<void> {
     if (this.running) return;
-    this.server = await startTdsServer(this, { host: this.host, port: this.port });
+    this.server = await startTdsServer(this, { host: this.host, port: this.port, tls: this.tls });
     this.running = true;
     this.startedAt = new Date();
     this.agent.instanceStarted();
@@ -114,16 +151,19 @@ export class SqlInstance implements SqlServerModel {
     )?.[1];
     if (password === undefined || password !== request.password)
       throw new LoginRefused([errors.loginFailed(request.userName)]);
+    if (this.faults.refusedLogins !== null)
+      throw new LoginRefused(LOGIN_REFUSALS[this.faults.refusedLogins](request.userName, request.database || 'master'));
     let database = 'master';
     if (request.database) {
-      const requested = this.databases.get(request.database.toLowerCase());
-      if (!requested || !requested.isAvailable) {
+      try {
+        database = this.requireAvailable(request.database).name;
+      } catch (err) {
+        if (!(err instanceof SqlError)) throw err;
         throw new LoginRefused([
           errors.cannotOpenDatabaseAtLogin(request.database),
           errors.loginFailed(request.userName),
         ]);
       }
-      database = requested.name;
     }
     const session = new Session({ instance: this, spid: this.nextSpid++, request, connection, control, database });
     this.sessions.set(session.spid, session);
@@ -140,15 +180,24 @@ export class SqlInstance implements SqlServerModel {
     return database;
   }
 
-  /** A database a session may use: ONLINE and not a mirror (927, 954, 942 otherwise). */
+  /**
+   * A database a session may use: ONLINE and not a mirror (954, 927, 926, 942 otherwise), or in EMERGENCY, which
+   * sysadmin members (every simulated login) may read.
+   */
   requireAvailable(name: string): Database {
     const database = this.requireDatabase(name);
     if (database.isMirror) throw errors.databaseIsMirror(database.name);
-    if (database.state === 'RESTORING' || database.state === 'RECOVERING')
-      throw errors.databaseRestoring(database.name);
-    if (database.state === 'OFFLINE') throw errors.databaseOffline(database.name);
-    if (database.state !== 'ONLINE') throw errors.databaseRestoring(database.name);
-    return database;
+    switch (database.state) {
+      case 'ONLINE':
+      case 'EMERGENCY':
+        return database;
+      case 'SUSPECT':
+        throw errors.databaseSuspect(database.name);
+      case 'OFFLINE':
+        throw errors.databaseOffline(database.name);
+      default:
+        throw errors.databaseRestoring(database.name);
+    }
   }
 
   createDatabase(name: string): Database {
@@ -217,7 +266,7 @@ export class SqlInstance implements SqlServerModel {
 
   toData(): InstanceData {
     return {
-      name: this.serverName,
+      name: this.label,
       nextDatabaseId: this.nextDatabaseId,
       databases: [...this.databases.values()]
         .filter((database) => database.id > 4)
@@ -237,6 +286,7 @@ export class SqlInstance implements SqlServerModel {
 }
 
 export interface InstanceData {
+  /** The instance's label. */
   name: string;
   nextDatabaseId: number;
   databases: DatabaseData[];

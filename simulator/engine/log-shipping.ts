@@ -1,5 +1,5 @@
 /**
- * Log shipping (reference/sqlserver-behaviour.md §B): the master procedures that configure and remove it (they
+ * Log shipping as SQL Server documents it: the master procedures that configure and remove it (they
  * fill the msdb log-shipping tables and create the Agent jobs), and what the jobs run — sqllogship.exe's backup,
  * copy and restore, on real files in the backup share and the copy folder, with the monitor tables and history
  * kept current. The backup job on a database that is currently a mirror logs a skip and succeeds.

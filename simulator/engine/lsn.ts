@@ -1,6 +1,6 @@
 /**
- * Log sequence numbers: numeric(25,0) values laid out as VLF sequence ‖ log block (10 digits) ‖ slot (5 digits)
- * (reference/sqlserver-behaviour.md §C.5), kept as bigint and sent as exact decimal strings. They start above 2^53,
+ * Log sequence numbers: numeric(25,0) values laid out as VLF sequence ‖ log block (10 digits) ‖ slot (5 digits),
+ * kept as bigint and sent as exact decimal strings. They start above 2^53,
  * as real ones do, so a client that reads them as JS numbers loses precision exactly as it would in production.
  */
 const SLOT = 100_000n;

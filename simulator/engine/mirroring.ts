@@ -1,5 +1,5 @@
 /**
- * Database mirroring (reference/sqlserver-behaviour.md §A): ALTER DATABASE ... SET PARTNER with the documented
+ * Database mirroring, as SQL Server documents it: ALTER DATABASE ... SET PARTNER with the documented
  * preconditions and errors, and the background behaviour of a session — log shipped from principal to mirror
  * (synchronously with SAFETY FULL), SYNCHRONIZING → SYNCHRONIZED, DISCONNECTED when the partners cannot see each
  * other, and the demotion of an old principal that comes back after forced service.
@@ -200,10 +200,19 @@ function setState(state: MirroringState, ...sides: (MirroringSide | undefined)[]
 function peerOf(instance: SqlInstance, database: Database): Peer | undefined {
   const side = database.mirroring;
   if (!side) return undefined;
-  const partner = instance.network.instance(side.partnerInstance);
+  const partner = instance.network.byServerName(side.partnerInstance);
   const remote = partner?.database(database.name);
   if (!partner || !remote?.mirroring || remote.mirroring.guid !== side.guid) return undefined;
   return { instance: partner, database: remote, side: remote.mirroring };
+}
+
+/** The principal's database cannot be used any more (it went SUSPECT or OFFLINE): the session is SUSPENDED. */
+export function suspendMirroring(instance: SqlInstance, database: Database): void {
+  const side = database.mirroring;
+  if (!side) return;
+  const peer = peerOf(instance, database);
+  setState('SUSPENDED', side, peer && instance.network.reachable(instance, peer.instance) ? peer.side : undefined);
+  peer?.instance.changed();
 }
 
 /** Sends the principal's log the mirror does not have yet: it becomes an exact copy, still RESTORING. */
@@ -245,7 +254,7 @@ export function maintainMirroring(network: Network): void {
 
 /** Returns true when something changed. */
 function maintainSession(network: Network, instance: SqlInstance, database: Database, side: MirroringSide): boolean {
-  const partner = network.instance(side.partnerInstance);
+  const partner = network.byServerName(side.partnerInstance);
   if (!partner || !network.reachable(instance, partner)) {
     if (side.state === 'SUSPENDED' || side.state === 'DISCONNECTED') return false;
     side.state = 'DISCONNECTED';

@@ -1,7 +1,7 @@
 /**
  * The msdb tables of one instance: backup and restore history, the log-shipping tables, SQL Server Agent's jobs,
- * steps, schedules, history and activity. Column lists follow reference/sqlserver-behaviour.md §B.4 and §C.7 (the
- * columns DR tooling reads); rows are plain objects keyed by column name, so SELECT can read them directly.
+ * steps, schedules, history, sessions and activity. Column lists follow SQL Server's documentation of these tables
+ * (the columns DR tooling reads); rows are plain objects keyed by column name, so SELECT can read them directly.
  */
 import type { Column, SqlValue } from '../tds/session';
 import { BIT, DATETIME, GUID, INT, LSN, nvarchar, NVARCHAR_128 } from './values';
@@ -225,6 +225,7 @@ export const MSDB_TABLES = {
     column('job_history_id', INT),
     column('next_scheduled_run_date', DATETIME),
   ],
+  syssessions: [column('session_id', INT), column('agent_start_date', DATETIME)],
   sysschedules: [
     column('schedule_id', INT),
     column('schedule_uid', GUID),

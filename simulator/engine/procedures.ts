@@ -161,6 +161,7 @@ const BUILT_IN: ProcedureDefinition[] = [
     run(call) {
       const instance = call.execution.instance;
       const database = instance.requireAvailable(call.database);
+      if (database.isReadOnly || database.state === 'EMERGENCY') throw errors.databaseReadOnly(database.name);
       const message = postChatMessage(instance, database, {
         clientId: call.requiredText('@client_id'),
         author: call.requiredText('@author'),

@@ -208,6 +208,7 @@ function joinKey(value: SqlValue): string | undefined {
 }
 
 function expandStars(select: Select, tables: BoundTable[]): Select['items'] {
+  if (!select.items.some((item) => item.value.kind === 'star')) return select.items;
   return select.items.flatMap((item) => {
     if (item.value.kind !== 'star') return [item];
     const table = item.value.table?.toLowerCase();

@@ -12,14 +12,19 @@ import type {
   SqlSession,
   SqlValue,
 } from '../tds/session';
+import { PACKAGE_VERSION } from '../../runtime/package';
 import type { Statement } from '../tsql/ast';
 import { parseBatch } from '../tsql/parser';
 import { errors, SqlError } from './errors';
 import { evaluate, Variables, type SessionFacts } from './expressions';
 import type { SqlInstance } from './instance';
 import { callProcedure, type ProcedureArgument } from './procedures';
+import { sleep } from './sleep';
 import { runStatement } from './statements';
 import { castValue, type Typed } from './values';
+
+/** SERVERPROPERTY('PchatDrSimulator'): how the product tells a rehearsal estate from a real one. */
+const SIMULATOR_MARKER = 'pchatdrsimulator';
 
 /** Errors after which SQL Server abandons the rest of the batch. */
 const BATCH_ABORTING = new Set([208, 207, 209]);
@@ -32,10 +37,13 @@ export class Session implements SqlSession, SessionFacts {
   readonly appName: string;
   readonly clientProcessId: number;
   readonly remoteAddress: string;
+  /** Its TCP connection: addresses, ports and how it is encrypted (sys.dm_exec_connections). */
+  readonly connection: ConnectionInfo;
   readonly loginTime = new Date();
   database: string;
   status: 'sleeping' | 'runnable' = 'sleeping';
-  command = 'AWAITING COMMAND';
+  /** The text of the request running now (null between requests), for sp_who2's Command. */
+  private runningText: string | null = null;
   lastBatch = new Date();
   lastRowCount = 0;
   lastError = 0;
@@ -57,6 +65,7 @@ export class Session implements SqlSession, SessionFacts {
     this.appName = options.request.appName;
     this.clientProcessId = options.request.clientProcessId;
     this.remoteAddress = options.connection.remoteAddress;
+    this.connection = options.connection;
     this.control = options.control;
     this.database = options.database;
   }
@@ -100,10 +109,15 @@ export class Session implements SqlSession, SessionFacts {
     const { major, minor, build } = this.instance.version;
     switch (property.toLowerCase()) {
       case 'servername':
-      case 'machinename':
         return this.instance.serverName;
+      case 'machinename':
+      case 'computernamephysicalnetbios':
+        return this.instance.machineName;
       case 'instancename':
-        return null;
+        return this.instance.instanceName;
+      case SIMULATOR_MARKER:
+        // SQL Server answers NULL for a property it does not know: only a rehearsal estate answers this one.
+        return `pchat-dr simulator ${PACKAGE_VERSION}`;
       case 'productversion':
         return `${major}.${minor}.${build}.1`;
       case 'edition':
@@ -119,7 +133,7 @@ export class Session implements SqlSession, SessionFacts {
 
   async executeBatch(sql: string, out: ResponseWriter, signal: AbortSignal): Promise<void> {
     await this.request(sql, signal, async () => {
-      let statements: Statement[];
+      let statements: readonly Statement[];
       try {
         statements = parseBatch(sql);
       } catch (err) {
@@ -151,17 +165,23 @@ export class Session implements SqlSession, SessionFacts {
     });
   }
 
+  /** sp_who2's Command: the first word of what runs now (worked out when asked: requests run far more often). */
+  get command(): string {
+    if (this.runningText === null) return 'AWAITING COMMAND';
+    return this.runningText.trim().split(/\s+/)[0]?.toUpperCase().slice(0, 16) || 'SELECT';
+  }
+
   /** One request: the instance's injected latency first, then the work, with sp_who2's status kept current. */
   private async request(text: string, signal: AbortSignal, work: () => Promise<void>): Promise<void> {
     this.status = 'runnable';
-    this.command = text.trim().split(/\s+/)[0]?.toUpperCase().slice(0, 16) || 'SELECT';
+    this.runningText = text;
     this.lastBatch = new Date();
     try {
       if (this.instance.faults.latencyMs > 0) await sleep(this.instance.faults.latencyMs, signal);
       if (!signal.aborted) await work();
     } finally {
       this.status = 'sleeping';
-      this.command = 'AWAITING COMMAND';
+      this.runningText = null;
     }
   }
 
@@ -225,7 +245,7 @@ export class Execution {
     return String(castValue(value, { kind: 'nvarchar', length: 'max' }));
   }
 
-  async run(statements: Statement[]): Promise<void> {
+  async run(statements: readonly Statement[]): Promise<void> {
     for (const statement of statements) {
       if (this.signal.aborted) return;
       try {
@@ -260,18 +280,4 @@ function trailerFor(statement: Statement, error: SqlError): SqlError | undefined
     default:
       return undefined;
   }
-}
-
-/** Waits, or stops early when the client cancels (ATTENTION). */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }

@@ -9,7 +9,8 @@ import { errors, infos, SqlError } from './errors';
 import { alterPartner } from './mirroring';
 import { callProcedure } from './procedures';
 import { runSelect } from './select';
-import { sleep, type Execution } from './session';
+import type { Execution } from './session';
+import { sleep } from './sleep';
 import { castValue, INT } from './values';
 
 export async function runStatement(statement: Statement, execution: Execution): Promise<void> {
@@ -149,7 +150,10 @@ async function alterDatabase(name: string, action: AlterDatabaseAction, executio
         if (others.length > 0 && !action.rollbackImmediate) throw errors.stateChangeWhileInUse(database.name);
         instance.terminateSessionsUsing(database);
         database.state = 'OFFLINE';
-      } else if (database.state === 'OFFLINE') {
+      } else if (database.state === 'SUSPECT') {
+        // Recovery runs again and fails again: whatever damaged the database is still there.
+        throw errors.databaseSuspect(database.name);
+      } else if (database.state === 'OFFLINE' || database.state === 'EMERGENCY') {
         database.state = 'ONLINE';
       }
       break;

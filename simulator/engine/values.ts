@@ -130,6 +130,8 @@ export function castValue(input: Typed, type: SqlType): SqlValue {
     case 'int':
     case 'smallint':
     case 'tinyint': {
+      // Every parameter of every request is cast to its declared type: numbers need no detour through text.
+      if (typeof value === 'number' && Number.isFinite(value)) return Math.trunc(value);
       const text = decimalText(value);
       const number = Math.trunc(Number(text));
       if (!Number.isFinite(number)) throw errors.conversionFailed(text, type.kind);

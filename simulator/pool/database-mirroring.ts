@@ -7,7 +7,9 @@
  */
 import type { ConnectionPool, RequestError } from 'mssql';
 import { ROLES, type DatabaseKind, type Instance, type Role, type Topology } from '../../topology/schema';
+import { driverEncryption } from '../../topology/encryption';
 import { resolveSecret } from '../../topology/secrets';
+import { serverIdentity, ServerIdentityUnknown } from '../server-identity';
 import { CmdletError } from './error-records';
 import type { PersistentChatPoolState } from './pool-state';
 
@@ -42,6 +44,8 @@ export interface Progress {
 export interface RoleInstance {
   role: Role;
   instance: Instance;
+  /** The SQL Server computer's DNS name, as Topology Builder knows it: mirroring endpoints are TCP://<it>:5022. */
+  fqdn: string;
 }
 
 /** A database and the two instances of one mirroring pair. */
@@ -73,12 +77,26 @@ function databaseRoles(topology: Topology, kind: DatabaseKind) {
     );
   }
   const instance = (name: string) => topology.instances.find((candidate) => candidate.name === name) as Instance;
-  return { database: roles.name ?? kind, roles, instance };
+  const roleInstance = (role: Role, name: string): RoleInstance => {
+    const described = instance(name);
+    return { role, instance: described, fqdn: dnsNameOf(described, topology) };
+  };
+  return { database: roles.name ?? kind, roles, instance, roleInstance };
+}
+
+/** The computer's DNS name as the simulator names it (its address, when the topology does not say which computer). */
+function dnsNameOf(instance: Instance, topology: Topology): string {
+  try {
+    return serverIdentity(instance, topology.pool.fqdn).fqdn;
+  } catch (err) {
+    if (err instanceof ServerIdentityUnknown) return instance.host;
+    throw err;
+  }
 }
 
 /** The pair the pool uses now (Set-CsPersistentChatState): Normal → primary + mirror, FailedOver → backup + backupMirror. */
 export function currentStore(topology: Topology, kind: DatabaseKind, poolState: PersistentChatPoolState): MirrorPair {
-  const { database, roles, instance } = databaseRoles(topology, kind);
+  const { database, roles, roleInstance } = databaseRoles(topology, kind);
   const [principalRole, mirrorRole] =
     poolState === 'Normal' ? (['primary', 'mirror'] as const) : (['backup', 'backupMirror'] as const);
   const mirrorName = roles[mirrorRole];
@@ -92,17 +110,17 @@ export function currentStore(topology: Topology, kind: DatabaseKind, poolState: 
   }
   return {
     database,
-    principal: { role: principalRole, instance: instance(roles[principalRole]) },
-    mirror: { role: mirrorRole, instance: instance(mirrorName) },
+    principal: roleInstance(principalRole, roles[principalRole]),
+    mirror: roleInstance(mirrorRole, mirrorName),
   };
 }
 
 const PARTNER_ROLE: Partial<Record<Role, Role>> = { primary: 'mirror', backup: 'backupMirror' };
 
 /**
- * Install-CsMirrorDatabase -SqlServerFqdn names the principal by host (and instance name: none means the default
- * instance, as documented). In the simulated estate every instance is on 127.0.0.1, so several roles match: the
- * one the pool uses now wins (backup when FailedOver, primary when Normal).
+ * Install-CsMirrorDatabase -SqlServerFqdn names the principal by its DNS name or its host (and instance name: none
+ * means the default instance, as documented). When instances share one address (a simulated estate on 127.0.0.1),
+ * several roles may match: the one the pool uses now wins (backup when FailedOver, primary when Normal).
  */
 export function resolveMirrorPair(
   topology: Topology,
@@ -111,14 +129,15 @@ export function resolveMirrorPair(
   sqlServerFqdn: string,
   sqlInstanceName: string | undefined,
 ): MirrorPair {
-  const { database, roles, instance } = databaseRoles(topology, kind);
+  const { database, roles, instance, roleInstance } = databaseRoles(topology, kind);
   const wantedInstance = instanceNameKey(sqlInstanceName);
+  const wantedServer = sqlServerFqdn.toLowerCase();
   const candidates = ROLES.flatMap((role) => {
     const name = roles[role];
-    return name === undefined ? [] : [{ role, instance: instance(name) }];
+    return name === undefined ? [] : [roleInstance(role, name)];
   }).filter(
     (candidate) =>
-      candidate.instance.host.toLowerCase() === sqlServerFqdn.toLowerCase() &&
+      (candidate.instance.host.toLowerCase() === wantedServer || candidate.fqdn === wantedServer) &&
       instanceNameKey(candidate.instance.instanceName) === wantedInstance,
   );
   const server = sqlInstanceName ? `${sqlServerFqdn}\\${sqlInstanceName}` : sqlServerFqdn;
@@ -158,7 +177,7 @@ export function resolveMirrorPair(
       'MirrorNotConfigured',
     );
   }
-  return { database, principal, mirror: { role: partnerRole, instance: instance(mirrorName) } };
+  return { database, principal, mirror: roleInstance(partnerRole, mirrorName) };
 }
 
 /** SQL Server calls its default instance MSSQLSERVER. */
@@ -302,11 +321,11 @@ const PARTNER_ADDRESS = /^TCP:\/\/[A-Za-z0-9_.-]+:\d+$/;
 const MIRRORING_PORT = 5022;
 
 /** SET PARTNER takes the address as a T-SQL string literal, so it must be a plain address before it is written in. */
-export function mirroringEndpoint(serverName: string): string {
-  const address = `TCP://${serverName}:${MIRRORING_PORT}`;
+export function mirroringEndpoint(dnsName: string): string {
+  const address = `TCP://${dnsName}:${MIRRORING_PORT}`;
   if (!PARTNER_ADDRESS.test(address)) {
     throw new CmdletError(
-      `SQL Server reports its name as ${JSON.stringify(serverName)}, which does not make a mirroring endpoint address of the form TCP://host:port.`,
+      `The SQL Server's DNS name ${JSON.stringify(dnsName)} does not make a mirroring endpoint address of the form TCP://host:port.`,
       'InvalidData',
       'InvalidMirroringEndpoint',
     );
@@ -363,8 +382,8 @@ export async function installMirror(
         'DatabaseExistsOnMirror',
       );
     }
-    const principalEndpoint = mirroringEndpoint(await readServerName(principal));
-    const mirrorEndpoint = mirroringEndpoint(await readServerName(mirror));
+    const principalEndpoint = mirroringEndpoint(pair.principal.fqdn);
+    const mirrorEndpoint = mirroringEndpoint(pair.mirror.fqdn);
     const files = mirrorSeedFiles(options.fileShare, pair.database, options.now);
 
     progress.verbose(`Backing up ${pair.database} on ${principalName} to ${files.full} and ${files.log}.`);
@@ -399,18 +418,18 @@ async function connect(instance: Instance): Promise<Connection> {
   // mssql takes longer to load than the rest of the shell together: only the two SQL cmdlets pay for it. Its ESM
   // view carries the CommonJS exports on `default` only.
   const driver = (await import('mssql')).default;
-  const pool = new driver.ConnectionPool({
-    server: instance.host,
-    port: instance.port,
-    user: instance.login,
-    password: resolveSecret(instance.password),
-    database: 'master',
-    // An unreachable partner must be reported within the pool-control timeout, not after a long TCP wait.
-    connectionTimeout: 10_000,
-    options: { encrypt: instance.encrypt, trustServerCertificate: true, instanceName: instance.instanceName },
-    pool: { max: 1 },
-  });
   try {
+    const pool = new driver.ConnectionPool({
+      server: instance.host,
+      port: instance.port,
+      user: instance.login,
+      password: resolveSecret(instance.password),
+      database: 'master',
+      // An unreachable partner must be reported within the pool-control timeout, not after a long TCP wait.
+      connectionTimeout: 10_000,
+      options: { ...driverEncryption(instance), instanceName: instance.instanceName },
+      pool: { max: 1 },
+    });
     await pool.connect();
     return { reachable: true, instance, driver, pool };
   } catch (err) {
@@ -465,9 +484,4 @@ async function readPartnerState(connection: Connection, database: string): Promi
 async function readDatabaseState(connection: OpenConnection, database: string): Promise<string | null> {
   const rows = await execute(connection, 'SELECT state_desc FROM sys.databases WHERE name = @db', { db: database });
   return rows[0] ? (rows[0].state_desc as string) : null;
-}
-
-async function readServerName(connection: OpenConnection): Promise<string> {
-  const rows = await execute(connection, 'SELECT @@SERVERNAME AS name');
-  return String(rows[0]?.name ?? '');
 }

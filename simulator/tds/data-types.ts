@@ -277,19 +277,19 @@ export function encodeValue(type: SqlType, value: SqlValue, tdsVersion: number):
   if (value === null) return encodeNull(type);
   switch (type.kind) {
     case 'int':
-      return lengthPrefixed(writeFixed(4, (buffer) => buffer.writeInt32LE(expectInteger(type, value))));
+      return prefixedFixed(4, (buffer, at) => buffer.writeInt32LE(expectInteger(type, value), at));
     case 'smallint':
-      return lengthPrefixed(writeFixed(2, (buffer) => buffer.writeInt16LE(expectInteger(type, value))));
+      return prefixedFixed(2, (buffer, at) => buffer.writeInt16LE(expectInteger(type, value), at));
     case 'tinyint':
-      return lengthPrefixed(writeFixed(1, (buffer) => buffer.writeUInt8(expectInteger(type, value))));
+      return prefixedFixed(1, (buffer, at) => buffer.writeUInt8(expectInteger(type, value), at));
     case 'bigint':
-      return lengthPrefixed(writeFixed(8, (buffer) => buffer.writeBigInt64LE(expectBigInt(type, value))));
+      return prefixedFixed(8, (buffer, at) => buffer.writeBigInt64LE(expectBigInt(type, value), at));
     case 'bit':
       if (typeof value !== 'boolean') throw valueMismatch(type, value, 'a boolean');
       return Buffer.from([1, value ? 1 : 0]);
     case 'float':
       if (typeof value !== 'number') throw valueMismatch(type, value, 'a number');
-      return lengthPrefixed(writeFixed(8, (buffer) => buffer.writeDoubleLE(value)));
+      return prefixedFixed(8, (buffer, at) => buffer.writeDoubleLE(value, at));
     case 'nvarchar':
     case 'varchar':
     case 'varbinary':
@@ -321,6 +321,14 @@ function encodeNull(type: SqlType): Buffer {
 function writeFixed(length: number, write: (buffer: Buffer) => void): Buffer {
   const buffer = Buffer.alloc(length);
   write(buffer);
+  return buffer;
+}
+
+/** A fixed-size value behind its 1-byte length (INTN, FLTN ...), in one buffer: every row of every result has some. */
+function prefixedFixed(length: number, write: (buffer: Buffer, at: number) => void): Buffer {
+  const buffer = Buffer.allocUnsafe(1 + length);
+  buffer[0] = length;
+  write(buffer, 1);
   return buffer;
 }
 

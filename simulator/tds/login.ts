@@ -1,9 +1,7 @@
 /**
- * The connection handshake: PRELOGIN request and answer ([MS-TDS] 2.2.6.5), LOGIN7 parsing (2.2.6.4) with TDS
- * version and packet size negotiation, and the login response token streams (2.2.2.2) for success and refusal.
- *
- * The simulator never encrypts: PRELOGIN is answered with ENCRYPT_NOT_SUP, which tedious and FreeTDS accept by
- * continuing in clear text (a client that requires encryption gives up, as it would with such a server).
+ * The connection handshake: PRELOGIN request and answer ([MS-TDS] 2.2.6.5) with the encryption it settles,
+ * LOGIN7 parsing (2.2.6.4) with TDS version and packet size negotiation, and the login response token streams
+ * (2.2.2.2) for success and refusal.
  */
 import { bVarByte, bVarChar, MalformedPayload, SERVER_COLLATION, TdsVersion } from './data-types';
 import { DEFAULT_PACKET_SIZE } from './packets';
@@ -26,8 +24,34 @@ const PreloginOption = {
   mars: 0x04,
   terminator: 0xff,
 } as const;
-const ENCRYPT_NOT_SUP = 0x02;
+/** PRELOGIN ENCRYPTION values. */
+const Encrypt = { off: 0x00, on: 0x01, notSupported: 0x02, required: 0x03 } as const;
+/** OR'd onto a value to ask for client-certificate authentication, which no supported client does. */
+const ENCRYPT_CLIENT_CERT = 0x80;
 const MARS_OFF = 0x00;
+
+/** What PRELOGIN settled: no encryption, the first LOGIN7 packet only, or the whole connection. */
+export type NegotiatedEncryption = 'none' | 'login-only' | 'full';
+
+/**
+ * [MS-TDS]'s table for a server whose "Force Encryption" is off, which is SQL Server's default: a client that
+ * offers encryption (ON) or requires it (REQ) gets the whole connection encrypted; one that leaves it OFF gets its
+ * login encrypted only; one without TLS (NOT_SUP) gets none. A server without a certificate answers NOT_SUP, and a
+ * client that needs encryption then gives up.
+ */
+function negotiateEncryption(
+  clientOption: number,
+  serverCanEncrypt: boolean,
+): { answer: number; encryption: NegotiatedEncryption } {
+  if (clientOption & ENCRYPT_CLIENT_CERT)
+    throw new MalformedPayload('PRELOGIN asks for client-certificate authentication, which the simulator does not do');
+  if (!serverCanEncrypt || clientOption === Encrypt.notSupported)
+    return { answer: Encrypt.notSupported, encryption: 'none' };
+  if (clientOption === Encrypt.off) return { answer: Encrypt.off, encryption: 'login-only' };
+  if (clientOption === Encrypt.on || clientOption === Encrypt.required)
+    return { answer: Encrypt.on, encryption: 'full' };
+  throw new MalformedPayload(`PRELOGIN ENCRYPTION value 0x${clientOption.toString(16)} is not one [MS-TDS] defines`);
+}
 
 /** The PRELOGIN option table: option token → its data. */
 function readPreloginOptions(payload: Buffer): Map<number, Buffer> {
@@ -46,19 +70,28 @@ function readPreloginOptions(payload: Buffer): Map<number, Buffer> {
 }
 
 /**
- * The server's answer to a client's PRELOGIN: its version, no encryption, no MARS. Nothing the client offers
- * changes the answer, but a request that is not a well-formed option table is a protocol violation.
+ * The server's answer to a client's PRELOGIN: its version, the encryption settled, no MARS; and which encryption
+ * follows. A request that is not a well-formed option table is a protocol violation.
  */
-export function answerPrelogin(request: Buffer, serverVersion: SqlServerModel['version']): Buffer {
-  if (!readPreloginOptions(request).has(PreloginOption.version))
-    throw new MalformedPayload('PRELOGIN without a VERSION option');
+export function answerPrelogin(
+  request: Buffer,
+  serverVersion: SqlServerModel['version'],
+  serverCanEncrypt: boolean,
+): { response: Buffer; encryption: NegotiatedEncryption } {
+  const offered = readPreloginOptions(request);
+  if (!offered.has(PreloginOption.version)) throw new MalformedPayload('PRELOGIN without a VERSION option');
+  // A client that sends no ENCRYPTION option leaves it off.
+  const { answer, encryption } = negotiateEncryption(
+    offered.get(PreloginOption.encryption)?.[0] ?? Encrypt.off,
+    serverCanEncrypt,
+  );
   const version = Buffer.alloc(6);
   version[0] = serverVersion.major;
   version[1] = serverVersion.minor;
   version.writeUInt16BE(serverVersion.build, 2);
   const options: [number, Buffer][] = [
     [PreloginOption.version, version],
-    [PreloginOption.encryption, Buffer.from([ENCRYPT_NOT_SUP])],
+    [PreloginOption.encryption, Buffer.from([answer])],
     [PreloginOption.instance, Buffer.from([0])],
     [PreloginOption.threadId, Buffer.alloc(0)],
     [PreloginOption.mars, Buffer.from([MARS_OFF])],
@@ -72,7 +105,7 @@ export function answerPrelogin(request: Buffer, serverVersion: SqlServerModel['v
     dataOffset += data.length;
   });
   table[table.length - 1] = PreloginOption.terminator;
-  return Buffer.concat([table, ...options.map(([, data]) => data)]);
+  return { response: Buffer.concat([table, ...options.map(([, data]) => data)]), encryption };
 }
 
 export interface Login7 extends LoginRequest {
@@ -127,10 +160,13 @@ export function negotiateTdsVersion(requested: number): number {
   return requested > TdsVersion.v7_4 ? TdsVersion.v7_4 : TdsVersion.v7_1;
 }
 
-/** [MS-TDS]: the negotiated packet size lies in 512..32767; a client asking 0 gets the server default. */
-export function negotiatePacketSize(requested: number): number {
+/**
+ * [MS-TDS]: the negotiated packet size lies in 512..32767; a client asking 0 gets the server default. SQL Server
+ * caps it at 16383 on an encrypted connection (a packet must fit one TLS record).
+ */
+export function negotiatePacketSize(requested: number, encrypted: boolean): number {
   if (requested === 0) return DEFAULT_PACKET_SIZE;
-  return Math.min(32767, Math.max(512, requested));
+  return Math.min(encrypted ? 16383 : 32767, Math.max(512, requested));
 }
 
 const PROGRAM_NAME = 'Microsoft SQL Server';

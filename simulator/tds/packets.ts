@@ -64,9 +64,11 @@ export class MessageAssembler {
       if (status & PacketStatus.ignore) this.currentIgnored = true;
       this.unread = this.unread.subarray(length);
       if (status & PacketStatus.endOfMessage) {
+        const packets = this.packetsOfCurrentMessage;
         completed.push({
           type: this.currentType,
-          payload: Buffer.concat(this.packetsOfCurrentMessage),
+          // A one-packet message (most requests) needs no copy.
+          payload: packets.length === 1 ? packets[0] : Buffer.concat(packets),
           ignored: this.currentIgnored,
         });
         this.packetsOfCurrentMessage = [];
@@ -76,20 +78,22 @@ export class MessageAssembler {
   }
 }
 
-/** One server→client message as the bytes of its packets, ready for a single socket write. */
-export function frameMessage(payload: Buffer, options: { packetSize: number; spid: number }): Buffer {
+/** One server→client message (a tabular result unless told) as the bytes of its packets, for one socket write. */
+export function frameMessage(payload: Buffer, options: { packetSize: number; spid: number; type?: number }): Buffer {
   const dataPerPacket = options.packetSize - PACKET_HEADER_LENGTH;
   const packetCount = Math.max(1, Math.ceil(payload.length / dataPerPacket));
-  const packets: Buffer[] = [];
-  for (let index = 0; index < packetCount; index++) {
+  // Written in place, headers and data: most answers are one packet, and this is one copy per answer.
+  const framed = Buffer.allocUnsafe(payload.length + packetCount * PACKET_HEADER_LENGTH);
+  for (let index = 0, at = 0; index < packetCount; index++) {
     const data = payload.subarray(index * dataPerPacket, (index + 1) * dataPerPacket);
-    const header = Buffer.alloc(PACKET_HEADER_LENGTH);
-    header[0] = PacketType.tabularResult;
-    header[1] = index === packetCount - 1 ? PacketStatus.endOfMessage : 0;
-    header.writeUInt16BE(PACKET_HEADER_LENGTH + data.length, 2);
-    header.writeUInt16BE(options.spid, 4);
-    header[6] = (index + 1) % 256;
-    packets.push(header, data);
+    framed[at] = options.type ?? PacketType.tabularResult;
+    framed[at + 1] = index === packetCount - 1 ? PacketStatus.endOfMessage : 0;
+    framed.writeUInt16BE(PACKET_HEADER_LENGTH + data.length, at + 2);
+    framed.writeUInt16BE(options.spid, at + 4);
+    framed[at + 6] = (index + 1) % 256;
+    framed[at + 7] = 0;
+    data.copy(framed, at + PACKET_HEADER_LENGTH);
+    at += PACKET_HEADER_LENGTH + data.length;
   }
-  return Buffer.concat(packets);
+  return framed;
 }

@@ -1,12 +1,14 @@
 /**
  * The TDS listener of one simulated SQL Server instance: accepts TCP connections and runs, per socket, PRELOGIN →
- * LOGIN7 → a loop of SQL_BATCH / RPC requests (one at a time, as a non-MARS server does) handed to the model's
- * SqlSession, with ATTENTION (cancel, client timeout) honoured while a request runs.
+ * (TLS handshake) → LOGIN7 → a loop of SQL_BATCH / RPC requests (one at a time, as a non-MARS server does) handed to
+ * the model's SqlSession, with ATTENTION (cancel, client timeout) honoured while a request runs. With a certificate
+ * it encrypts as SQL Server does (encryption.ts); without one it answers PRELOGIN "encryption not supported".
  *
  * close() stops listening and drops every open connection: that is how the simulator stops an instance.
  */
 import net from 'node:net';
 import { MalformedPayload, TdsVersion } from './data-types';
+import { serverTls, TdsEncryption, type ServerTls, type TlsCredentials } from './encryption';
 import {
   answerPrelogin,
   loginRefusedResponse,
@@ -38,12 +40,13 @@ export interface TdsServer {
 
 export async function startTdsServer(
   model: SqlServerModel,
-  options: { host: string; port: number },
+  options: { host: string; port: number; tls?: TlsCredentials },
 ): Promise<TdsServer> {
+  const contexts = options.tls ? serverTls(options.tls) : undefined;
   /** Each open connection, with a promise that settles once its socket closed and its session was closed. */
   const connections = new Map<TdsConnection, Promise<void>>();
   const server = net.createServer((socket) => {
-    const connection = new TdsConnection(socket, model);
+    const connection = new TdsConnection(socket, model, contexts);
     connections.set(
       connection,
       new Promise((resolve) =>
@@ -83,6 +86,9 @@ export async function startTdsServer(
 
 type Phase = 'prelogin' | 'login' | 'loggedIn' | 'closed';
 
+/** TLS records start with a content type byte: 0x16 is a handshake (a TDS 8.0 client's ClientHello). */
+const TLS_HANDSHAKE_RECORD = 0x16;
+
 /** The request that is executing, and whether the client asked to stop it. */
 interface RunningRequest {
   controller: AbortController;
@@ -98,13 +104,20 @@ class TdsConnection {
   private phase: Phase = 'prelogin';
   private processing = false;
   private running: RunningRequest | undefined;
+  /**
+   * The controller of the next request. Requests run one at a time, so one controller serves them all until a
+   * request is cancelled (an aborted signal stays aborted): then the next request gets a new one.
+   */
+  private nextController = new AbortController();
   private session: SqlSession | undefined;
   private tdsVersion: number = TdsVersion.v7_4;
   private packetSize = DEFAULT_PACKET_SIZE;
+  private encryption?: TdsEncryption;
 
   constructor(
     private readonly socket: net.Socket,
     private readonly model: SqlServerModel,
+    private readonly tlsContexts: ServerTls | undefined,
   ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
@@ -121,7 +134,17 @@ class TdsConnection {
     return { tdsVersion: this.tdsVersion, serverName: this.model.serverName };
   }
 
+  /** Bytes from the socket: TLS records go to the encryption, which hands back clear TDS bytes. */
   private receive(chunk: Buffer): void {
+    if (this.phase === 'prelogin' && !this.encryption && chunk[0] === TLS_HANDSHAKE_RECORD && this.tlsContexts) {
+      // TDS 8.0: TLS first, PRELOGIN inside it.
+      this.startEncryption('strict');
+    }
+    if (this.encryption?.takesRawBytes) this.encryption.rawBytes(chunk);
+    else this.receiveClear(chunk);
+  }
+
+  private receiveClear(chunk: Buffer): void {
     let messages: IncomingMessage[];
     try {
       messages = this.assembler.push(chunk);
@@ -130,6 +153,16 @@ class TdsConnection {
       return;
     }
     for (const message of messages) {
+      if (this.encryption?.handshaking) {
+        if (message.type !== PacketType.prelogin)
+          return this.protocolViolation(
+            new MalformedPacket(
+              `expected a PRELOGIN packet of the TLS handshake, got type 0x${message.type.toString(16)}`,
+            ),
+          );
+        this.encryption!.handshakeMessage(message.payload);
+        continue;
+      }
       // ATTENTION must reach the request that is running now, not wait behind it. Starting each request as soon
       // as it is queued means a request and its ATTENTION in the same read still meet in that order.
       if (message.type === PacketType.attention && this.phase === 'loggedIn') {
@@ -170,7 +203,10 @@ class TdsConnection {
     switch (this.phase) {
       case 'prelogin':
         if (message.type === PacketType.prelogin) {
-          this.send(answerPrelogin(message.payload, this.model.version));
+          const strict = this.encryption?.mode === 'strict';
+          const { response, encryption } = answerPrelogin(message.payload, this.model.version, !!this.tlsContexts);
+          this.send(response);
+          if (!strict && encryption !== 'none') this.startEncryption(encryption);
           this.phase = 'login';
           return;
         }
@@ -201,7 +237,13 @@ class TdsConnection {
           hostName: login.hostName,
           clientProcessId: login.clientProcessId,
         },
-        { remoteAddress: this.socket.remoteAddress ?? '', remotePort: this.socket.remotePort ?? 0 },
+        {
+          remoteAddress: this.socket.remoteAddress ?? '',
+          remotePort: this.socket.remotePort ?? 0,
+          localAddress: this.socket.localAddress ?? '',
+          localPort: this.socket.localPort ?? 0,
+          encryption: this.encryption?.mode ?? 'none',
+        },
         { terminate: () => this.socket.destroy() },
       );
     } catch (error) {
@@ -217,7 +259,7 @@ class TdsConnection {
       return;
     }
     this.session = session;
-    const packetSize = negotiatePacketSize(login.packetSize);
+    const packetSize = negotiatePacketSize(login.packetSize, this.encryption?.encryptsOutgoing ?? false);
     this.send(
       loginResponse(this.tokenContext, { database: session.database, packetSize, serverVersion: this.model.version }),
     );
@@ -277,7 +319,8 @@ class TdsConnection {
   ): Promise<void> {
     const session = this.session;
     if (!session) throw new Error('a request arrived before the session existed');
-    const running: RunningRequest = { controller: new AbortController(), attentionReceived: false };
+    if (this.nextController.signal.aborted) this.nextController = new AbortController();
+    const running: RunningRequest = { controller: this.nextController, attentionReceived: false };
     this.running = running;
     try {
       await run(session, response, running.controller.signal);
@@ -321,10 +364,31 @@ class TdsConnection {
 
   private send(tokens: Buffer): void {
     if (this.socket.destroyed) return;
-    this.socket.write(frameMessage(tokens, { packetSize: this.packetSize, spid: this.session?.spid ?? 0 }));
+    const packets = frameMessage(tokens, { packetSize: this.packetSize, spid: this.session?.spid ?? 0 });
+    if (this.encryption?.encryptsOutgoing) this.encryption.write(packets);
+    else this.socket.write(packets);
+  }
+
+  private startEncryption(mode: 'login-only' | 'full' | 'strict'): void {
+    this.encryption = new TdsEncryption({
+      socket: this.socket,
+      contexts: this.tlsContexts!,
+      mode,
+      onClear: (bytes) => this.receiveClear(bytes),
+      onFailure: (error) => {
+        // A client that refuses the certificate ends the handshake with an alert: nothing to report but the end.
+        const client = `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? '?'}`;
+        if (!this.encryption?.handshaking)
+          process.stderr.write(
+            `pchat-dr simulator ${this.model.serverName}: TLS failure with ${client}: ${error.message}\n`,
+          );
+        this.socket.destroy();
+      },
+    });
   }
 
   private closed(): void {
+    this.encryption?.destroy();
     this.phase = 'closed';
     this.pending.length = 0;
     this.running?.controller.abort(new Error('the client connection closed'));

@@ -96,6 +96,10 @@ export interface LoginRequest {
 export interface ConnectionInfo {
   remoteAddress: string;
   remotePort: number;
+  localAddress: string;
+  localPort: number;
+  /** How the connection is encrypted: not, its login only (TDS 7.x, ENCRYPT_OFF), all of it, or TDS 8.0 strict. */
+  encryption: 'none' | 'login-only' | 'full' | 'strict';
 }
 
 /** Lets the model end a connection (KILL, a database changing role): the TDS layer closes the socket. */

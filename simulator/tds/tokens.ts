@@ -237,7 +237,6 @@ export class TokenResponse implements ResponseWriter {
   /** The whole token stream; the writer accepts no more calls afterwards. */
   finish(): Buffer {
     this.assertOpen();
-    this.finished = true;
     const isRpc = this.rpcParameters !== undefined;
     if (isRpc) {
       this.parts.push({
@@ -249,6 +248,7 @@ export class TokenResponse implements ResponseWriter {
     } else if (!this.endsWithDone()) {
       this.appendDone(DoneStatus.final, CurrentCommand.none, 0);
     }
+    this.finished = true;
     const lastDone = this.parts.length - 1;
     return Buffer.concat(
       this.parts.map((part, index) =>

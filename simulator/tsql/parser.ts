@@ -61,13 +61,38 @@ const SESSION_OPTIONS = new Set([
   'TRANSACTION',
 ]);
 
-export function parseBatch(sql: string): Statement[] {
-  return new Parser(sql).batch();
+export function parseBatch(sql: string): readonly Statement[] {
+  return remembered(parsedBatches, sql, () => new Parser(sql).batch());
+}
+
+export interface ParameterDeclaration {
+  name: string;
+  type: SqlType;
+  output: boolean;
 }
 
 /** sp_executesql's @params: `@db nvarchar(128), @n int OUTPUT`. */
-export function parseParameterDeclarations(text: string): { name: string; type: SqlType; output: boolean }[] {
-  return new Parser(text).parameterDeclarations();
+export function parseParameterDeclarations(text: string): readonly ParameterDeclaration[] {
+  return remembered(parsedDeclarations, text, () => new Parser(text).parameterDeclarations());
+}
+
+/**
+ * Clients send the same few statements over and over (every mssql query is sp_executesql with the same text), so
+ * parse results are kept, by text, like SQL Server's plan cache. Nothing changes a parsed tree after parsing; a
+ * batch that does not parse is parsed (and refused) again each time.
+ */
+const PARSE_CACHE_SIZE = 2000;
+const parsedBatches = new Map<string, readonly Statement[]>();
+const parsedDeclarations = new Map<string, readonly ParameterDeclaration[]>();
+
+function remembered<T>(cache: Map<string, T>, text: string, parse: () => T): T {
+  let parsed = cache.get(text);
+  if (parsed === undefined) {
+    parsed = parse();
+    if (cache.size >= PARSE_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    cache.set(text, parsed);
+  }
+  return parsed;
 }
 
 class Parser {
@@ -94,8 +119,8 @@ class Parser {
     }
   }
 
-  parameterDeclarations(): { name: string; type: SqlType; output: boolean }[] {
-    const declarations: { name: string; type: SqlType; output: boolean }[] = [];
+  parameterDeclarations(): ParameterDeclaration[] {
+    const declarations: ParameterDeclaration[] = [];
     if (this.peek().kind === 'end') return declarations;
     do {
       const name = this.expect('variable').text;

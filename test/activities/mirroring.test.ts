@@ -52,7 +52,7 @@ describe('mirroring activities', () => {
         role: 'PRINCIPAL',
         mirroringState: 'SYNCHRONIZED',
         safety: 'FULL',
-        partner: 'dc1-sql-b',
+        partner: 'SQLDC1B',
       },
     });
     await env.estate.stopInstance('dc1-sql-a');

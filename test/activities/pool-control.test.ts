@@ -173,7 +173,7 @@ describe('pool-control activities', () => {
     expect(mirror).toMatchObject({
       name: 'mgc',
       state: 'RESTORING',
-      mirroring: { role: 'MIRROR', partner: 'dc2-sql-a' },
+      mirroring: { role: 'MIRROR', partner: 'SQLDC2A' },
     });
   });
 });

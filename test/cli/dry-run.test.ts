@@ -36,7 +36,7 @@ describe('pchat-dr run --dry-run', () => {
         await setUpLogShipping(harness);
         const logs = await takeLogBackups(env, 2);
         // The log-shipping jobs run on their schedules: paused, so only the dry run could change anything.
-        for (const job of ['LSCopy_dc1-sql-a_mgc', 'LSRestore_dc1-sql-a_mgc'])
+        for (const job of ['LSCopy_SQLDC1A_mgc', 'LSRestore_SQLDC1A_mgc'])
           env.estate.setJobEnabled('dc2-sql-a', job, false);
         await eventually(
           () => env.estate.snapshot().instances.every((instance) => instance.jobs.every((job) => !job.running)),
@@ -87,7 +87,7 @@ describe('pchat-dr run --dry-run', () => {
           `Set-CsPersistentChatState -Identity 'service:${env.topology.pool.fqdn}' -PoolState 'FailedOver' -Confirm:$false`,
         );
         expect(out).toMatch(
-          /Install-CsMirrorDatabase -DatabaseType PersistentChat -SqlServerFqdn '127\.0\.0\.1' -FileShare '.*' -DropExistingDatabasesOnMirror -Confirm:\$false/,
+          /Install-CsMirrorDatabase -DatabaseType PersistentChat -SqlServerFqdn '127\.0\.0\.\d+' -FileShare '.*' -DropExistingDatabasesOnMirror -Confirm:\$false/,
         );
         expect(out).toContain("Set-CsPersistentChatActiveServer -Identity 'service:");
         expect(out).toContain("-ActiveServers @{Replace='pchat-fe3.sim.local','pchat-fe4.sim.local'} -Confirm:$false");

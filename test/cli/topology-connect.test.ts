@@ -19,16 +19,16 @@ describe('pchat-dr topology check --connect', () => {
     expect(all.code, all.stderr).toBe(0);
     expect(all.stdout).toMatch(/INSTANCE\s+ADDRESS\s+ANSWERED\s+SERVER NAME\s+DATABASES/);
     expect(all.stdout).toMatch(
-      /dc1-sql-a\s+127\.0\.0\.1:\d+\s+yes\s+dc1-sql-a\s+mgc ONLINE PRINCIPAL SYNCHRONIZED; mgccomp ONLINE PRINCIPAL SYNCHRONIZED/,
+      /dc1-sql-a\s+127\.0\.0\.\d+:\d+\s+yes\s+SQLDC1A\s+mgc ONLINE PRINCIPAL SYNCHRONIZED; mgccomp ONLINE PRINCIPAL SYNCHRONIZED/,
     );
-    expect(all.stdout).toMatch(/dc2-sql-a\s+127\.0\.0\.1:\d+\s+yes\s+dc2-sql-a\s+mgc absent; mgccomp absent/);
+    expect(all.stdout).toMatch(/dc2-sql-a\s+127\.0\.0\.\d+:\d+\s+yes\s+SQLDC2A\s+mgc absent; mgccomp absent/);
     expect(all.stdout).toMatch(/pool shell answered: Get-CsPersistentChatState: pool pchat\.sim\.local is Normal/);
     expect(all.stdout).toContain('all 5 answered');
 
     await env.estate.stopInstance('dc2-sql-b');
     const one = await runCli(['topology', 'check', '-f', env.topologyFile, '--connect']);
     expect(one.code).toBe(3);
-    expect(one.stdout).toMatch(/dc2-sql-b\s+127\.0\.0\.1:\d+\s+NO\s+-\s+\S/);
+    expect(one.stdout).toMatch(/dc2-sql-b\s+127\.0\.0\.\d+:\d+\s+NO\s+-\s+\S/);
     expect(one.stderr.trim()).toBe('1 of 5 did not answer: dc2-sql-b');
     const json = await runCli(['topology', 'check', '-f', env.topologyFile, '--connect', '-o', 'json']);
     expect(json.code).toBe(3);

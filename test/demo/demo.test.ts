@@ -91,9 +91,9 @@ function startDemo(args: string[]): DemoProcess {
 }
 
 /** Whether something accepts connections on the loopback port. */
-function listening(port: number): Promise<boolean> {
+function listening(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
+    const socket = net.connect({ host, port });
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);
@@ -121,9 +121,10 @@ function devServersOn(port: number): number[] {
 function addressesOf(stdout: string) {
   const ui = stdout.match(/^ {2}Temporal Web UI +(http:\/\/127\.0\.0\.1:(\d+))$/m);
   const server = stdout.match(/^ {2}Temporal dev server +127\.0\.0\.1:(\d+) /m);
-  const instances = [...stdout.matchAll(/^ {4}(dc\d-sql-[ab]) +127\.0\.0\.1:(\d+) /gm)].map((match) => ({
+  const instances = [...stdout.matchAll(/^ {4}(dc\d-sql-[ab]) +(127\.0\.0\.\d+):(\d+) /gm)].map((match) => ({
     name: match[1],
-    port: Number(match[2]),
+    host: match[2],
+    port: Number(match[3]),
   }));
   expect(ui, stdout).toBeTruthy();
   expect(server, stdout).toBeTruthy();
@@ -138,8 +139,8 @@ function addressesOf(stdout: string) {
 }
 
 async function expectEverythingStopped(addresses: ReturnType<typeof addressesOf>): Promise<void> {
-  for (const { name, port } of addresses.instances)
-    expect(await listening(port), `${name} still listens on ${port}`).toBe(false);
+  for (const { name, host, port } of addresses.instances)
+    expect(await listening(port, host), `${name} still listens on ${host}:${port}`).toBe(false);
   expect(await listening(addresses.grpcPort), 'the dev server still listens').toBe(false);
   expect(await listening(addresses.uiPort), 'the Web UI still listens').toBe(false);
   expect(devServersOn(addresses.grpcPort)).toEqual([]);
@@ -152,7 +153,8 @@ describe('pchat-dr demo', () => {
     async () => {
       const state = path.join(mkdtempSync(path.join(os.tmpdir(), 'pchat-demo-')), 'demo');
       const demo = startDemo(['--keep', '--state', state]);
-      await demo.waitFor(/^Still running \(--keep\)/m, 720_000);
+      // The last line of what --keep prints: the output read below then holds all of it (it arrives in chunks).
+      await demo.waitFor(/^Still running \(--keep\)[\s\S]*^ {4}npx pchat-dr sim status -f /m, 720_000);
       const out = demo.stdout();
       const addresses = addressesOf(out);
 

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sql from 'mssql';
 import { loadTopology } from '../../topology/load';
+import { driverEncryption } from '../../topology/encryption';
 import type { Topology } from '../../topology/schema';
 import { resolveSecret } from '../../topology/secrets';
 import { SimulatedEstate } from '../../simulator/estate';
@@ -20,7 +21,7 @@ export interface TestEstate {
   topology: Topology;
   topologyFile: string;
   dir: string;
-  /** A connection pool to an instance, as the activities open them (closed by close()). */
+  /** A pool to an instance, as the activities open them: encrypted as the topology says (closed by close()). */
   connect(instance: string, options?: Partial<sql.config>): Promise<sql.ConnectionPool>;
   /** Runs one query on an instance and returns its result. */
   query<T extends object = Record<string, unknown>>(
@@ -43,7 +44,7 @@ export async function startTestEstate(
     synchronizeAfterMs: options.synchronizeAfterMs ?? 300,
   });
   const pools: sql.ConnectionPool[] = [];
-  const connect = async (name: string, overrides: Partial<sql.config> = {}) => {
+  const connect = async (name: string, { options, ...overrides }: Partial<sql.config> = {}) => {
     const instance = topology.instances.find((candidate) => candidate.name === name)!;
     const pool = new sql.ConnectionPool({
       server: instance.host,
@@ -51,7 +52,7 @@ export async function startTestEstate(
       user: instance.login,
       password: resolveSecret(instance.password),
       database: 'master',
-      options: { encrypt: false, trustServerCertificate: true },
+      options: { ...driverEncryption(instance), ...options },
       ...overrides,
     });
     pool.on('error', () => {});

@@ -2,22 +2,17 @@
  * Client-level behaviour of the simulated instances (not the protocol fixture: the real engine behind TDS):
  * logins, sessions and KILL, cancel and timeout of a running statement, many connections, a second client (FreeTDS).
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
 import sql from 'mssql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveSecret } from '../../topology/secrets';
 import { eventually, startTestEstate, type TestEstate } from '../helpers/estate';
+import { runTsql, tsqlRows } from './fixtures/freetds';
 
-const run = promisify(execFile);
 let env: TestEstate;
 beforeAll(async () => {
   env = await startTestEstate();
 });
 afterAll(async () => env?.close());
-
-const port = (name: string) => env.topology.instances.find((instance) => instance.name === name)!.port!;
 
 describe('simulated instances and their clients', () => {
   it('refuses a wrong password with 18456 and an unusable initial database with the login error', async () => {
@@ -35,7 +30,7 @@ describe('simulated instances and their clients', () => {
   it('lists sessions in sp_who2 and sys.dm_exec_sessions, and KILL ends one', async () => {
     const chat = await env.connect('dc1-sql-a', {
       database: 'mgc',
-      options: { encrypt: false, appName: 'Persistent Chat Server', workstationId: 'pchat-fe1.sim.local' },
+      options: { appName: 'Persistent Chat Server', workstationId: 'pchat-fe1.sim.local' },
     });
     await chat.request().query('SELECT 1 AS one');
     const admin = await env.connect('dc1-sql-a');
@@ -97,6 +92,11 @@ describe('simulated instances and their clients', () => {
     expect((await short.request().query('SELECT 2 AS two')).recordset[0].two).toBe(2);
   });
 
+  it('answers a batch with nothing to run (a comment only) with a bare DONE, as SQL Server does', async () => {
+    const pool = await env.connect('dc1-sql-a');
+    expect(await pool.request().batch('-- nothing to run')).toMatchObject({ recordsets: [], rowsAffected: [] });
+  });
+
   it('serves 50 concurrent connections', async () => {
     const pools = await Promise.all(
       Array.from({ length: 50 }, () => env.connect('dc2-sql-a', { pool: { max: 1, min: 1 } })),
@@ -110,15 +110,14 @@ describe('simulated instances and their clients', () => {
   });
 
   it('answers a second, independent client: FreeTDS tsql', async () => {
-    expect(
-      existsSync('/usr/bin/tsql'),
-      'FreeTDS tsql is missing: install the Debian package freetds-bin (.ci/run does)',
-    ).toBe(true);
     const instance = env.topology.instances.find((candidate) => candidate.name === 'dc1-sql-a')!;
-    const { stdout } = await run('sh', [
-      '-c',
-      `printf "SELECT name, state_desc FROM sys.databases WHERE name = N'mgc'\\ngo\\nexit\\n" | tsql -H 127.0.0.1 -p ${port('dc1-sql-a')} -U sa -P '${resolveSecret(instance.password)}'`,
-    ]);
-    expect(stdout).toMatch(/mgc\s+ONLINE/);
+    const { stdout } = await runTsql({
+      host: instance.host,
+      port: instance.port!,
+      user: instance.login,
+      password: resolveSecret(instance.password),
+      batches: ["SELECT name, state_desc FROM sys.databases WHERE name = N'mgc'"],
+    });
+    expect(tsqlRows(stdout)).toEqual([{ name: 'mgc', state_desc: 'ONLINE' }]);
   });
 });

@@ -57,6 +57,7 @@ describe('pchat-dr sim', () => {
     simulator = started.process;
     const instances = started.ready.instances as {
       name: string;
+      serverName: string;
       roles: string[];
       host: string;
       port: number;
@@ -64,8 +65,9 @@ describe('pchat-dr sim', () => {
     }[];
     expect(instances.map((instance) => instance.name)).toEqual(['dc1-sql-a', 'dc1-sql-b', 'dc2-sql-a', 'dc2-sql-b']);
     expect(instances[0]).toMatchObject({
+      serverName: 'SQLDC1A',
       roles: ['primary of mgc', 'primary of mgccomp'],
-      host: '127.0.0.1',
+      host: loadTopology(file).topology.instances[0].host,
       login: 'sa',
     });
     expect(started.output()).not.toContain('Sim-Passw0rd');
@@ -78,6 +80,24 @@ describe('pchat-dr sim', () => {
     const snapshot = JSON.parse(status.stdout);
     expect(snapshot.instances[0]).toMatchObject({ name: 'dc1-sql-a', running: false });
     expect(snapshot.chat.running).toBe(true);
+
+    // The faults of a bad night, through the CLI: logins refused while the port answers, slow jobs; a database state
+    // only where a database can have one.
+    const refused = await runCli(['sim', 'fault', 'refuse-logins', 'dc1-sql-b', '--error', '18451', '-f', file]);
+    expect(refused).toMatchObject({
+      code: 0,
+      stdout: 'logins to dc1-sql-b fail with error 18451; its port still answers\n',
+    });
+    const slow = await runCli(['sim', 'fault', 'slow-jobs', 'dc2-sql-a', '5000', '-f', file]);
+    expect(slow).toMatchObject({ code: 0, stdout: 'every job step on dc2-sql-a runs 5000 ms longer\n' });
+    const onMirror = await runCli(['sim', 'fault', 'db-state', 'dc1-sql-b', 'mgc', 'suspect', '-f', file]);
+    expect(onMirror.code).toBe(2);
+    expect(onMirror.stderr).toContain('mgc on dc1-sql-b is RESTORING (a mirror)');
+    const badState = await runCli(['sim', 'fault', 'db-state', 'dc1-sql-b', 'mgc', 'BROKEN', '-f', file]);
+    expect(badState).toMatchObject({
+      code: 2,
+      stderr: 'sim fault db-state: BROKEN is not one of SUSPECT, EMERGENCY, OFFLINE, ONLINE\n',
+    });
 
     const unknown = await runCli(['sim', 'fault', 'stop', 'dc9-sql-z', '-f', file]);
     expect(unknown.code).toBe(2);

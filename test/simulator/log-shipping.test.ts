@@ -25,7 +25,7 @@ async function configureLogShipping(everySeconds = 1): Promise<void> {
        @freq_subday_type = 2, @freq_subday_interval = @every, @schedule_id = @schedule OUTPUT;
      EXEC msdb.dbo.sp_attach_schedule @job_id = @job, @schedule_id = @schedule;
      EXEC msdb.dbo.sp_update_job @job_id = @job, @enabled = 1;
-     EXEC master.dbo.sp_add_log_shipping_primary_secondary @primary_database = N'mgc', @secondary_server = N'dc2-sql-a', @secondary_database = N'mgc';`,
+     EXEC master.dbo.sp_add_log_shipping_primary_secondary @primary_database = N'mgc', @secondary_server = N'SQLDC2A', @secondary_database = N'mgc';`,
     { share, every: everySeconds },
   );
   const seed = path.join(share, 'mgc_seed.bak');
@@ -34,13 +34,13 @@ async function configureLogShipping(everySeconds = 1): Promise<void> {
   await env.query(
     'dc2-sql-a',
     `DECLARE @copy uniqueidentifier, @restore uniqueidentifier, @secondary uniqueidentifier;
-     EXEC master.dbo.sp_add_log_shipping_secondary_primary @primary_server = N'dc1-sql-a', @primary_database = N'mgc',
+     EXEC master.dbo.sp_add_log_shipping_secondary_primary @primary_server = N'SQLDC1A', @primary_database = N'mgc',
        @backup_source_directory = @share, @backup_destination_directory = @copy_folder,
-       @copy_job_name = N'LSCopy_dc1-sql-a_mgc', @restore_job_name = N'LSRestore_dc1-sql-a_mgc',
+       @copy_job_name = N'LSCopy_SQLDC1A_mgc', @restore_job_name = N'LSRestore_SQLDC1A_mgc',
        @copy_job_id = @copy OUTPUT, @restore_job_id = @restore OUTPUT, @secondary_id = @secondary OUTPUT;
      EXEC msdb.dbo.sp_add_jobschedule @job_id = @copy, @name = N'LSCopySchedule', @freq_type = 4, @freq_interval = 1, @freq_subday_type = 2, @freq_subday_interval = @every;
      EXEC msdb.dbo.sp_add_jobschedule @job_id = @restore, @name = N'LSRestoreSchedule', @freq_type = 4, @freq_interval = 1, @freq_subday_type = 2, @freq_subday_interval = @every;
-     EXEC master.dbo.sp_add_log_shipping_secondary_database @secondary_database = N'mgc', @primary_server = N'dc1-sql-a',
+     EXEC master.dbo.sp_add_log_shipping_secondary_database @secondary_database = N'mgc', @primary_server = N'SQLDC1A',
        @primary_database = N'mgc', @restore_delay = 0, @restore_mode = 0, @restore_threshold = 45;
      EXEC msdb.dbo.sp_update_job @job_id = @copy, @enabled = 1;
      EXEC msdb.dbo.sp_update_job @job_id = @restore, @enabled = 1;`,
@@ -92,7 +92,7 @@ describe('simulated log shipping', () => {
       )
     ).recordset;
     expect(
-      history.filter((row) => row.name === 'LSRestore_dc1-sql-a_mgc' && row.run_status === 1).length,
+      history.filter((row) => row.name === 'LSRestore_SQLDC1A_mgc' && row.run_status === 1).length,
     ).toBeGreaterThan(0);
     // The secondary stays RESTORING, and what it holds is a prefix of what the primary acknowledged.
     const secondary = (await env.query('dc2-sql-a', `SELECT state_desc FROM sys.databases WHERE name = N'mgc'`))
@@ -137,13 +137,13 @@ describe('simulated log shipping', () => {
     const files = logFiles(share);
     expect(files).toHaveLength(3);
     env.estate.deleteBackupFile(path.join(share, files[1]));
-    await start('dc2-sql-a', 'LSCopy_dc1-sql-a_mgc');
-    await start('dc2-sql-a', 'LSRestore_dc1-sql-a_mgc');
+    await start('dc2-sql-a', 'LSCopy_SQLDC1A_mgc');
+    await start('dc2-sql-a', 'LSRestore_SQLDC1A_mgc');
 
     const outcome = (
       await env.query(
         'dc2-sql-a',
-        `SELECT TOP 1 h.run_status, h.message FROM msdb.dbo.sysjobhistory h JOIN msdb.dbo.sysjobs j ON j.job_id = h.job_id WHERE j.name = N'LSRestore_dc1-sql-a_mgc' AND h.step_id = 0 ORDER BY h.instance_id DESC`,
+        `SELECT TOP 1 h.run_status, h.message FROM msdb.dbo.sysjobhistory h JOIN msdb.dbo.sysjobs j ON j.job_id = h.job_id WHERE j.name = N'LSRestore_SQLDC1A_mgc' AND h.step_id = 0 ORDER BY h.instance_id DESC`,
       )
     ).recordset[0];
     expect(outcome.run_status).toBe(0);
@@ -171,7 +171,7 @@ describe('simulated log shipping', () => {
     await env.query('dc1-sql-a', addPrimary, { share });
     await expect(env.query('dc1-sql-a', addPrimary, { share })).rejects.toMatchObject({ number: 32009 });
     await expect(
-      env.query('dc2-sql-a', `EXEC sp_add_log_shipping_secondary_database N'mgc', N'dc1-sql-a', N'mgc'`),
+      env.query('dc2-sql-a', `EXEC sp_add_log_shipping_secondary_database N'mgc', N'SQLDC1A', N'mgc'`),
     ).rejects.toMatchObject({ number: 32023 });
     await env.query('dc2-sql-a', 'CREATE DATABASE scratch; ALTER DATABASE scratch SET RECOVERY SIMPLE');
     await expect(

@@ -241,7 +241,7 @@ describe('malformed commands fail like PowerShell and change nothing', () => {
     ],
     [
       'an ambiguous parameter',
-      "Install-CsMirrorDatabase -DatabaseType PersistentChat -Sql '127.0.0.1' -FileShare '/tmp/share'",
+      "Install-CsMirrorDatabase -DatabaseType PersistentChat -Sql '127.0.0.11' -FileShare '/tmp/share'",
       /the parameter name 'Sql' is ambiguous\. Possible matches include: -SqlServerFqdn -SqlInstanceName\./,
     ],
     [
@@ -426,13 +426,13 @@ describe('Invoke-CsDatabaseFailover and Install-CsMirrorDatabase up to SQL Serve
     ],
     [
       'a missing FileShare',
-      "Install-CsMirrorDatabase -DatabaseType PersistentChat -SqlServerFqdn '127.0.0.1'",
+      "Install-CsMirrorDatabase -DatabaseType PersistentChat -SqlServerFqdn '127.0.0.11'",
       /missing mandatory parameters: FileShare\./,
     ],
     [
       'a SQL Server not in the topology',
       "Install-CsMirrorDatabase -DatabaseType PersistentChat -SqlServerFqdn 'sql9.sim.local' -FileShare '/tmp/share'",
-      /No SQL Server instance sql9\.sim\.local holds mgc in the topology \(primary dc1-sql-a \(127\.0\.0\.1:14331\)/,
+      /No SQL Server instance sql9\.sim\.local holds mgc in the topology \(primary dc1-sql-a \(127\.0\.0\.11:14331\)/,
     ],
   ])('refuses %s', async (_what, script, message) => {
     const stateFile = newPool();
@@ -472,7 +472,7 @@ describe('Invoke-CsDatabaseFailover and Install-CsMirrorDatabase up to SQL Serve
       );
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(
-        /^Invoke-CsDatabaseFailover : Cannot make dc1-sql-b \(127\.0\.0\.1:\d+\) the principal of mgc: it cannot be reached/,
+        /^Invoke-CsDatabaseFailover : Cannot make dc1-sql-b \(127\.0\.0\.12:\d+\) the principal of mgc: it cannot be reached/,
       );
       expect(result.stderr).toMatch(/CategoryInfo {10}: ConnectionError/);
     });
@@ -480,10 +480,10 @@ describe('Invoke-CsDatabaseFailover and Install-CsMirrorDatabase up to SQL Serve
     it('Install-CsMirrorDatabase reports the principal unreachable', async () => {
       const result = await runShell(
         stateFile,
-        "Install-CsMirrorDatabase -DatabaseType PersistentChat -SqlServerFqdn '127.0.0.1' -FileShare '/tmp/share' -Confirm:$false",
+        "Install-CsMirrorDatabase -DatabaseType PersistentChat -SqlServerFqdn 'sqldc1a.sim.local' -FileShare '/tmp/share' -Confirm:$false",
       );
       expect(result.code).toBe(1);
-      expect(result.stderr).toMatch(/Cannot reach the principal dc1-sql-a \(127\.0\.0\.1:\d+\)/);
+      expect(result.stderr).toMatch(/Cannot reach the principal dc1-sql-a \(127\.0\.0\.11:\d+\)/);
     });
   });
 });
@@ -547,20 +547,31 @@ describe('database cmdlet decisions (pure)', () => {
     );
   });
 
-  it('resolves the principal of Install-CsMirrorDatabase by host, preferring the role the pool uses now', () => {
-    const normal = resolveMirrorPair(topology, 'mgc', 'Normal', '127.0.0.1', undefined);
+  it('resolves the principal of Install-CsMirrorDatabase by DNS name or host, with its mirroring endpoints', () => {
+    const byName = resolveMirrorPair(topology, 'mgc', 'Normal', 'SQLDC1A.sim.local', undefined);
+    expect(byName.principal).toMatchObject({ role: 'primary', fqdn: 'sqldc1a.sim.local' });
+    expect(byName.mirror).toMatchObject({ role: 'mirror', fqdn: 'sqldc1b.sim.local' });
+    expect(resolveMirrorPair(topology, 'mgc', 'FailedOver', '127.0.0.13', undefined).principal.role).toBe('backup');
+  });
+
+  it('prefers the role the pool uses now when instances share one address', () => {
+    const shared: Topology = {
+      ...topology,
+      instances: topology.instances.map((candidate) => ({ ...candidate, host: '127.0.0.1' })),
+    };
+    const normal = resolveMirrorPair(shared, 'mgc', 'Normal', '127.0.0.1', undefined);
     expect([normal.principal.instance.name, normal.mirror.instance.name]).toEqual(['dc1-sql-a', 'dc1-sql-b']);
-    const failedOver = resolveMirrorPair(topology, 'mgc', 'FailedOver', '127.0.0.1', 'MSSQLSERVER');
+    const failedOver = resolveMirrorPair(shared, 'mgc', 'FailedOver', '127.0.0.1', 'MSSQLSERVER');
     expect([
       failedOver.principal.role,
       failedOver.principal.instance.name,
       failedOver.mirror.role,
       failedOver.mirror.instance.name,
     ]).toEqual(['backup', 'dc2-sql-a', 'backupMirror', 'dc2-sql-b']);
-    expect(() => resolveMirrorPair(topology, 'mgccomp', 'FailedOver', '127.0.0.1', undefined)).toThrow(
+    expect(() => resolveMirrorPair(shared, 'mgccomp', 'FailedOver', '127.0.0.1', undefined)).toThrow(
       /no backupMirror instance for mgccomp/,
     );
-    expect(() => resolveMirrorPair(topology, 'mgc', 'Normal', '127.0.0.1', 'PCHAT')).toThrow(
+    expect(() => resolveMirrorPair(shared, 'mgc', 'Normal', '127.0.0.1', 'PCHAT')).toThrow(
       /No SQL Server instance 127\.0\.0\.1\\PCHAT holds mgc/,
     );
   });
@@ -598,7 +609,7 @@ describe('database cmdlet decisions (pure)', () => {
     expect(mirrorSeedFiles('/srv/share', 'mgccomp', at).full).toBe('/srv/share/mgccomp_mirror_20250304T050607Z.bak');
   });
 
-  it('builds a mirroring endpoint only from a plain server name', () => {
+  it('builds a mirroring endpoint only from a plain DNS name', () => {
     expect(mirroringEndpoint('dc2-sql-a')).toBe('TCP://dc2-sql-a:5022');
     expect(mirroringEndpoint('sql.example.com')).toBe('TCP://sql.example.com:5022');
     for (const name of ["x'; DROP DATABASE mgc; --", 'HOST\\INSTANCE', '', 'a b'])

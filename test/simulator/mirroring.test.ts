@@ -1,6 +1,6 @@
 /**
- * Database mirroring in the simulator, driven through the real mssql driver as an operator's T-SQL would drive it
- * (reference/sqlserver-behaviour.md §A): who may fail over, when, and what each side looks like afterwards.
+ * Database mirroring in the simulator, driven through the real mssql driver as an operator's T-SQL would drive it:
+ * who may fail over, when, and what each side looks like afterwards.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { errorNumbers, eventually, startTestEstate, type TestEstate } from '../helpers/estate';

@@ -67,17 +67,17 @@ describe('stand-in Management Shell against the simulated estate', () => {
     writePoolState(env.estate.poolStateFile, { ...readPoolState(env.estate.poolStateFile), poolState: 'FailedOver' });
 
     const installed = await shell(
-      `Install-CsMirrorDatabase -DatabaseType PersistentChat -SqlServerFqdn '127.0.0.1' -FileShare '${env.topology.backupShare.sqlPath}' -DropExistingDatabasesOnMirror -Confirm:$false`,
+      `Install-CsMirrorDatabase -DatabaseType PersistentChat -SqlServerFqdn 'sqldc2a.sim.local' -FileShare '${env.topology.backupShare.sqlPath}' -DropExistingDatabasesOnMirror -Confirm:$false`,
     );
     expect(installed.stderr).toBe('');
     expect(installed.code).toBe(0);
     expect(mirroring('dc2-sql-a')).toMatchObject({
       state: 'ONLINE',
-      mirroring: { role: 'PRINCIPAL', partner: 'dc2-sql-b' },
+      mirroring: { role: 'PRINCIPAL', partner: 'SQLDC2B' },
     });
     expect(mirroring('dc2-sql-b')).toMatchObject({
       state: 'RESTORING',
-      mirroring: { role: 'MIRROR', partner: 'dc2-sql-a' },
+      mirroring: { role: 'MIRROR', partner: 'SQLDC2A' },
     });
   });
 

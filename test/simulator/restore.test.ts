@@ -1,6 +1,6 @@
 /**
- * BACKUP and RESTORE in the simulator: real files, the LSN chain, recovery, and the data a recovered database holds
- * (reference/sqlserver-behaviour.md §C).
+ * BACKUP and RESTORE in the simulator: real files, the LSN chain, recovery, and the data a recovered database
+ * holds.
  */
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -80,7 +80,7 @@ describe('simulated BACKUP and RESTORE', () => {
     expect(headers[0]).toMatchObject({
       BackupType: 2,
       DatabaseName: 'mgc',
-      ServerName: 'dc1-sql-a',
+      ServerName: 'SQLDC1A',
       BackupTypeDescription: 'Transaction Log',
     });
     const exact = (
