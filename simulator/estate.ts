@@ -298,6 +298,14 @@ export class SimulatedEstate {
     this.save();
   }
 
+  /**
+   * Off: the instance answers SERVERPROPERTY('PchatDrSimulator') with NULL, as a real SQL Server does; what a
+   * `simulated: true` topology pointing at real instances looks like to the worker.
+   */
+  setIdentifiesAsSimulator(name: string, identifies: boolean): void {
+    this.instance(name).identifiesAsSimulator = identifies;
+  }
+
   setLatency(name: string, ms: number): void {
     this.instance(name).faults.latencyMs = ms;
   }

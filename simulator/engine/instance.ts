@@ -68,6 +68,8 @@ export class SqlInstance implements SqlServerModel {
   readonly label: string;
   /** @@SERVERNAME: COMPUTER or COMPUTER\INSTANCE. */
   readonly serverName: string;
+  /** SERVERPROPERTY('PchatDrSimulator') answers; off, the instance answers NULL there as SQL Server does. */
+  identifiesAsSimulator = true;
   readonly machineName: string;
   /** null for the default instance (MSSQLSERVER). */
   readonly instanceName: string | null;

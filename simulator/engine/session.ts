@@ -117,7 +117,7 @@ export class Session implements SqlSession, SessionFacts {
         return this.instance.instanceName;
       case SIMULATOR_MARKER:
         // SQL Server answers NULL for a property it does not know: only a rehearsal estate answers this one.
-        return `pchat-dr simulator ${PACKAGE_VERSION}`;
+        return this.instance.identifiesAsSimulator ? `pchat-dr simulator ${PACKAGE_VERSION}` : null;
       case 'productversion':
         return `${major}.${minor}.${build}.1`;
       case 'edition':

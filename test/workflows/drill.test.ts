@@ -254,4 +254,37 @@ describe('drill', () => {
       });
     },
   );
+
+  it(
+    'on a simulated: true estate whose instances do not answer as the simulator, answers no gate and changes nothing',
+    { timeout: 240_000 },
+    async () => {
+      harness = await runbookHarness({
+        label: 'drill-not-simulator',
+        edit: (yaml) => yaml.replace('rehearse: false', 'rehearse: true'),
+      });
+      const { env } = harness;
+      await harness.withWorker(async () => {
+        await setUpLogShipping(harness);
+        // What a `simulated: true` file pointing at a real SQL Server looks like (docs/runbooks.md rule 8).
+        env.estate.setIdentifiesAsSimulator('dc2-sql-a', false);
+        const { report } = await runDrill();
+        expect(report.outcome).toBe('failed');
+        const failoverId = report.children.find((child) => child.runbook === 'failover')?.workflowId;
+        expect(failoverId, 'the rehearsal started the failover').toBeDefined();
+        const over = (await harness.client.workflow.getHandle(failoverId!).result()) as RunbookReport;
+        expect(over.outcome).toBe('precondition-failed');
+        expect(over.outcomeReason).toMatch(/dc2-sql-a did not answer as the pchat-dr simulator/);
+        expect(over.gates.flatMap((gate) => gate.approvals)).toEqual([]);
+        expect(over.steps.filter((step) => step.status === 'acted')).toEqual([]);
+        // The log-shipping jobs go on; what a failover would change did not.
+        expect(mgcOn(env, 'dc1-sql-a')).toMatchObject({ state: 'ONLINE', mirroring: { role: 'PRINCIPAL' } });
+        expect(mgcOn(env, 'dc2-sql-a')?.state).toBe('RESTORING');
+        expect(env.estate.snapshot().pool).toMatchObject({
+          poolState: 'Normal',
+          activeServers: env.topology.pool.servers.dc1,
+        });
+      });
+    },
+  );
 });
