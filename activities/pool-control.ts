@@ -130,14 +130,21 @@ export function poolControlActivities(deps: ActivityDependencies) {
       return clock.acted(`pool ${input.pool.fqdn} set from ${before.poolState} to ${input.state}`, before);
     },
 
-    /** Runbook 4 step 11 / runbook 5 steps 3 and 8: the active servers become exactly `servers` (none: $Null). */
-    async setActiveServers(input: { pool: PoolTarget; servers: string[] }): Promise<StepResult<PoolView>> {
+    /**
+     * Runbook 4 step 11 / runbook 5 steps 3 and 8: the active servers become exactly `servers` (none: $Null). The
+     * figures hold the pool as it is now (read back, or as found): a runbook's final check needs no other read.
+     */
+    async setActiveServers(input: {
+      pool: PoolTarget;
+      servers: string[];
+    }): Promise<StepResult<PoolView, { pool: PoolView }>> {
       const clock = new StepClock(deps.clock);
       const before = await readPool(deps, input.pool);
       if (sameServers(before.activeServers, input.servers))
         return clock.skipped(
           `active servers of ${input.pool.fqdn} are already ${input.servers.join(', ') || 'none'}`,
           before,
+          { pool: before },
         );
       const after = await readPool(deps, input.pool, setPersistentChatActiveServer(input.pool.identity, input.servers));
       if (!sameServers(after.activeServers, input.servers))
@@ -149,6 +156,7 @@ export function poolControlActivities(deps: ActivityDependencies) {
       return clock.acted(
         `active servers of ${input.pool.fqdn}: ${before.activeServers.join(', ') || 'none'} → ${input.servers.join(', ') || 'none'}`,
         before,
+        { pool: after },
       );
     },
 
