@@ -5,9 +5,10 @@
  * activities/statements.ts, straight through mssql and the pool-control command) on an identical estate. With 0 and
  * with N pending log backups. Rounds alternate which goes first; every figure is a median of this one run.
  *
- * The bare script reads only what a script must (which logs are still to restore, which sessions to end); the
- * difference is the runbook's own reads (evidence for the gates, read-before-act, verification), Temporal's round
- * trips and the Management Shell processes those reads spawn. Both use one connection pool per instance with the
+ * Pending logs are copied to the copy folder but not restored (the backlog a restore delay or a lagging restore job
+ * leaves). The bare script reads only what a script must (which logs are still to restore, which sessions to end);
+ * the difference is the runbook's own reads (evidence for the gates, read-before-act, verification), Temporal's round
+ * trips and the Management Shell processes those reads start. Both use one connection pool per instance with the
  * socket-only validation the worker uses. Targets: ≤ 1.5x at 0 logs, ≤ 1.1x at N = 100.
  *
  *   npm run build && node dist/bench/failover-overhead.js [rounds] [pending-logs] [disaster|planned]
@@ -40,7 +41,7 @@ import { driverEncryption } from '../topology/encryption';
 import { resolveSecret } from '../topology/secrets';
 import type { Topology } from '../topology/schema';
 import type { TestEstate } from '../test/helpers/estate';
-import { freshEstate, median, Meter, setUpLogShippingAndPause, startRig, takeLogBackups, type Rig } from './rig';
+import { freshEstate, median, Meter, prepareLogShipping, startRig, type Rig } from './rig';
 
 type Mode = 'disaster' | 'planned';
 
@@ -195,8 +196,7 @@ async function runbookFailover(rig: Rig, env: TestEstate, mode: Mode): Promise<R
 async function prepare(rig: Rig, mode: Mode, logs: number): Promise<TestEstate> {
   const env = await freshEstate(`bench-${mode}`);
   rig.serve([env]);
-  await setUpLogShippingAndPause(rig, env);
-  await takeLogBackups(env, logs);
+  await prepareLogShipping(rig, env, logs);
   if (mode === 'disaster') await Promise.all(['dc1-sql-a', 'dc1-sql-b'].map((name) => env.estate.stopInstance(name)));
   return env;
 }
@@ -248,9 +248,12 @@ async function measure(rig: Rig, mode: Mode, logs: number, rounds: number): Prom
   return { runbook, bare };
 }
 
-function print(mode: Mode, logs: number, { runbook, bare }: { runbook: Run[]; bare: Run[] }, target: number): void {
-  const m = (runs: Run[], key: keyof Run) => median(runs.map((run) => run[key] ?? 0));
-  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+type Results = { runbook: Run[]; bare: Run[] };
+
+const m = (runs: Run[], key: keyof Run) => median(runs.map((run) => run[key] ?? 0));
+const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+function print(mode: Mode, logs: number, { runbook, bare }: Results, target: number): void {
   const ratio = m(runbook, 'ms') / m(bare, 'ms');
   console.log(`\n${mode} failover, ${logs} pending log backup(s), ${runbook.length} rounds (medians)`);
   console.log(`  runbook      ${s(m(runbook, 'ms')).padStart(8)}   bare script ${s(m(bare, 'ms')).padStart(8)}`);
@@ -259,17 +262,27 @@ function print(mode: Mode, logs: number, { runbook, bare }: { runbook: Run[]; ba
     `  SQL statements        ${String(m(runbook, 'sqlStatements')).padStart(5)} vs ${m(bare, 'sqlStatements')}`,
   );
   console.log(
-    `  Management Shell      ${String(m(runbook, 'spawns')).padStart(5)} vs ${m(bare, 'spawns')} processes (${s(m(runbook, 'spawnMs'))} vs ${s(m(bare, 'spawnMs'))})`,
+    `  Management Shell      ${String(m(runbook, 'spawns')).padStart(5)} vs ${m(bare, 'spawns')} processes (${s(m(runbook, 'spawnMs'))} vs ${s(m(bare, 'spawnMs'))} in them)`,
   );
   console.log(
     `  activities            ${String(m(runbook, 'activities')).padStart(5)}, workflow tasks ${m(runbook, 'workflowTasks')}`,
   );
   const rest = median(runbook.map((run) => run.ms - run.readMs! - run.actMs! - run.gateMs!));
-  console.log(`  where the runbook's time goes (medians; the bare script's is all acting):`);
+  console.log(`  where the runbook's time goes (the bare script's is all acting):`);
   console.log(`    read-only steps (evidence, checks)  ${s(m(runbook, 'readMs'))}`);
   console.log(`    acting steps (with their own reads) ${s(m(runbook, 'actMs'))}`);
   console.log(`    gates (updates to two approvals)    ${s(m(runbook, 'gateMs'))}`);
   console.log(`    Temporal round trips and the rest   ${s(rest)}`);
+}
+
+/** What each pending log adds: the difference of the medians at N and at 0 logs, per log. */
+function perLog(mode: Mode, logs: number, none: Results, many: Results): void {
+  const each = (runs: Results['runbook'], base: Results['runbook']) => (m(runs, 'ms') - m(base, 'ms')) / logs;
+  const runbook = each(many.runbook, none.runbook);
+  const bare = each(many.bare, none.bare);
+  console.log(
+    `\n${mode} failover, each pending log adds: runbook ${runbook.toFixed(1)} ms, bare script ${bare.toFixed(1)} ms (${(runbook / bare).toFixed(2)}x); SQL statements ${((m(many.runbook, 'sqlStatements') - m(none.runbook, 'sqlStatements')) / logs).toFixed(1)} vs ${((m(many.bare, 'sqlStatements') - m(none.bare, 'sqlStatements')) / logs).toFixed(1)}`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -286,9 +299,11 @@ async function main(): Promise<void> {
     });
     await first.close();
     for (const mode of modes) {
-      for (const logs of [0, pending]) {
-        print(mode, logs, await measure(rig, mode, logs, rounds), logs === 0 ? 1.5 : 1.1);
-      }
+      const none = await measure(rig, mode, 0, rounds);
+      print(mode, 0, none, 1.5);
+      const many = await measure(rig, mode, pending, rounds);
+      print(mode, pending, many, 1.1);
+      perLog(mode, pending, none, many);
     }
   } finally {
     await rig.close();

@@ -146,10 +146,11 @@ export async function freshEstate(label: string): Promise<TestEstate> {
 }
 
 /**
- * Log shipping set up by runbook 2, every shipped log restored on the backup, then the log-shipping jobs paused
- * (backup, copy, restore): what is pending from here on is exactly what `takeLogBackups` adds.
+ * Log shipping set up by runbook 2 with its jobs paused once every shipped log is restored on the backup, then
+ * `pending` log backups taken on the primary and copied by the copy job, not restored: the backlog a restore delay
+ * or a lagging restore job leaves. Nothing moves afterwards.
  */
-export async function setUpLogShippingAndPause(rig: Rig, env: TestEstate): Promise<void> {
+export async function prepareLogShipping(rig: Rig, env: TestEstate, pending: number): Promise<void> {
   const report = (await (await rig.start('setup-log-shipping', env)).result()) as RunbookReport;
   if (report.outcome !== 'succeeded') throw new Error(`setup-log-shipping ${report.outcome}: ${report.outcomeReason}`);
   const jobsOf = (instance: string) =>
@@ -159,18 +160,18 @@ export async function setUpLogShippingAndPause(rig: Rig, env: TestEstate): Promi
     env.estate.setJobEnabled(instance, job.name, false);
     await eventually(() => !jobsOf(instance).find((candidate) => candidate.name === job.name)!.running, 30_000);
   };
+  const monitor = () =>
+    env.estate.snapshot().instances.find((candidate) => candidate.name === 'dc2-sql-a')!.logShipping
+      .monitorSecondary[0] as { last_restored_file?: string; last_copied_file?: string } | undefined;
+  const reached = (file: string | undefined) =>
+    !newestLogBackup(env) || (file && path.basename(file.replace(/\\/g, '/')) === newestLogBackup(env));
   await pause('dc1-sql-a', 'LSBackup_');
-  const newest = () => newestLogBackup(env);
-  const restored = () =>
-    env.estate.snapshot().instances.find((candidate) => candidate.name === 'dc2-sql-a')!.logShipping.monitorSecondary[0]
-      ?.last_restored_file as string | undefined;
-  await eventually(
-    () => !newest() || (restored() && path.basename(restored()!.replace(/\\/g, '/')) === newest()),
-    60_000,
-    'the backup to restore every shipped log',
-  );
-  await pause('dc2-sql-a', 'LSCopy_');
+  await eventually(() => reached(monitor()?.last_restored_file), 60_000, 'the backup to restore every shipped log');
   await pause('dc2-sql-a', 'LSRestore_');
+  await takeLogBackups(env, pending);
+  const copied = () => readdirSync(env.topology.copyFolder.workerPath).includes(newestLogBackup(env) ?? '');
+  if (pending > 0) await eventually(copied, 60_000, 'the copy job to copy the new log backups');
+  await pause('dc2-sql-a', 'LSCopy_');
 }
 
 function newestLogBackup(env: TestEstate): string | undefined {
@@ -184,7 +185,7 @@ function newestLogBackup(env: TestEstate): string | undefined {
  * `count` log backups of mgc on the primary, one chat message in each, named as log shipping names them: from a
  * second after the newest on the share, so they sort after it and before anything taken now.
  */
-export async function takeLogBackups(env: TestEstate, count: number): Promise<void> {
+async function takeLogBackups(env: TestEstate, count: number): Promise<void> {
   if (count === 0) return;
   const newest = newestLogBackup(env);
   const from = newest
