@@ -3,7 +3,8 @@
  * (disaster, and planned) on a fresh simulated estate per round, its gates approved in-process the moment they open,
  * beside a bare script that sends the same statements and cmdlets in the same order (built with
  * activities/statements.ts, straight through mssql and the pool-control command) on an identical estate. With 0 and
- * with N pending log backups. Rounds alternate which goes first; every figure is a median of this one run.
+ * with N pending log backups: each round runs all four on fresh estates, in an order that rotates from round to
+ * round; every figure is a median of this one run.
  *
  * Pending logs are copied to the copy folder but not restored (the backlog a restore delay or a lagging restore job
  * leaves). The bare script reads only what a script must (which logs are still to restore, which sessions to end);
@@ -48,6 +49,8 @@ type Mode = 'disaster' | 'planned';
 interface Run {
   ms: number;
   sqlStatements: number;
+  restoreLogMs: number;
+  headerMs: number;
   spawns: number;
   spawnMs: number;
   /** Runbook only: time inside activities, split into read-only ones (evidence, checks) and acting ones. */
@@ -80,10 +83,9 @@ async function bareFailover(env: TestEstate, mode: Mode, meter: Meter): Promise<
     return pool.connect();
   };
   const send = async (pool: sql.ConnectionPool, statement: Statement) => {
-    meter.sqlStatements++;
     const request = pool.request();
     for (const [name, value] of Object.entries(statement.parameters)) request.input(name, value);
-    return request.query(statement.text);
+    return meter.sql(statement.text, request.query(statement.text));
   };
   const cmdlet = async (line: CmdletLine) => {
     const options = { timeoutMs: durationMs(topology.poolControl.timeout) };
@@ -181,6 +183,8 @@ async function runbookFailover(rig: Rig, env: TestEstate, mode: Mode): Promise<R
   return {
     ms,
     sqlStatements: meter.sqlStatements,
+    restoreLogMs: meter.restoreLogMs,
+    headerMs: meter.headerMs,
     spawns: meter.spawns,
     spawnMs: meter.spawnMs,
     readMs: sum(true),
@@ -213,42 +217,48 @@ function checkFailedOver(env: TestEstate, topology: Topology, who: string): void
     throw new Error(`${who}: active servers ${snapshot.pool.activeServers.join(', ')}`);
 }
 
-async function measure(rig: Rig, mode: Mode, logs: number, rounds: number): Promise<{ runbook: Run[]; bare: Run[] }> {
-  const runbook: Run[] = [];
-  const bare: Run[] = [];
+type Results = { runbook: Run[]; bare: Run[] };
+
+/**
+ * `rounds` rounds of four runs on four fresh estates: the runbook and the bare script, with 0 and with `pending`
+ * logs, in an order that rotates each round; so each round also gives what the pending logs added to each side.
+ */
+async function measure(rig: Rig, mode: Mode, pending: number, rounds: number): Promise<Map<number, Results>> {
+  const results = new Map([0, pending].map((logs) => [logs, { runbook: [] as Run[], bare: [] as Run[] }]));
   for (let round = 0; round < rounds; round++) {
-    const [forRunbook, forBare] = [await prepare(rig, mode, logs), await prepare(rig, mode, logs)];
-    const runRunbook = async () => {
-      runbook.push(await runbookFailover(rig, forRunbook, mode));
-      checkFailedOver(forRunbook, forRunbook.topology, 'the runbook');
-    };
-    const runBare = async () => {
-      rig.meter.reset();
-      const started = performance.now();
-      await bareFailover(forBare, mode, rig.meter);
-      const { sqlStatements, spawns, spawnMs } = rig.meter;
-      bare.push({ ms: performance.now() - started, sqlStatements, spawns, spawnMs });
-      checkFailedOver(forBare, forBare.topology, 'the bare script');
-    };
-    // A fresh worker-side state for each: no connection pool carried over from the preparation.
-    await rig.deps.sql.closeAll();
-    if (round % 2 === 0) {
-      await runRunbook();
-      await runBare();
-    } else {
-      await runBare();
-      await runRunbook();
+    const runs: (() => Promise<void>)[] = [];
+    const estates: TestEstate[] = [];
+    for (const logs of [0, pending]) {
+      const [forRunbook, forBare] = [await prepare(rig, mode, logs), await prepare(rig, mode, logs)];
+      estates.push(forRunbook, forBare);
+      const into = results.get(logs)!;
+      runs.push(async () => {
+        into.runbook.push(await runbookFailover(rig, forRunbook, mode));
+        checkFailedOver(forRunbook, forRunbook.topology, 'the runbook');
+      });
+      runs.push(async () => {
+        rig.meter.reset();
+        const started = performance.now();
+        await bareFailover(forBare, mode, rig.meter);
+        const { sqlStatements, restoreLogMs, headerMs, spawns, spawnMs } = rig.meter;
+        into.bare.push({ ms: performance.now() - started, sqlStatements, restoreLogMs, headerMs, spawns, spawnMs });
+        checkFailedOver(forBare, forBare.topology, 'the bare script');
+      });
+    }
+    for (let index = 0; index < runs.length; index++) {
+      // A fresh worker-side state for each: no connection pool carried over from the preparation.
+      await rig.deps.sql.closeAll();
+      await runs[(index + round) % runs.length]();
     }
     await rig.deps.sql.closeAll();
-    await Promise.all([forRunbook.close(), forBare.close()]);
+    await Promise.all(estates.map((env) => env.close()));
+    const last = (logs: number, side: keyof Results) => s(results.get(logs)![side].at(-1)!.ms);
     process.stderr.write(
-      `  ${mode} ${logs} logs round ${round + 1}: runbook ${(runbook.at(-1)!.ms / 1000).toFixed(2)} s, bare ${(bare.at(-1)!.ms / 1000).toFixed(2)} s\n`,
+      `  ${mode} round ${round + 1}: 0 logs runbook ${last(0, 'runbook')}, bare ${last(0, 'bare')}; ${pending} logs runbook ${last(pending, 'runbook')}, bare ${last(pending, 'bare')}\n`,
     );
   }
-  return { runbook, bare };
+  return results;
 }
-
-type Results = { runbook: Run[]; bare: Run[] };
 
 const m = (runs: Run[], key: keyof Run) => median(runs.map((run) => run[key] ?? 0));
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -275,13 +285,18 @@ function print(mode: Mode, logs: number, { runbook, bare }: Results, target: num
   console.log(`    Temporal round trips and the rest   ${s(rest)}`);
 }
 
-/** What each pending log adds: the difference of the medians at N and at 0 logs, per log. */
+/**
+ * What each pending log costs, timed statement by statement within the runs with N logs (the wall times of single
+ * runs vary by more than N logs take): the runbook restores it and, once, verifies and reads its header before the
+ * declaration (docs/runbooks.md rule 9); the script only restores it.
+ */
 function perLog(mode: Mode, logs: number, none: Results, many: Results): void {
-  const each = (runs: Results['runbook'], base: Results['runbook']) => (m(runs, 'ms') - m(base, 'ms')) / logs;
-  const runbook = each(many.runbook, none.runbook);
-  const bare = each(many.bare, none.bare);
+  const per = (runs: Run[], key: 'restoreLogMs' | 'headerMs') => m(runs, key) / logs;
+  const statements = (side: keyof Results) => (m(many[side], 'sqlStatements') - m(none[side], 'sqlStatements')) / logs;
+  const runbook = per(many.runbook, 'restoreLogMs') + per(many.runbook, 'headerMs');
+  const bare = per(many.bare, 'restoreLogMs');
   console.log(
-    `\n${mode} failover, each pending log adds: runbook ${runbook.toFixed(1)} ms, bare script ${bare.toFixed(1)} ms (${(runbook / bare).toFixed(2)}x); SQL statements ${((m(many.runbook, 'sqlStatements') - m(none.runbook, 'sqlStatements')) / logs).toFixed(1)} vs ${((m(many.bare, 'sqlStatements') - m(none.bare, 'sqlStatements')) / logs).toFixed(1)}`,
+    `\n${mode} failover, each pending log: runbook ${runbook.toFixed(1)} ms (restore ${per(many.runbook, 'restoreLogMs').toFixed(1)}, header verified and read ${per(many.runbook, 'headerMs').toFixed(1)}), bare script ${bare.toFixed(1)} ms (restore): ${(runbook / bare).toFixed(2)}x; SQL statements ${statements('runbook')} vs ${statements('bare')}`,
   );
 }
 
@@ -299,11 +314,10 @@ async function main(): Promise<void> {
     });
     await first.close();
     for (const mode of modes) {
-      const none = await measure(rig, mode, 0, rounds);
-      print(mode, 0, none, 1.5);
-      const many = await measure(rig, mode, pending, rounds);
-      print(mode, pending, many, 1.1);
-      perLog(mode, pending, none, many);
+      const results = await measure(rig, mode, pending, rounds);
+      print(mode, 0, results.get(0)!, 1.5);
+      print(mode, pending, results.get(pending)!, 1.1);
+      perLog(mode, pending, results.get(0)!, results.get(pending)!);
     }
   } finally {
     await rig.close();

@@ -23,12 +23,27 @@ import { eventually, startTestEstate, type TestEstate } from '../test/helpers/es
 /** What one measured stretch sent: counts and the time spent in each kind of work. */
 export class Meter {
   sqlStatements = 0;
+  /** Time in the statements that handle one log backup each: RESTORE LOG, and verifying and reading its header. */
+  restoreLogMs = 0;
+  headerMs = 0;
   spawns = 0;
   spawnMs = 0;
   activities: { name: string; ms: number }[] = [];
 
   reset(): void {
-    Object.assign(this, { sqlStatements: 0, spawns: 0, spawnMs: 0, activities: [] });
+    Object.assign(this, { sqlStatements: 0, restoreLogMs: 0, headerMs: 0, spawns: 0, spawnMs: 0, activities: [] });
+  }
+
+  /** Counts and times one SQL statement. */
+  async sql<T>(text: string, work: Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await work;
+    } finally {
+      this.sqlStatements++;
+      if (/^\s*RESTORE LOG/.test(text)) this.restoreLogMs += performance.now() - started;
+      else if (HEADER.test(text)) this.headerMs += performance.now() - started;
+    }
   }
 
   /** Times `work` as a Management Shell process. */
@@ -43,14 +58,14 @@ export class Meter {
   }
 }
 
+/** Verifying a backup and reading its header from msdb (activities/restore.ts readBackupHeader). */
+const HEADER = /^\s*RESTORE VERIFYONLY|FROM msdb\.dbo\.backupset b JOIN msdb\.dbo\.backupmediafamily/;
+
 /** The real dependencies, with every SQL statement and pool-control process counted on `meter`. */
 export function meteredDependencies(meter: Meter, estates: EstateRegistry): ActivityDependencies {
   const deps = realDependencies({ estates, resolveSecret });
   const query = deps.sql.query.bind(deps.sql);
-  deps.sql.query = ((...args: Parameters<typeof query>) => {
-    meter.sqlStatements++;
-    return query(...args);
-  }) as typeof deps.sql.query;
+  deps.sql.query = ((...args: Parameters<typeof query>) => meter.sql(args[1], query(...args))) as typeof deps.sql.query;
   const runner = deps.poolControl;
   deps.poolControl = { run: (command, script, options) => meter.spawn(runner.run(command, script, options)) };
   return deps;
