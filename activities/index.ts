@@ -14,6 +14,7 @@ import { mirroringActivities } from './mirroring';
 import { notifyActivities } from './notify';
 import { poolControlActivities } from './pool-control';
 import { restoreActivities } from './restore';
+import { signatureActivities } from './signatures';
 
 export function createActivities(deps: ActivityDependencies) {
   return {
@@ -28,6 +29,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...notifyActivities(deps),
     ...incidentActivities(deps),
     ...drillActivities(deps),
+    ...signatureActivities(deps),
   };
 }
 

@@ -15,6 +15,7 @@
 import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils';
 import { z } from 'zod';
+import type { RunbookInput, RunbookName } from './runbooks';
 
 /** The SSHSIG namespace of every pchat-dr signature (`ssh-keygen -Y sign -n pchat-dr`): git's or others never pass. */
 export const SIGNATURE_NAMESPACE = 'pchat-dr';
@@ -196,12 +197,11 @@ export function keysOf(action: SignedAction): string {
   return ['action', ...STATEMENT_KEYS[action].map((entry) => FIELDS[entry.replace('?', '') as Field].key)].join(', ');
 }
 
-/** Stable JSON (keys sorted): the same facts always give the same text. */
+/** Stable JSON (keys sorted; undefined written as null): the same facts always give the same text. */
 export function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     return `{${Object.keys(value as Record<string, unknown>)
-      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
       .sort()
       .map((key) => `${JSON.stringify(key)}:${stableJson((value as Record<string, unknown>)[key])}`)
       .join(',')}}`;
@@ -215,6 +215,35 @@ export function stableJson(value: unknown): string {
  */
 export function evidenceDigest(material: Record<string, unknown>): string {
   return bytesToHex(sha256(utf8ToBytes(stableJson(material))));
+}
+
+/**
+ * The statement that starts a run: everything its input says (pool, runbook, the digest of the estate file the
+ * signer looked at, options, dry run, reason, initiator) and the workflow id, since no run id exists before the
+ * start. The CLI signs it; the run rebuilds it from its own input to compare.
+ */
+export function startStatementOf(
+  runbook: RunbookName,
+  input: Pick<
+    RunbookInput<object>,
+    'pool' | 'estateDigest' | 'options' | 'dryRun' | 'useWorkerEstate' | 'reason' | 'initiator'
+  >,
+  namespace: string,
+  workflowId: string,
+): Omit<Statement, 'time'> {
+  return {
+    action: 'start',
+    temporalNamespace: namespace,
+    workflowId,
+    runbook,
+    pool: input.pool,
+    estate: input.estateDigest ?? '',
+    options: stableJson(input.options ?? {}),
+    dryRun: input.dryRun === true,
+    useWorkerEstate: input.useWorkerEstate === true,
+    reason: input.reason,
+    signer: input.initiator,
+  };
 }
 
 /** Whether a signature is required for this message under the estate's policy. */
