@@ -15,6 +15,7 @@ import { rejectCommand } from './commands/reject';
 import { reportCommand } from './commands/report';
 import { runCommand } from './commands/run';
 import { simCommand } from './commands/sim';
+import { statementCommand } from './commands/statement';
 import { statusCommand } from './commands/status';
 import { topologyCommand } from './commands/topology-check';
 import { watchCommand } from './commands/watch';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   program.addCommand(rejectCommand());
   program.addCommand(decideCommand());
   program.addCommand(abortCommand());
+  program.addCommand(statementCommand());
   program.addCommand(reportCommand());
   program.addCommand(demoCommand());
   program.addCommand(drillCommand());

@@ -20,6 +20,7 @@ import { CliError, EXIT } from '../../runtime/exit';
 import { exitCodeOf, outputOption, printJson, printLine, type OutputFormat } from '../output';
 import { planJson, planLines, stampOf } from '../report-view';
 import { answerTimeoutMs, taskQueueOf, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
+import { signNow } from '../signing';
 
 type RunbookFlag = 'mode' | 'database' | 'to';
 
@@ -45,6 +46,7 @@ interface RunFlags extends TemporalFlags {
   follow?: boolean;
   dryRun?: boolean;
   plain?: boolean;
+  sign?: string | true;
   output: OutputFormat;
 }
 
@@ -77,6 +79,12 @@ export function runCommand(): Command {
     .option('--follow', 'follow the run until it waits on a gate or ends')
     .option('--dry-run', 'read the estate, change nothing, and print what the run would execute')
     .option('--plain', 'with --follow: plain lines even on a terminal')
+    .addOption(
+      new Option(
+        '--sign [key]',
+        "sign the start with your SSH key (ssh-keygen -Y sign): a key file, key::<public key> held by ssh-agent; default PCHAT_DR_SIGNING_KEY, git's user.signingkey, else ssh-agent's first key",
+      ),
+    )
     .option(
       '--use-worker-estate',
       "run on the worker's estate file even when it differs from --file (both digests go into the report)",
@@ -158,6 +166,7 @@ async function startRun(name: string, flags: RunFlags): Promise<void> {
       workflowId: flags.id,
       dryRun: flags.dryRun,
       taskQueue,
+      ...(flags.sign !== undefined ? { sign: (statement) => signNow(statement, flags.sign!) } : {}),
     });
     if (!outcome.started) {
       const open = outcome.open;
