@@ -425,11 +425,12 @@ export class Runbook<Options extends object = Record<string, unknown>> {
       this.state.note(
         `run on the worker's estate ${estate.file} (sha256 ${estate.digest}), not the caller's file (sha256 ${callerDigest}), as asked`,
       );
-    // Recorded once accepted: a run that shows an estate runs on it (pchat-dr run waits for this).
-    this.record.estate = { file: estate.file, digest: estate.digest, ...(callerDigest ? { callerDigest } : {}) };
     this.state.estate = estate;
     const signatures = estate.topology.signatures;
     if (signatures) this.record.signing = { policy: signatures.policy, allowedSigners: signatures.allowedSigners };
+    await this.verifyStart();
+    // Recorded once accepted and its start verified: a run that shows an estate runs on it (pchat-dr run waits for it).
+    this.record.estate = { file: estate.file, digest: estate.digest, ...(callerDigest ? { callerDigest } : {}) };
   }
 
   /**
@@ -511,7 +512,6 @@ export class Runbook<Options extends object = Record<string, unknown>> {
     try {
       if (this.refusal) throw new RunEnded('rejected', this.refusal);
       await this.loadEstate();
-      await this.verifyStart();
       await this.acquireLock();
       const result = await body();
       if (result) ({ outcome, reason } = result);
