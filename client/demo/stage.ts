@@ -19,6 +19,7 @@ import { loadTopology, type LoadedTopology } from '../../topology/load';
 import type { Topology } from '../../topology/schema';
 import { runWorker } from '../../worker/main';
 import { firstLine, temporalClient } from '../run-access';
+import { DEMO_PEOPLE, makeDemoSigners, signaturesSection, type DemoSigners } from './signers';
 
 /** The demo's worker and runs use their own task queue on the demo's own dev server. */
 export const DEMO_TASK_QUEUE = 'pchat-dr-demo';
@@ -55,6 +56,8 @@ export interface Cast {
   loaded: LoadedTopology;
   topology: Topology;
   topologyFile: string;
+  /** Each person's SSH key and the estate's allowed_signers: everything in the story is signed. */
+  signers: DemoSigners;
   connection: Connection;
   client: Client;
 }
@@ -140,8 +143,14 @@ export class DemoStage {
       `# The demo's Temporal dev server (pchat-dr demo)\n[profile.default]\naddress = "${server.address}"\nnamespace = "default"\n`,
     );
 
+    this.where = 'the start (the signers)';
+    const signers = await this.guard(makeDemoSigners(dir));
+    this.say(
+      `  signers              ${DEMO_PEOPLE.join(', ')}: SSH keys in ${path.join(dir, 'keys')}, ${signers.file}`,
+    );
+
     this.where = 'the start (the simulated estate)';
-    const topologyFile = await writeSimulatedTopology(dir);
+    const topologyFile = await writeSimulatedTopology(dir, (yaml) => `${yaml}${signaturesSection(signers)}`);
     const loaded = loadTopology(topologyFile);
     const { topology } = loaded;
     const stateDir = path.join(dir, '.sim');
@@ -168,7 +177,7 @@ export class DemoStage {
       (open: Connection) => open.close(),
     );
     const client = new temporal.Client({ connection, namespace: 'default' });
-    this.started = { server, estate, loaded, topology, topologyFile, connection, client };
+    this.started = { server, estate, loaded, topology, topologyFile, signers, connection, client };
     return this.started;
   }
 

@@ -13,6 +13,7 @@ import { formatDuration, formatSeconds } from '../../topology/durations';
 import { followRun } from '../follow';
 import { reportMarkdown, stampOf } from '../report-view';
 import { startRunbook } from '../runs';
+import { signNow } from '../signing';
 import { childWaits, findRun, progressOfRun } from '../run-access';
 import { answerAsApprovers, waitForPeople, type GateTarget } from './gate-answers';
 import { DemoFailure, ON_CALL, DEMO_TASK_QUEUE, type DemoStage } from './stage';
@@ -188,6 +189,8 @@ export class DemoStory {
         initiator: ON_CALL,
         reason,
         taskQueue: DEMO_TASK_QUEUE,
+        // erin signs the start with her key.
+        sign: (statement) => signNow(statement, this.stage.cast.signers.keys[ON_CALL]),
       }),
     );
     if (!start.started)
