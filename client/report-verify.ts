@@ -167,6 +167,18 @@ export function verifyReport(report: RunbookReport, signers?: AllowedSigners): S
         results.push({ message: what, ok: false, detail: `not signed, but the run's policy (${policy}) required it` });
     }
   }
+  // One key, one person: two approvals of a gate signed with one key are one person's, whatever names they carry.
+  const keyOfApproval = new Map<string, SignedMessage>();
+  for (const entry of signed.filter((candidate) => candidate.action === 'approve')) {
+    const seen = keyOfApproval.get(`${entry.gate} ${entry.key.fingerprint}`);
+    if (seen && seen.by !== entry.by)
+      results.push({
+        message: describeSigned(entry),
+        ok: false,
+        detail: `signed with the key that signed ${seen.by}'s approval of ${entry.gate} (${entry.key.fingerprint}): one key counts as one person`,
+      });
+    else keyOfApproval.set(`${entry.gate} ${entry.key.fingerprint}`, entry);
+  }
   if (
     signatureRequired(policy, 'start', false) &&
     !report.parent &&

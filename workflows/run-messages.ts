@@ -69,6 +69,8 @@ export function installMessageHandlers(state: RunState): void {
     refuse: (message: M) => string | null;
     /** The signed statement this message needs (the rules passed, so its gate is open), and whether its gate is critical. */
     expect: (message: M) => Expectation & { critical: boolean };
+    /** Why the key that signed it may not answer this (verified, so it is the signer's), or null. */
+    refuseKey?: (message: M, key: SignedMessage['key']) => string | null;
     apply: (message: M, signed?: SignedMessage) => MessageOutcome;
   }) => {
     const { what } = spec;
@@ -127,7 +129,9 @@ export function installMessageHandlers(state: RunState): void {
       if (!verdict.verified) return refused(message.by, verdict.reason);
       // The run went on while the worker verified: the message must still hold (the gate open, its evidence the same).
       const again = check(message);
-      const refusal = again.ok ? signing(again.value) : again.refusal;
+      const refusal = again.ok
+        ? (signing(again.value) ?? spec.refuseKey?.(again.value, verdict.key) ?? null)
+        : again.refusal;
       if (refusal) return refused(message.by, refusal);
       const signed: SignedMessage = {
         action: spec.action,
@@ -192,6 +196,7 @@ export function installMessageHandlers(state: RunState): void {
         critical: gate ? isCriticalGate(gate.gate as GateName) : false,
       };
     },
+    refuseKey: (message, key) => refuseApprovalKey(state, message, key),
     apply: (message, signed) => approveGate(state, message, signed),
   });
   const rejection = kind({
@@ -253,8 +258,27 @@ export function installMessageHandlers(state: RunState): void {
 }
 
 /** How a signed answer shows in its gate: the key that signed it (the statement is in the run's `signed`). */
-const signedBy = (signed?: SignedMessage) =>
-  signed ? { signature: `${signed.key.type} ${signed.key.fingerprint}` } : {};
+const keyText = (key: SignedMessage['key']) => `${key.type} ${key.fingerprint}`;
+const signedBy = (signed?: SignedMessage) => (signed ? { signature: keyText(signed.key) } : {});
+
+/**
+ * One key, one person: an allowed_signers file may give a key to several people (a line naming two, or the same key
+ * on two lines), and then whoever holds it could sign each one's approval. So a key that signed one approval of a
+ * gate cannot sign another person's approval of it, and where the two-person rule applies, the key that signed the
+ * run's start cannot sign an approval: the distinct people a gate counts are distinct keys.
+ */
+function refuseApprovalKey(state: RunState, message: ApproveMessage, key: SignedMessage['key']): string | null {
+  const gate = findOpenGate(state.record.gates, message.gate, 'approval');
+  if (!gate) return null;
+  const fingerprint = keyText(key);
+  const other = gate.approvals.find((vote) => vote.signature === fingerprint);
+  if (other)
+    return `the ${key.type} key ${key.fingerprint} already signed ${other.by}'s approval of ${gate.id}: each approval needs its own person's key (one key is given to several people in the signers file)`;
+  const start = state.record.signed?.find((signed) => signed.action === 'start');
+  if (gate.twoPersonRule && start && keyText(start.key) === fingerprint)
+    return `the ${key.type} key ${key.fingerprint} signed this run's start (${start.by}'s) and may not approve ${gate.gate} (two-person rule; one key is given to several people in the signers file)`;
+  return null;
+}
 
 function approveGate(state: RunState, message: ApproveMessage, signed?: SignedMessage): MessageOutcome {
   const gate = findOpenGate(state.record.gates, message.gate, 'approval')!;

@@ -18,6 +18,8 @@ import {
 import { AllowedSignersError, loadAllowedSigners, parseAllowedSigners } from '../../signatures/allowed-signers';
 import { parseSshSignature } from '../../signatures/sshsig';
 import { verifyStatementSignature } from '../../signatures/verify';
+import { verifyReport } from '../../client/report-verify';
+import type { RunbookReport } from '../../contracts/run-record';
 import { makeKey, signerLine, sshSign, sshVerify } from '../helpers/ssh-keys';
 
 const approval: Statement = {
@@ -180,5 +182,59 @@ describe('SSH signatures made by ssh-keygen', () => {
         expect.stringMatching(/^line 3: /),
       ]);
     }
+  });
+});
+
+describe('report --verify', () => {
+  it('fails two approvals of one gate signed with one key, whatever names they carry', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pchat-verify-'));
+    const shared = await makeKey(dir, 'shared');
+    const signers = parseAllowedSigners(signerLine({ ...shared, name: 'bob,carol' }), 'allowed_signers', 'x');
+    const material = { facts: 'the mirror is current' };
+    const evidence = evidenceDigest(material);
+    const base = { ...approval, gate: 'accept-data-loss', evidence, comment: undefined };
+    const signedBy = async (signer: string) => {
+      const { comment: _comment, ...statement } = { ...base, signer };
+      const text = statementText(statement);
+      const sshsig = await sshSign(shared.key, text);
+      const { label, fingerprint } = parseSshSignature(sshsig).publicKey;
+      const key = { type: label, fingerprint };
+      return {
+        action: 'approve' as const,
+        gate: 'accept-data-loss',
+        by: signer,
+        at: approval.time,
+        statement: text,
+        sshsig,
+        key,
+        allowedSigners: { file: 'allowed_signers', digest: 'x' },
+      };
+    };
+    const report = {
+      workflowId: approval.workflowId,
+      runId: approval.runId,
+      runbook: 'mirror-failover',
+      initiator: 'erin',
+      gates: [
+        {
+          id: 'accept-data-loss',
+          gate: 'accept-data-loss',
+          evidence: { version: evidence, takenAt: approval.time, summary: [], material },
+          approvals: ['bob', 'carol'].map((by) => ({ by, at: approval.time, evidenceVersion: evidence })),
+        },
+      ],
+      signing: { policy: 'critical', allowedSigners: 'allowed_signers' },
+      signed: [await signedBy('bob'), await signedBy('carol')],
+    } as unknown as RunbookReport;
+    const results = verifyReport(report, signers);
+    expect(results.map((result) => [result.message, result.ok])).toEqual([
+      ['approve accept-data-loss by bob', true],
+      ['approve accept-data-loss by carol', true],
+      ['approve accept-data-loss by carol', false],
+      ['start by erin', false],
+    ]);
+    expect(results[2].detail).toMatch(
+      /^signed with the key that signed bob's approval of accept-data-loss .*one key counts as one person$/,
+    );
   });
 });

@@ -7,7 +7,16 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
-import { approveSignal, approveUpdate, rejectUpdate, reportQuery, type ApproveMessage } from '../../contracts/messages';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  abortUpdate,
+  approveSignal,
+  approveUpdate,
+  rejectUpdate,
+  reportQuery,
+  type ApproveMessage,
+} from '../../contracts/messages';
 import {
   startStatementOf,
   statementText,
@@ -17,7 +26,7 @@ import {
 } from '../../contracts/statements';
 import { eventually } from '../helpers/estate';
 import { gateOpen, refusal, result, runbookHarness, type RunbookHarness } from '../helpers/runbooks';
-import { makeKey, makeSigners, sshSign, type SshPerson } from '../helpers/ssh-keys';
+import { makeKey, makeSigners, signerLine, sshSign, type SshPerson } from '../helpers/ssh-keys';
 
 let harness: RunbookHarness | undefined;
 afterEach(async () => {
@@ -148,9 +157,11 @@ describe('signed approvals', () => {
             /^bad signature: it does not verify over this statement/,
           ],
         ];
+        const said: string[] = [];
         for (const [what, signature, reason] of cases) {
           const outcome = await send({ by: 'bob', comment, signature: await signature });
           expect(outcome, what).toMatchObject({ counted: false, message: expect.stringMatching(reason) });
+          said.push(outcome.message);
         }
         // dave may approve but is not among the signers.
         const daves = await approvalStatement(handle, 'accept-data-loss', 'dave');
@@ -217,6 +228,8 @@ describe('signed approvals', () => {
             expect.stringMatching(/^carol: approval: the ED25519 key \S+ is not one of carol's keys .*\(it is bob's\)/),
           ]),
         );
+        // ... every case, with the reason its sender was told.
+        for (const message of said) expect(refused).toContain(`bob: approval: ${message}`);
       });
     },
   );
@@ -349,6 +362,69 @@ describe('signed approvals', () => {
           by: 'carol',
           signature: expect.stringMatching(/^ED25519 SHA256:/),
         });
+      });
+    },
+  );
+
+  it(
+    'a key given to several people counts as one person: it signs one approval of a gate, and never its starter’s',
+    { timeout: 120_000 },
+    async () => {
+      // bob and carol share a key on one line; alice's key is also on a line of dave's.
+      const shared = await makeKey(signers.dir, 'bob-and-carol');
+      const file = path.join(signers.dir, 'allowed_signers.shared');
+      writeFileSync(
+        file,
+        [
+          signerLine({ ...shared, name: 'bob,carol' }),
+          signerLine(signers.people.alice),
+          signerLine({ ...signers.people.alice, name: 'dave' }),
+          signerLine(signers.people.erin),
+        ].join(''),
+      );
+      harness = await runbookHarness({
+        label: 'signed-shared-key',
+        edit: (yaml) => `${yaml}\nsignatures:\n  allowedSigners: ${file}\n  policy: critical\n`,
+        signStart: (statement) => sign(statement, signers.people[statement.signer].key),
+      });
+      const h = harness;
+      await h.env.estate.stopInstance('dc1-sql-a');
+      await h.withWorker(async () => {
+        const handle = await h.start('mirror-failover', { to: 'mirror' }, { initiator: 'alice' });
+        const send = async (by: string, key: string) => {
+          const { gate, statement } = await approvalStatement(handle, 'accept-data-loss', by);
+          return handle.executeUpdate(approveUpdate, {
+            args: [
+              {
+                gate: 'accept-data-loss',
+                by,
+                evidenceVersion: gate.evidence!.version,
+                signature: await sign(statement, key),
+              },
+            ],
+          });
+        };
+        // dave's approval, signed with the key that signed alice's start: the two-person rule holds for keys too.
+        expect(await send('dave', signers.people.alice.key)).toMatchObject({
+          counted: false,
+          message: expect.stringMatching(
+            /^the ED25519 key \S+ signed this run's start \(alice's\) and may not approve accept-data-loss \(two-person rule/,
+          ),
+        });
+        expect(await send('bob', shared.key)).toMatchObject({ counted: true, approvals: 1, required: 2 });
+        // carol's, with the key that signed bob's: one key is one person.
+        expect(await send('carol', shared.key)).toMatchObject({
+          counted: false,
+          message: expect.stringMatching(
+            /^the ED25519 key \S+ already signed bob's approval of accept-data-loss: each approval needs its own person's key/,
+          ),
+        });
+        const still = await gateOpen(handle, 'accept-data-loss');
+        expect(still.approvals.map((vote) => vote.by)).toEqual(['bob']);
+        const report = await handle.query(reportQuery);
+        expect(report.refused.map((entry) => entry.by)).toEqual(['dave', 'carol']);
+        await handle.executeUpdate(abortUpdate, { args: [{ by: 'alice', reason: 'test done' }] });
+        expect((await result(handle)).outcome).toBe('aborted');
       });
     },
   );
