@@ -162,8 +162,20 @@ function signatureLines(topology: Topology): string[] {
     ...GATE_NAMES.flatMap((gate) => gatePolicy(topology.approvals, gate).people),
   ]);
   const keyless = [...approvers].filter((person) => !names.includes(person));
+  // A key several people hold counts as one of them at a gate (workflows/run-messages.ts): say which.
+  const holders = new Map<string, Set<string>>();
+  for (const signer of signers.signers) {
+    const people = holders.get(signer.key.fingerprint) ?? new Set<string>();
+    signer.principals.forEach((person) => people.add(person));
+    holders.set(signer.key.fingerprint, people);
+  }
+  const shared = [...holders].filter(([, people]) => people.size > 1);
   return [
     `${head}: ${names.join(', ')} (${signers.signers.length} key${signers.signers.length === 1 ? '' : 's'})`,
     ...(keyless.length > 0 ? [`  approvers with no key there (they cannot sign): ${keyless.join(', ')}`] : []),
+    ...shared.map(
+      ([fingerprint, people]) =>
+        `  one key for several people (it counts as one person at a gate): ${[...people].join(', ')} (${fingerprint})`,
+    ),
   ];
 }
