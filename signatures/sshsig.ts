@@ -2,7 +2,10 @@
  * SSH signatures (OpenSSH's PROTOCOL.sshsig: what `ssh-keygen -Y sign` writes), read and verified with Node's
  * crypto (OpenSSL): this file only takes the SSH wire format apart and imports the public key as a JWK; every hash
  * and signature check is `node:crypto`'s. Keys: ssh-ed25519, ecdsa-sha2-nistp256/384/521 and ssh-rsa (signatures
- * rsa-sha2-256 or rsa-sha2-512; SHA-1 `ssh-rsa` signatures are refused, as OpenSSH refuses them for SSHSIG).
+ * rsa-sha2-256 or rsa-sha2-512; SHA-1 `ssh-rsa` signatures are refused, as OpenSSH refuses them for SSHSIG), and the
+ * security keys' sk-ssh-ed25519@openssh.com and sk-ecdsa-sha2-nistp256@openssh.com (OpenSSH's PROTOCOL.u2f: the
+ * token signs SHA-256(application), its flags and counter, and SHA-256 of the data; a signature must show that a
+ * person touched the token, the "user present" flag).
  */
 import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 
@@ -91,7 +94,14 @@ export interface SshPublicKey {
   key: KeyObject;
   /** ECDSA: the curve's hash and the size of r and s. */
   curve?: (typeof CURVES)[keyof typeof CURVES];
+  /** A security key's (sk-...@openssh.com) application, "ssh:" unless made otherwise. */
+  application?: string;
 }
+
+/** A security key's signature says a person touched it (PROTOCOL.u2f, SSH_SK_USER_PRESENCE_REQD). */
+const SK_USER_PRESENT = 0x01;
+const SK_ED25519 = 'sk-ssh-ed25519@openssh.com';
+const SK_ECDSA = 'sk-ecdsa-sha2-nistp256@openssh.com';
 
 export function fingerprintOf(blob: Buffer): string {
   return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
@@ -104,41 +114,48 @@ export const KEY_TYPES = [
   'ecdsa-sha2-nistp384',
   'ecdsa-sha2-nistp521',
   'ssh-rsa',
+  SK_ED25519,
+  SK_ECDSA,
 ];
 
 export function parsePublicKey(blob: Buffer): SshPublicKey {
   const reader = new WireReader(blob, 'the public key');
   const type = reader.text();
-  const described = (label: string, key: KeyObject, curve?: SshPublicKey['curve']): SshPublicKey => ({
-    type,
-    label,
-    fingerprint: fingerprintOf(blob),
-    blob,
-    key,
-    ...(curve ? { curve } : {}),
-  });
+  const described = (label: string, key: KeyObject, curve?: SshPublicKey['curve']): SshPublicKey => {
+    // A security key's public key ends with its application.
+    const application = type === SK_ED25519 || type === SK_ECDSA ? reader.text() : undefined;
+    reader.end();
+    return {
+      type,
+      label,
+      fingerprint: fingerprintOf(blob),
+      blob,
+      key,
+      ...(curve ? { curve } : {}),
+      ...(application !== undefined ? { application } : {}),
+    };
+  };
   try {
-    if (type === 'ssh-ed25519') {
+    if (type === 'ssh-ed25519' || type === SK_ED25519) {
       const point = reader.string();
-      reader.end();
       if (point.length !== 32) throw new SshFormatError('an Ed25519 key must be 32 bytes');
       return described(
-        'ED25519',
+        type === SK_ED25519 ? 'ED25519-SK' : 'ED25519',
         createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: base64url(point) }, format: 'jwk' }),
       );
     }
-    if (type.startsWith('ecdsa-sha2-')) {
+    if (type.startsWith('ecdsa-sha2-') || type === SK_ECDSA) {
       const name = reader.text();
       const point = reader.string();
-      reader.end();
       const curve = CURVES[name as keyof typeof CURVES];
-      if (!curve || type !== `ecdsa-sha2-${name}`) throw new SshFormatError(`unknown ECDSA curve ${name}`);
+      if (!curve || (type !== `ecdsa-sha2-${name}` && !(type === SK_ECDSA && name === 'nistp256')))
+        throw new SshFormatError(`unknown ECDSA curve ${name}`);
       if (point.length !== 1 + 2 * curve.size || point[0] !== 4)
         throw new SshFormatError(`the ${name} point is not an uncompressed point of that curve`);
       const x = base64url(point.subarray(1, 1 + curve.size));
       const y = base64url(point.subarray(1 + curve.size));
       return described(
-        curve.label,
+        type === SK_ECDSA ? 'ECDSA-SK' : curve.label,
         createPublicKey({ key: { kty: 'EC', crv: curve.jwk, x, y }, format: 'jwk' }),
         curve,
       );
@@ -147,7 +164,6 @@ export function parsePublicKey(blob: Buffer): SshPublicKey {
       // e comes first in an SSH RSA key.
       const e = unsigned(reader.string());
       const n = unsigned(reader.string());
-      reader.end();
       return described(
         'RSA',
         createPublicKey({ key: { kty: 'RSA', n: base64url(n), e: base64url(e) }, format: 'jwk' }),
@@ -168,6 +184,8 @@ export interface SshSignature {
   /** The signature blob: its algorithm name and the signature proper. */
   algorithm: string;
   signature: Buffer;
+  /** A security key's signature: its flags (user present, verified) and counter, which it signed too. */
+  sk?: { flags: number; counter: number };
 }
 
 /** Reads the armored signature `ssh-keygen -Y sign` writes. */
@@ -193,8 +211,14 @@ export function parseSshSignature(armored: string): SshSignature {
   const inner = new WireReader(Buffer.from(signatureBlob), 'the signature blob');
   const algorithm = inner.text();
   const signature = Buffer.from(inner.string());
+  const sk = publicKey.application !== undefined ? { flags: inner.fixed(1)[0], counter: inner.uint32() } : undefined;
   inner.end();
-  return { publicKey, namespace, hashAlgorithm, algorithm, signature };
+  return { publicKey, namespace, hashAlgorithm, algorithm, signature, ...(sk ? { sk } : {}) };
+}
+
+/** Whether a security key's signature says a person touched the token (true for any other key). */
+export function userPresent(signature: SshSignature): boolean {
+  return !signature.sk || (signature.sk.flags & SK_USER_PRESENT) !== 0;
 }
 
 /**
@@ -212,6 +236,7 @@ export function verifySshSignature(signature: SshSignature, message: Buffer | st
   ]);
   const { publicKey, algorithm } = signature;
   try {
+    if (publicKey.application !== undefined) return verifySecurityKey(signature, signed);
     switch (publicKey.type) {
       case 'ssh-ed25519':
         return algorithm === 'ssh-ed25519' && verifySignature(null, signed, publicKey.key, signature.signature);
@@ -229,21 +254,50 @@ export function verifySshSignature(signature: SshSignature, message: Buffer | st
       default: {
         const curve = publicKey.curve;
         if (!curve || algorithm !== publicKey.type) return false;
-        const parts = new WireReader(signature.signature, 'the ECDSA signature');
-        const r = unsigned(parts.string());
-        const s = unsigned(parts.string());
-        parts.end();
-        if (r.length > curve.size || s.length > curve.size) return false;
-        const pad = (value: Buffer) => Buffer.concat([Buffer.alloc(curve.size - value.length), value]);
-        return verifySignature(
-          curve.hash,
-          signed,
-          { key: publicKey.key, dsaEncoding: 'ieee-p1363' },
-          Buffer.concat([pad(r), pad(s)]),
-        );
+        return verifyEcdsa(publicKey, curve, signature.signature, signed);
       }
     }
   } catch {
     return false;
   }
+}
+
+/** An SSH ECDSA signature (mpint r, mpint s) over `data`, with the curve's hash. */
+function verifyEcdsa(
+  publicKey: SshPublicKey,
+  curve: NonNullable<SshPublicKey['curve']>,
+  signature: Buffer,
+  data: Buffer,
+): boolean {
+  const parts = new WireReader(signature, 'the ECDSA signature');
+  const r = unsigned(parts.string());
+  const s = unsigned(parts.string());
+  parts.end();
+  if (r.length > curve.size || s.length > curve.size) return false;
+  const pad = (value: Buffer) => Buffer.concat([Buffer.alloc(curve.size - value.length), value]);
+  return verifySignature(
+    curve.hash,
+    data,
+    { key: publicKey.key, dsaEncoding: 'ieee-p1363' },
+    Buffer.concat([pad(r), pad(s)]),
+  );
+}
+
+/**
+ * A security key's signature (PROTOCOL.u2f): over SHA-256(application), the flags byte, the counter and SHA-256 of
+ * the signed data; Ed25519 signs those bytes, ECDSA P-256 their SHA-256. Without "user present" it does not count.
+ */
+function verifySecurityKey(signature: SshSignature, signed: Buffer): boolean {
+  const { publicKey, sk } = signature;
+  if (!sk || signature.algorithm !== publicKey.type || !userPresent(signature)) return false;
+  const counter = Buffer.alloc(4);
+  counter.writeUInt32BE(sk.counter);
+  const data = Buffer.concat([
+    createHash('sha256').update(publicKey.application!, 'utf8').digest(),
+    Buffer.from([sk.flags]),
+    counter,
+    createHash('sha256').update(signed).digest(),
+  ]);
+  if (publicKey.type === SK_ED25519) return verifySignature(null, data, publicKey.key, signature.signature);
+  return verifyEcdsa(publicKey, publicKey.curve!, signature.signature, data);
 }

@@ -5,7 +5,7 @@
  */
 import { SIGNATURE_NAMESPACE } from '../contracts/statements';
 import type { AllowedSigners } from './allowed-signers';
-import { parseSshSignature, verifySshSignature } from './sshsig';
+import { parseSshSignature, userPresent, verifySshSignature } from './sshsig';
 
 export type VerificationFailure =
   'malformed' | 'wrong-namespace' | 'bad-signature' | 'unknown-signer' | 'key-not-allowed' | 'key-expired';
@@ -37,6 +37,13 @@ export function verifyStatementSignature(input: {
       failure: 'wrong-namespace',
       key,
       reason: `the signature is for namespace "${signature.namespace}", not "${SIGNATURE_NAMESPACE}" (sign with ssh-keygen -Y sign -n ${SIGNATURE_NAMESPACE})`,
+    };
+  if (!userPresent(signature))
+    return {
+      ok: false,
+      failure: 'bad-signature',
+      key,
+      reason: `the ${keyText} is a security key whose signature says nobody touched it (no user presence): sign again and touch the key`,
     };
   if (!verifySshSignature(signature, input.statement, SIGNATURE_NAMESPACE))
     return {

@@ -20,7 +20,7 @@ import { parseSshSignature } from '../../signatures/sshsig';
 import { verifyStatementSignature } from '../../signatures/verify';
 import { verifyReport } from '../../client/report-verify';
 import type { RunbookReport } from '../../contracts/run-record';
-import { makeKey, signerLine, sshSign, sshVerify } from '../helpers/ssh-keys';
+import { makeKey, securityKeySign, signerLine, sshSign, sshVerify } from '../helpers/ssh-keys';
 
 const approval: Statement = {
   action: 'approve',
@@ -112,6 +112,46 @@ describe('SSH signatures made by ssh-keygen', () => {
       }),
     ).toMatchObject({ ok: false, failure: 'bad-signature' });
   });
+
+  it.each([
+    ['ed25519', 'ED25519-SK'],
+    ['ecdsa', 'ECDSA-SK'],
+  ] as const)(
+    'verify a security key’s %s signature as ssh-keygen does, and only with user presence',
+    async (kind, label) => {
+      const at = new Date('2026-05-01T10:03:12Z');
+      const check = async (signed: { publicKey: string; sshsig: string }, name: string) => {
+        const file = path.join(dir, `allowed_signers.${name}`);
+        writeFileSync(file, `carol namespaces="pchat-dr" ${signed.publicKey}\n`);
+        const statementFile = path.join(dir, `${name}.txt`);
+        const signatureFile = path.join(dir, `${name}.txt.sig`);
+        writeFileSync(statementFile, text);
+        writeFileSync(signatureFile, signed.sshsig);
+        const openssh = await sshVerify({ allowedSigners: file, principal: 'carol', statementFile, signatureFile });
+        const ours = verifyStatementSignature({
+          statement: text,
+          sshsig: signed.sshsig,
+          signer: 'carol',
+          signers: loadAllowedSigners(file),
+          at,
+        });
+        return { openssh, ours };
+      };
+      const touched = await check(securityKeySign(kind, text), `sk-${kind}`);
+      expect(touched.openssh.stdout).toMatch(
+        new RegExp(`^Good "pchat-dr" signature for carol with ${label} key SHA256:`),
+      );
+      expect(touched.ours).toMatchObject({ ok: true, key: { type: label } });
+      // Another statement: a bad signature for both.
+      const other = securityKeySign(kind, text.replace('confirmed', 'confirmeD'));
+      const altered = await check(other, `sk-${kind}-altered`);
+      expect(altered.openssh.code).not.toBe(0);
+      expect(altered.ours).toMatchObject({ ok: false, failure: 'bad-signature' });
+      // Nobody touched the token (no "user present" flag): pchat-dr does not count it.
+      const untouched = await check(securityKeySign(kind, text, { flags: 0 }), `sk-${kind}-untouched`);
+      expect(untouched.ours).toMatchObject({ ok: false, failure: 'bad-signature', reason: /nobody touched it/ });
+    },
+  );
 
   it('fail with the reason: namespace, signer, key, expiry, malformed', async () => {
     const carol = await makeKey(dir, 'carol');
