@@ -87,8 +87,8 @@ export function verifyStatementSignature(input: {
     const entry = inNamespace[0];
     const when =
       entry.validBefore && input.at >= entry.validBefore
-        ? `expired ${entry.validBefore.toISOString()}`
-        : `not valid before ${entry.validAfter?.toISOString()}`;
+        ? `past its valid-before (${entry.validBefore.toISOString()})`
+        : `not valid yet (valid-after ${entry.validAfter?.toISOString()})`;
     return {
       ok: false,
       failure: 'key-expired',

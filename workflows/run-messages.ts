@@ -50,6 +50,15 @@ import { findOpenGate, isApproved, refuseApproval, refuseDecision, refuseRejecti
 import { failureOf, type RunState } from './run-state';
 import { signingOf, statementMismatch, type Expectation } from './signed-messages';
 
+/** How a refusal names the messages a policy requires signed. */
+const PLURAL: Record<SignedAction, string> = {
+  start: 'starts',
+  approve: 'approvals',
+  reject: 'rejections',
+  decide: 'decisions',
+  abort: 'aborts',
+};
+
 export function installMessageHandlers(state: RunState): void {
   const { record } = state;
   wf.setHandler(progressQuery, () => progressOf(record));
@@ -94,7 +103,7 @@ export function installMessageHandlers(state: RunState): void {
       const expected = spec.expect(message);
       if (!message.signature) {
         if (!signers || !signatureRequired(policy, spec.action, expected.critical)) return null;
-        return `${what} must be signed: ${record.pool} requires signed ${spec.action === 'abort' ? 'aborts' : `${spec.action}s`}${expected.critical ? ' at critical gates' : ''} (signatures.policy ${policy}); sign it with your SSH key (pchat-dr ${spec.action} ... --sign)`;
+        return `${what} must be signed: ${record.pool} requires signed ${PLURAL[spec.action]}${expected.critical ? ' at critical gates' : ''} (signatures.policy ${policy}); sign it with your SSH key (pchat-dr ${spec.action} ... --sign)`;
       }
       if (!signers)
         return `${record.pool} has no signers (signatures.allowedSigners in its topology): its messages are not signed, send it without a signature`;

@@ -105,7 +105,7 @@ describe('signed approvals', () => {
         // Refused before anything is verified: the validator's rules, then the statement against this run.
         expect(await send({ by: 'bob', comment })).toMatchObject({
           counted: false,
-          message: expect.stringMatching(/^approval must be signed: .* requires signed approves .*--sign\)$/),
+          message: expect.stringMatching(/^approval must be signed: .* requires signed approvals .*--sign\)$/),
         });
         const aliceOwn = await approvalStatement(handle, 'accept-data-loss', 'alice');
         expect(
@@ -340,7 +340,7 @@ describe('signed approvals', () => {
           });
         expect(await reject()).toMatchObject({
           counted: false,
-          message: expect.stringMatching(/^rejection must be signed: .* requires signed rejects at critical gates/),
+          message: expect.stringMatching(/^rejection must be signed: .* requires signed rejections at critical gates/),
         });
         const { runId } = await handle.describe();
         const statement: Omit<Statement, 'time'> = {
