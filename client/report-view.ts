@@ -311,8 +311,16 @@ export function reportMarkdown(report: RunbookReport): string {
         `- **RTO** ${formatSeconds(rto.seconds)} against an objective of ${formatSeconds(rto.objectiveSeconds)}: ${metText(rto.met)} (declared ${stampOf(rto.declaredAt)}, service restored ${stampOf(rto.restoredAt)})`,
       );
     if (rpo) {
+      // Older reports have the lower bound only.
+      const upper = rpo.upperBoundBasis !== undefined;
       out.push(
-        `- **RPO** ${formatSeconds(rpo.seconds)} against an objective of ${formatSeconds(rpo.objectiveSeconds)}: ${metText(rpo.met)} (recovery point ${stampOf(rpo.recoveryPoint)}, newest log backup ${stampOf(rpo.lastLogBackup)}, ${rpo.logsNotApplied} log backup(s) not applied)`,
+        `- **RPO** ${upper ? `between ${formatSeconds(rpo.seconds)} and ${formatSeconds(rpo.upperBoundSeconds)}` : formatSeconds(rpo.seconds)} against an objective of ${formatSeconds(rpo.objectiveSeconds)}: ${metText(rpo.met)} (recovery point ${stampOf(rpo.recoveryPoint)}, newest log backup ${stampOf(rpo.lastLogBackup)}, ${rpo.logsNotApplied} log backup(s) not applied)`,
+        ...(upper
+          ? [
+              `  - upper bound: ${rpo.upperBoundBasis}`,
+              `  - messages lost: ${rpo.messagesLost ?? 'unknown'} (${rpo.messagesLostNote})`,
+            ]
+          : []),
         `  - ${rpo.unshippedNote}`,
       );
     }
@@ -393,6 +401,16 @@ export function reportMarkdown(report: RunbookReport): string {
       out.push(`### ${evidence.label} (version \`${evidence.version}\`, taken ${stampOf(evidence.takenAt)})`, '');
       out.push(...evidence.summary.map((line) => `- ${line}`), '');
     }
+  }
+  if (report.diverged) {
+    const { diverged } = report;
+    out.push(
+      '## Data kept from DC1',
+      '',
+      `${diverged.database} on ${diverged.instance} held data DC2 does not have; before it was overwritten it was backed up (COPY_ONLY, verified) to \`${diverged.file}\`.`,
+      `Messages: ${diverged.messagesNote}. To reconcile, restore that file under another name and compare.`,
+      '',
+    );
   }
   if (report.notes.length > 0) out.push('## Notes', '', ...report.notes.map((text) => `- ${text}`), '');
   if (report.children.length > 0) {
