@@ -26,6 +26,7 @@ const UNREAD_LOG_IS_A_GAP = 'unread-log-is-a-gap';
 const RECHECK_SPLIT_BRAIN = 'recheck-split-brain-before-recovery';
 const ROLL_BACK_SWITCHOVER = 'roll-back-switchover';
 const COUNT_LOST_MESSAGES = 'count-lost-messages';
+const END_SESSIONS_BEFORE_FENCE = 'end-sessions-before-fence';
 
 interface ApplyDetails {
   applied?: number;
@@ -156,6 +157,9 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
             // A tail-log backup WITH NORECOVERY is refused on a mirrored database (1468).
             await rb.act(removeMirroring('remove-dc1-mirroring', principal, database));
           }
+          // BACKUP LOG WITH NORECOVERY needs the database to itself (3101): sessions the stopped service did not
+          // close, the compliance service's or an administrator's, are ended first.
+          if (patched(END_SESSIONS_BEFORE_FENCE)) await rb.act(endSessions('end-dc1-sessions', principal, database));
           await rb.act({
             name: 'tail-log-backup',
             title: `Back up the tail of the log of ${database} on ${principal.name} WITH NORECOVERY (fences DC1)`,
