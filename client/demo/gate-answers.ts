@@ -6,6 +6,7 @@
 import { approveUpdate } from '../../contracts/messages';
 import type { PendingGate, Progress } from '../../contracts/run-record';
 import { PROJECT_ROOT } from '../../runtime/package';
+import { CLI_COMMAND, FROM_CHECKOUT } from '../../runtime/state-dirs';
 import { findRun, innermostMessage, progressOfRun } from '../run-access';
 import { DEMO_TASK_QUEUE, DemoFailure, ON_CALL, type DemoStage } from './stage';
 
@@ -67,25 +68,25 @@ export async function answerAsApprovers(stage: DemoStage, targets: GateTarget[])
 export async function waitForPeople(stage: DemoStage, targets: GateTarget[], progress: Progress): Promise<void> {
   const { server, client } = stage.cast;
   stage.say();
-  stage.say(`  >> Your turn (--interactive). From another terminal, in ${PROJECT_ROOT}:`);
+  stage.say(`  >> Your turn (--interactive). From another terminal${FROM_CHECKOUT ? `, in ${PROJECT_ROOT}` : ''}:`);
   stage.say(`       export TEMPORAL_ADDRESS=${server.address} PCHAT_DR_TASK_QUEUE=${DEMO_TASK_QUEUE}`);
   for (const { workflowId, gate } of targets) {
     if (gate.kind === 'decision') {
       for (const choice of gate.choices ?? ['retry', 'abort'])
         stage.say(
-          `       npx pchat-dr decide ${workflowId} ${choice} --gate ${gate.id} --as ${DECISION_MAKER} --reason "<why>"`,
+          `       ${CLI_COMMAND} decide ${workflowId} ${choice} --gate ${gate.id} --as ${DECISION_MAKER} --reason "<why>"`,
         );
       continue;
     }
     for (const by of approversFor(gate))
       stage.say(
-        `       npx pchat-dr approve ${workflowId} --gate ${gate.id} --as ${by} --comment "${COMMENTS[gate.gate] ?? DEFAULT_COMMENT}"`,
+        `       ${CLI_COMMAND} approve ${workflowId} --gate ${gate.id} --as ${by} --comment "${COMMENTS[gate.gate] ?? DEFAULT_COMMENT}"`,
       );
     stage.say(
-      `     or refuse: npx pchat-dr reject ${workflowId} --gate ${gate.id} --as ${approversFor(gate)[0] ?? gate.approvers[0]} --reason "<why>"`,
+      `     or refuse: ${CLI_COMMAND} reject ${workflowId} --gate ${gate.id} --as ${approversFor(gate)[0] ?? gate.approvers[0]} --reason "<why>"`,
     );
     stage.say(
-      `     (${gate.required} of ${gate.approvers.join(', ')}${gate.twoPersonRule ? `; ${progress.initiator} started the run and may not approve` : ''}; pchat-dr status ${workflowId} shows the evidence)`,
+      `     (${gate.required} of ${gate.approvers.join(', ')}${gate.twoPersonRule ? `; ${progress.initiator} started the run and may not approve` : ''}; ${CLI_COMMAND} status ${workflowId} shows the evidence)`,
     );
   }
   stage.say(
