@@ -16,6 +16,7 @@ import {
   readdirSync,
   readFileSync,
   statSync,
+  symlinkSync,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,6 +50,8 @@ const running: Running[] = [];
 
 /** npm and the installed pchat-dr run on this Node (the one the suite runs on), first on the PATH. */
 const nodeDir = path.dirname(process.execPath);
+/** A folder with only `node` in it: the user's PATH gets this Node and nothing else of the machine (no go, no temporal). */
+let nodeOnly: string;
 
 function run(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<Finished> {
   return new Promise((resolve, reject) => {
@@ -66,7 +69,7 @@ function run(command: string, args: string[], options: { cwd: string; env: NodeJ
 function userEnv(home: string, pathDirs: string[], extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     HOME: home,
-    PATH: [path.join(tmp, 'prefix', 'bin'), nodeDir, ...pathDirs, '/usr/bin', '/bin'].join(path.delimiter),
+    PATH: [path.join(tmp, 'prefix', 'bin'), nodeOnly, ...pathDirs].join(path.delimiter),
     LANG: process.env.LANG ?? 'C.UTF-8',
     ...extra,
   };
@@ -117,6 +120,9 @@ function packageFiles(dir: string): string[] {
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'pchat-packed-'));
   mkdirSync(path.join(tmp, 'work'));
+  nodeOnly = path.join(tmp, 'node-bin');
+  mkdirSync(nodeOnly);
+  symlinkSync(process.execPath, path.join(nodeOnly, 'node'));
   const npmEnv = { ...process.env, PATH: `${nodeDir}${path.delimiter}${process.env.PATH ?? ''}` };
   // npm pack runs the package's prepare script (the build) as a maintainer's `npm pack` does.
   const packed = await run('npm', ['pack', '--pack-destination', tmp], { cwd: PROJECT_ROOT, env: npmEnv });
