@@ -214,7 +214,7 @@ export function noTemporalCliMessage(toolsDir: string): string {
     '  - install it: `brew install temporal`, or `curl -sSf https://temporal.download/cli.sh | sh`, or the release archive from https://github.com/temporalio/cli/releases; then have `temporal` on the PATH',
     '  - or point TEMPORAL_CLI at a temporal binary you have (a container image has one: temporalio/admin-tools)',
     `  - or let the Temporal SDK download it: network access to temporal.download, PCHAT_DR_TEMPORAL_DOWNLOAD not off`,
-    `  - or install Go 1.23 or newer (\`go\` on the PATH): pchat-dr builds the CLI v${TEMPORAL_CLI_VERSION} into ${toolsDir} (a few minutes, once)`,
+    `  - or install Go 1.25 or newer (\`go\` on the PATH): pchat-dr builds the CLI v${TEMPORAL_CLI_VERSION} into ${toolsDir} (a few minutes, once)`,
   ].join('\n');
 }
 
