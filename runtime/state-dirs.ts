@@ -10,6 +10,7 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CliError, EXIT } from './exit';
 import { PROJECT_ROOT } from './package';
 
 /** Whether this pchat-dr runs from a git checkout (npm run ..., npx pchat-dr in the repository) rather than a package. */
@@ -36,6 +37,34 @@ export function stateHome(env: NodeJS.ProcessEnv = process.env): string {
 /** pchat-dr's own tools (the Temporal CLI it downloads or builds): `.tools/` in a checkout, else the XDG cache. */
 export function toolsHome(env: NodeJS.ProcessEnv = process.env): string {
   return FROM_CHECKOUT ? path.join(PROJECT_ROOT, '.tools') : xdgDir(env, 'XDG_CACHE_HOME', ['.cache']);
+}
+
+/** The simulated example the package ships (examples/simulated.yaml). */
+export const BUNDLED_EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'simulated.yaml');
+
+/**
+ * Installed by npm, the bundled simulated example is never run in place (a simulator and a worker write their state
+ * next to a topology file, and the package folder may be root's and is replaced by each upgrade): `sim start` runs a
+ * copy of it in the user's state folder, `$XDG_STATE_HOME/pchat-dr/sim-example/simulated.yaml`. Undefined when `file`
+ * is not that example, or when pchat-dr runs from a checkout or the image (where it runs in place).
+ */
+export function bundledExampleCopy(file: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (!INSTALLED_BY_NPM || path.resolve(file) !== BUNDLED_EXAMPLE) return undefined;
+  return path.join(stateHome(env), 'sim-example', 'simulated.yaml');
+}
+
+/**
+ * The file the worker, `run` and `drill` use for a topology file: itself, or for the bundled simulated example the
+ * copy `sim start` made of it (bundledExampleCopy); before that copy exists, one line saying to start it (exit 2).
+ */
+export function runnableTopologyFile(file: string, env: NodeJS.ProcessEnv = process.env): string {
+  const copy = bundledExampleCopy(file, env);
+  if (!copy) return file;
+  if (existsSync(copy)) return copy;
+  throw new CliError(
+    `${file} is the installed package's example, which pchat-dr runs as a copy in ${path.dirname(copy)}: start it first (${CLI_COMMAND} sim start -f ${file}) or write a copy of your own (${CLI_COMMAND} sim example DIR)`,
+    EXIT.badInput,
+  );
 }
 
 /** A path as a person reads it: relative to `base` when it lies below it, else absolute. */

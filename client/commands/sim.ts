@@ -25,7 +25,7 @@ import {
 } from '../../simulator/estate';
 import { CliError, EXIT } from '../../runtime/exit';
 import { PROJECT_ROOT } from '../../runtime/package';
-import { CLI_COMMAND, INSTALLED_BY_NPM } from '../../runtime/state-dirs';
+import { bundledExampleCopy, CLI_COMMAND, INSTALLED_BY_NPM, runnableTopologyFile } from '../../runtime/state-dirs';
 import { writeSimulatedExample } from '../../simulator/example-topology';
 import { formatTable, parseOutputFormat, printJson, printLine, type OutputFormat } from '../output';
 import { positiveNumber, wholeNumber } from '../flag-values';
@@ -152,7 +152,7 @@ function stateDirOf(loaded: LoadedTopology, state?: string): string {
 }
 
 async function withClient<T>(options: CommonOptions, use: (client: ControlClient) => Promise<T>): Promise<T> {
-  const stateDir = stateDirOf(load(options.file), options.state);
+  const stateDir = stateDirOf(load(runnableTopologyFile(options.file)), options.state);
   try {
     return await use(ControlClient.forStateDir(stateDir));
   } catch (err) {
@@ -172,8 +172,9 @@ function rolesOf(topology: Topology, instance: string): string[] {
 }
 
 async function startSimulator(
-  options: CommonOptions & { fresh?: boolean; controlPort?: number; chat?: number },
+  given: CommonOptions & { fresh?: boolean; controlPort?: number; chat?: number },
 ): Promise<void> {
+  const options = { ...given, file: await exampleCopyOf(given.file) };
   const loaded = load(options.file);
   refuseInsideInstalledPackage(loaded.file);
   const stateDir = stateDirOf(loaded, options.state);
@@ -248,6 +249,21 @@ async function startSimulator(
   await control.close();
   await estate.close();
   if (options.output === 'text') printLine('Simulator stopped; state saved.');
+}
+
+/**
+ * Installed by npm, the bundled simulated example runs as a copy in the user's state folder (runtime/state-dirs.ts),
+ * written the first time and kept, with its state, for the next start; said on stderr. Any other file is itself.
+ */
+async function exampleCopyOf(file: string): Promise<string> {
+  const copy = bundledExampleCopy(file);
+  if (!copy) return file;
+  const made = !existsSync(copy);
+  if (made) await writeSimulatedExample(path.dirname(copy));
+  process.stderr.write(
+    `${file} is the installed package's example: running ${made ? 'a new copy of it' : 'its copy'}, ${copy} (its state in ${path.join(path.dirname(copy), '.sim')}); ${CLI_COMMAND} sim status|fault|chat and worker --estate take either file\n`,
+  );
+  return copy;
 }
 
 /**

@@ -1,10 +1,10 @@
 /**
  * pchat-dr installed the way users install it: `npm pack` in the checkout, `npm install -g --prefix <tmp>` of the
  * tarball, then the installed `pchat-dr` run from a folder outside the checkout, with a HOME of its own, no
- * TEMPORAL_CLI and no Go: `--version`, `--help`, `sim example` + `sim start` (and stop), a worker with its health
- * check, and a short demo that finds the Temporal CLI on the PATH. Without any Temporal CLI, the demo lists the ways
- * to get one and exits 2, after a real attempt at the SDK's download (which a closed proxy makes fail here, online
- * or not).
+ * TEMPORAL_CLI and no Go: `--version`, `--help`, `sim start` of its bundled example (which runs as a copy in the home
+ * folder) and stop, a worker for it with its health check, and a short demo that finds the Temporal CLI on the PATH.
+ * Without any Temporal CLI, the demo lists the ways to get one and exits 2, after a real attempt at the SDK's download
+ * (which a closed proxy makes fail here, online or not).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
@@ -186,29 +186,35 @@ describe('the packed pchat-dr, installed globally', () => {
       expect(help.stdout).toMatch(new RegExp(`^ {2}${command}\\b`, 'm'));
   });
 
-  it('runs its bundled example estate (sim example, sim start), a worker for it, and the health check', async () => {
+  it('runs its bundled example estate (sim start), as a copy in the home folder, a worker for it, and the health check', async () => {
     const home = path.join(tmp, 'home-sim');
     const env = userEnv(home, []);
-    const refused = await pchatDr(['sim', 'start', '-f', path.join(installed, 'examples', 'simulated.yaml')], env);
-    expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/is inside the installed pchat-dr package.*pchat-dr sim example DIR/);
+    const bundled = path.join(installed, 'examples', 'simulated.yaml');
+    const copyDir = path.join(home, '.local', 'state', 'pchat-dr', 'sim-example');
+    const copy = path.join(copyDir, 'simulated.yaml');
+    // Nothing to ask a simulator or serve before one was started.
+    const early = await pchatDr(['sim', 'status', '-f', bundled], env);
+    expect(early.code).toBe(2);
+    expect(early.stderr).toMatch(/is the installed package's example, .* start it first \(pchat-dr sim start -f /);
 
-    const example = await pchatDr(['sim', 'example', 'estate', '--free-ports'], env);
+    // sim start would write this copy with the example's own ports (14331-14334); on a shared test machine those may
+    // be taken, so `sim example` writes it first, with free ports, where sim start looks for it and then uses it.
+    const example = await pchatDr(['sim', 'example', copyDir, '--free-ports'], env);
     expect(example.code, example.stderr).toBe(0);
-    const topology = path.join(tmp, 'work', 'estate', 'simulated.yaml');
-    expect(example.stdout).toContain(`start it:  pchat-dr sim start -f ${topology}`);
+    expect(example.stdout).toContain(`start it:  pchat-dr sim start -f ${copy}`);
     // The stand-in Management Shell is the installed one.
-    expect(readFileSync(topology, 'utf8')).toContain(path.join(installed, 'dist', 'simulator', 'pool'));
+    expect(readFileSync(copy, 'utf8')).toContain(path.join(installed, 'dist', 'simulator', 'pool'));
 
-    const simulator = await start(['sim', 'start', '-f', topology], env, /Running\. Ctrl\+C stops it\./);
-    const status = await pchatDr(['sim', 'status', '-f', topology], env);
+    const simulator = await start(['sim', 'start', '-f', bundled], env, /Running\. Ctrl\+C stops it\./);
+    expect(simulator.output()).toContain(`${bundled} is the installed package's example: running its copy, ${copy}`);
+    const status = await pchatDr(['sim', 'status', '-f', bundled], env);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/^dc1-sql-a \(SQLDC1A\) .* up/m);
 
     const taskQueue = uniqueTaskQueue('packed');
     const temporal = { TEMPORAL_ADDRESS: temporalAddress(), PCHAT_DR_TASK_QUEUE: taskQueue };
     const worker = await start(
-      ['worker', '--estate', topology, '--metrics', 'off'],
+      ['worker', '--estate', bundled, '--metrics', 'off'],
       { ...env, ...temporal },
       /"msg":"worker ready"/,
     );
@@ -221,13 +227,17 @@ describe('the packed pchat-dr, installed globally', () => {
       'the installed worker to be healthy',
     );
     expect(healthy.stdout).toContain(`polling task queue ${taskQueue}`);
+    expect(worker.output(), 'the worker serves the copy the simulator runs').toContain(`"file":"${copy}"`);
 
     worker.child.kill('SIGTERM');
     expect(await worker.exited, worker.output()).toBe(0);
     simulator.child.kill('SIGINT');
     expect(await simulator.exited, simulator.output()).toBe(0);
     expect(simulator.output()).toContain('Simulator stopped; state saved.');
-    expect(existsSync(path.join(tmp, 'work', 'estate', '.sim', 'tls', 'ca.pem'))).toBe(true);
+    expect(existsSync(path.join(copyDir, '.sim', 'tls', 'ca.pem'))).toBe(true);
+    expect(existsSync(path.join(installed, 'examples', '.sim')), 'nothing written next to the bundled example').toBe(
+      false,
+    );
   });
 
   it(
