@@ -15,12 +15,13 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   symlinkSync,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_VERSION, PROJECT_ROOT, temporalSdkVersion } from '../../runtime/package';
 import { freePort } from '../../runtime/free-port';
 import { ensureTemporalCli } from '../../scripts/temporal-cli';
@@ -144,6 +145,11 @@ beforeAll(async () => {
   copyFileSync(await ensureTemporalCli(() => undefined), path.join(temporalDir, 'temporal'));
   chmodSync(path.join(temporalDir, 'temporal'), 0o755);
 }, 600_000);
+
+// The prefix, the homes and the copy of the Temporal CLI take about 600 MB a run: not left behind.
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
 
 afterEach(async () => {
   for (const process of running.splice(0)) {
