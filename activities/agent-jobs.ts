@@ -37,14 +37,7 @@ export async function readJob(
     'SELECT TOP 1 run_status, run_date, run_time, message FROM msdb.dbo.sysjobhistory WHERE job_id = @id AND step_id = 0 ORDER BY instance_id DESC',
     { id },
   );
-  const running =
-    ((
-      await deps.sql.firstRow<{ runs: number }>(
-        instance,
-        'SELECT COUNT(*) AS runs FROM msdb.dbo.sysjobactivity WHERE job_id = @id AND start_execution_date IS NOT NULL AND stop_execution_date IS NULL',
-        { id },
-      )
-    )?.runs ?? 0) > 0;
+  const running = await isRunningNow(deps, instance, id);
   return {
     id: jobId.toUpperCase(),
     name: job.name,
@@ -58,6 +51,40 @@ export async function readJob(
     lastRunAt: last ? agentDateTime(last.run_date, last.run_time) : null,
     lastMessage: last?.message ?? null,
   };
+}
+
+/** The SQL Server Agent service's state (Running, Stopped, ...), or null where no Agent is installed. */
+async function agentServiceStatus(deps: ActivityDependencies, instance: Instance): Promise<string | null> {
+  const row = await deps.sql.firstRow<{ status_desc: string }>(
+    instance,
+    `SELECT status_desc FROM sys.dm_server_services WHERE servicename LIKE N'SQL Server Agent%'`,
+  );
+  return row?.status_desc ?? null;
+}
+
+/**
+ * Whether the Agent runs the job now. Only a running Agent's current session counts: a job the Agent was running when
+ * it stopped keeps its sysjobactivity row with no stop date for ever (each start of the Agent is a new session,
+ * msdb.dbo.syssessions, with rows of its own).
+ */
+async function isRunningNow(
+  deps: ActivityDependencies,
+  instance: Instance,
+  id: { sqlType: typeof sql.UniqueIdentifier; value: string },
+): Promise<boolean> {
+  if ((await agentServiceStatus(deps, instance)) !== 'Running') return false;
+  const current = await deps.sql.firstRow<{ session: number | null }>(
+    instance,
+    'SELECT MAX(session_id) AS session FROM msdb.dbo.syssessions',
+  );
+  if (current?.session == null) return false;
+  const row = await deps.sql.firstRow<{ runs: number }>(
+    instance,
+    `SELECT COUNT(*) AS runs FROM msdb.dbo.sysjobactivity
+      WHERE job_id = @id AND session_id = @session AND start_execution_date IS NOT NULL AND stop_execution_date IS NULL`,
+    { id, session: current.session },
+  );
+  return (row?.runs ?? 0) > 0;
 }
 
 /** msdb's integer date (yyyymmdd) and time (hhmmss) as an ISO string (the simulator and this tool use UTC). */
@@ -98,11 +125,7 @@ export function agentJobActivities(deps: ActivityDependencies) {
       instance: Instance;
     }): Promise<StepResult<{ running: boolean; status: string | null }>> {
       const clock = new StepClock(deps.clock);
-      const row = await deps.sql.firstRow<{ status_desc: string }>(
-        input.instance,
-        `SELECT status_desc FROM sys.dm_server_services WHERE servicename LIKE N'SQL Server Agent%'`,
-      );
-      const status = row?.status_desc ?? null;
+      const status = await agentServiceStatus(deps, input.instance);
       return clock.observed(`SQL Server Agent on ${input.instance.name}: ${status ?? 'not installed'}`, {
         running: status === 'Running',
         status,

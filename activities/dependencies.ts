@@ -22,6 +22,8 @@ export interface FileAccess {
   size(file: string): Promise<number | null>;
   /** Copies beside the target and renames, so a reader never sees half a file. */
   copy(from: string, to: string): Promise<void>;
+  /** Renames within a folder (atomic on one file system: a reader sees the old name or the whole new file). */
+  rename(from: string, to: string): Promise<void>;
   remove(file: string): Promise<void>;
 }
 
@@ -79,6 +81,9 @@ export const nodeFiles: FileAccess = {
     const partial = `${to}.partial`;
     await copyFile(from, partial);
     await rename(partial, to);
+  },
+  async rename(from, to) {
+    await rename(from, to);
   },
   async remove(file) {
     await rm(file, { force: true });

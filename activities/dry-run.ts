@@ -100,6 +100,8 @@ const DESCRIBERS: { [K in ActivityName]: (input: Parameters<Activities[K]>[0]) =
   findLatestFullBackup: reads,
   readBackupFileList: reads,
   countRows: reads,
+  readMessagesSince: reads,
+  readRestorePoint: reads,
   readDrillHistory: reads,
   setMirroringSafety: (input) => [
     note(`on ${input.principal.name}; skipped when safety already is ${input.safety}`),
@@ -239,8 +241,14 @@ const DESCRIBERS: { [K in ActivityName]: (input: Parameters<Activities[K]>[0]) =
     ...renderStatement(startJob(jobIdOf(input.jobName))),
   ],
   backupFullDatabase: (input) => [
-    note(`on ${input.instance.name}; skipped when the file already holds a full backup of ${input.database}`),
-    ...renderStatement(backupDatabase(input.database, sqlPathIn(input.folder.sqlPath, input.fileName))),
+    note(
+      `on ${input.instance.name}; skipped when the file already holds a full backup of ${input.database}; written as ${input.fileName}.partial, verified (RESTORE VERIFYONLY), then renamed`,
+    ),
+    ...renderStatement(
+      backupDatabase(input.database, sqlPathIn(input.folder.sqlPath, `${input.fileName}.partial`), {
+        copyOnly: input.copyOnly === true,
+      }),
+    ),
   ],
   backupTailLog: (input) => [
     note(`on ${input.instance.name}; leaves ${input.database} RESTORING there (fenced)`),

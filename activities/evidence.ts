@@ -18,14 +18,38 @@ import { heartbeatWhile } from './heartbeat';
 import { readBackupHeader, readRedoPoint, type BackupHeaderFacts, type RedoPoint } from './restore';
 import { StepClock, type StepResult } from './step-result';
 
+/** A log backup listed on the share or in the copy folder that no copy of could be read and verified. */
+export interface UnreadableLog {
+  /** The file name (the same in both folders). */
+  name: string;
+  /** Why each copy failed, e.g. "copy folder: ... 3241 ...". */
+  reasons: string[];
+}
+
+/**
+ * Where the chain stops (docs/runbooks.md rule 9): `lsn` — the next file does not continue the database's log;
+ * `unreadable` — a listed file that no copy of could be read or verified; `missing` — a file the log-shipping
+ * metadata names that neither folder holds. Past any of them, recovering loses data.
+ */
+export interface ChainGap {
+  reason: 'lsn' | 'unreadable' | 'missing';
+  /** The LSN the database needs next. */
+  expectedLsn: string;
+  /** The LSN the next readable file starts at (lsn), or null when the file could not be read (unreadable, missing). */
+  foundLsn: string | null;
+  file: string;
+  /** What is wrong with the file, in words. */
+  detail: string;
+}
+
 export interface ChainCheck {
   /** The backup database's redo point: where the next log must start. */
   redoLsn: string | null;
-  /** Every pending log continues the chain: nothing would be skipped. */
+  /** Every pending log continues the chain and nothing listed was left unread: nothing would be skipped. */
   complete: boolean;
   appliable: number;
-  /** The first break: the LSN the database needs and the LSN the next file offers. */
-  gap: { expectedLsn: string; foundLsn: string; file: string } | null;
+  /** The first break. */
+  gap: ChainGap | null;
   lastAppliableLsn: string | null;
   /** Backup time of the last log that can be applied: the recovery point a failover can reach. */
   lastAppliableBackupFinish: string | null;
@@ -45,6 +69,10 @@ export interface EstateEvidence {
   backupDatabase: RedoPoint | null;
   /** Logs not yet in the backup database, in LSN order. */
   pending: PendingLog[];
+  /** Listed log backups not yet in the backup database that no copy of could be read and verified. */
+  unreadable: UnreadableLog[];
+  /** Files whose copy-folder copy failed verification while the share's verified: the copy step copies them again. */
+  recopy: string[];
   chain: ChainCheck;
   /** The newest log backup anyone knows of (headers read, or the primary's msdb). */
   lastLogBackup: { file: string; finishedAt: string } | null;
@@ -56,8 +84,24 @@ export interface EstateEvidence {
 const byLsn = (a: PendingLog, b: PendingLog) =>
   BigInt(a.firstLsn) < BigInt(b.firstLsn) ? -1 : BigInt(a.firstLsn) > BigInt(b.firstLsn) ? 1 : 0;
 
-/** Walks the pending logs from the redo point: how far the chain reaches, and where it breaks. */
-export function checkChain(redoLsn: string | null, pending: PendingLog[]): ChainCheck {
+const nameOf = (file: string) => path.basename(file.replace(/\\/g, '/'));
+
+/** What else than the pending logs' LSNs the chain check weighs (rule 9). */
+export interface ChainFacts {
+  /** Listed files no copy of could be read. */
+  unreadable?: UnreadableLog[];
+  /** The newest log file known to be in the backup database already (by name; names sort by time). */
+  restoredName?: string;
+  /** A log file the metadata names (last copied, last backed up) that neither folder holds. */
+  missing?: string[];
+}
+
+/**
+ * Walks the pending logs from the redo point: how far the chain reaches, and where it breaks. A file that could not
+ * be read, or that is named but not there, breaks the chain where it sits by name, unless the logs that follow it
+ * continue the chain anyway (then it held nothing the database needs).
+ */
+export function checkChain(redoLsn: string | null, pending: PendingLog[], facts: ChainFacts = {}): ChainCheck {
   if (redoLsn === null)
     return {
       redoLsn,
@@ -70,27 +114,50 @@ export function checkChain(redoLsn: string | null, pending: PendingLog[]): Chain
   let redo = BigInt(redoLsn);
   let appliable = 0;
   let last: PendingLog | null = null;
+  let lsnGap: ChainGap | null = null;
   for (const log of [...pending].sort(byLsn)) {
     if (BigInt(log.lastLsn) <= redo) continue;
     if (BigInt(log.firstLsn) > redo) {
-      return {
-        redoLsn,
-        complete: false,
-        appliable,
-        gap: { expectedLsn: redo.toString(), foundLsn: log.firstLsn, file: log.file },
-        lastAppliableLsn: last?.lastLsn ?? null,
-        lastAppliableBackupFinish: last?.backupFinish ?? null,
+      lsnGap = {
+        reason: 'lsn',
+        expectedLsn: redo.toString(),
+        foundLsn: log.firstLsn,
+        file: log.file,
+        detail: `it starts at LSN ${log.firstLsn}`,
       };
+      break;
     }
     redo = BigInt(log.lastLsn);
     appliable++;
     last = log;
   }
+  // The chain reaches this file by name: anything unread before it was not needed.
+  const reached = [last ? nameOf(last.file) : '', facts.restoredName ?? ''].sort().pop()!;
+  const unread: ChainGap[] = [
+    ...(facts.unreadable ?? []).map((log) => ({
+      reason: 'unreadable' as const,
+      expectedLsn: redo.toString(),
+      foundLsn: null,
+      file: log.name,
+      detail: `no copy of it can be read or verified (${log.reasons.join('; ')})`,
+    })),
+    ...(facts.missing ?? []).map((name) => ({
+      reason: 'missing' as const,
+      expectedLsn: redo.toString(),
+      foundLsn: null,
+      file: name,
+      detail: 'log shipping recorded it, but neither the share nor the copy folder holds it',
+    })),
+  ]
+    .filter((gap) => nameOf(gap.file) > reached)
+    .sort((a, b) => (nameOf(a.file) < nameOf(b.file) ? -1 : 1));
+  // The earliest break by name: an unread file before the first LSN break is most likely its cause.
+  const gap = unread[0] && (!lsnGap || nameOf(unread[0].file) < nameOf(lsnGap.file)) ? unread[0] : lsnGap;
   return {
     redoLsn,
-    complete: true,
+    complete: gap === null,
     appliable,
-    gap: null,
+    gap,
     lastAppliableLsn: last?.lastLsn ?? null,
     lastAppliableBackupFinish: last?.backupFinish ?? null,
   };
@@ -181,26 +248,48 @@ export function evidenceActivities(deps: ActivityDependencies) {
     const copied = new Set(copyFolder.map((file) => file.name));
     const notCopied = share.filter((file) => !copied.has(file.name)).map((file) => file.name);
 
-    // Headers of every log not yet restored (by name after the last restored file, when known), read on the backup instance.
-    const lastRestored = secondary?.lastRestoredFile
-      ? path.basename(secondary.lastRestoredFile.replace(/\\/g, '/'))
-      : '';
-    const candidates = new Map<string, BackupFile>();
-    for (const file of [...share, ...copyFolder]) if (file.name > lastRestored) candidates.set(file.name, file);
+    // Headers of every log not yet restored (by name after the last restored file, when known), read on the backup
+    // instance: the copy folder's copy first (the one it restores from), then the share's. A file no copy of which
+    // verifies is unreadable: a break in the chain, never skipped (docs/runbooks.md rule 9).
+    const lastRestored = secondary?.lastRestoredFile ? nameOf(secondary.lastRestoredFile) : '';
+    const copies = new Map<string, { copyFolder?: BackupFile; share?: BackupFile }>();
+    const copiesOf = (name: string) => copies.get(name) ?? copies.set(name, {}).get(name)!;
+    for (const file of copyFolder) if (file.name > lastRestored) copiesOf(file.name).copyFolder = file;
+    for (const file of share) if (file.name > lastRestored) copiesOf(file.name).share = file;
     const headers: BackupHeaderFacts[] = [];
+    const unreadable: UnreadableLog[] = [];
+    const recopy: string[] = [];
     if (backupReachable) {
-      for (const [name, file] of candidates) {
-        const header = await attempt(problems, `header of ${name}`, () => verifiedHeader(backup, file));
-        if (header) headers.push(header);
-        context.heartbeat({ headers: headers.length, of: candidates.size });
+      for (const [name, found] of [...copies].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        const reasons: string[] = [];
+        let header: BackupHeaderFacts | null = null;
+        for (const [where, file] of [
+          ['copy folder', found.copyFolder],
+          ['share', found.share],
+        ] as const) {
+          if (!file || header) continue;
+          try {
+            header = await verifiedHeader(backup, file);
+          } catch (error) {
+            reasons.push(`${where}: ${(error as Error).message}`);
+          }
+        }
+        if (!header) unreadable.push({ name, reasons });
+        else {
+          headers.push(header);
+          if (reasons.length > 0 && found.copyFolder) recopy.push(name);
+        }
+        context.heartbeat({ headers: headers.length, of: copies.size });
       }
-    } else if (candidates.size > 0) {
-      problems.push(`${candidates.size} log backup(s) not read: ${backup.name} cannot be reached`);
+    } else if (copies.size > 0) {
+      problems.push(`${copies.size} log backup(s) not read: ${backup.name} cannot be reached`);
     }
+    for (const log of unreadable) problems.push(`log backup ${log.name}: ${log.reasons.join('; ')}`);
 
     const redo = backupDatabase?.redoLsn ?? null;
-    const pending = headers
-      .filter((header) => header.type === 'Log' && (redo === null || BigInt(header.lastLsn) > BigInt(redo)))
+    const logs = headers.filter((header) => header.type === 'Log');
+    const pending = logs
+      .filter((header) => redo === null || BigInt(header.lastLsn) > BigInt(redo))
       .map((header) => ({
         file: header.file,
         firstLsn: header.firstLsn,
@@ -208,7 +297,19 @@ export function evidenceActivities(deps: ActivityDependencies) {
         backupFinish: header.backupFinish,
       }))
       .sort(byLsn);
-    const chain = checkChain(redo, pending);
+    // Files log shipping recorded (backed up on the primary, copied to the backup) that neither folder holds now.
+    const listed = new Set([...share, ...copyFolder].map((file) => file.name));
+    const missing = [primary?.lastBackupFile, secondary?.lastCopiedFile]
+      .filter((file): file is string => !!file)
+      .map(nameOf)
+      .filter((name, index, all) => all.indexOf(name) === index && !listed.has(name) && name > lastRestored);
+    const restoredName = [
+      lastRestored,
+      ...logs.filter((header) => redo !== null && BigInt(header.lastLsn) <= BigInt(redo)).map((h) => nameOf(h.file)),
+    ]
+      .sort()
+      .pop();
+    const chain = checkChain(redo, pending, { unreadable, restoredName, missing });
 
     const newestHeader = headers
       .filter((header) => header.type === 'Log')
@@ -238,6 +339,8 @@ export function evidenceActivities(deps: ActivityDependencies) {
       files: { share: share.length, copyFolder: copyFolder.length, notCopied },
       backupDatabase,
       pending,
+      unreadable,
+      recopy,
       chain,
       lastLogBackup: candidatesForLast[0] ?? null,
       pool,
@@ -250,7 +353,7 @@ export function evidenceActivities(deps: ActivityDependencies) {
             `${roles[role]} ${partners[role]!.reachable ? `${partners[role]!.state ?? 'absent'}${partners[role]!.role ? ` ${partners[role]!.role}` : ''}` : 'unreachable'}`,
         )
         .join(', ')}`,
-      `${pending.length} log backup(s) pending, ${chain.gap ? `chain broken before ${path.basename(chain.gap.file.replace(/\\/g, '/'))}` : 'chain complete'}`,
+      `${pending.length} log backup(s) pending, ${chain.gap ? `chain broken at ${nameOf(chain.gap.file)} (${chain.gap.reason})` : 'chain complete'}`,
       pool ? `pool ${pool.poolState}` : 'pool state unknown',
     ].join('; ');
     return clock.observed(summary, evidence);

@@ -8,6 +8,8 @@ import { ApplicationFailure } from '@temporalio/common';
 export type FailureType =
   /** The instance (or the pool shell) could not be reached in time: retrying may help. */
   | 'NotReachable'
+  /** The server answering at an instance's address is not the one the topology names (serverName). */
+  | 'WrongInstance'
   /** SQL Server refused the login: a configuration problem, retrying does not help. */
   | 'LoginFailed'
   /** The statement must run on the other partner (principal vs mirror), or the role is not the one expected. */

@@ -61,13 +61,15 @@ export function filesActivities(deps: ActivityDependencies) {
     },
 
     /**
-     * Runbook 4 step 6: every log backup on the share that the copy folder lacks (or holds at another size) is
-     * copied and checked; progress is heartbeated, and a retry simply finds the copied ones in place.
+     * Runbook 4 step 6: every log backup on the share that the copy folder lacks (or holds at another size, or
+     * holds damaged: `recopy`, the files whose copy failed verification while the share's verified) is copied and
+     * checked; progress is heartbeated, and a retry simply finds the copied ones in place.
      */
     async copyPendingBackups(input: {
       from: Folder;
       to: Folder;
       database: string;
+      recopy?: string[];
     }): Promise<StepResult<{ pending: string[] }, { copied: string[]; bytes: number; alreadyThere: number }>> {
       const clock = new StepClock(deps.clock);
       const context = Context.current();
@@ -75,7 +77,8 @@ export function filesActivities(deps: ActivityDependencies) {
       const target = new Map(
         (await listLogBackups(deps, input.to, input.database)).map((file) => [file.name, file.size]),
       );
-      const pending = source.filter((file) => target.get(file.name) !== file.size);
+      const damaged = new Set(input.recopy ?? []);
+      const pending = source.filter((file) => target.get(file.name) !== file.size || damaged.has(file.name));
       const copied: string[] = [];
       let bytes = 0;
       for (const file of pending) {

@@ -3,6 +3,7 @@
  * the real ones; workflows see only the type (`import type { Activities }`).
  */
 import { agentJobActivities } from './agent-jobs';
+import { chatStoreActivities } from './chat-store';
 import type { ActivityDependencies } from './dependencies';
 import { drillActivities } from './drill';
 import { estateActivities } from './estates';
@@ -28,6 +29,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...notifyActivities(deps),
     ...incidentActivities(deps),
     ...drillActivities(deps),
+    ...chatStoreActivities(deps),
   };
 }
 

@@ -5,7 +5,7 @@
 import { Context } from '@temporalio/activity';
 import type { Instance } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
-import { stepFailure, type FailureDetails } from './failures';
+import { stepFailure, type FailureDetails, type FailureType } from './failures';
 import { forceServiceAllowDataLoss, partnerFailover, partnerOff, partnerSafety, type Statement } from './statements';
 import { StepClock, type StepResult } from './step-result';
 
@@ -14,8 +14,9 @@ export interface MirroringState {
   /** @@SERVERNAME: what log shipping and mirroring call this instance. */
   serverName: string | null;
   reachable: boolean;
-  /** Why the instance could not be read, when it could not. */
+  /** Why the instance could not be read, when it could not, and the failure type that says so. */
   unreachableReason?: string;
+  unreachableType?: FailureType;
   database: string;
   exists: boolean;
   /** sys.databases.state_desc: ONLINE, RESTORING ... */
@@ -29,7 +30,7 @@ export interface MirroringState {
   failoverLsn: string | null;
 }
 
-/** Reads one partner; an instance that cannot be reached is a fact to report, not an error. */
+/** Reads one partner; an instance that cannot be reached, or answers badly, is a fact to report, not an error. */
 export async function readMirroring(
   deps: ActivityDependencies,
   instance: Instance,
@@ -53,6 +54,13 @@ export async function readMirroring(
   try {
     const serverName =
       (await deps.sql.firstRow<{ name: string }>(instance, 'SELECT @@SERVERNAME AS name'))?.name ?? null;
+    // The topology may say which server answers at this address: another one there is not this instance.
+    if (instance.serverName && serverName?.toUpperCase() !== instance.serverName.toUpperCase())
+      throw stepFailure(
+        'WrongInstance',
+        `${instance.name} (${instance.host}) answers as ${serverName ?? 'an unnamed server'}, not ${instance.serverName} as the topology says`,
+        { instance: instance.name, serverName },
+      );
     const base = { instance: instance.name, serverName, database, reachable: true };
     const row = await deps.sql.firstRow<DatabaseFacts>(
       instance,
@@ -66,14 +74,19 @@ export async function readMirroring(
     );
     return row ? { ...base, exists: true, ...row } : { ...base, exists: false, ...absent };
   } catch (error) {
-    if ((error as { type?: string }).type !== 'NotReachable') throw error;
-    const unreachableReason = (error as Error).message;
+    // An instance that refuses the login, fails the read or times out does not serve (docs/runbooks.md rule 2): a
+    // fact for the evidence ("not serving, because ..."), so a disaster failover goes on through its gates.
+    const unreachableType = ((error as { type?: FailureType }).type ?? 'SqlError') as FailureType;
+    const message = (error as Error).message;
+    const unreachableReason =
+      unreachableType === 'NotReachable' ? message : `it answers but does not serve (${unreachableType}): ${message}`;
     return {
       instance: instance.name,
       serverName: null,
       database,
       reachable: false,
       unreachableReason,
+      unreachableType,
       exists: false,
       ...absent,
     };
@@ -108,10 +121,14 @@ async function confirmRole(
   return state;
 }
 
-/** A partner the step must act on answers, or the step fails as NotReachable (which Temporal retries). */
+/** A partner the step must act on answers, or the step fails as it did (NotReachable, which Temporal retries, ...). */
 function requireReachable(instance: Instance, state: MirroringState): void {
   if (!state.reachable)
-    throw stepFailure('NotReachable', `${instance.name} cannot be reached: ${state.unreachableReason}`, details(state));
+    throw stepFailure(
+      state.unreachableType ?? 'NotReachable',
+      `${instance.name} cannot be reached: ${state.unreachableReason}`,
+      details(state),
+    );
 }
 
 function details(state: MirroringState): FailureDetails {
@@ -166,7 +183,7 @@ export function mirroringActivities(deps: ActivityDependencies) {
       }
       if (!partner.reachable)
         throw stepFailure(
-          'NotReachable',
+          partner.unreachableType ?? 'NotReachable',
           `${input.partner.name}, the current principal, cannot be reached: a planned failover needs it (${partner.unreachableReason})`,
           details(partner),
         );
@@ -186,6 +203,14 @@ export function mirroringActivities(deps: ActivityDependencies) {
         throw stepFailure(
           'NotSynchronized',
           `${input.database} is ${partner.mirroringState}: a planned failover needs SYNCHRONIZED`,
+          details(partner),
+        );
+      // The principal fails over to whatever partner it has: it must be the one asked for (server names, as SQL
+      // Server reports them, never topology labels).
+      if (!target.serverName || (partner.partner ?? '').toUpperCase() !== target.serverName.toUpperCase())
+        throw stepFailure(
+          'WrongRole',
+          `${input.partner.name} mirrors ${input.database} with ${partner.partner ?? 'no partner'}, not with ${input.target.name} (${target.serverName ?? 'unreachable'}): a failover would not go where asked`,
           details(partner),
         );
       await run(input.partner, partnerFailover(input.database));

@@ -140,6 +140,16 @@ export function restoreActivities(deps: ActivityDependencies) {
   const run = (instance: Instance, statement: Statement, signal?: AbortSignal) =>
     deps.sql.execute(instance, statement, 'backupRestore', signal);
   return {
+    /** Where a database stands: its state, redo point and the backup time of the last backup restored into it. */
+    async readRestorePoint(input: { instance: Instance; database: string }): Promise<StepResult<RedoPoint>> {
+      const clock = new StepClock(deps.clock);
+      const point = await readRedoPoint(deps, input.instance, input.database);
+      return clock.observed(
+        `${input.database} on ${input.instance.name}: ${point.exists ? `${point.state}, restored up to ${point.restoredUpTo ?? 'nothing restored'}` : 'absent'}`,
+        point,
+      );
+    },
+
     /** Exact header of each file (verified), for evidence and for ordering logs by LSN. */
     async readBackupHeaders(input: { instance: Instance; files: string[] }): Promise<StepResult<BackupHeaderFacts[]>> {
       const clock = new StepClock(deps.clock);
@@ -152,16 +162,22 @@ export function restoreActivities(deps: ActivityDependencies) {
       return clock.observed(`read ${headers.length} backup header(s) on ${input.instance.name}`, headers);
     },
 
-    /** A full backup to the share (failback step 5, seeding log shipping): skipped when the file already holds one of this database. */
+    /**
+     * A full backup to the share (failback step 5, seeding log shipping): skipped when the file already holds one of
+     * this database. It is written under a temporary name, verified, then renamed: the final name only ever holds a
+     * whole, verified backup, and a partial file left by an attempt killed half way is removed by the next one.
+     */
     async backupFullDatabase(input: {
       instance: Instance;
       database: string;
       folder: Folder;
       fileName: string;
+      copyOnly?: boolean;
     }): Promise<StepResult<{ existing: BackupHeaderFacts | null }, BackupHeaderFacts>> {
       const clock = new StepClock(deps.clock);
       const file = sqlPathIn(input.folder.sqlPath, input.fileName);
-      if ((await deps.files.size(path.join(input.folder.workerPath, input.fileName))) !== null) {
+      const final = path.join(input.folder.workerPath, input.fileName);
+      if ((await deps.files.size(final)) !== null) {
         const existing = await readBackupHeader(deps, input.instance, file);
         if (existing.type === 'Database' && existing.database.toLowerCase() === input.database.toLowerCase()) {
           return clock.skipped(
@@ -171,10 +187,18 @@ export function restoreActivities(deps: ActivityDependencies) {
           );
         }
       }
-      await heartbeatWhile(run(input.instance, backupDatabase(input.database, file)));
-      const header = await readBackupHeader(deps, input.instance, file);
+      const partialName = `${input.fileName}.partial`;
+      const partial = path.join(input.folder.workerPath, partialName);
+      await deps.files.remove(partial);
+      const statement = backupDatabase(input.database, sqlPathIn(input.folder.sqlPath, partialName), {
+        copyOnly: input.copyOnly === true,
+      });
+      await heartbeatWhile(run(input.instance, statement));
+      const verified = await readBackupHeader(deps, input.instance, sqlPathIn(input.folder.sqlPath, partialName));
+      await deps.files.rename(partial, final);
+      const header = { ...verified, file };
       return clock.acted(
-        `backed up ${input.database} on ${input.instance.name} to ${file}`,
+        `backed up ${input.database} on ${input.instance.name} to ${file}${input.copyOnly ? ' (COPY_ONLY)' : ''}, verified`,
         { existing: null },
         header,
       );

@@ -66,9 +66,10 @@ export function partnerOff(database: string): Statement {
 
 // ------------------------------------------------------------------------------------------------ backup and restore
 
-export function backupDatabase(database: string, file: string): Statement {
+/** A full backup; COPY_ONLY leaves the database's backup sequence (and so log shipping's chain) as it was. */
+export function backupDatabase(database: string, file: string, options: { copyOnly?: boolean } = {}): Statement {
   return {
-    text: `BACKUP DATABASE ${quoteIdentifier(database)} TO DISK = @file WITH INIT, CHECKSUM`,
+    text: `BACKUP DATABASE ${quoteIdentifier(database)} TO DISK = @file WITH ${options.copyOnly ? 'COPY_ONLY, ' : ''}INIT, CHECKSUM`,
     parameters: { file },
   };
 }

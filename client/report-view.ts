@@ -265,6 +265,21 @@ export function planLines(report: RunbookReport): string[] {
 const cell = (text: string | null | undefined) => (text ?? '').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
 const metText = (met: boolean | null) => (met === null ? 'not measurable' : met ? 'met' : '**missed**');
 
+type Rpo = NonNullable<RunbookReport['measures']['rpo']>;
+
+/** The data-loss window as bounds ("between 0ms and 1.4s"); older reports have the lower bound only. */
+export function rpoWindow(rpo: Rpo): string {
+  return rpo.upperBoundBasis !== undefined
+    ? `between ${formatSeconds(rpo.seconds)} and ${formatSeconds(rpo.upperBoundSeconds)}`
+    : formatSeconds(rpo.seconds);
+}
+
+/** Whether the objective is met: unknown while the window straddles it. */
+export function rpoVerdict(rpo: Rpo): string {
+  if (rpo.met === null) return rpo.upperBoundBasis !== undefined ? 'cannot tell' : 'not measurable';
+  return rpo.met ? 'met' : 'MISSED';
+}
+
 /**
  * The report an auditor keeps (docs/runbooks.md rule 7): summary, measures, steps, approvals, decisions, evidence, notes.
  * A drill that ended leads with its findings (workflows/drill-report.ts: result, figures against the objectives,
@@ -306,8 +321,15 @@ export function reportMarkdown(report: RunbookReport): string {
         `- **RTO** ${formatSeconds(rto.seconds)} against an objective of ${formatSeconds(rto.objectiveSeconds)}: ${metText(rto.met)} (declared ${stampOf(rto.declaredAt)}, service restored ${stampOf(rto.restoredAt)})`,
       );
     if (rpo) {
+      const upper = rpo.upperBoundBasis !== undefined;
       out.push(
-        `- **RPO** ${formatSeconds(rpo.seconds)} against an objective of ${formatSeconds(rpo.objectiveSeconds)}: ${metText(rpo.met)} (recovery point ${stampOf(rpo.recoveryPoint)}, newest log backup ${stampOf(rpo.lastLogBackup)}, ${rpo.logsNotApplied} log backup(s) not applied)`,
+        `- **RPO** ${rpoWindow(rpo)} against an objective of ${formatSeconds(rpo.objectiveSeconds)}: ${rpo.met === null ? rpoVerdict(rpo) : metText(rpo.met)} (recovery point ${stampOf(rpo.recoveryPoint)}, newest log backup ${stampOf(rpo.lastLogBackup)}, ${rpo.logsNotApplied} log backup(s) not applied)`,
+        ...(upper
+          ? [
+              `  - upper bound: ${rpo.upperBoundBasis}`,
+              `  - messages lost: ${rpo.messagesLost ?? 'unknown'} (${rpo.messagesLostNote})`,
+            ]
+          : []),
         `  - ${rpo.unshippedNote}`,
       );
     }
@@ -385,6 +407,16 @@ export function reportMarkdown(report: RunbookReport): string {
       out.push(`### ${evidence.label} (version \`${evidence.version}\`, taken ${stampOf(evidence.takenAt)})`, '');
       out.push(...evidence.summary.map((line) => `- ${line}`), '');
     }
+  }
+  if (report.diverged) {
+    const { diverged } = report;
+    out.push(
+      '## Data kept from DC1',
+      '',
+      `${diverged.database} on ${diverged.instance} held data DC2 does not have; before it was overwritten it was backed up (COPY_ONLY, verified) to \`${diverged.file}\`.`,
+      `Messages: ${diverged.messagesNote}. To reconcile, restore that file under another name and compare.`,
+      '',
+    );
   }
   if (report.notes.length > 0) out.push('## Notes', '', ...report.notes.map((text) => `- ${text}`), '');
   if (report.children.length > 0) {

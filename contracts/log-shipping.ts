@@ -188,6 +188,10 @@ export function isLogBackupOf(name: string, database: string): boolean {
  * A full backup a runbook takes: <database>_<purpose>_yyyymmddhhmmss.bak. The purpose keeps it apart from log
  * shipping's files, which it never matches (isLogBackupOf), and says why it exists.
  */
-export function fullBackupName(database: string, purpose: 'logshipping_seed' | 'failback', at: Date): string {
+export function fullBackupName(
+  database: string,
+  purpose: 'logshipping_seed' | 'failback' | 'diverged',
+  at: Date,
+): string {
   return `${database}_${purpose}_${timestampOf(at)}.bak`;
 }

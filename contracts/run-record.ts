@@ -121,14 +121,27 @@ export interface ChildRecord {
 export interface Measures {
   /** Declared → service restored (failover). */
   rto?: { declaredAt: string; restoredAt: string; seconds: number; objectiveSeconds: number; met: boolean };
-  /** Backup time of the last log applied (the recovery point) vs. the last log backup the primary took. */
+  /**
+   * The data-loss window as bounds: from the recovery point (backup time of the last log applied) to the newest log
+   * backup known (`seconds`, the lower bound: shipped but not applied) and to the moment DC1 could last have
+   * accepted writes (`upperBoundSeconds`, from what the run saw of DC1).
+   */
   rpo?: {
     recoveryPoint: string | null;
     lastLogBackup: string | null;
+    /** The lower bound. */
     seconds: number | null;
+    upperBoundSeconds: number | null;
+    upperBoundAt: string | null;
+    /** Why the upper bound is where it is, in words. */
+    upperBoundBasis: string;
     objectiveSeconds: number;
+    /** true: even the upper bound meets the objective; false: even the lower bound misses it; null: cannot tell. */
     met: boolean | null;
     logsNotApplied: number;
+    /** Messages written after the recovery point that the recovered database lacks, where they can be counted. */
+    messagesLost: number | null;
+    messagesLostNote: string;
     unshippedNote: string;
   };
   /** Chat service down: active servers cleared → restored (failback, planned failover). */
@@ -162,6 +175,18 @@ export interface RunRecord {
   drill?: DrillFindings;
   /** The incident runbook that held the pool's lock when this one wanted it. */
   blockedBy?: { workflowId: string; runId: string; runbook: string | null; startedAt: string };
+  /**
+   * Failback: the DC1 database that held writes DC2 lacks, backed up before it was overwritten (rule 10): where the
+   * backup is, and the messages it holds past DC2's recovery point, where they can be counted.
+   */
+  diverged?: {
+    instance: string;
+    database: string;
+    file: string;
+    recoveryPoint: string | null;
+    messages: number | null;
+    messagesNote: string;
+  };
   /** The estate the run acted on: the worker's file and its SHA-256 (and the caller's, when it named one). */
   estate?: { file: string; digest: string; callerDigest?: string };
   /** Messages refused beyond the ones kept in the log (a flood of malformed signals keeps history small). */

@@ -13,6 +13,8 @@ export const GATES = {
   'approve-failback': 'runbook 5: maintenance window to fail back to DC1',
   'approve-failback-mirroring': 'runbook 5 [beyond]: re-establish mirroring primary → mirror',
   'approve-failback-mirror-log-shipping': 'runbook 5 [beyond]: configure log shipping on the mirror again',
+  'roll-back-switchover':
+    'runbook 4 (planned mode): a switchover stopped after the fence goes back to DC1, losing nothing',
 } as const;
 
 export type GateName = keyof typeof GATES;

@@ -204,6 +204,18 @@ const topologyShape = strict({
   /** The webhook URL is a secret reference (it may carry a token): the worker reads it, history never holds it. */
   notifications: strict({ webhook: secretRef.optional() }).default({}),
   drills: drillsSchema.default(() => drillsSchema.parse({})),
+  /**
+   * Where Persistent Chat keeps messages, for counting what a failover lost and what a diverged DC1 database holds
+   * (dbo schema; a table and its posting-time column). Without it those counts are reported as unknown.
+   */
+  chatStore: strict({
+    table: z
+      .string({ error: 'must be a table name' })
+      .regex(PLAIN_IDENTIFIER, 'must be a plain identifier (a table of the dbo schema)'),
+    timeColumn: z
+      .string({ error: 'must be a column name' })
+      .regex(PLAIN_IDENTIFIER, 'must be a plain identifier (a datetime column of the table)'),
+  }).optional(),
 });
 
 export type Topology = z.infer<typeof topologyShape>;

@@ -55,6 +55,8 @@ export const ACTIVITY_KINDS: Record<ActivityName, ActivityKind> = {
   findLatestFullBackup: 'long-read',
   readBackupFileList: 'read',
   countRows: 'read',
+  readMessagesSince: 'read',
+  readRestorePoint: 'read',
   dropScratchDatabase: 'change',
   writeDrillReport: 'change',
   readDrillHistory: 'read',

@@ -11,7 +11,7 @@ import type { JobInfo, PrimaryConfiguration, SecondaryConfiguration } from '../c
 import { durationMs, formatDuration } from '../topology/durations';
 import type { DatabaseKind, Instance } from '../topology/schema';
 import { observe, type Rb } from './drill-checks';
-import { describePartner } from './gate-evidence';
+import { describePartner, gapLine } from './gate-evidence';
 import {
   listBackups,
   readAgent,
@@ -193,7 +193,7 @@ export async function health(rb: Rb, checks: DrillCheck[]): Promise<HealthFacts>
       title: 'Log chain of the pending log backups',
       passed: chain.redoLsn !== null && chain.gap === null,
       observed: chain.gap
-        ? `breaks before ${chain.gap.file}: the backup needs LSN ${chain.gap.expectedLsn}, the file starts at ${chain.gap.foundLsn}`
+        ? gapLine(chain.gap)
         : chain.redoLsn
           ? `${facts.evidence.pending.length} pending, complete`
           : `${database} on ${backup.name} is not restoring`,

@@ -6,6 +6,7 @@
  * mirroring primary → mirror again (inside the window, before log shipping), and once service is back the mirror-side
  * log shipping (runbook 3 as a child).
  */
+import { patched } from '@temporalio/workflow';
 import type { MirroringState } from '../activities/mirroring';
 import type { DatabaseKind, Instance } from '../topology/schema';
 import { makeEvidence } from './gate-rules';
@@ -31,6 +32,9 @@ import type {
 } from '../contracts/runbooks';
 import { setupLogShipping } from './setup-log-shipping';
 import { setupMirrorLogShipping } from './setup-mirror-log-shipping';
+
+/** Workflow changes since the first recorded histories (docs/runbooks.md "Changing a runbook"). */
+const KEEP_DIVERGED_DATA = 'keep-diverged-data';
 
 const DATABASE_TYPES: Record<DatabaseKind, 'PersistentChat' | 'PersistentChatCompliance'> = {
   mgc: 'PersistentChat',
@@ -124,6 +128,11 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
         );
       }
     }
+
+    // Rule 10: DC1's copy may hold what the disaster lost (writes after DC2's recovery point). Before WITH REPLACE
+    // overwrites it, it is backed up and verified; chat has not stopped yet, so this does not lengthen the window.
+    if (before.primary.exists && before.primary.state !== 'RESTORING' && patched(KEEP_DIVERGED_DATA))
+      await keepDivergedData(rb, primary, backup, database);
 
     // Step 3: nothing may connect to mgc / mgccomp from here on.
     rb.setPhase('stopping-service');
@@ -239,6 +248,61 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
       'Skype for Business requires restarting all Front End servers of the pool after a change to a mirroring relationship.',
     );
   });
+}
+
+/** A COPY_ONLY backup of DC1's database before the failback overwrites it, and what it holds that DC2 lacks. */
+async function keepDivergedData(
+  rb: Runbook<FailbackOptions>,
+  primary: Instance,
+  backup: Instance,
+  database: string,
+): Promise<void> {
+  const { topology } = rb;
+  const kept = await rb.act({
+    name: 'keep-diverged-data',
+    title: `Back up ${database} on ${primary.name} before it is overwritten (COPY_ONLY, verified): it may hold writes ${backup.name} lacks`,
+    activity: 'backupFullDatabase',
+    input: {
+      instance: primary,
+      database,
+      folder: topology.backupShare,
+      fileName: fullBackupName(database, 'diverged', new Date()),
+      copyOnly: true,
+    },
+    skippable: `${database} on ${primary.name} is overwritten without a copy: whatever it held that ${backup.name} lacks is lost`,
+  });
+  if (kept.kind !== 'done') return;
+  const file = kept.result.figures.file;
+  const point = (
+    await rb.read({
+      name: 'read-recovery-point',
+      title: `Read the point ${database} on ${backup.name} was recovered at`,
+      activity: 'readRestorePoint',
+      input: { instance: backup, database },
+    })
+  ).found.restoredUpTo;
+  const store = topology.chatStore;
+  let messages: number | null = null;
+  let messagesNote = store
+    ? `not counted: ${backup.name} records no restore to count from`
+    : 'not counted: the topology names no chatStore';
+  if (store && point) {
+    const counted = (
+      await rb.read({
+        name: 'count-diverged-messages',
+        title: `Count the messages ${database} on ${primary.name} holds after ${backup.name}'s recovery point`,
+        activity: 'readMessagesSince',
+        input: { instance: primary, database, table: store.table, timeColumn: store.timeColumn, since: point },
+      })
+    ).found;
+    messages = counted.count;
+    messagesNote =
+      counted.count === null
+        ? `not counted: ${counted.reason}`
+        : `${counted.count} message(s) in dbo.${store.table} posted after the recovery point ${point}${counted.first ? `, from ${counted.first} to ${counted.last}` : ''}`;
+  }
+  rb.record.diverged = { instance: primary.name, database, file, recoveryPoint: point, messages, messagesNote };
+  rb.note(`${database} on ${primary.name} was kept in ${file} before the failback overwrote it: ${messagesNote}`);
 }
 
 /** Runbook 5 step 9 [beyond]: stale mirror-side metadata removed, then runbook 3 re-derives it from the primary. */

@@ -3,7 +3,7 @@
  * read, turned into lines to read and a `material` object whose version an approval names. Only facts that should
  * void an approval when they change go into the material (a log backup landing every few minutes must not).
  */
-import type { EstateEvidence } from '../activities/evidence';
+import type { ChainGap, EstateEvidence } from '../activities/evidence';
 import type { MirroringState } from '../activities/mirroring';
 import { formatDuration } from '../topology/durations';
 import { makeEvidence } from './gate-rules';
@@ -47,9 +47,7 @@ function chainLines(evidence: EstateEvidence): string[] {
   const lines = [
     `backup copy of ${evidence.database}: ${backupDatabase?.exists ? `${backupDatabase.state}${backupDatabase.redoLsn ? `, redo point LSN ${backupDatabase.redoLsn}` : ''}` : 'unknown'}`,
     `${evidence.pending.length} log backup(s) not yet applied (${evidence.files.notCopied.length} not yet copied to the copy folder)`,
-    chain.gap
-      ? `the log chain BREAKS before ${basename(chain.gap.file)}: the database needs LSN ${chain.gap.expectedLsn}, the file starts at ${chain.gap.foundLsn}`
-      : 'the log chain is complete: every pending log can be applied',
+    chain.gap ? gapLine(chain.gap) : 'the log chain is complete: every pending log can be applied',
   ];
   const reachable = chain.lastAppliableBackupFinish ?? backupDatabase?.restoredUpTo ?? null;
   const window = secondsBetween(reachable, evidence.lastLogBackup?.finishedAt);
@@ -58,6 +56,21 @@ function chainLines(evidence: EstateEvidence): string[] {
       (window !== null ? `; data-loss window from the backups: ${formatDuration(window * 1000)}` : ''),
   );
   return lines;
+}
+
+/** A break in the log chain, in words (gates, drill checks). */
+export function gapLine(gap: ChainGap): string {
+  if (gap.reason === 'lsn')
+    return `the log chain BREAKS before ${basename(gap.file)}: the database needs LSN ${gap.expectedLsn}, the file starts at ${gap.foundLsn}`;
+  return `the log chain BREAKS at ${basename(gap.file)}: ${gap.detail}; the database needs LSN ${gap.expectedLsn} next`;
+}
+
+/** Logs that recovering at the reachable point leaves out: the break and every log after it (rule 9). */
+function lostLogsLine(evidence: EstateEvidence): string | null {
+  const { gap } = evidence.chain;
+  if (!gap) return null;
+  const after = evidence.pending.filter((log) => basename(log.file) > basename(gap.file)).length;
+  return `approving loses what ${basename(gap.file)} holds${after > 0 ? ` and what the ${after} log backup(s) after it hold` : ''}, and every change after the newest log backup`;
 }
 
 function partnersOf(evidence: EstateEvidence): MirroringState[] {
@@ -91,7 +104,11 @@ export function failoverEvidence(
     principals: onlinePrincipals(evidence),
     backupState: evidence.backupDatabase?.state ?? null,
     gap: evidence.chain.gap
-      ? { expectedLsn: evidence.chain.gap.expectedLsn, file: basename(evidence.chain.gap.file) }
+      ? {
+          reason: evidence.chain.gap.reason,
+          expectedLsn: evidence.chain.gap.expectedLsn,
+          file: basename(evidence.chain.gap.file),
+        }
       : null,
   };
   if (mode === 'disaster')
@@ -106,11 +123,13 @@ export function dataLossEvidence(takenAt: string, evidence: EstateEvidence): Evi
     takenAt,
     [
       ...chainLines(evidence),
+      ...(lostLogsLine(evidence) ? [lostLogsLine(evidence)!] : []),
       'approving recovers the database at the recovery point above: later log backups are never applied',
     ],
     {
       gap: evidence.chain.gap
         ? {
+            reason: evidence.chain.gap.reason,
             expectedLsn: evidence.chain.gap.expectedLsn,
             foundLsn: evidence.chain.gap.foundLsn,
             file: basename(evidence.chain.gap.file),

@@ -176,6 +176,17 @@ export class Runbook<Options extends object = Record<string, unknown>> {
     this.state.note(text);
   }
 
+  /**
+   * A compensation (docs/runbooks.md rule 10) runs after the abort that stopped the run: that abort is answered, and
+   * a new one (at the compensation's gate or during it) stops the compensation too. Returns the answered abort.
+   */
+  resumeAfterAbort(): { by: string; reason: string } | null {
+    const request = this.state.abortRequest;
+    this.state.abortRequest = null;
+    if (request) this.note(`the abort by ${request.by} stopped the forward steps; what follows is the way back`);
+    return request;
+  }
+
   /** A precondition: when it does not hold, the run ends before changing anything more. */
   require(condition: unknown, why: string): void {
     if (!condition) throw new RunEnded('precondition-failed', why);

@@ -11,7 +11,7 @@ import type { RunbookReport } from '../../contracts/run-record';
 import type { RunbookName } from '../../contracts/runbooks';
 import { formatDuration, formatSeconds } from '../../topology/durations';
 import { followRun } from '../follow';
-import { reportMarkdown, stampOf } from '../report-view';
+import { reportMarkdown, rpoWindow, stampOf } from '../report-view';
 import { startRunbook } from '../runs';
 import { childWaits, findRun, progressOfRun } from '../run-access';
 import { answerAsApprovers, waitForPeople, type GateTarget } from './gate-answers';
@@ -133,8 +133,9 @@ export class DemoStory {
     );
     if (rpo) {
       this.stage.say(
-        `  the report: RPO ${formatSeconds(rpo.seconds)} (objective ${formatSeconds(rpo.objectiveSeconds)}), recovery point ${stampOf(rpo.recoveryPoint)} (the newest log backup applied), ${rpo.logsNotApplied} log backup(s) not applied`,
+        `  the report: RPO ${rpoWindow(rpo)} (objective ${formatSeconds(rpo.objectiveSeconds)}), recovery point ${stampOf(rpo.recoveryPoint)} (the newest log backup applied), ${rpo.logsNotApplied} log backup(s) not applied`,
       );
+      if (rpo.upperBoundBasis) this.stage.say(`    upper bound: ${rpo.upperBoundBasis}`);
       this.stage.say(`    ${rpo.unshippedNote}`);
     }
     const times = lost

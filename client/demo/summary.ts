@@ -5,7 +5,7 @@
 import { PROJECT_ROOT } from '../../runtime/package';
 import { CLI_COMMAND, FROM_CHECKOUT, shownPath } from '../../runtime/state-dirs';
 import { formatDuration, formatSeconds } from '../../topology/durations';
-import { stampOf } from '../report-view';
+import { rpoVerdict, rpoWindow, stampOf } from '../report-view';
 import { DEMO_TASK_QUEUE, ON_CALL, type DemoStage } from './stage';
 import type { DemoStory } from './story';
 
@@ -25,7 +25,7 @@ export function printSummary(stage: DemoStage, story: DemoStory, tookMs: number)
     );
     const measures = [
       `RTO ${rto ? `${formatSeconds(rto.seconds)} (objective ${formatSeconds(rto.objectiveSeconds)}: ${rto.met ? 'met' : 'MISSED'})` : 'n/a'}`,
-      `RPO ${rpo ? `${formatSeconds(rpo.seconds)} (objective ${formatSeconds(rpo.objectiveSeconds)}: ${rpo.met === null ? 'not measurable' : rpo.met ? 'met' : 'MISSED'}; recovery point ${stampOf(rpo.recoveryPoint)})` : 'n/a'}`,
+      `RPO ${rpo ? `${rpoWindow(rpo)} (objective ${formatSeconds(rpo.objectiveSeconds)}: ${rpoVerdict(rpo)}; recovery point ${stampOf(rpo.recoveryPoint)})` : 'n/a'}`,
       `service interruption ${serviceInterruption ? formatSeconds(serviceInterruption.seconds) : 'n/a'}`,
       `messages lost ${run.lost}`,
     ];

@@ -177,7 +177,7 @@ describe('drill', () => {
         const broken = (await runDrill()).report;
         expect(failed(broken.drill)).toContain('log-chain');
         expect(observed(broken.drill, 'log-chain')).toMatch(
-          /^breaks before .*mgc_\d{14}\.trn: the backup needs LSN \d+/,
+          /^the log chain BREAKS before mgc_\d{14}\.trn: the database needs LSN \d+/,
         );
         // One notification per failing drill, nothing else.
         expect(drillPosts().map((post) => post.body.kind)).toEqual([
