@@ -17,6 +17,7 @@ import {
 import type { RunbookReport } from '../../contracts/run-record';
 import { followRun } from '../follow';
 import { CliError, EXIT } from '../../runtime/exit';
+import { runnableTopologyFile } from '../../runtime/state-dirs';
 import { exitCodeOf, outputOption, printJson, printLine, type OutputFormat } from '../output';
 import { planJson, planLines, stampOf } from '../report-view';
 import { answerTimeoutMs, taskQueueOf, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
@@ -130,7 +131,8 @@ export function optionsOf(runbook: RunbookName, flags: Pick<RunFlags, RunbookFla
 /** A topology file the run can use, or one line naming what to fix (exit 2). */
 export function loadRunTopology(file: string): LoadedTopology {
   try {
-    return loadTopology(file);
+    // The installed package's simulated example is run as a copy (runtime/state-dirs.ts): the worker serves that one.
+    return loadTopology(runnableTopologyFile(file));
   } catch (error) {
     if (!(error instanceof TopologyError)) throw error;
     const [first, ...more] = error.problems;

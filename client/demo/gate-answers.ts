@@ -6,6 +6,7 @@
 import { approveUpdate } from '../../contracts/messages';
 import type { PendingGate, Progress } from '../../contracts/run-record';
 import { PROJECT_ROOT } from '../../runtime/package';
+import { CLI_COMMAND, FROM_CHECKOUT } from '../../runtime/state-dirs';
 import { answerStatement } from '../gate-answers';
 import { findRun, innermostMessage, progressOfRun } from '../run-access';
 import { signNow } from '../signing';
@@ -78,26 +79,26 @@ export async function waitForPeople(stage: DemoStage, targets: GateTarget[], pro
   const { server, client } = stage.cast;
   const keyOf = (person: string) => stage.cast.signers.keys[person] ?? `<${person}'s key>`;
   stage.say();
-  stage.say(`  >> Your turn (--interactive). From another terminal, in ${PROJECT_ROOT}:`);
+  stage.say(`  >> Your turn (--interactive). From another terminal${FROM_CHECKOUT ? `, in ${PROJECT_ROOT}` : ''}:`);
   stage.say(`       export TEMPORAL_ADDRESS=${server.address} PCHAT_DR_TASK_QUEUE=${DEMO_TASK_QUEUE}`);
   for (const { workflowId, gate } of targets) {
     if (gate.kind === 'decision') {
       for (const choice of gate.choices ?? ['retry', 'abort'])
         stage.say(
-          `       npx pchat-dr decide ${workflowId} ${choice} --gate ${gate.id} --as ${DECISION_MAKER} --reason "<why>" --sign ${keyOf(DECISION_MAKER)}`,
+          `       ${CLI_COMMAND} decide ${workflowId} ${choice} --gate ${gate.id} --as ${DECISION_MAKER} --reason "<why>" --sign ${keyOf(DECISION_MAKER)}`,
         );
       continue;
     }
     for (const by of approversFor(gate))
       stage.say(
-        `       npx pchat-dr approve ${workflowId} --gate ${gate.id} --as ${by} --comment "${COMMENTS[gate.gate] ?? DEFAULT_COMMENT}" --sign ${keyOf(by)}`,
+        `       ${CLI_COMMAND} approve ${workflowId} --gate ${gate.id} --as ${by} --comment "${COMMENTS[gate.gate] ?? DEFAULT_COMMENT}" --sign ${keyOf(by)}`,
       );
     const rejecter = approversFor(gate)[0] ?? gate.approvers[0];
     stage.say(
-      `     or refuse: npx pchat-dr reject ${workflowId} --gate ${gate.id} --as ${rejecter} --reason "<why>" --sign ${keyOf(rejecter)}`,
+      `     or refuse: ${CLI_COMMAND} reject ${workflowId} --gate ${gate.id} --as ${rejecter} --reason "<why>" --sign ${keyOf(rejecter)}`,
     );
     stage.say(
-      `     (${gate.required} of ${gate.approvers.join(', ')}${gate.twoPersonRule ? `; ${progress.initiator} started the run and may not approve` : ''}; pchat-dr status ${workflowId} shows the evidence)`,
+      `     (${gate.required} of ${gate.approvers.join(', ')}${gate.twoPersonRule ? `; ${progress.initiator} started the run and may not approve` : ''}; ${CLI_COMMAND} status ${workflowId} shows the evidence)`,
     );
   }
   stage.say(

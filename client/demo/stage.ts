@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
 import { CliError, EXIT } from '../../runtime/exit';
-import { PROJECT_ROOT } from '../../runtime/package';
+import { stateHome } from '../../runtime/state-dirs';
 import { startDevServer, type DevServer } from '../../scripts/dev-server';
 import { ensureTemporalCli } from '../../scripts/temporal-cli';
 import { serveControl } from '../../simulator/control';
@@ -25,7 +25,8 @@ import { DEMO_PEOPLE, makeDemoSigners, signaturesSection, type DemoSigners } fro
 export const DEMO_TASK_QUEUE = 'pchat-dr-demo';
 /** The on-call person: starts every runbook and, not being an approver, approves none of them. */
 export const ON_CALL = 'erin';
-export const DEFAULT_DEMO_STATE = path.join(PROJECT_ROOT, '.tmp', 'demo');
+/** `.tmp/demo` in a checkout; installed, in the user's state folder (runtime/state-dirs.ts). */
+export const DEFAULT_DEMO_STATE = path.join(stateHome(), 'demo');
 export const DEFAULT_CHAT_RATE = 5;
 /** Marks a state folder as the demo's, so a later demo may empty it; holds the pid of the demo using it. */
 const PID_FILE = 'demo.pid';
@@ -37,6 +38,8 @@ export interface DemoOptions {
   interactive: boolean;
   /** After the story, keep everything running until the signal aborts. */
   keep: boolean;
+  /** The short story (--short): the planned mirror failover and back only. */
+  short?: boolean;
   /** Chat messages per second. */
   chatRate: number;
   /** Ctrl+C: aborting it stops the demo (everything it started is stopped). */
@@ -126,7 +129,8 @@ export class DemoStage {
 
     this.say('pchat-dr demo: the DR story of a Persistent Chat pool, on a simulated estate');
     this.where = 'the start (the Temporal CLI)';
-    const cli = await this.guard(ensureTemporalCli((line) => this.say(line)));
+    // Each step of the search is said on stderr (scripts/temporal-cli.ts); the one it found is part of the cast.
+    const cli = await this.guard(ensureTemporalCli({ signal: this.options.signal }));
     this.say(`  Temporal CLI         ${cli}`);
 
     this.where = 'the start (the Temporal dev server)';
