@@ -251,7 +251,15 @@ describe('the packed pchat-dr, installed globally', () => {
     { timeout: 180_000 },
     async () => {
       const home = path.join(tmp, 'home-demo');
-      const env = userEnv(home, [temporalDir]);
+      // The demo's people sign with SSH keys: OpenSSH's ssh-keygen is the one other program it needs (docs/cli.md).
+      const sshOnly = path.join(tmp, 'ssh-bin');
+      mkdirSync(sshOnly, { recursive: true });
+      const sshKeygen = (
+        await run('sh', ['-c', 'command -v ssh-keygen'], { cwd: tmp, env: process.env })
+      ).stdout.trim();
+      expect(sshKeygen, 'ssh-keygen on the PATH (Debian: openssh-client)').not.toBe('');
+      if (!existsSync(path.join(sshOnly, 'ssh-keygen'))) symlinkSync(sshKeygen, path.join(sshOnly, 'ssh-keygen'));
+      const env = userEnv(home, [temporalDir, sshOnly]);
       const demo = await pchatDr(['demo', '--short'], env);
       expect(demo.code, `${demo.stdout.slice(-3000)}\n${demo.stderr}`).toBe(0);
       const found = path.join(temporalDir, 'temporal');
@@ -264,6 +272,7 @@ describe('the packed pchat-dr, installed globally', () => {
         ['mirror-failover', 'succeeded'],
       ]);
       expect(demo.stdout).toContain('The story is done: every runbook succeeded.');
+      expect(demo.stdout).toMatch(/^ {2}\w+ approves approve-mirror-failover \(".*", signed\): /m);
 
       // Its state is the user's (XDG state folder), not the package's.
       const state = path.join(home, '.local', 'state', 'pchat-dr', 'demo');
