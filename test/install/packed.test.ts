@@ -51,7 +51,10 @@ const running: Running[] = [];
 
 /** npm and the installed pchat-dr run on this Node (the one the suite runs on), first on the PATH. */
 const nodeDir = path.dirname(process.execPath);
-/** A folder with only `node` in it: the user's PATH gets this Node and nothing else of the machine (no go, no temporal). */
+/**
+ * A folder with only `node` and OpenSSH's `ssh-keygen` in it (the demo signs its approvals, as users' machines can):
+ * the user's PATH gets these and nothing else of the machine (no go, no temporal).
+ */
 let nodeOnly: string;
 
 function run(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<Finished> {
@@ -124,6 +127,11 @@ beforeAll(async () => {
   nodeOnly = path.join(tmp, 'node-bin');
   mkdirSync(nodeOnly);
   symlinkSync(process.execPath, path.join(nodeOnly, 'node'));
+  const sshKeygen = (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .map((dir) => path.join(dir, 'ssh-keygen'))
+    .find((candidate) => existsSync(candidate));
+  if (sshKeygen) symlinkSync(sshKeygen, path.join(nodeOnly, 'ssh-keygen'));
   const npmEnv = { ...process.env, PATH: `${nodeDir}${path.delimiter}${process.env.PATH ?? ''}` };
   // npm pack runs the package's prepare script (the build) as a maintainer's `npm pack` does.
   const packed = await run('npm', ['pack', '--pack-destination', tmp], { cwd: PROJECT_ROOT, env: npmEnv });
