@@ -259,15 +259,7 @@ describe('the packed pchat-dr, installed globally', () => {
     { timeout: 180_000 },
     async () => {
       const home = path.join(tmp, 'home-demo');
-      // The demo's people sign with SSH keys: OpenSSH's ssh-keygen is the one other program it needs (docs/cli.md).
-      const sshOnly = path.join(tmp, 'ssh-bin');
-      mkdirSync(sshOnly, { recursive: true });
-      const sshKeygen = (
-        await run('sh', ['-c', 'command -v ssh-keygen'], { cwd: tmp, env: process.env })
-      ).stdout.trim();
-      expect(sshKeygen, 'ssh-keygen on the PATH (Debian: openssh-client)').not.toBe('');
-      if (!existsSync(path.join(sshOnly, 'ssh-keygen'))) symlinkSync(sshKeygen, path.join(sshOnly, 'ssh-keygen'));
-      const env = userEnv(home, [temporalDir, sshOnly]);
+      const env = userEnv(home, [temporalDir]);
       const demo = await pchatDr(['demo', '--short'], env);
       expect(demo.code, `${demo.stdout.slice(-3000)}\n${demo.stderr}`).toBe(0);
       const found = path.join(temporalDir, 'temporal');
