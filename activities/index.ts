@@ -15,6 +15,7 @@ import { mirroringActivities } from './mirroring';
 import { notifyActivities } from './notify';
 import { poolControlActivities } from './pool-control';
 import { restoreActivities } from './restore';
+import { signatureActivities } from './signatures';
 
 export function createActivities(deps: ActivityDependencies) {
   return {
@@ -29,6 +30,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...notifyActivities(deps),
     ...incidentActivities(deps),
     ...drillActivities(deps),
+    ...signatureActivities(deps),
     ...chatStoreActivities(deps),
   };
 }
