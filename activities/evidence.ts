@@ -4,7 +4,6 @@
  * applied, the chain check from the backup database's redo point, and the pool's state. What cannot be read is
  * recorded as a problem, not thrown: unreachable DC1 instances are the normal case in a disaster.
  */
-import { Context } from '@temporalio/activity';
 import path from 'node:path';
 import { type DatabaseKind, type Instance, type Role, type Topology, ROLES } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
@@ -14,7 +13,7 @@ import type { PrimaryConfiguration, SecondaryConfiguration, PendingLog } from '.
 import { readMirroring, type MirroringState } from './mirroring';
 import { readPool } from './pool-control';
 import { type PoolView } from '../contracts/estate';
-import { heartbeatWhile } from './heartbeat';
+import { heartbeat, heartbeatWhile } from './heartbeat';
 import { readBackupHeader, readRedoPoint, type BackupHeaderFacts, type RedoPoint } from './restore';
 import { StepClock, type StepResult } from './step-result';
 
@@ -204,7 +203,6 @@ export function evidenceActivities(deps: ActivityDependencies) {
     includePool?: boolean;
   }): Promise<StepResult<EstateEvidence>> {
     const clock = new StepClock(deps.clock);
-    const context = Context.current();
     const { topology } = input;
     const roles = topology.databases[input.database]!;
     const database = roles.name ?? input.database;
@@ -279,7 +277,7 @@ export function evidenceActivities(deps: ActivityDependencies) {
           headers.push(header);
           if (reasons.length > 0 && found.copyFolder) recopy.push(name);
         }
-        context.heartbeat({ headers: headers.length, of: copies.size });
+        heartbeat({ headers: headers.length, of: copies.size });
       }
     } else if (copies.size > 0) {
       problems.push(`${copies.size} log backup(s) not read: ${backup.name} cannot be reached`);
