@@ -145,7 +145,8 @@ export function checkChain(redoLsn: string | null, pending: PendingLog[], facts:
       expectedLsn: redo.toString(),
       foundLsn: null,
       file: name,
-      detail: 'log shipping recorded it, but neither the share nor the copy folder holds it',
+      detail:
+        'log shipping recorded it (or this run saw it listed), but neither the share nor the copy folder holds it',
     })),
   ]
     .filter((gap) => nameOf(gap.file) > reached)
@@ -191,6 +192,11 @@ export function evidenceActivities(deps: ActivityDependencies) {
       topology: Topology;
       database: DatabaseKind;
       includePool?: boolean;
+      /**
+       * Log backups an earlier evidence of the same run listed (the newest is enough: a middle one that goes
+       * breaks the chain by LSN). One that neither folder holds any more is missing, a break (rule 9).
+       */
+      knownLogs?: string[];
     }): Promise<StepResult<EstateEvidence>> {
       // Unreachable instances and a slow Management Shell take time: keep telling Temporal this worker is alive.
       return heartbeatWhile(gather(input));
@@ -201,6 +207,7 @@ export function evidenceActivities(deps: ActivityDependencies) {
     topology: Topology;
     database: DatabaseKind;
     includePool?: boolean;
+    knownLogs?: string[];
   }): Promise<StepResult<EstateEvidence>> {
     const clock = new StepClock(deps.clock);
     const { topology } = input;
@@ -295,9 +302,10 @@ export function evidenceActivities(deps: ActivityDependencies) {
         backupFinish: header.backupFinish,
       }))
       .sort(byLsn);
-    // Files log shipping recorded (backed up on the primary, copied to the backup) that neither folder holds now.
+    // Files log shipping recorded (backed up on the primary, copied to the backup), or that this run saw listed
+    // before, that neither folder holds now: with DC1 gone, nothing else would tell that the newest log existed.
     const listed = new Set([...share, ...copyFolder].map((file) => file.name));
-    const missing = [primary?.lastBackupFile, secondary?.lastCopiedFile]
+    const missing = [primary?.lastBackupFile, secondary?.lastCopiedFile, ...(input.knownLogs ?? [])]
       .filter((file): file is string => !!file)
       .map(nameOf)
       .filter((name, index, all) => all.indexOf(name) === index && !listed.has(name) && name > lastRestored);

@@ -53,6 +53,9 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
     const pool = poolTargetOf(topology);
     const declaredAt = rb.record.startedAt;
     const sightings = new Dc1Sightings();
+    // The newest log backup any evidence of this run listed: should it go (deleted, a share lost), the next
+    // evidence says so (missing, a break), instead of a shorter chain that looks complete.
+    let newestLog: { file: string; finishedAt: string } | null = null;
 
     const gather = async (title: string): Promise<EstateEvidence> => {
       const found = (
@@ -61,10 +64,19 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
           title,
           target: backup.name,
           activity: 'gatherEvidence',
-          input: { topology, database: 'mgc' },
+          input: {
+            topology,
+            database: 'mgc',
+            ...(newestLog ? { knownLogs: [newestLog.file] } : {}),
+          },
         })
       ).found;
       sightings.record(found);
+      if (
+        found.lastLogBackup &&
+        (!newestLog || Date.parse(found.lastLogBackup.finishedAt) > Date.parse(newestLog.finishedAt))
+      )
+        newestLog = found.lastLogBackup;
       return found;
     };
 
