@@ -57,7 +57,8 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
     // evidence says so (missing, a break), instead of a shorter chain that looks complete.
     let newestLog: { file: string; finishedAt: string } | null = null;
 
-    const gather = async (title: string): Promise<EstateEvidence> => {
+    /** `act`: the run acts on this evidence (applies its logs), so what it cannot read fails the step. */
+    const gather = async (title: string, act = false): Promise<EstateEvidence> => {
       const found = (
         await rb.read({
           name: 'gather-evidence',
@@ -68,6 +69,7 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
             topology,
             database: 'mgc',
             ...(newestLog ? { knownLogs: [newestLog.file] } : {}),
+            ...(act ? { complete: true } : {}),
           },
         })
       ).found;
@@ -213,7 +215,7 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
 
         // Step 7: apply every log not yet applied, in LSN order, in one heartbeating activity.
         rb.setPhase('applying-logs');
-        evidence = await gather('Read the headers of the log backups to apply');
+        evidence = await gather('Read the headers of the log backups to apply', true);
         newestLogBackup = latest(newestLogBackup, evidence.lastLogBackup?.finishedAt);
         recoveredAt = evidence.backupDatabase?.restoredUpTo ?? recoveredAt;
         const applied = await rb.act({

@@ -112,6 +112,26 @@ describe('files and evidence', () => {
     expect(evidence.chain).toMatchObject({ complete: false, appliable: 2, gap: { reason: 'missing', file: newest } });
   });
 
+  it('evidence a run acts on fails when the backup cannot be read, instead of saying there is no log to apply', async () => {
+    await start();
+    await seedLogChain(env, 3);
+    await env.estate.stopInstance('dc1-sql-a');
+    await env.estate.stopInstance('dc1-sql-b');
+    env.estate.failNext(
+      'dc2-sql-a',
+      'sys\\.database_mirroring',
+      { number: 50000, message: 'injected: a read fails' },
+      2,
+    );
+    // For a gate, a backup that fails a read is a fact; to apply logs from, "no logs" would be a lie: the step fails.
+    const shown = (await harness.run('gatherEvidence', { topology: env.topology, database: 'mgc' })).found;
+    expect(shown.partners.backup).toMatchObject({ reachable: false });
+    expect(shown.pending).toEqual([]);
+    await expect(
+      harness.run('gatherEvidence', { topology: env.topology, database: 'mgc', complete: true }),
+    ).rejects.toThrow(/dc2-sql-a cannot be read, so the logs to apply are not known/);
+  });
+
   it('with DC1 down and a log missing: the unreachable partners and the gap are facts in the evidence', async () => {
     await start();
     const { logs } = await seedLogChain(env, 6);
