@@ -174,7 +174,7 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
           // BACKUP LOG WITH NORECOVERY needs the database to itself (3101): sessions the stopped service did not
           // close, the compliance service's or an administrator's, are ended first.
           if (patched(END_SESSIONS_BEFORE_FENCE)) await rb.act(endSessions('end-dc1-sessions', principal, database));
-          await rb.act({
+          const tail = await rb.act({
             name: 'tail-log-backup',
             title: `Back up the tail of the log of ${database} on ${principal.name} WITH NORECOVERY (fences DC1)`,
             target: principal.name,
@@ -187,6 +187,9 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
             },
           });
           fencedBy = principal.name;
+          // The run's own tail carries every last write: known from here, whatever becomes of the file (rule 9).
+          if (tail.kind === 'done')
+            newestLog = { file: tail.result.figures.file, finishedAt: tail.result.figures.backupFinish };
         }
 
         // Step 5: log shipping off on the backup (this deletes its copy and restore jobs).
