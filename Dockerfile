@@ -52,17 +52,28 @@ COPY examples ./examples
 # Mount points, owned by node so that fresh named volumes mounted there are writable by the worker:
 #   /mnt/pchat-logship      the log-shipping backup share (topology backupShare.workerPath)
 #   /mnt/dc2-logship-copy   the copy folder on the backup SQL Server (topology copyFolder.workerPath)
-#   /etc/pchat-dr           secret files (file:/etc/pchat-dr/... references) and topology files, mounted read-only
+#   /etc/pchat-dr           secret files (file:/etc/pchat-dr/... references), mounted read-only
+#   /etc/pchat-dr/estates   the topology files of the pools the worker serves, mounted read-only (root's: the worker
+#                           may read them, never change them)
 #   /app/examples/.sim      a rehearsal's simulator state (the pool-state file the stand-in shell uses)
 # `pchat-dr` on the PATH runs the CLI: docker compose exec worker pchat-dr ...
-RUN mkdir -p /mnt/pchat-logship /mnt/dc2-logship-copy /etc/pchat-dr /app/examples/.sim \
+RUN mkdir -p /mnt/pchat-logship /mnt/dc2-logship-copy /etc/pchat-dr/estates /app/examples/.sim \
  && chown node:node /mnt/pchat-logship /mnt/dc2-logship-copy /app/examples/.sim \
  && printf '#!/bin/sh\nexec node /app/dist/client/cli.js "$@"\n' > /usr/local/bin/pchat-dr \
  && chmod 755 /usr/local/bin/pchat-dr
 
+# The worker serves the topology files mounted here (docker run -v "$PWD/estates:/etc/pchat-dr/estates:ro"); with
+# none, it refuses to start (exit 2) and says so.
+ENV PCHAT_DR_ESTATES=/etc/pchat-dr/estates
+
+# Not root: the worker, the CLI and the simulator need no privilege (node is uid 1000, the owner of the volumes).
 USER node
 # The worker's Prometheus endpoint (PCHAT_DR_METRICS_ADDRESS; in a container set it to 0.0.0.0:9464).
 EXPOSE 9464
+# Healthy while Temporal sees this container's worker poll its task queue (pchat-dr health, docs/operations.md): a
+# live process that lost Temporal, or stopped polling, is unhealthy. It reads the same TEMPORAL_* and
+# PCHAT_DR_TASK_QUEUE settings as the worker. A worker long-polls about once a minute.
+HEALTHCHECK --interval=30s --timeout=20s --start-period=60s --retries=3 CMD ["pchat-dr", "health", "--this-host"]
 # On SIGTERM the worker stops polling and lets running activities finish for PCHAT_DR_SHUTDOWN_GRACE (5m by
 # default): give the container longer than that before it is killed (docker-compose.yml: stop_grace_period).
 STOPSIGNAL SIGTERM

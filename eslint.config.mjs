@@ -66,10 +66,16 @@ export default tseslint.config(
       ],
     },
   },
-  // The floors, bottom up: topology → contracts, runtime → activities → workflows → worker → client. An import may
-  // only go down: what two parts share lives below both.
+  // The floors, bottom up: topology → contracts → signatures, runtime → activities → workflows → worker → client. An
+  // import may only go down: what two parts share lives below both.
   floorRule('topology/**/*.ts', ['contracts', 'runtime', 'activities', 'workflows', 'worker', 'client'], 'topology/'),
   floorRule('runtime/**/*.ts', ['activities', 'workflows', 'worker', 'client'], 'runtime/'),
+  // SSH signatures (reading, verifying) sit on contracts/: the worker's activities and the CLI both use them.
+  floorRule(
+    'signatures/**/*.ts',
+    ['topology', 'runtime', 'activities', 'workflows', 'worker', 'client'],
+    'signatures/',
+  ),
   floorRule('activities/**/*.ts', ['workflows', 'worker', 'client'], 'activities/'),
   floorRule('workflows/**/*.ts', ['worker', 'client'], 'workflows/'),
   floorRule('worker/**/*.ts', ['client'], 'worker/'),

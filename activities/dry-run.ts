@@ -88,6 +88,7 @@ const reads = (): string[] => [];
 const DESCRIBERS: { [K in ActivityName]: (input: Parameters<Activities[K]>[0]) => string[] } = {
   loadEstate: reads,
   confirmSimulatedEstate: reads,
+  verifySignature: reads,
   readMirroringState: reads,
   readAgentStatus: reads,
   readLogShippingPrimary: reads,

@@ -6,6 +6,7 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { loadAllowedSigners } from '../signatures/allowed-signers';
 import { loadTopology, TopologyError, type LoadedTopology } from '../topology/load';
 import type { Topology } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
@@ -66,7 +67,10 @@ export class EstateRegistry {
       }
       for (const file of found) {
         try {
-          const pool = loadTopology(file).topology.pool.fqdn.toLowerCase();
+          const { topology } = loadTopology(file);
+          const pool = topology.pool.fqdn.toLowerCase();
+          // A signed estate's signers must load too: a worker that could verify no signature would refuse every run.
+          if (topology.signatures) loadAllowedSigners(topology.signatures.allowedSigners);
           const other = files.get(pool);
           if (other) problems.push(`${file}: pool ${pool} is already served from ${other}; one file per pool`);
           else files.set(pool, file);
@@ -111,6 +115,16 @@ export class EstateRegistry {
         pool,
         file,
       });
+    }
+    if (loaded.topology.signatures) {
+      try {
+        loadAllowedSigners(loaded.topology.signatures.allowedSigners);
+      } catch (error) {
+        throw stepFailure('EstateUnavailable', `the signers of ${pool} do not load: ${(error as Error).message}`, {
+          pool,
+          file: loaded.topology.signatures.allowedSigners,
+        });
+      }
     }
     if (loaded.topology.pool.fqdn.toLowerCase() !== pool.toLowerCase()) {
       throw stepFailure(

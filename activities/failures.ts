@@ -52,6 +52,8 @@ export type FailureType =
   | 'EstateUnknown'
   /** The pool's estate file does not load any more (deleted, broken, moved to another pool). */
   | 'EstateUnavailable'
+  /** The estate's allowed_signers file is missing or does not load: no signature can be verified. */
+  | 'SignersUnavailable'
   /** A secret reference does not resolve, or the webhook it names is not an http(s) URL. */
   | 'SecretUnavailable'
   /** An identifier that is not a plain SQL Server identifier reached an activity. */

@@ -16,6 +16,7 @@ import { mirroringActivities } from './mirroring';
 import { notifyActivities } from './notify';
 import { poolControlActivities } from './pool-control';
 import { restoreActivities } from './restore';
+import { signatureActivities } from './signatures';
 
 export function createActivities(deps: ActivityDependencies) {
   const activities = {
@@ -30,6 +31,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...notifyActivities(deps),
     ...incidentActivities(deps),
     ...drillActivities(deps),
+    ...signatureActivities(deps),
     ...chatStoreActivities(deps),
   };
   // Every step heartbeats while it runs: a dead worker is noticed within the heartbeat timeout (activities/heartbeat.ts).

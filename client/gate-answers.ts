@@ -4,10 +4,12 @@
  */
 import type { UpdateDefinition } from '@temporalio/client';
 import { Option } from 'commander';
-import type { MessageOutcome } from '../contracts/messages';
-import type { RunbookReport } from '../contracts/run-record';
+import { pendingGatesQuery, type MessageOutcome } from '../contracts/messages';
+import { openGatesText, type PendingGate, type RunbookReport } from '../contracts/run-record';
+import type { SignedAction, Statement } from '../contracts/statements';
 import { CliError, EXIT } from '../runtime/exit';
 import { outputOption, printJson, printLine, type OutputFormat } from './output';
+import { signingOptions, type SignFlags } from './signing';
 import {
   answerTimeoutMs,
   firstLine,
@@ -20,18 +22,86 @@ import {
   type TemporalFlags,
 } from './run-access';
 
-export interface AnswerFlags extends TemporalFlags {
+export interface AnswerFlags extends TemporalFlags, SignFlags {
   as?: string;
   output: OutputFormat;
 }
 
-/** --as, -o and the Temporal options every answering command takes. */
+/** --as, --sign / --signature, -o and the Temporal options every answering command takes. */
 export function answerOptions<C extends import('commander').Command>(command: C): C {
-  command
-    .addOption(new Option('--as <person>', 'who answers (default: your OS user name; a claim, see docs/cli.md)'))
-    .addOption(outputOption());
+  command.addOption(
+    new Option('--as <person>', 'who answers (default: your OS user name; signed answers prove it, see docs/cli.md)'),
+  );
+  signingOptions(command);
+  command.addOption(outputOption());
   withTemporalOptions(command);
   return command;
+}
+
+/** What a person answers, for the statement they sign. */
+export type Answer =
+  | { action: 'approve'; gate: string; by: string; comment?: string; evidence: string }
+  | { action: 'reject'; gate: string; by: string; reason: string }
+  | { action: 'decide'; gate?: string; by: string; choice: string; reason: string }
+  | { action: 'abort'; by: string; reason: string };
+
+/** The open gate an answer names (its name, or its id once it opened again), or a refusal (exit 3). */
+export async function openGateOf(
+  run: RunHandle,
+  kind: PendingGate['kind'],
+  name: string | undefined,
+  what: string,
+): Promise<PendingGate> {
+  const open = await run.handle.query(pendingGatesQuery);
+  const candidates = open.filter((gate) => gate.kind === kind);
+  const gate = name
+    ? (candidates.find((candidate) => candidate.id === name) ??
+      candidates.findLast((candidate) => candidate.gate === name))
+    : candidates[candidates.length - 1];
+  if (!gate)
+    throw new CliError(
+      kind === 'decision'
+        ? `${what} did not count: no decision is pending${name ? ` for ${name}` : ''} (${openGatesText(open)})`
+        : `${what} did not count: gate ${name} is not open (${openGatesText(open)})`,
+      EXIT.refused,
+    );
+  return gate;
+}
+
+/**
+ * The statement an answer needs but for its time (contracts/statements.ts): this namespace, workflow and run, the
+ * open gate's id, the evidence approved, the choice or reason, the person.
+ */
+export async function answerStatement(run: RunHandle, answer: Answer, what: string): Promise<Omit<Statement, 'time'>> {
+  const base = {
+    action: answer.action as SignedAction,
+    temporalNamespace: run.namespace,
+    workflowId: run.workflowId,
+    runId: run.runId,
+    signer: answer.by,
+  };
+  switch (answer.action) {
+    case 'approve': {
+      const gate = await openGateOf(run, 'approval', answer.gate, what);
+      return {
+        ...base,
+        gate: gate.id,
+        evidence: answer.evidence,
+        ...(answer.comment ? { comment: answer.comment } : {}),
+      };
+    }
+    case 'reject':
+      return { ...base, gate: (await openGateOf(run, 'approval', answer.gate, what)).id, reason: answer.reason };
+    case 'decide':
+      return {
+        ...base,
+        gate: (await openGateOf(run, 'decision', answer.gate, what)).id,
+        choice: answer.choice,
+        reason: answer.reason,
+      };
+    case 'abort':
+      return { ...base, reason: answer.reason };
+  }
 }
 
 export function personOf(flags: AnswerFlags): string {
@@ -72,6 +142,8 @@ export async function sendAnswer<M>(
         refuse(flags, `${what} did not count: ${innermostMessage(error)}`);
       refuse(flags, `${what} did not count: ${firstLine(error)}`);
     }
+    // Accepted by the run's rules, but its signature did not count: the run recorded why.
+    if (!outcome.counted) refuse(flags, `${what} did not count: ${outcome.message}`);
     if (flags.output === 'json') {
       printJson(outcome);
       return;

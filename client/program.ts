@@ -4,17 +4,19 @@
  * is client/cli.ts, which checks the Node.js version first.
  */
 import { Command, CommanderError } from 'commander';
-import { PACKAGE_VERSION } from '../runtime/package';
+import { versionLine } from '../runtime/package';
 import { abortCommand } from './commands/abort';
 import { approveCommand } from './commands/approve';
 import { decideCommand } from './commands/decide';
 import { demoCommand } from './commands/demo';
 import { drillCommand } from './commands/drill';
+import { healthCommand } from './commands/health';
 import { listCommand } from './commands/list';
 import { rejectCommand } from './commands/reject';
 import { reportCommand } from './commands/report';
 import { runCommand } from './commands/run';
 import { simCommand } from './commands/sim';
+import { statementCommand } from './commands/statement';
 import { statusCommand } from './commands/status';
 import { topologyCommand } from './commands/topology-check';
 import { watchCommand } from './commands/watch';
@@ -24,12 +26,13 @@ import { CliError, EXIT } from '../runtime/exit';
 export function buildProgram(): Command {
   const program = new Command('pchat-dr')
     .description('Durable disaster-recovery runbooks for Persistent Chat SQL Server back ends, on Temporal')
-    .version(PACKAGE_VERSION)
+    .version(versionLine(), '-V, --version', 'print the version of pchat-dr, of the Temporal SDK and of Node.js')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   program.addCommand(topologyCommand());
   program.addCommand(simCommand());
   program.addCommand(workerCommand());
+  program.addCommand(healthCommand());
   program.addCommand(runCommand());
   program.addCommand(statusCommand());
   program.addCommand(watchCommand());
@@ -38,6 +41,7 @@ export function buildProgram(): Command {
   program.addCommand(rejectCommand());
   program.addCommand(decideCommand());
   program.addCommand(abortCommand());
+  program.addCommand(statementCommand());
   program.addCommand(reportCommand());
   program.addCommand(demoCommand());
   program.addCommand(drillCommand());

@@ -9,6 +9,7 @@ import { formatSeconds } from '../topology/durations';
 import { drillMarkdown, failedChecks, type DrillFindings } from '../contracts/drill-report';
 import type { GateRecord, PendingGate, Progress, RunbookReport, StepRecord } from '../contracts/run-record';
 import { formatTable } from './output';
+import { SIGNATURE_NAMESPACE, type SignedMessage } from '../contracts/statements';
 import type { ChildWait } from './run-access';
 
 /** 12:00:03 (UTC): times within a run, in tables. */
@@ -265,6 +266,21 @@ export function planLines(report: RunbookReport): string[] {
 const cell = (text: string | null | undefined) => (text ?? '').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
 const metText = (met: boolean | null) => (met === null ? 'not measurable' : met ? 'met' : '**missed**');
 
+type Rpo = NonNullable<RunbookReport['measures']['rpo']>;
+
+/** The data-loss window as bounds ("between 0ms and 1.4s"); older reports have the lower bound only. */
+export function rpoWindow(rpo: Rpo): string {
+  return rpo.upperBoundBasis !== undefined
+    ? `between ${formatSeconds(rpo.seconds)} and ${formatSeconds(rpo.upperBoundSeconds)}`
+    : formatSeconds(rpo.seconds);
+}
+
+/** Whether the objective is met: unknown while the window straddles it. */
+export function rpoVerdict(rpo: Rpo): string {
+  if (rpo.met === null) return rpo.upperBoundBasis !== undefined ? 'cannot tell' : 'not measurable';
+  return rpo.met ? 'met' : 'MISSED';
+}
+
 /**
  * The report an auditor keeps (docs/runbooks.md rule 7): summary, measures, steps, approvals, decisions, evidence, notes.
  * A drill that ended leads with its findings (workflows/drill-report.ts: result, figures against the objectives,
@@ -292,6 +308,10 @@ export function reportMarkdown(report: RunbookReport): string {
     `| Finished | ${report.finishedAt ? `${stampOf(report.finishedAt)} (took ${formatSeconds(report.durationSeconds)})` : 'still running'} |`,
   );
   out.push(`| Outcome | **${report.outcome}**${report.outcomeReason ? `: ${cell(report.outcomeReason)}` : ''} |`);
+  if (report.signing)
+    out.push(
+      `| Signatures | ${report.signing.policy === 'off' ? 'not required' : report.signing.policy}; signers \`${cell(report.signing.allowedSigners)}\` on the worker |`,
+    );
   if (report.blockedBy)
     out.push(
       `| Blocked by | ${report.blockedBy.runbook ?? 'runbook'} \`${report.blockedBy.workflowId}\` (started ${stampOf(report.blockedBy.startedAt)}) |`,
@@ -306,10 +326,9 @@ export function reportMarkdown(report: RunbookReport): string {
         `- **RTO** ${formatSeconds(rto.seconds)} against an objective of ${formatSeconds(rto.objectiveSeconds)}: ${metText(rto.met)} (declared ${stampOf(rto.declaredAt)}, service restored ${stampOf(rto.restoredAt)})`,
       );
     if (rpo) {
-      // Older reports have the lower bound only.
       const upper = rpo.upperBoundBasis !== undefined;
       out.push(
-        `- **RPO** ${upper ? `between ${formatSeconds(rpo.seconds)} and ${formatSeconds(rpo.upperBoundSeconds)}` : formatSeconds(rpo.seconds)} against an objective of ${formatSeconds(rpo.objectiveSeconds)}: ${metText(rpo.met)} (recovery point ${stampOf(rpo.recoveryPoint)}, newest log backup ${stampOf(rpo.lastLogBackup)}, ${rpo.logsNotApplied} log backup(s) not applied)`,
+        `- **RPO** ${rpoWindow(rpo)} against an objective of ${formatSeconds(rpo.objectiveSeconds)}: ${rpo.met === null ? rpoVerdict(rpo) : metText(rpo.met)} (recovery point ${stampOf(rpo.recoveryPoint)}, newest log backup ${stampOf(rpo.lastLogBackup)}, ${rpo.logsNotApplied} log backup(s) not applied)`,
         ...(upper
           ? [
               `  - upper bound: ${rpo.upperBoundBasis}`,
@@ -361,14 +380,16 @@ export function reportMarkdown(report: RunbookReport): string {
       out.push('- Approved by:');
       for (const vote of gate.approvals)
         out.push(
-          `  - ${vote.by} at ${stampOf(vote.at)}${vote.comment ? `: "${vote.comment}"` : ''} (evidence \`${vote.evidenceVersion || 'none'}\`)`,
+          `  - ${vote.by} at ${stampOf(vote.at)}${vote.comment ? `: "${vote.comment}"` : ''} (evidence \`${vote.evidenceVersion || 'none'}\`${vote.signature ? `; signed, ${vote.signature}` : ''})`,
         );
     }
     if (gate.rejection)
-      out.push(`- Rejected by ${gate.rejection.by} at ${stampOf(gate.rejection.at)}: ${gate.rejection.reason}`);
+      out.push(
+        `- Rejected by ${gate.rejection.by} at ${stampOf(gate.rejection.at)}: ${gate.rejection.reason}${gate.rejection.signature ? ` (signed, ${gate.rejection.signature})` : ''}`,
+      );
     if (gate.decision)
       out.push(
-        `- Decided by ${gate.decision.by} at ${stampOf(gate.decision.at)}: ${gate.decision.choice} (${gate.decision.reason})`,
+        `- Decided by ${gate.decision.by} at ${stampOf(gate.decision.at)}: ${gate.decision.choice} (${gate.decision.reason})${gate.decision.signature ? ` (signed, ${gate.decision.signature})` : ''}`,
       );
     out.push('');
   }
@@ -381,6 +402,7 @@ export function reportMarkdown(report: RunbookReport): string {
       );
     out.push('');
   }
+  if (report.signed && report.signed.length > 0) out.push(...signedMarkdown(report));
   if (report.refused.length > 0) {
     out.push('## Messages that did not count', '');
     for (const entry of report.refused)
@@ -414,4 +436,62 @@ export function reportMarkdown(report: RunbookReport): string {
     out.push('');
   }
   return `${out.join('\n').trimEnd()}\n`;
+}
+
+/** What a signed message is, in a few words: "approve declare-disaster by carol". */
+export function describeSigned(signed: Pick<SignedMessage, 'action' | 'gate' | 'by'>): string {
+  return `${signed.action}${signed.gate ? ` ${signed.gate}` : ''} by ${signed.by}`;
+}
+
+/** A fence longer than any run of backticks in the text, so a statement shows as written. */
+function fenceFor(text: string): string {
+  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
+  return '`'.repeat(longest + 1);
+}
+
+/** ssh-keygen's -O verify-time form of a statement's time (2026-05-01T10:00:00Z → 20260501100000Z). */
+function verifyTime(statement: string): string | null {
+  const time = /^time: (\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/m.exec(statement);
+  return time ? `${time.slice(1).join('')}Z` : null;
+}
+
+/**
+ * Every signed message, with the exact statement and signature, and how to verify each with OpenSSH alone: an
+ * auditor needs neither pchat-dr nor Temporal to check who approved.
+ */
+function signedMarkdown(report: RunbookReport): string[] {
+  const signed = report.signed ?? [];
+  const out = [
+    '## Signed messages',
+    '',
+    `Each message below counted after the worker verified its SSH signature (namespace \`${SIGNATURE_NAMESPACE}\`) against the estate's allowed_signers file. To verify one with OpenSSH: save its statement as \`N.txt\` exactly as shown (each line ended by a newline) and its signature as \`N.sig\`, then run the \`ssh-keygen -Y verify\` line given, with the estate's allowed_signers file (\`-O verify-time\` checks the key as it was when signed; a good signature prints \`Good "${SIGNATURE_NAMESPACE}" signature for ...\`). \`pchat-dr report ${report.workflowId} --verify --allowed-signers FILE\` checks them all, and that each statement matches this report.`,
+    '',
+  ];
+  signed.forEach((entry, index) => {
+    const n = index + 1;
+    const time = verifyTime(entry.statement);
+    out.push(
+      `### ${n}. ${describeSigned(entry)} at ${stampOf(entry.at)}`,
+      '',
+      `- Key: ${entry.key.type} ${entry.key.fingerprint}; verified against \`${entry.allowedSigners.file}\` (sha256 \`${entry.allowedSigners.digest}\`)`,
+      '',
+      `Statement (\`${n}.txt\`):`,
+      '',
+      fenceFor(entry.statement) + 'text',
+      entry.statement.replace(/\n$/, ''),
+      fenceFor(entry.statement),
+      '',
+      `Signature (\`${n}.sig\`):`,
+      '',
+      '```text',
+      entry.sshsig.trim(),
+      '```',
+      '',
+      '```sh',
+      `ssh-keygen -Y verify -f allowed_signers -I ${entry.by} -n ${SIGNATURE_NAMESPACE}${time ? ` -O verify-time=${time}` : ''} -s ${n}.sig < ${n}.txt`,
+      '```',
+      '',
+    );
+  });
+  return out;
 }

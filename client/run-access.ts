@@ -81,6 +81,9 @@ const RUNBOOK_OF_TYPE = new Map(RUNBOOK_NAMES.map((runbook) => [WORKFLOW_TYPES[r
 export interface RunHandle {
   handle: WorkflowHandle;
   workflowId: string;
+  /** The run's id (the latest run of the workflow id) and its Temporal namespace: what a signed answer names. */
+  runId: string;
+  namespace: string;
   runbook: RunbookName;
   /** Temporal's execution status: RUNNING, COMPLETED, FAILED, TERMINATED, ... */
   status: string;
@@ -107,6 +110,8 @@ export async function findRun(client: Client, workflowId: string): Promise<RunHa
   return {
     handle,
     workflowId,
+    runId: description.runId,
+    namespace: client.options.namespace,
     runbook,
     status: description.status.name,
     startedAt: description.startTime.toISOString(),

@@ -17,6 +17,7 @@ import {
   type RunbookInput,
 } from '../contracts/runbooks';
 import { progressQuery } from '../contracts/messages';
+import { startStatementOf, type SignaturePart, type Statement } from '../contracts/statements';
 import { POOL, RUNBOOK } from '../contracts/search-attributes';
 import { CliError, EXIT } from '../runtime/exit';
 
@@ -33,6 +34,8 @@ export interface StartRequest {
   workflowId?: string;
   dryRun?: boolean;
   taskQueue: string;
+  /** Signs the start statement (client/signing.ts signNow): the run's input then carries it. */
+  sign?: (statement: Omit<Statement, 'time'>) => Promise<SignaturePart>;
 }
 
 export type StartOutcome =
@@ -63,6 +66,9 @@ export async function startRunbook(client: Client, request: StartRequest): Promi
     options: { ...(request.options ?? {}) },
     ...(request.dryRun ? { dryRun: true } : {}),
   };
+  // Signed: the statement names everything this input says and the workflow id (there is no run id before the start).
+  if (request.sign)
+    input.signature = await request.sign(startStatementOf(runbook, input, client.options.namespace, workflowId));
   try {
     const handle = await client.workflow.start(WORKFLOW_TYPES[runbook], {
       taskQueue: request.taskQueue,

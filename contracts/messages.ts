@@ -12,6 +12,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { PendingGate, Progress, RunbookReport } from './run-record';
+import { signaturePart } from './statements';
 
 /** The longest person name, gate id or evidence version a message may carry. */
 export const NAME_LIMIT = 128;
@@ -48,9 +49,16 @@ export const approveMessage = z.strictObject({
     .trim()
     .min(1, 'is required: the evidence version this approval is for (pchat-dr status RUN shows it)')
     .max(NAME_LIMIT, `must be at most ${NAME_LIMIT} characters`),
+  /** The statement the person signed and their SSH signature of it (contracts/statements.ts). */
+  signature: signaturePart.optional(),
 });
 
-export const rejectMessage = z.strictObject({ gate: gateId, by: personName, reason: text('why') });
+export const rejectMessage = z.strictObject({
+  gate: gateId,
+  by: personName,
+  reason: text('why'),
+  signature: signaturePart.optional(),
+});
 
 export const decideMessage = z.strictObject({
   choice: z.enum(['retry', 'skip', 'abort'], { error: 'must be retry, skip or abort' }),
@@ -58,18 +66,27 @@ export const decideMessage = z.strictObject({
   reason: text('why'),
   /** The decision gate; when omitted, the one that is open. */
   gate: gateId.optional(),
+  signature: signaturePart.optional(),
 });
 
-export const abortMessage = z.strictObject({ by: personName, reason: text('why') });
+export const abortMessage = z.strictObject({
+  by: personName,
+  reason: text('why'),
+  signature: signaturePart.optional(),
+});
 
 export type ApproveMessage = z.infer<typeof approveMessage>;
 export type RejectMessage = z.infer<typeof rejectMessage>;
 export type DecideMessage = z.infer<typeof decideMessage>;
 export type AbortMessage = z.infer<typeof abortMessage>;
 
-/** What an update answers: whether the message counted, and where the gate stands. */
+/**
+ * What an update answers: whether the message counted, and where the gate stands. A message its validator accepted
+ * may still not count (counted: false, with why): a signature is verified on the worker after the validator, and a
+ * refusal then is recorded in the run.
+ */
 export interface MessageOutcome {
-  counted: true;
+  counted: boolean;
   gate?: string;
   /** approved / rejected / decided / aborted / open (more approvals needed). */
   gateStatus?: string;

@@ -3,8 +3,10 @@
  * from it: progress (for `status` / `watch`), pending gates, and the report an auditor reads (docs/runbooks.md rule 7).
  * Everything here is plain JSON: it is workflow state and query results.
  */
+import { CRITICAL_GATES } from '../topology/gates';
 import type { DrillFindings } from './drill-report';
 import type { RunbookName } from './runbooks';
+import { signatureRequired, type SignedMessage, type SigningRecord } from './statements';
 
 /** running until the end; then how it ended (planned: a dry run, which changes nothing; skipped: a drill that did not run). */
 export type RunOutcome =
@@ -36,6 +38,8 @@ export interface DecisionRecord {
   by: string;
   at: string;
   reason: string;
+  /** Signed: the key that signed it (ED25519 SHA256:...); the statement and signature are in the run's `signed`. */
+  signature?: string;
 }
 
 export interface StepRecord {
@@ -61,10 +65,12 @@ export interface Vote {
   at: string;
   comment?: string;
   evidenceVersion: string;
+  /** Signed: the key that signed it (ED25519 SHA256:...); the statement and signature are in the run's `signed`. */
+  signature?: string;
 }
 
 export interface EvidenceRecord {
-  /** Short hash of the facts the gate depends on: an approval is bound to it. */
+  /** SHA-256 of the facts the gate depends on (contracts/statements.ts evidenceDigest): an approval is bound to it. */
   version: string;
   takenAt: string;
   /** Lines a person reads at the gate. */
@@ -97,7 +103,7 @@ export interface GateRecord {
   escalatedAt?: string;
   evidence?: EvidenceRecord;
   approvals: Vote[];
-  rejection?: { by: string; at: string; reason: string };
+  rejection?: { by: string; at: string; reason: string; signature?: string };
   decision?: DecisionRecord;
   /** Decision gates: what may be chosen. */
   choices?: DecisionRecord['choice'][];
@@ -191,6 +197,10 @@ export interface RunRecord {
   estate?: { file: string; digest: string; callerDigest?: string };
   /** Messages refused beyond the ones kept in the log (a flood of malformed signals keeps history small). */
   refusalsNotKept?: number;
+  /** The estate's signature policy and signers file, when it has signers. */
+  signing?: SigningRecord;
+  /** Every signed message that counted (the start, approvals, rejections, decisions, an abort), as signed. */
+  signed?: SignedMessage[];
 }
 
 export interface PendingGate extends GateRecord {
@@ -231,12 +241,17 @@ export function openGatesText(open: Pick<GateRecord, 'id'>[]): string {
 
 export function pendingGate(record: RunRecord, gate: GateRecord): PendingGate {
   const id = record.workflowId;
+  // Where the estate requires the answer signed, the commands say so (--sign: ssh-keygen with your key or agent).
+  const policy = record.signing?.policy ?? 'off';
+  const critical = (CRITICAL_GATES as readonly string[]).includes(gate.gate);
+  const sign = (action: 'approve' | 'reject' | 'decide') =>
+    signatureRequired(policy, action, critical) ? ' --sign' : '';
   const answerWith =
     gate.kind === 'decision'
-      ? (gate.choices ?? []).map((choice) => `pchat-dr decide ${id} ${choice} --reason <why>`)
+      ? (gate.choices ?? []).map((choice) => `pchat-dr decide ${id} ${choice} --reason <why>${sign('decide')}`)
       : [
-          `pchat-dr approve ${id} --gate ${gate.gate} --comment <text>`,
-          `pchat-dr reject ${id} --gate ${gate.gate} --reason <why>`,
+          `pchat-dr approve ${id} --gate ${gate.gate} --comment <text>${sign('approve')}`,
+          `pchat-dr reject ${id} --gate ${gate.gate} --reason <why>${sign('reject')}`,
         ];
   return { ...gate, answerWith };
 }

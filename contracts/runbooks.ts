@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { NAME_LIMIT, personName, TEXT_LIMIT } from './messages';
+import { signaturePart, type SignaturePart } from './statements';
 
 export type RunbookName =
   'mirror-failover' | 'setup-log-shipping' | 'setup-mirror-log-shipping' | 'failover' | 'failback' | 'drill';
@@ -60,6 +61,8 @@ export interface RunbookInput<Options extends object = Record<string, unknown>> 
   rehearsalApprover?: string;
   /** Nobody watches (a drill's rehearsal, from its parent only): a failed step ends the run instead of waiting. */
   unattended?: boolean;
+  /** The initiator's signed start statement (contracts/statements.ts), verified on the worker before any step acts. */
+  signature?: SignaturePart;
 }
 
 const databaseKind = z.enum(['mgc', 'mgccomp'], { error: 'must be mgc or mgccomp' });
@@ -142,6 +145,7 @@ export function runInputSchema<R extends RunbookName>(runbook: R) {
       .optional(),
     rehearsalApprover: personName.optional(),
     unattended: z.boolean().optional(),
+    signature: signaturePart.optional(),
   });
 }
 

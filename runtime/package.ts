@@ -25,3 +25,13 @@ const manifest = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json')
 export const PACKAGE_VERSION: string = manifest.version;
 /** package.json's engines.node, e.g. ">=22.12". */
 export const NODE_ENGINES: string = manifest.engines?.node ?? '';
+
+/** The Temporal TypeScript SDK pchat-dr runs on: the installed @temporalio/client (every @temporalio package is on it). */
+export function temporalSdkVersion(): string {
+  return (require('@temporalio/client/package.json') as Manifest).version;
+}
+
+/** What `pchat-dr --version` prints. */
+export function versionLine(): string {
+  return `pchat-dr ${PACKAGE_VERSION} (Temporal TypeScript SDK ${temporalSdkVersion()}, Node.js ${process.version})`;
+}

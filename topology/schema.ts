@@ -177,6 +177,17 @@ const drillsSchema = strict({
     .default(5),
 });
 
+/**
+ * Who may sign (docs/operations.md "Approvals and identity"): an OpenSSH allowed_signers file on the worker, and
+ * which messages must be signed. Without this section nothing needs signing and a signature cannot be verified.
+ */
+const signaturesSchema = strict({
+  /** OpenSSH's allowed_signers format: person, options (namespaces="pchat-dr"), public key; a line per key. */
+  allowedSigners: nonEmpty,
+  /** required: every start, approval, rejection, decision and abort; critical: the start and the critical gates; off. */
+  policy: z.enum(['required', 'critical', 'off'], { error: 'must be required, critical or off' }).default('required'),
+});
+
 const topologyShape = strict({
   /** A rehearsal estate (the simulator): drills may run real failovers on it. */
   simulated: z.boolean({ error: 'must be true or false' }).default(false),
@@ -200,6 +211,7 @@ const topologyShape = strict({
     timeout: duration.default('5m'),
   }),
   approvals: approvalsSchema.default(() => approvalsSchema.parse({})),
+  signatures: signaturesSchema.optional(),
   objectives: strict({ rpo: duration, rto: duration }),
   /** The webhook URL is a secret reference (it may carry a token): the worker reads it, history never holds it. */
   notifications: strict({ webhook: secretRef.optional() }).default({}),

@@ -10,6 +10,7 @@ import { EstateConfigurationError, EstateRegistry } from '../activities/estates'
 import { DEFAULT_TASK_QUEUE } from '../runtime/temporal-connection';
 import { CliError, EXIT } from '../runtime/exit';
 import { PROJECT_ROOT } from '../runtime/package';
+import { runnableTopologyFile } from '../runtime/state-dirs';
 
 /** Written by `npm run build` (worker/bundle.ts). */
 export const DEFAULT_WORKFLOW_BUNDLE = path.join(PROJECT_ROOT, 'dist', 'workflow-bundle.js');
@@ -163,7 +164,8 @@ function openEstates(flags: string[] | undefined, env: NodeJS.ProcessEnv): Estat
       EXIT.badInput,
     );
   try {
-    return EstateRegistry.open(entries);
+    // The installed package's simulated example is served as the copy `sim start` runs (runtime/state-dirs.ts).
+    return EstateRegistry.open(entries.map((entry) => runnableTopologyFile(entry, env)));
   } catch (error) {
     if (!(error instanceof EstateConfigurationError)) throw error;
     throw new CliError(`${source}: ${error.problems.join(`\n${source}: `)}`, EXIT.badInput);

@@ -20,6 +20,7 @@ type ActivityKind = 'read' | 'long-read' | 'change' | 'long';
 export const ACTIVITY_KINDS: Record<ActivityName, ActivityKind> = {
   loadEstate: 'read',
   confirmSimulatedEstate: 'read',
+  verifySignature: 'read',
   readMirroringState: 'read',
   readAgentStatus: 'read',
   readLogShippingPrimary: 'read',

@@ -256,7 +256,8 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
 
         // Step 8: exclusive access, then recovery — after asking once more whether DC1 came back meanwhile.
         rb.setPhase('recovering');
-        if (patched(RECHECK_SPLIT_BRAIN)) await recheckSplitBrain();
+        // A dry run fenced nothing: DC1 serving then is the plan, not a split brain.
+        if (!rb.dryRun && patched(RECHECK_SPLIT_BRAIN)) await recheckSplitBrain();
         await rb.act(endSessions('end-sessions', backup, database));
         await rb.act({
           name: 'recover',

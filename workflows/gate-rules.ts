@@ -1,32 +1,33 @@
 /**
  * Gates (docs/runbooks.md rules 3 and 4): who may answer, how many distinct approvals count, the two-person rule, and
- * evidence binding. Pure functions over a GateRecord: the step runner (runbook.ts) waits on them, and the same
+ * evidence binding. Functions over a GateRecord: the step runner (runbook.ts) waits on them, and the same
  * validation serves signals and updates, so both give the same outcome.
  */
+import * as wf from '@temporalio/workflow';
 import type { GatePolicy } from '../topology/approvals';
+import { evidenceDigest, stableJson } from '../contracts/statements';
 import type { ApproveMessage, DecideMessage, RejectMessage } from '../contracts/messages';
 import { openGatesText, type EvidenceRecord, type GateRecord } from '../contracts/run-record';
 
-/** Stable JSON (keys sorted): the same facts always give the same text. */
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    return `{${Object.keys(value as Record<string, unknown>)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${stableJson((value as Record<string, unknown>)[key])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
+/** Patch id (workflow versioning): evidence versions are SHA-256 digests; runs started before keep FNV-1a. */
+const EVIDENCE_SHA256 = 'evidence-sha256';
 
-/** A short version of the facts a gate depends on (FNV-1a, 32 bits): an approval names the version it saw. */
-export function evidenceVersion(material: Record<string, unknown>): string {
+/** The version runs started before the SHA-256 digest named their evidence by (FNV-1a, 32 bits). */
+function legacyEvidenceVersion(material: Record<string, unknown>): string {
   let hash = 0x811c9dc5;
   for (const char of stableJson(material)) {
     hash ^= char.charCodeAt(0);
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
   return hash.toString(16).padStart(8, '0');
+}
+
+/**
+ * The version of the facts a gate depends on: the SHA-256 of the material (contracts/statements.ts), which an
+ * approval names and a signed approval signs. Runs in workflow code only (it asks wf.patched).
+ */
+export function evidenceVersion(material: Record<string, unknown>): string {
+  return wf.patched(EVIDENCE_SHA256) ? evidenceDigest(material) : legacyEvidenceVersion(material);
 }
 
 export function makeEvidence(takenAt: string, summary: string[], material: Record<string, unknown>): EvidenceRecord {

@@ -5,6 +5,14 @@
  * throw (a throwing handler would fail the workflow task on every replay and wedge the run). A refused
  * signal cannot answer its sender, so the refusal goes into the run's log (and the report); a refused update is
  * rejected by its validator, so the caller learns why and nothing enters history.
+ *
+ * Signed messages (docs/operations.md "Approvals and identity"): where the estate has signers, a message may carry a
+ * signed statement, and the estate's policy may require one. A validator is synchronous and cannot verify a
+ * signature (that needs the worker's crypto and its allowed_signers file), so the update handler does, after the
+ * validator accepted the rules: it checks the statement against this run, calls the verifySignature activity, checks
+ * the rules again (the run went on meanwhile), and only then applies the message; a signal goes the same way. A
+ * signed message that does not count answers counted: false with why, and is recorded in the run: an attempt to sign
+ * as someone else is something an auditor should see.
  */
 import * as wf from '@temporalio/workflow';
 import type { z } from 'zod';
@@ -33,10 +41,23 @@ import {
   type RejectMessage,
 } from '../contracts/messages';
 import { pendingGate, progressOf, reportOf } from '../contracts/run-record';
-import { decisionMakers, expandPeople, gatePolicy, type Approvals } from '../topology/approvals';
-import { GATE_NAMES } from '../topology/gates';
+import { signatureRequired, type SignaturePart, type SignedAction, type SignedMessage } from '../contracts/statements';
+import type { SignatureCheck, SignatureVerdict } from '../activities/signatures';
+import { DEFAULT_GATE_TIMEOUT, decisionMakers, expandPeople, gatePolicy, type Approvals } from '../topology/approvals';
+import { GATE_NAMES, isCriticalGate, type GateName } from '../topology/gates';
+import { activityOf } from './activity-kinds';
 import { findOpenGate, isApproved, refuseApproval, refuseDecision, refuseRejection } from './gate-rules';
-import type { RunState } from './run-state';
+import { failureOf, type RunState } from './run-state';
+import { signingOf, statementMismatch, type Expectation } from './signed-messages';
+
+/** How a refusal names the messages a policy requires signed. */
+const PLURAL: Record<SignedAction, string> = {
+  start: 'starts',
+  approve: 'approvals',
+  reject: 'rejections',
+  decide: 'decisions',
+  abort: 'aborts',
+};
 
 export function installMessageHandlers(state: RunState): void {
   const { record } = state;
@@ -46,65 +67,194 @@ export function installMessageHandlers(state: RunState): void {
   );
   wf.setHandler(reportQuery, () => reportOf(record));
 
-  /** One message kind: its schema, what refuses it once it parses, and what it does when it counts. */
-  const kind = <M extends { by: string }>(
-    what: string,
-    schema: z.ZodType<M>,
-    refuse: (message: M) => string | null,
-    apply: (message: M) => MessageOutcome,
-  ) => {
+  /**
+   * One message kind: its schema, what refuses it once it parses, the statement it must carry when signed, and what
+   * it does when it counts.
+   */
+  const kind = <M extends { by: string; signature?: SignaturePart }>(spec: {
+    what: string;
+    action: SignedAction;
+    schema: z.ZodType<M>;
+    refuse: (message: M) => string | null;
+    /** The signed statement this message needs (the rules passed, so its gate is open), and whether its gate is critical. */
+    expect: (message: M) => Expectation & { critical: boolean };
+    /** Why the key that signed it may not answer this (verified, so it is the signer's), or null. */
+    refuseKey?: (message: M, key: SignedMessage['key']) => string | null;
+    apply: (message: M, signed?: SignedMessage) => MessageOutcome;
+  }) => {
+    const { what } = spec;
     /** The message, or why it does not count, said to its sender (an update) or recorded (a signal). */
     const check = (payload: unknown): Parsed<M> => {
-      const parsed = parsePayload(schema, payload);
-      const refusal = parsed.ok ? refuse(parsed.value) : parsed.refusal;
+      const parsed = parsePayload(spec.schema, payload);
+      const refusal = parsed.ok ? spec.refuse(parsed.value) : parsed.refusal;
       // The schema cannot know the run: say which command shows its evidence.
       return refusal
         ? { ok: false, refusal: refusal.replace('pchat-dr status RUN', `pchat-dr status ${record.workflowId}`) }
         : parsed;
     };
+    /** A message that passed its rules but does not count (its signature): recorded in the run, and said. */
+    const refused = (by: string, refusal: string): MessageOutcome => {
+      state.refuse(by, `${what}: ${refusal}`);
+      return { counted: false, message: refusal };
+    };
+    /** Why the signature the message carries (or lacks) does not do, or null: the checks the run can make itself. */
+    const signing = (message: M): string | null => {
+      const { policy, signers } = signingOf(state.estate?.topology);
+      const expected = spec.expect(message);
+      if (!message.signature) {
+        if (!signers || !signatureRequired(policy, spec.action, expected.critical)) return null;
+        return `${what} must be signed: ${record.pool} requires signed ${PLURAL[spec.action]}${expected.critical ? ' at critical gates' : ''} (signatures.policy ${policy}); sign it with your SSH key (pchat-dr ${spec.action} ... --sign)`;
+      }
+      if (!signers)
+        return `${record.pool} has no signers (signatures.allowedSigners in its topology): its messages are not signed, send it without a signature`;
+      return statementMismatch(message.signature.statement, expected, Date.now());
+    };
+    /** After its rules: the signature the estate asks for, checked here, then verified on the worker. */
+    const admit = (message: M): MessageOutcome | Promise<MessageOutcome> => {
+      if (!state.estate) return afterEstate(message);
+      const refusal = signing(message);
+      if (refusal) return refused(message.by, refusal);
+      return message.signature ? verified(message, message.signature) : spec.apply(message);
+    };
+    /** Before its estate loaded the run cannot know its signers: the message waits for it (an abort may come early). */
+    const afterEstate = async (message: M): Promise<MessageOutcome> => {
+      await wf.condition(() => state.estate !== null || record.outcome !== 'running');
+      const again = check(message);
+      return again.ok ? admit(again.value) : refused(message.by, again.refusal);
+    };
+    const verified = async (message: M, signature: SignaturePart): Promise<MessageOutcome> => {
+      let verdict: SignatureVerdict;
+      try {
+        const result = await activityOf('verifySignature')({
+          pool: record.pool,
+          statement: signature.statement,
+          sshsig: signature.sshsig,
+          signer: message.by,
+        } satisfies SignatureCheck);
+        verdict = result.found;
+      } catch (error) {
+        return refused(message.by, `the signature could not be verified: ${failureOf(error, state.now()).message}`);
+      }
+      if (!verdict.verified) return refused(message.by, verdict.reason);
+      // The run went on while the worker verified: the message must still hold (the gate open, its evidence the same).
+      const again = check(message);
+      const refusal = again.ok
+        ? (signing(again.value) ?? spec.refuseKey?.(again.value, verdict.key) ?? null)
+        : again.refusal;
+      if (refusal) return refused(message.by, refusal);
+      const signed: SignedMessage = {
+        action: spec.action,
+        ...(spec.expect(message).statement.gate ? { gate: spec.expect(message).statement.gate } : {}),
+        by: message.by,
+        at: state.now(),
+        statement: signature.statement,
+        sshsig: signature.sshsig,
+        key: verdict.key,
+        allowedSigners: { file: verdict.allowedSigners.file, digest: verdict.allowedSigners.digest },
+      };
+      (record.signed ??= []).push(signed);
+      return spec.apply(again.ok ? again.value : message, signed);
+    };
     return {
       // A refused signal cannot answer its sender: the refusal goes into the run's log (and the report).
-      signal: (payload: unknown) => {
+      signal: (payload: unknown): void | Promise<void> => {
         const checked = check(payload);
-        if (checked.ok) apply(checked.value);
-        else state.refuse((payload as { by?: unknown } | null)?.by, `${what}: ${checked.refusal}`);
+        if (!checked.ok) {
+          state.refuse((payload as { by?: unknown } | null)?.by, `${what}: ${checked.refusal}`);
+          return;
+        }
+        const outcome = admit(checked.value);
+        if (outcome instanceof Promise) return outcome.then(() => undefined);
       },
       // A refused update is rejected by its validator: the caller learns why, and nothing enters history.
       validator: (payload: unknown) => {
         const checked = check(payload);
         if (!checked.ok) throw new Error(checked.refusal);
       },
-      // The validator has accepted it: apply what the schema made of it (trimmed names).
-      update: (payload: unknown) => {
-        const parsed = parsePayload(schema, payload);
-        return apply(parsed.ok ? parsed.value : (payload as M));
+      // The validator has accepted it: admit what the schema made of it (trimmed names); its signature may still refuse it.
+      update: (payload: unknown): MessageOutcome | Promise<MessageOutcome> => {
+        const parsed = parsePayload(spec.schema, payload);
+        return admit(parsed.ok ? parsed.value : (payload as M));
       },
     };
   };
-  const approval = kind(
-    'approval',
-    approveMessage,
-    (message) => refuseApproval(record.gates, message, record.initiator),
-    (message) => approveGate(state, message),
-  );
-  const rejection = kind(
-    'rejection',
-    rejectMessage,
-    (message) => refuseRejection(record.gates, message),
-    (message) => rejectGate(state, message),
-  );
-  const decision = kind(
-    'decision',
-    decideMessage,
-    (message) => refuseDecision(record.gates, message),
-    (message) => decideStep(state, message),
-  );
-  const abort = kind(
-    'abort',
-    abortMessage,
-    (message) => refuseAbortOf(state, message),
-    (message) => abortRun(state, message),
-  );
+  /** The estate's default gate timeout: how old a signed abort may be. */
+  const defaultTimeout = () => state.estate?.topology.approvals.default.timeout ?? DEFAULT_GATE_TIMEOUT;
+  const base = (action: SignedAction, by: string) => ({
+    action,
+    temporalNamespace: wf.workflowInfo().namespace,
+    workflowId: record.workflowId,
+    runId: record.runId,
+    signer: by,
+  });
+  const approval = kind({
+    what: 'approval',
+    action: 'approve',
+    schema: approveMessage,
+    refuse: (message) => refuseApproval(record.gates, message, record.initiator),
+    expect: (message) => {
+      const gate = findOpenGate(record.gates, message.gate, 'approval');
+      return {
+        statement: {
+          ...base('approve', message.by),
+          gate: gate?.id ?? message.gate,
+          evidence: gate?.evidence?.version ?? '',
+          ...(message.comment ? { comment: message.comment } : {}),
+        },
+        timeout: gate?.timeout ?? defaultTimeout(),
+        critical: gate ? isCriticalGate(gate.gate as GateName) : false,
+      };
+    },
+    refuseKey: (message, key) => refuseApprovalKey(state, message, key),
+    apply: (message, signed) => approveGate(state, message, signed),
+  });
+  const rejection = kind({
+    what: 'rejection',
+    action: 'reject',
+    schema: rejectMessage,
+    refuse: (message) => refuseRejection(record.gates, message),
+    expect: (message) => {
+      const gate = findOpenGate(record.gates, message.gate, 'approval');
+      return {
+        statement: { ...base('reject', message.by), gate: gate?.id ?? message.gate, reason: message.reason },
+        timeout: gate?.timeout ?? defaultTimeout(),
+        critical: gate ? isCriticalGate(gate.gate as GateName) : false,
+      };
+    },
+    apply: (message, signed) => rejectGate(state, message, signed),
+  });
+  const decision = kind({
+    what: 'decision',
+    action: 'decide',
+    schema: decideMessage,
+    refuse: (message) => refuseDecision(record.gates, message),
+    expect: (message) => {
+      const gate = findOpenGate(record.gates, message.gate, 'decision');
+      return {
+        statement: {
+          ...base('decide', message.by),
+          gate: gate?.id ?? message.gate ?? '',
+          choice: message.choice,
+          reason: message.reason,
+        },
+        timeout: gate?.timeout ?? defaultTimeout(),
+        critical: false,
+      };
+    },
+    apply: (message, signed) => decideStep(state, message, signed),
+  });
+  const abort = kind({
+    what: 'abort',
+    action: 'abort',
+    schema: abortMessage,
+    refuse: (message) => refuseAbortOf(state, message),
+    expect: (message) => ({
+      statement: { ...base('abort', message.by), reason: message.reason },
+      timeout: defaultTimeout(),
+      critical: false,
+    }),
+    apply: (message, signed) => abortRun(state, message, signed),
+  });
 
   wf.setHandler(approveSignal, approval.signal);
   wf.setHandler(rejectSignal, rejection.signal);
@@ -116,13 +266,37 @@ export function installMessageHandlers(state: RunState): void {
   wf.setHandler(abortUpdate, abort.update, { validator: abort.validator });
 }
 
-function approveGate(state: RunState, message: ApproveMessage): MessageOutcome {
+/** How a signed answer shows in its gate: the key that signed it (the statement is in the run's `signed`). */
+const keyText = (key: SignedMessage['key']) => `${key.type} ${key.fingerprint}`;
+const signedBy = (signed?: SignedMessage) => (signed ? { signature: keyText(signed.key) } : {});
+
+/**
+ * One key, one person: an allowed_signers file may give a key to several people (a line naming two, or the same key
+ * on two lines), and then whoever holds it could sign each one's approval. So a key that signed one approval of a
+ * gate cannot sign another person's approval of it, and where the two-person rule applies, the key that signed the
+ * run's start cannot sign an approval: the distinct people a gate counts are distinct keys.
+ */
+function refuseApprovalKey(state: RunState, message: ApproveMessage, key: SignedMessage['key']): string | null {
+  const gate = findOpenGate(state.record.gates, message.gate, 'approval');
+  if (!gate) return null;
+  const fingerprint = keyText(key);
+  const other = gate.approvals.find((vote) => vote.signature === fingerprint);
+  if (other)
+    return `the ${key.type} key ${key.fingerprint} already signed ${other.by}'s approval of ${gate.id}: each approval needs its own person's key (one key is given to several people in the signers file)`;
+  const start = state.record.signed?.find((signed) => signed.action === 'start');
+  if (gate.twoPersonRule && start && keyText(start.key) === fingerprint)
+    return `the ${key.type} key ${key.fingerprint} signed this run's start (${start.by}'s) and may not approve ${gate.gate} (two-person rule; one key is given to several people in the signers file)`;
+  return null;
+}
+
+function approveGate(state: RunState, message: ApproveMessage, signed?: SignedMessage): MessageOutcome {
   const gate = findOpenGate(state.record.gates, message.gate, 'approval')!;
   gate.approvals.push({
     by: message.by,
     at: state.now(),
     ...(message.comment ? { comment: message.comment } : {}),
     evidenceVersion: gate.evidence?.version ?? '',
+    ...signedBy(signed),
   });
   const distinct = new Set(gate.approvals.map((vote) => vote.by.toLowerCase())).size;
   if (isApproved(gate)) state.close(gate, 'approved');
@@ -139,9 +313,9 @@ function approveGate(state: RunState, message: ApproveMessage): MessageOutcome {
   };
 }
 
-function rejectGate(state: RunState, message: RejectMessage): MessageOutcome {
+function rejectGate(state: RunState, message: RejectMessage, signed?: SignedMessage): MessageOutcome {
   const gate = findOpenGate(state.record.gates, message.gate, 'approval')!;
-  gate.rejection = { by: message.by, at: state.now(), reason: message.reason };
+  gate.rejection = { by: message.by, at: state.now(), reason: message.reason, ...signedBy(signed) };
   state.close(gate, 'rejected');
   return {
     counted: true,
@@ -151,9 +325,15 @@ function rejectGate(state: RunState, message: RejectMessage): MessageOutcome {
   };
 }
 
-function decideStep(state: RunState, message: DecideMessage): MessageOutcome {
+function decideStep(state: RunState, message: DecideMessage, signed?: SignedMessage): MessageOutcome {
   const gate = findOpenGate(state.record.gates, message.gate, 'decision')!;
-  gate.decision = { choice: message.choice, by: message.by, at: state.now(), reason: message.reason };
+  gate.decision = {
+    choice: message.choice,
+    by: message.by,
+    at: state.now(),
+    reason: message.reason,
+    ...signedBy(signed),
+  };
   state.close(gate, 'decided');
   return { counted: true, gate: gate.id, gateStatus: 'decided', message: `${message.choice} decided for ${gate.step}` };
 }
@@ -179,9 +359,13 @@ function refuseAbortOf(state: RunState, message: AbortMessage): string | null {
   return null;
 }
 
-function abortRun(state: RunState, message: AbortMessage): MessageOutcome {
+function abortRun(state: RunState, message: AbortMessage, signed?: SignedMessage): MessageOutcome {
   state.abortRequest = message;
-  state.log({ kind: 'abort-requested', by: message.by, message: message.reason });
+  state.log({
+    kind: 'abort-requested',
+    by: message.by,
+    message: signed ? `${message.reason} (signed, ${signed.key.type} key ${signed.key.fingerprint})` : message.reason,
+  });
   for (const gate of state.record.gates.filter((candidate) => candidate.status === 'open'))
     state.close(gate, 'aborted', `aborted by ${message.by}: ${message.reason}`);
   return {

@@ -33,6 +33,8 @@ import {
   type StepRecord,
 } from '../contracts/run-record';
 import { PHASE, POOL, RUNBOOK } from '../contracts/search-attributes';
+import { parseStatement, signatureRequired } from '../contracts/statements';
+import { DEFAULT_GATE_TIMEOUT } from '../topology/approvals';
 import type { GateName } from '../topology/gates';
 import type { Topology } from '../topology/schema';
 import { activityOf, isReadOnly, type ActivityName, type ActivityResult } from './activity-kinds';
@@ -40,6 +42,7 @@ import { Gates } from './gates';
 import { poolLock, releaseLockSignal } from './pool-lock';
 import { installMessageHandlers } from './run-messages';
 import { failureOf, RunEnded, RunState } from './run-state';
+import { signingOf, startExpectation, statementMismatch } from './signed-messages';
 
 export interface ActSpec<K extends ActivityName> {
   /** Stable identifier in the record (numbered when a runbook repeats a step). */
@@ -433,9 +436,80 @@ export class Runbook<Options extends object = Record<string, unknown>> {
       this.state.note(
         `run on the worker's estate ${estate.file} (sha256 ${estate.digest}), not the caller's file (sha256 ${callerDigest}), as asked`,
       );
-    // Recorded once accepted: a run that shows an estate runs on it (pchat-dr run waits for this).
-    this.record.estate = { file: estate.file, digest: estate.digest, ...(callerDigest ? { callerDigest } : {}) };
     this.state.estate = estate;
+    const signatures = estate.topology.signatures;
+    if (signatures) this.record.signing = { policy: signatures.policy, allowedSigners: signatures.allowedSigners };
+    await this.verifyStart();
+    // Recorded once accepted and its start verified: a run that shows an estate runs on it (pchat-dr run waits for it).
+    this.record.estate = { file: estate.file, digest: estate.digest, ...(callerDigest ? { callerDigest } : {}) };
+  }
+
+  /**
+   * Who started the run, when the estate has signers (docs/operations.md "Approvals and identity"): the input's
+   * signed start statement must say everything the input says, for this workflow id, signed shortly before Temporal
+   * started the run; the worker verifies the signature and that no other run of the workflow id used it. Required
+   * by the `required` and `critical` policies, except for runs that change nothing a person must answer for: dry
+   * runs, drills, and a runbook's own child runs (its parent's start was signed). A refused start ends the run
+   * `rejected` before any step acts.
+   */
+  private async verifyStart(): Promise<void> {
+    const { topology } = this.state;
+    const { policy, signers } = signingOf(topology);
+    const signature = this.input.signature;
+    const exempt = this.dryRun || this.input.parent !== undefined || this.record.runbook === 'drill';
+    if (!signature) {
+      if (signers && !exempt && signatureRequired(policy, 'start', false))
+        throw new RunEnded(
+          'rejected',
+          `the start must be signed: ${this.record.pool} requires signed starts (signatures.policy ${policy}); start it with pchat-dr run ... --sign`,
+        );
+      return;
+    }
+    if (!signers)
+      throw new RunEnded(
+        'rejected',
+        `the start is signed but ${this.record.pool} has no signers (signatures.allowedSigners in its topology): start it without a signature`,
+      );
+    const info = wf.workflowInfo();
+    const expected = startExpectation(
+      this.record.runbook,
+      this.input,
+      info.namespace,
+      info.workflowId,
+      topology.approvals.default.timeout ?? DEFAULT_GATE_TIMEOUT,
+    );
+    // The statement's time is the signer's; the run's start time is Temporal's.
+    const mismatch = statementMismatch(signature.statement, expected, info.runStartTime.getTime());
+    if (mismatch) throw new RunEnded('rejected', `the signed start does not count: ${mismatch}`);
+    const signedAt = parseStatement(signature.statement);
+    const verified = await this.read({
+      name: 'verify-start-signature',
+      title: `Verify ${this.record.initiator}'s signature of the start`,
+      target: this.record.pool,
+      activity: 'verifySignature',
+      input: {
+        pool: this.record.pool,
+        statement: signature.statement,
+        sshsig: signature.sshsig,
+        signer: this.record.initiator,
+        firstRunOf: {
+          workflowId: info.workflowId,
+          runId: info.runId,
+          since: signedAt.ok ? signedAt.statement.time : info.runStartTime.toISOString(),
+        },
+      },
+    });
+    const verdict = verified.found;
+    if (!verdict.verified) throw new RunEnded('rejected', `the signed start does not count: ${verdict.reason}`);
+    (this.record.signed ??= []).push({
+      action: 'start',
+      by: this.record.initiator,
+      at: this.now(),
+      statement: signature.statement,
+      sshsig: signature.sshsig,
+      key: verdict.key,
+      allowedSigners: { file: verdict.allowedSigners.file, digest: verdict.allowedSigners.digest },
+    });
   }
 
   // ------------------------------------------------------------------------------------------ the run

@@ -1,14 +1,15 @@
 /**
  * `pchat-dr approve ID --gate NAME`: an approval of an open gate, through the approveGate update. An approval names
- * the evidence version it approves (docs/runbooks.md rule 8): --evidence when you reviewed one, else the version the
- * gate shows now; a counted approval prints the evidence it approved.
+ * the evidence version it approves (docs/runbooks.md rule 8): --evidence when you reviewed one (its first 8 or more
+ * hex digits do), else the version the gate shows now; a counted approval prints the evidence it approved. With
+ * --sign it is signed with your SSH key; with --signature, the statement signed elsewhere says who and what.
  */
 import { Command } from 'commander';
-import { approveUpdate, pendingGatesQuery, type ApproveMessage } from '../../contracts/messages';
-import { openGatesText, type PendingGate } from '../../contracts/run-record';
-import { CliError, EXIT } from '../../runtime/exit';
-import { answerOptions, personOf, sendAnswer, type AnswerFlags } from '../gate-answers';
+import { approveUpdate, type ApproveMessage } from '../../contracts/messages';
+import type { PendingGate } from '../../contracts/run-record';
+import { answerOptions, answerStatement, openGateOf, personOf, sendAnswer, type AnswerFlags } from '../gate-answers';
 import type { RunHandle } from '../run-access';
+import { signatureFromFiles, signNow } from '../signing';
 
 interface ApproveFlags extends AnswerFlags {
   gate: string;
@@ -24,19 +25,37 @@ export function approveCommand(): Command {
     .option('--comment <text>', 'kept with the approval in the report')
     .option(
       '--evidence <version>',
-      "the evidence version you reviewed (pchat-dr status shows it); default: the gate's current one, printed first",
+      "the evidence version you reviewed (pchat-dr status shows it; 8 or more leading hex digits do); default: the gate's current one, printed first",
     );
   return answerOptions(command).action((id: string, flags: ApproveFlags) => {
     let approved: PendingGate | undefined;
-    const message = async (run: RunHandle) => {
+    const message = async (run: RunHandle): Promise<ApproveMessage> => {
+      if (flags.signature) {
+        const { part, statement } = signatureFromFiles(flags);
+        const comment = flags.comment ?? statement.comment;
+        return {
+          gate: flags.gate,
+          by: flags.as ?? statement.signer,
+          evidenceVersion: flags.evidence ?? statement.evidence ?? '',
+          ...(comment ? { comment } : {}),
+          signature: part,
+        };
+      }
       const { gate, evidenceVersion } = await evidenceToApprove(run, flags);
       approved = gate;
-      return {
+      const answer = {
         gate: flags.gate,
         by: personOf(flags),
         evidenceVersion,
         ...(flags.comment ? { comment: flags.comment } : {}),
       } satisfies ApproveMessage;
+      if (flags.sign === undefined) return answer;
+      const statement = await answerStatement(
+        run,
+        { action: 'approve', gate: flags.gate, by: answer.by, comment: flags.comment, evidence: evidenceVersion },
+        'approval',
+      );
+      return { ...answer, signature: await signNow(statement, flags.sign) };
     };
     // Said once the approval counted, so a refusal stays one line.
     const explain = () =>
@@ -50,18 +69,19 @@ export function approveCommand(): Command {
   });
 }
 
-/** The evidence version an approval names: --evidence, else the one the open gate shows now. */
+/**
+ * The evidence version an approval names: --evidence (a unique beginning of the open gate's version, 8 hex digits
+ * or more, stands for it), else the version the open gate shows now.
+ */
 async function evidenceToApprove(
   run: RunHandle,
   flags: ApproveFlags,
 ): Promise<{ gate?: PendingGate; evidenceVersion: string }> {
-  if (flags.evidence) return { evidenceVersion: flags.evidence };
-  const open = await run.handle.query(pendingGatesQuery);
-  const approvals = open.filter((gate) => gate.kind === 'approval');
-  const gate =
-    approvals.find((candidate) => candidate.id === flags.gate) ??
-    approvals.findLast((candidate) => candidate.gate === flags.gate);
-  if (!gate?.evidence)
-    throw new CliError(`approval did not count: gate ${flags.gate} is not open (${openGatesText(open)})`, EXIT.refused);
-  return { gate, evidenceVersion: gate.evidence.version };
+  const gate = await openGateOf(run, 'approval', flags.gate, 'approval');
+  const current = gate.evidence?.version ?? '';
+  if (!flags.evidence) return { gate, evidenceVersion: current };
+  const given = flags.evidence.trim().toLowerCase();
+  // Another version (the evidence changed since it was reviewed) is sent as given: the run says it changed.
+  if (given.length >= 8 && current.startsWith(given)) return { evidenceVersion: current };
+  return { evidenceVersion: flags.evidence };
 }

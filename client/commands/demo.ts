@@ -12,6 +12,7 @@ import { positiveNumber } from '../flag-values';
 
 interface DemoFlags {
   interactive?: boolean;
+  short?: boolean;
   keep?: boolean;
   state?: string;
   chatRate?: number;
@@ -27,12 +28,16 @@ export function demoCommand(): Command {
       'answer the gates yourself from another terminal: the demo prints the exact commands and waits',
     )
     .option(
+      '--short',
+      'the short story: only the planned mirror failover and back (under a minute; checks an install end to end)',
+    )
+    .option(
       '--keep',
       'after the story, keep the dev server, the Web UI, the estate and the worker running until Ctrl+C',
     )
     .option(
       '--state <dir>',
-      "the demo's folder (topology copy, simulator state, logs, reports); emptied first (default: .tmp/demo)",
+      "the demo's folder (topology copy, simulator state, logs, reports); emptied first (default: .tmp/demo in a checkout, $XDG_STATE_HOME/pchat-dr/demo once installed)",
     )
     .option(
       '--chat-rate <n>',
@@ -66,6 +71,7 @@ export function demoCommand(): Command {
         const { kill: killDemo, done } = runDemo({
           stateDir: flags.state ? path.resolve(flags.state) : DEFAULT_DEMO_STATE,
           interactive: flags.interactive === true,
+          short: flags.short === true,
           keep: flags.keep === true,
           chatRate: flags.chatRate ?? DEFAULT_CHAT_RATE,
           signal: stop.signal,

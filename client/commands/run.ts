@@ -17,9 +17,11 @@ import {
 import type { RunbookReport } from '../../contracts/run-record';
 import { followRun } from '../follow';
 import { CliError, EXIT } from '../../runtime/exit';
+import { runnableTopologyFile } from '../../runtime/state-dirs';
 import { exitCodeOf, outputOption, printJson, printLine, type OutputFormat } from '../output';
 import { planJson, planLines, stampOf } from '../report-view';
 import { answerTimeoutMs, taskQueueOf, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
+import { signNow } from '../signing';
 
 type RunbookFlag = 'mode' | 'database' | 'to';
 
@@ -45,6 +47,7 @@ interface RunFlags extends TemporalFlags {
   follow?: boolean;
   dryRun?: boolean;
   plain?: boolean;
+  sign?: string | true;
   output: OutputFormat;
 }
 
@@ -77,6 +80,12 @@ export function runCommand(): Command {
     .option('--follow', 'follow the run until it waits on a gate or ends')
     .option('--dry-run', 'read the estate, change nothing, and print what the run would execute')
     .option('--plain', 'with --follow: plain lines even on a terminal')
+    .addOption(
+      new Option(
+        '--sign [key]',
+        "sign the start with your SSH key (ssh-keygen -Y sign): a key file, key::<public key> held by ssh-agent; default PCHAT_DR_SIGNING_KEY, git's user.signingkey, else ssh-agent's first key",
+      ),
+    )
     .option(
       '--use-worker-estate',
       "run on the worker's estate file even when it differs from --file (both digests go into the report)",
@@ -122,7 +131,8 @@ export function optionsOf(runbook: RunbookName, flags: Pick<RunFlags, RunbookFla
 /** A topology file the run can use, or one line naming what to fix (exit 2). */
 export function loadRunTopology(file: string): LoadedTopology {
   try {
-    return loadTopology(file);
+    // The installed package's simulated example is run as a copy (runtime/state-dirs.ts): the worker serves that one.
+    return loadTopology(runnableTopologyFile(file));
   } catch (error) {
     if (!(error instanceof TopologyError)) throw error;
     const [first, ...more] = error.problems;
@@ -158,6 +168,7 @@ async function startRun(name: string, flags: RunFlags): Promise<void> {
       workflowId: flags.id,
       dryRun: flags.dryRun,
       taskQueue,
+      ...(flags.sign !== undefined ? { sign: (statement) => signNow(statement, flags.sign!) } : {}),
     });
     if (!outcome.started) {
       const open = outcome.open;

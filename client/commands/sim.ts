@@ -24,6 +24,9 @@ import {
   type FaultDatabaseState,
 } from '../../simulator/estate';
 import { CliError, EXIT } from '../../runtime/exit';
+import { PROJECT_ROOT } from '../../runtime/package';
+import { bundledExampleCopy, CLI_COMMAND, INSTALLED_BY_NPM, runnableTopologyFile } from '../../runtime/state-dirs';
+import { writeSimulatedExample } from '../../simulator/example-topology';
 import { formatTable, parseOutputFormat, printJson, printLine, type OutputFormat } from '../output';
 import { positiveNumber, wholeNumber } from '../flag-values';
 
@@ -58,6 +61,26 @@ export function simCommand(): Command {
     .action((options: CommonOptions & { fresh?: boolean; controlPort?: number; chat?: number }) =>
       startSimulator(options),
     );
+
+  sim
+    .command('example')
+    .description(
+      'write the simulated example estate (examples/simulated.yaml, runnable: the stand-in Management Shell by its path) into a folder of yours',
+    )
+    .argument('[dir]', 'where to write simulated.yaml and its password file (default: ./pchat-dr-sim)', 'pchat-dr-sim')
+    .option('--free-ports', "free ports instead of the example's 14331-14334")
+    .option('--force', 'replace a simulated.yaml already there')
+    .action(async (dir: string, options: { freePorts?: boolean; force?: boolean }) => {
+      const target = path.resolve(dir);
+      if (existsSync(path.join(target, 'simulated.yaml')) && !options.force)
+        throw new CliError(
+          `${path.join(target, 'simulated.yaml')} exists: start it (${CLI_COMMAND} sim start -f ${path.join(dir, 'simulated.yaml')}), or give another folder, or --force`,
+        );
+      const file = await writeSimulatedExample(target, options.freePorts === true);
+      printLine(`wrote ${file} (and simulated.secret); its state will be in ${path.join(target, '.sim')}`);
+      printLine(`start it:  ${CLI_COMMAND} sim start -f ${file}`);
+      printLine(`serve it:  ${CLI_COMMAND} worker --estate ${file}`);
+    });
 
   common(
     sim.command('status').description('show instances, databases, mirroring, log shipping, jobs, pool and chat load'),
@@ -129,7 +152,7 @@ function stateDirOf(loaded: LoadedTopology, state?: string): string {
 }
 
 async function withClient<T>(options: CommonOptions, use: (client: ControlClient) => Promise<T>): Promise<T> {
-  const stateDir = stateDirOf(load(options.file), options.state);
+  const stateDir = stateDirOf(load(runnableTopologyFile(options.file)), options.state);
   try {
     return await use(ControlClient.forStateDir(stateDir));
   } catch (err) {
@@ -149,9 +172,11 @@ function rolesOf(topology: Topology, instance: string): string[] {
 }
 
 async function startSimulator(
-  options: CommonOptions & { fresh?: boolean; controlPort?: number; chat?: number },
+  given: CommonOptions & { fresh?: boolean; controlPort?: number; chat?: number },
 ): Promise<void> {
+  const options = { ...given, file: await exampleCopyOf(given.file) };
   const loaded = load(options.file);
+  refuseInsideInstalledPackage(loaded.file);
   const stateDir = stateDirOf(loaded, options.state);
   refuseIfRunning(stateDir);
   let estate: SimulatedEstate;
@@ -224,6 +249,33 @@ async function startSimulator(
   await control.close();
   await estate.close();
   if (options.output === 'text') printLine('Simulator stopped; state saved.');
+}
+
+/**
+ * Installed by npm, the bundled simulated example runs as a copy in the user's state folder (runtime/state-dirs.ts),
+ * written the first time and kept, with its state, for the next start; said on stderr. Any other file is itself.
+ */
+async function exampleCopyOf(file: string): Promise<string> {
+  const copy = bundledExampleCopy(file);
+  if (!copy) return file;
+  const made = !existsSync(copy);
+  if (made) await writeSimulatedExample(path.dirname(copy));
+  process.stderr.write(
+    `${file} is the installed package's example: running ${made ? 'a new copy of it' : 'its copy'}, ${copy} (its state in ${path.join(path.dirname(copy), '.sim')}); ${CLI_COMMAND} sim status|fault|chat and worker --estate take either file\n`,
+  );
+  return copy;
+}
+
+/**
+ * The examples an npm install ships are for reading and copying: a simulator started on one would write its state,
+ * backups and certificates next to it, inside the installed package (root's, or replaced on the next upgrade).
+ */
+function refuseInsideInstalledPackage(file: string): void {
+  const inside = path.relative(PROJECT_ROOT, path.resolve(file));
+  if (!INSTALLED_BY_NPM || inside.startsWith('..') || path.isAbsolute(inside)) return;
+  throw new CliError(
+    `${file} is inside the installed pchat-dr package, where its state would be written: write a copy with \`pchat-dr sim example DIR\` and start that`,
+  );
 }
 
 /** One simulator per state folder: a second one would fight the first over ports and files. */

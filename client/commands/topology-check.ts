@@ -4,7 +4,8 @@
  * says what answered (exit 3 when something did not).
  */
 import { Command, Option } from 'commander';
-import { gatePolicy } from '../../topology/approvals';
+import { loadAllowedSigners, signerNames } from '../../signatures/allowed-signers';
+import { decisionMakers, gatePolicy } from '../../topology/approvals';
 import { GATE_NAMES } from '../../topology/gates';
 import { loadTopology, TopologyError } from '../../topology/load';
 import { ROLES, type Topology } from '../../topology/schema';
@@ -137,5 +138,44 @@ function printSummary(file: string, topology: Topology): void {
   });
   formatTable(gateRows, '  ').forEach((line) => printLine(line));
   printLine();
+  signatureLines(topology).forEach((line) => printLine(line));
   printLine(`Objectives: RPO ${topology.objectives.rpo}, RTO ${topology.objectives.rto}`);
+}
+
+/**
+ * Who signs (docs/operations.md "Approvals and identity"): the policy, the signers file as this machine reads it (the
+ * worker reads its own copy, and refuses to start without one that loads), and approvers who hold no key there.
+ */
+function signatureLines(topology: Topology): string[] {
+  const signatures = topology.signatures;
+  if (!signatures) return ['Signatures: none (answers are claims; see docs/operations.md, Approvals and identity)'];
+  const head = `Signatures: ${signatures.policy}; signers ${signatures.allowedSigners}`;
+  let signers;
+  try {
+    signers = loadAllowedSigners(signatures.allowedSigners);
+  } catch (error) {
+    return [`${head} (not readable here: ${(error as Error).message.split('\n')[0]})`];
+  }
+  const names = signerNames(signers);
+  const approvers = new Set([
+    ...decisionMakers(topology.approvals),
+    ...GATE_NAMES.flatMap((gate) => gatePolicy(topology.approvals, gate).people),
+  ]);
+  const keyless = [...approvers].filter((person) => !names.includes(person));
+  // A key several people hold counts as one of them at a gate (workflows/run-messages.ts): say which.
+  const holders = new Map<string, Set<string>>();
+  for (const signer of signers.signers) {
+    const people = holders.get(signer.key.fingerprint) ?? new Set<string>();
+    signer.principals.forEach((person) => people.add(person));
+    holders.set(signer.key.fingerprint, people);
+  }
+  const shared = [...holders].filter(([, people]) => people.size > 1);
+  return [
+    `${head}: ${names.join(', ')} (${signers.signers.length} key${signers.signers.length === 1 ? '' : 's'})`,
+    ...(keyless.length > 0 ? [`  approvers with no key there (they cannot sign): ${keyless.join(', ')}`] : []),
+    ...shared.map(
+      ([fingerprint, people]) =>
+        `  one key for several people (it counts as one person at a gate): ${[...people].join(', ')} (${fingerprint})`,
+    ),
+  ];
 }

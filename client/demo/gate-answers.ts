@@ -6,7 +6,10 @@
 import { approveUpdate } from '../../contracts/messages';
 import type { PendingGate, Progress } from '../../contracts/run-record';
 import { PROJECT_ROOT } from '../../runtime/package';
+import { CLI_COMMAND, FROM_CHECKOUT } from '../../runtime/state-dirs';
+import { answerStatement } from '../gate-answers';
 import { findRun, innermostMessage, progressOfRun } from '../run-access';
+import { signNow } from '../signing';
 import { DEMO_TASK_QUEUE, DemoFailure, ON_CALL, type DemoStage } from './stage';
 
 /** Who answers which gate when the demo answers (examples/simulated.yaml: dba = alice, bob; incident-commanders = carol, dave). */
@@ -46,19 +49,27 @@ export async function answerAsApprovers(stage: DemoStage, targets: GateTarget[])
       );
     for (const by of people) {
       const comment = `${COMMENTS[gate.gate] ?? DEFAULT_COMMENT} (demo)`;
+      const evidence = gate.evidence?.version ?? '';
       let message: string;
       try {
+        // Each approver signs their approval with their own key: this run, this gate, this evidence.
+        const run = await stage.guard(findRun(client, workflowId));
+        const statement = await stage.guard(
+          answerStatement(run, { action: 'approve', gate: gate.id, by, comment, evidence }, 'approval'),
+        );
+        const signature = await stage.guard(signNow(statement, stage.cast.signers.keys[by]));
         const outcome = await stage.guard(
           client.workflow.getHandle(workflowId).executeUpdate(approveUpdate, {
-            args: [{ gate: gate.id, by, comment, evidenceVersion: gate.evidence?.version ?? '' }],
+            args: [{ gate: gate.id, by, comment, evidenceVersion: evidence, signature }],
           }),
         );
+        if (!outcome.counted) throw new Error(outcome.message);
         message = outcome.message;
       } catch (error) {
         if (stage.options.signal.aborted) throw error;
         throw new DemoFailure(`the approval of ${gate.id} by ${by} did not count: ${innermostMessage(error)}`);
       }
-      stage.say(`  ${by} approves ${gate.id} ("${comment}"): ${message}`);
+      stage.say(`  ${by} approves ${gate.id} ("${comment}", signed): ${message}`);
     }
   }
 }
@@ -66,26 +77,28 @@ export async function answerAsApprovers(stage: DemoStage, targets: GateTarget[])
 /** --interactive: print the exact commands that answer the gates, and wait until they are answered. */
 export async function waitForPeople(stage: DemoStage, targets: GateTarget[], progress: Progress): Promise<void> {
   const { server, client } = stage.cast;
+  const keyOf = (person: string) => stage.cast.signers.keys[person] ?? `<${person}'s key>`;
   stage.say();
-  stage.say(`  >> Your turn (--interactive). From another terminal, in ${PROJECT_ROOT}:`);
+  stage.say(`  >> Your turn (--interactive). From another terminal${FROM_CHECKOUT ? `, in ${PROJECT_ROOT}` : ''}:`);
   stage.say(`       export TEMPORAL_ADDRESS=${server.address} PCHAT_DR_TASK_QUEUE=${DEMO_TASK_QUEUE}`);
   for (const { workflowId, gate } of targets) {
     if (gate.kind === 'decision') {
       for (const choice of gate.choices ?? ['retry', 'abort'])
         stage.say(
-          `       npx pchat-dr decide ${workflowId} ${choice} --gate ${gate.id} --as ${DECISION_MAKER} --reason "<why>"`,
+          `       ${CLI_COMMAND} decide ${workflowId} ${choice} --gate ${gate.id} --as ${DECISION_MAKER} --reason "<why>" --sign ${keyOf(DECISION_MAKER)}`,
         );
       continue;
     }
     for (const by of approversFor(gate))
       stage.say(
-        `       npx pchat-dr approve ${workflowId} --gate ${gate.id} --as ${by} --comment "${COMMENTS[gate.gate] ?? DEFAULT_COMMENT}"`,
+        `       ${CLI_COMMAND} approve ${workflowId} --gate ${gate.id} --as ${by} --comment "${COMMENTS[gate.gate] ?? DEFAULT_COMMENT}" --sign ${keyOf(by)}`,
       );
+    const rejecter = approversFor(gate)[0] ?? gate.approvers[0];
     stage.say(
-      `     or refuse: npx pchat-dr reject ${workflowId} --gate ${gate.id} --as ${approversFor(gate)[0] ?? gate.approvers[0]} --reason "<why>"`,
+      `     or refuse: ${CLI_COMMAND} reject ${workflowId} --gate ${gate.id} --as ${rejecter} --reason "<why>" --sign ${keyOf(rejecter)}`,
     );
     stage.say(
-      `     (${gate.required} of ${gate.approvers.join(', ')}${gate.twoPersonRule ? `; ${progress.initiator} started the run and may not approve` : ''}; pchat-dr status ${workflowId} shows the evidence)`,
+      `     (${gate.required} of ${gate.approvers.join(', ')}${gate.twoPersonRule ? `; ${progress.initiator} started the run and may not approve` : ''}; ${CLI_COMMAND} status ${workflowId} shows the evidence)`,
     );
   }
   stage.say(

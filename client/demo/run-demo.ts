@@ -50,6 +50,11 @@ async function run(stage: DemoStage): Promise<ExitCode> {
     }
   } catch (error) {
     if (!options.signal.aborted) {
+      // Said for the operator already, with its own exit code (no Temporal CLI to be had, a --state refused).
+      if (error instanceof CliError) {
+        await stage.stop();
+        throw error;
+      }
       const reason = error instanceof DemoFailure ? error.message : firstLine(error);
       await stage.stop();
       throw new CliError(`demo failed at ${stage.where}: ${reason}`, EXIT.failed);

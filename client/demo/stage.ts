@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
 import { CliError, EXIT } from '../../runtime/exit';
-import { PROJECT_ROOT } from '../../runtime/package';
+import { stateHome } from '../../runtime/state-dirs';
 import { startDevServer, type DevServer } from '../../scripts/dev-server';
 import { ensureTemporalCli } from '../../scripts/temporal-cli';
 import { serveControl } from '../../simulator/control';
@@ -19,12 +19,14 @@ import { loadTopology, type LoadedTopology } from '../../topology/load';
 import type { Topology } from '../../topology/schema';
 import { runWorker } from '../../worker/main';
 import { firstLine, temporalClient } from '../run-access';
+import { DEMO_PEOPLE, makeDemoSigners, signaturesSection, type DemoSigners } from './signers';
 
 /** The demo's worker and runs use their own task queue on the demo's own dev server. */
 export const DEMO_TASK_QUEUE = 'pchat-dr-demo';
 /** The on-call person: starts every runbook and, not being an approver, approves none of them. */
 export const ON_CALL = 'erin';
-export const DEFAULT_DEMO_STATE = path.join(PROJECT_ROOT, '.tmp', 'demo');
+/** `.tmp/demo` in a checkout; installed, in the user's state folder (runtime/state-dirs.ts). */
+export const DEFAULT_DEMO_STATE = path.join(stateHome(), 'demo');
 export const DEFAULT_CHAT_RATE = 5;
 /** Marks a state folder as the demo's, so a later demo may empty it; holds the pid of the demo using it. */
 const PID_FILE = 'demo.pid';
@@ -36,6 +38,8 @@ export interface DemoOptions {
   interactive: boolean;
   /** After the story, keep everything running until the signal aborts. */
   keep: boolean;
+  /** The short story (--short): the planned mirror failover and back only. */
+  short?: boolean;
   /** Chat messages per second. */
   chatRate: number;
   /** Ctrl+C: aborting it stops the demo (everything it started is stopped). */
@@ -55,6 +59,8 @@ export interface Cast {
   loaded: LoadedTopology;
   topology: Topology;
   topologyFile: string;
+  /** Each person's SSH key and the estate's allowed_signers: everything in the story is signed. */
+  signers: DemoSigners;
   connection: Connection;
   client: Client;
 }
@@ -123,7 +129,8 @@ export class DemoStage {
 
     this.say('pchat-dr demo: the DR story of a Persistent Chat pool, on a simulated estate');
     this.where = 'the start (the Temporal CLI)';
-    const cli = await this.guard(ensureTemporalCli((line) => this.say(line)));
+    // Each step of the search is said on stderr (scripts/temporal-cli.ts); the one it found is part of the cast.
+    const cli = await this.guard(ensureTemporalCli({ signal: this.options.signal }));
     this.say(`  Temporal CLI         ${cli}`);
 
     this.where = 'the start (the Temporal dev server)';
@@ -140,8 +147,14 @@ export class DemoStage {
       `# The demo's Temporal dev server (pchat-dr demo)\n[profile.default]\naddress = "${server.address}"\nnamespace = "default"\n`,
     );
 
+    this.where = 'the start (the signers)';
+    const signers = await this.guard(makeDemoSigners(dir));
+    this.say(
+      `  signers              ${DEMO_PEOPLE.join(', ')}: SSH keys in ${path.join(dir, 'keys')}, ${signers.file}`,
+    );
+
     this.where = 'the start (the simulated estate)';
-    const topologyFile = await writeSimulatedTopology(dir);
+    const topologyFile = await writeSimulatedTopology(dir, (yaml) => `${yaml}${signaturesSection(signers)}`);
     const loaded = loadTopology(topologyFile);
     const { topology } = loaded;
     const stateDir = path.join(dir, '.sim');
@@ -168,7 +181,7 @@ export class DemoStage {
       (open: Connection) => open.close(),
     );
     const client = new temporal.Client({ connection, namespace: 'default' });
-    this.started = { server, estate, loaded, topology, topologyFile, connection, client };
+    this.started = { server, estate, loaded, topology, topologyFile, signers, connection, client };
     return this.started;
   }
 

@@ -11,8 +11,9 @@ import type { RunbookReport } from '../../contracts/run-record';
 import type { RunbookName } from '../../contracts/runbooks';
 import { formatDuration, formatSeconds } from '../../topology/durations';
 import { followRun } from '../follow';
-import { reportMarkdown, stampOf } from '../report-view';
+import { reportMarkdown, rpoWindow, stampOf } from '../report-view';
 import { startRunbook } from '../runs';
+import { signNow } from '../signing';
 import { childWaits, findRun, progressOfRun } from '../run-access';
 import { answerAsApprovers, waitForPeople, type GateTarget } from './gate-answers';
 import { DemoFailure, ON_CALL, DEMO_TASK_QUEUE, type DemoStage } from './stage';
@@ -38,20 +39,27 @@ export class DemoStory {
 
   /** The story, step by step; each step says what it does and how long it took. */
   async tell(): Promise<void> {
-    const steps: [string, () => Promise<void>][] = [
-      ['Set up log shipping: primary → backup (setup-log-shipping)', () => this.setUpLogShipping()],
-      ['Set up log shipping on the mirror (setup-mirror-log-shipping)', () => this.setUpMirrorLogShipping()],
-      ['Planned mirror failover to the mirror (mirror-failover --to mirror)', () => this.mirrorFailover('mirror')],
+    // [title, body, part of the short story (--short)]
+    const story: [string, () => Promise<void>, boolean][] = [
+      ['Set up log shipping: primary → backup (setup-log-shipping)', () => this.setUpLogShipping(), false],
+      ['Set up log shipping on the mirror (setup-mirror-log-shipping)', () => this.setUpMirrorLogShipping(), false],
+      [
+        'Planned mirror failover to the mirror (mirror-failover --to mirror)',
+        () => this.mirrorFailover('mirror'),
+        true,
+      ],
       [
         'Planned mirror failover back to the primary (mirror-failover --to primary)',
         () => this.mirrorFailover('primary'),
+        true,
       ],
-      ['DC1 lost: both DC1 instances stop, chat keeps posting', () => this.loseDc1()],
-      ['Fail over to DC2 (failover --mode disaster)', () => this.failOverToDc2()],
-      ['Verify the messages: acknowledged vs. what DC2 holds', () => this.verifyMessages()],
-      ['DC1 rebuilt (both instances back, empty)', () => this.rebuildDc1()],
-      ['Fail back to DC1 (failback)', () => this.failBack()],
+      ['DC1 lost: both DC1 instances stop, chat keeps posting', () => this.loseDc1(), false],
+      ['Fail over to DC2 (failover --mode disaster)', () => this.failOverToDc2(), false],
+      ['Verify the messages: acknowledged vs. what DC2 holds', () => this.verifyMessages(), false],
+      ['DC1 rebuilt (both instances back, empty)', () => this.rebuildDc1(), false],
+      ['Fail back to DC1 (failback)', () => this.failBack(), false],
     ];
+    const steps = story.filter(([, , short]) => short || !this.stage.options.short);
     for (const [index, [title, body]] of steps.entries()) {
       this.step = index + 1;
       this.stage.where = `step ${this.step} (${title})`;
@@ -126,8 +134,9 @@ export class DemoStory {
     );
     if (rpo) {
       this.stage.say(
-        `  the report: RPO ${formatSeconds(rpo.seconds)} (objective ${formatSeconds(rpo.objectiveSeconds)}), recovery point ${stampOf(rpo.recoveryPoint)} (the newest log backup applied), ${rpo.logsNotApplied} log backup(s) not applied`,
+        `  the report: RPO ${rpoWindow(rpo)} (objective ${formatSeconds(rpo.objectiveSeconds)}), recovery point ${stampOf(rpo.recoveryPoint)} (the newest log backup applied), ${rpo.logsNotApplied} log backup(s) not applied`,
       );
+      if (rpo.upperBoundBasis) this.stage.say(`    upper bound: ${rpo.upperBoundBasis}`);
       this.stage.say(`    ${rpo.unshippedNote}`);
     }
     const times = lost
@@ -188,6 +197,8 @@ export class DemoStory {
         initiator: ON_CALL,
         reason,
         taskQueue: DEMO_TASK_QUEUE,
+        // erin signs the start with her key.
+        sign: (statement) => signNow(statement, this.stage.cast.signers.keys[ON_CALL]),
       }),
     );
     if (!start.started)

@@ -2,10 +2,10 @@
  * How the demo ends: a summary per run of the story (RTO, RPO, service interruption, messages lost, who approved,
  * the report and the run in the Web UI), and with --keep what still runs and how to look around.
  */
-import path from 'node:path';
 import { PROJECT_ROOT } from '../../runtime/package';
+import { CLI_COMMAND, FROM_CHECKOUT, shownPath } from '../../runtime/state-dirs';
 import { formatDuration, formatSeconds } from '../../topology/durations';
-import { stampOf } from '../report-view';
+import { rpoVerdict, rpoWindow, stampOf } from '../report-view';
 import { DEMO_TASK_QUEUE, ON_CALL, type DemoStage } from './stage';
 import type { DemoStory } from './story';
 
@@ -25,7 +25,7 @@ export function printSummary(stage: DemoStage, story: DemoStory, tookMs: number)
     );
     const measures = [
       `RTO ${rto ? `${formatSeconds(rto.seconds)} (objective ${formatSeconds(rto.objectiveSeconds)}: ${rto.met ? 'met' : 'MISSED'})` : 'n/a'}`,
-      `RPO ${rpo ? `${formatSeconds(rpo.seconds)} (objective ${formatSeconds(rpo.objectiveSeconds)}: ${rpo.met === null ? 'not measurable' : rpo.met ? 'met' : 'MISSED'}; recovery point ${stampOf(rpo.recoveryPoint)})` : 'n/a'}`,
+      `RPO ${rpo ? `${rpoWindow(rpo)} (objective ${formatSeconds(rpo.objectiveSeconds)}: ${rpoVerdict(rpo)}; recovery point ${stampOf(rpo.recoveryPoint)})` : 'n/a'}`,
       `service interruption ${serviceInterruption ? formatSeconds(serviceInterruption.seconds) : 'n/a'}`,
       `messages lost ${run.lost}`,
     ];
@@ -41,12 +41,15 @@ export function printSummary(stage: DemoStage, story: DemoStory, tookMs: number)
         `       child runs: ${report.children.map((child) => `${child.workflowId} (${child.runbook} ${child.outcome ?? 'running'})`).join(', ')}`,
       );
     stage.say(
-      `       report: ${shown(run.reportFile, process.cwd())}; Web UI: ${ui}/namespaces/default/workflows/${encodeURIComponent(report.workflowId)}`,
+      `       report: ${shownPath(run.reportFile, process.cwd())}; Web UI: ${ui}/namespaces/default/workflows/${encodeURIComponent(report.workflowId)}`,
     );
   }
   const chat = stage.cast.estate.chat.snapshot();
+  const lost = story.missingOn(story.servingInstance()).length;
   stage.say(
-    `Chat: ${chat.acknowledged} messages acknowledged, ${chat.failed} posts refused while the service was down, ${story.missingOn(story.servingInstance()).length} lost in all (in the disaster)`,
+    stage.options.short
+      ? `Chat: ${chat.acknowledged} messages acknowledged, ${chat.failed} posts refused, ${lost} lost`
+      : `Chat: ${chat.acknowledged} messages acknowledged, ${chat.failed} posts refused while the service was down, ${lost} lost in all (in the disaster)`,
   );
   stage.say('The story is done: every runbook succeeded.');
 }
@@ -54,24 +57,22 @@ export function printSummary(stage: DemoStage, story: DemoStory, tookMs: number)
 /** --keep: what still runs, and the commands to look around with. */
 export function printKeepInstructions(stage: DemoStage, story: DemoStory): void {
   const { server, topologyFile } = stage.cast;
-  const topology = shown(topologyFile, PROJECT_ROOT);
-  const failover = story.runs.find((run) => run.report.runbook === 'failover')?.report.workflowId ?? '<id>';
+  // From a checkout the commands run in it (npx pchat-dr); installed, `pchat-dr` runs anywhere.
+  const topology = FROM_CHECKOUT ? shownPath(topologyFile, PROJECT_ROOT) : topologyFile;
+  const failover = (story.runs.find((run) => run.report.runbook === 'failover') ?? story.runs.at(-1))?.report
+    .workflowId;
   stage.say();
   stage.say(
     'Still running (--keep): the dev server, the Web UI, the estate (chat load on) and the worker. Ctrl+C stops everything.',
   );
   stage.say(`  Web UI: ${server.uiUrl}/namespaces/default/workflows`);
-  stage.say(`  the CLI, from another terminal in ${PROJECT_ROOT}:`);
-  stage.say(`    export TEMPORAL_ADDRESS=${server.address} PCHAT_DR_TASK_QUEUE=${DEMO_TASK_QUEUE}`);
-  stage.say('    npx pchat-dr list');
-  stage.say(`    npx pchat-dr report ${failover}`);
-  stage.say(`    npx pchat-dr run failover -f ${topology} --mode planned --as ${ON_CALL} --follow`);
-  stage.say(`    npx pchat-dr run drill -f ${topology} --as ${ON_CALL} --follow`);
-  stage.say(`    npx pchat-dr sim status -f ${topology}`);
-}
-
-/** A path relative to `base` when it lies below it, else absolute. */
-function shown(file: string, base: string): string {
-  const relative = path.relative(base, file);
-  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+  stage.say(`  the CLI, from another terminal${FROM_CHECKOUT ? ` in ${PROJECT_ROOT}` : ''}:`);
+  stage.say(
+    `    export TEMPORAL_ADDRESS=${server.address} PCHAT_DR_TASK_QUEUE=${DEMO_TASK_QUEUE} PCHAT_DR_UI_URL=${server.uiUrl}`,
+  );
+  stage.say(`    ${CLI_COMMAND} list`);
+  stage.say(`    ${CLI_COMMAND} report ${failover ?? '<id>'}`);
+  stage.say(`    ${CLI_COMMAND} run failover -f ${topology} --mode planned --as ${ON_CALL} --follow`);
+  stage.say(`    ${CLI_COMMAND} run drill -f ${topology} --as ${ON_CALL} --follow`);
+  stage.say(`    ${CLI_COMMAND} sim status -f ${topology}`);
 }

@@ -123,10 +123,22 @@ describe('mirroring activities', () => {
     const wrongSecret = { ...harness.instance('dc1-sql-b'), password: 'env:PCHAT_TEST_WRONG_PASSWORD' };
     process.env.PCHAT_TEST_WRONG_PASSWORD = 'not-the-password';
     try {
-      const login = await failureOf(harness.run('readMirroringState', { instance: wrongSecret, database: 'mgc' }));
+      // Reading a partner records the refusal as a fact (a DC1 that answers badly does not serve)...
+      const read = await harness.run('readMirroringState', { instance: wrongSecret, database: 'mgc' });
+      expect(read.found).toMatchObject({ reachable: false, unreachableType: 'LoginFailed' });
+      expect(read.found.unreachableReason).toBe(
+        "it answers but does not serve (LoginFailed): dc1-sql-b: Login failed for user 'sa'. Check the login and the secret reference in the topology.",
+      );
+      // ...while a step that must act there fails for good with the refusal's type.
+      const login = await failureOf(
+        harness.run('plannedMirrorFailover', {
+          database: 'mgc',
+          target: harness.instance('dc1-sql-a'),
+          partner: wrongSecret,
+        }),
+      );
       expect(login).toMatchObject({ type: 'LoginFailed', nonRetryable: true });
       expect(login.message).toContain("Login failed for user 'sa'.");
-      expect(login.details?.[0]).toMatchObject({ instance: 'dc1-sql-b' });
     } finally {
       delete process.env.PCHAT_TEST_WRONG_PASSWORD;
     }

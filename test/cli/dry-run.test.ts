@@ -118,6 +118,7 @@ describe('pchat-dr run --dry-run', () => {
         expect(steps.map((step) => step.name)).toEqual([
           'clear-active-servers',
           'remove-dc1-mirroring',
+          'end-dc1-sessions',
           'tail-log-backup',
           'remove-log-shipping',
           'copy-logs',

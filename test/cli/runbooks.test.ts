@@ -72,7 +72,7 @@ describe('pchat-dr run, status, approve, watch, report, list', () => {
       expect(gate).toMatchObject({ gate: 'approve-mirror-failover', kind: 'approval', required: 1, approvals: [] });
       expect(gate.answerWith).toContain(`pchat-dr approve ${id} --gate approve-mirror-failover --comment <text>`);
       const version: string = gate.evidence.version;
-      expect(version).toMatch(/^[0-9a-f]{8}$/);
+      expect(version).toMatch(/^[0-9a-f]{64}$/);
       const text = await cli(harness, ['status', id]);
       expect(text.stdout).toMatch(/running, phase awaiting-approval/);
       expect(text.stdout).toMatch(/STATUS\s+STEP\s+TARGET\s+STARTED\s+FINISHED\s+SUMMARY/);

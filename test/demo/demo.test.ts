@@ -174,8 +174,10 @@ describe('pchat-dr demo', () => {
       ]);
       expect(out).toContain('The story is done: every runbook succeeded.');
       // The gates were answered by named people; the on-call initiator approved none.
-      expect(out).toMatch(/^ {2}carol approves declare-disaster .*1 of 2/m);
-      expect(out).toMatch(/^ {2}dave approves declare-disaster .*declare-disaster approved \(2 of 2\)/m);
+      expect(out).toMatch(/^ {2}carol approves declare-disaster \(".*", signed\): .*1 of 2/m);
+      expect(out).toMatch(
+        /^ {2}dave approves declare-disaster \(".*", signed\): declare-disaster approved \(2 of 2\)/m,
+      );
       expect(out).not.toMatch(/^ {2}erin approves/m);
 
       // The summary: one block per run, with RTO, RPO, service interruption and messages lost.
@@ -209,7 +211,8 @@ describe('pchat-dr demo', () => {
         expect(planned.lost, `${planned.runbook} ${planned.options}`).toBe(0);
       expect(failover.rto).toMatch(duration);
       expect(failover.rto).toMatch(/objective 10m: met/);
-      expect(failover.rpo).toMatch(duration);
+      // The data-loss window as bounds: from the recovery point to the newest log backup, and to DC1's last sighting.
+      expect(failover.rpo).toMatch(/^between \d+(\.\d+)?(ms|s|m) and \d+(\.\d+)?(ms|s|m) \(objective 1m: /);
       expect(failover.rpo).toMatch(/recovery point \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ/);
       expect(failback.interruption).toMatch(duration);
       // The disaster's loss is counted and explained by the recovery point.
@@ -252,6 +255,17 @@ describe('pchat-dr demo', () => {
       expect(report.code, report.stderr).toBe(0);
       expect(report.stdout).toMatch(/\*\*RTO\*\* /);
       expect(report.stdout).toMatch(/declare-disaster: approved/);
+      // Signed: the start by erin, both declarations; every signature verifies again against the demo's signers.
+      expect(report.stdout).toMatch(/^ {2}- carol at .*; signed, ED25519 SHA256:\S+\)$/m);
+      expect(report.stdout).toContain('## Signed messages');
+      const verify = await runCli(
+        ['report', failover.workflowId, '--verify', '--allowed-signers', path.join(state, 'allowed_signers')],
+        { env },
+      );
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+      expect(verify.stdout).toMatch(
+        /^ok {6}start by erin: .*\nok {6}approve declare-disaster by carol: .*\nok {6}approve declare-disaster by dave: /m,
+      );
       // Each run's Markdown report is in the state folder too.
       expect(readFileSync(path.join(state, 'reports', `${failback.workflowId}.md`), 'utf8')).toMatch(
         /^# failback on pchat\.sim\.local: succeeded/,
@@ -275,15 +289,16 @@ describe('pchat-dr demo', () => {
 
       // At the first gate it prints the exact commands, with the address and task queue, and waits for them.
       const first = await demo.waitFor(
-        /^ {7}export (TEMPORAL_ADDRESS=\S+ PCHAT_DR_TASK_QUEUE=\S+)\n {7}npx pchat-dr approve (\S+) --gate approve-mirror-log-shipping --as (\w+) --comment "([^"]*)"$/m,
+        /^ {7}export (TEMPORAL_ADDRESS=\S+ PCHAT_DR_TASK_QUEUE=\S+)\n {7}npx pchat-dr approve (\S+) --gate approve-mirror-log-shipping --as (\w+) --comment "([^"]*)" --sign (\S+)$/m,
         240_000,
       );
       const addresses = addressesOf(demo.stdout());
       expect(first[1]).toBe(`TEMPORAL_ADDRESS=${addresses.address} PCHAT_DR_TASK_QUEUE=pchat-dr-demo`);
-      const [, , id, person, comment] = first;
+      const [, , id, person, comment, key] = first;
       expect(['alice', 'bob', 'carol', 'dave']).toContain(person);
+      expect(key).toBe(path.join(state, 'keys', person));
       const answer = await runCli(
-        ['approve', id, '--gate', 'approve-mirror-log-shipping', '--as', person, '--comment', comment],
+        ['approve', id, '--gate', 'approve-mirror-log-shipping', '--as', person, '--comment', comment, '--sign', key],
         {
           env: {
             TEMPORAL_ADDRESS: addresses.address,

@@ -12,6 +12,7 @@ import { resolveSecret } from '../../topology/secrets';
 import { WORKFLOW_TYPES, type RunbookName, type RunbookInput } from '../../contracts/runbooks';
 import { approveUpdate, pendingGatesQuery, progressQuery, type ApproveMessage } from '../../contracts/messages';
 import type { PendingGate, Progress, RunbookReport } from '../../contracts/run-record';
+import { startStatementOf, type SignaturePart, type Statement } from '../../contracts/statements';
 import { eventually, startTestEstate, type TestEstate } from './estate';
 import { connectClient, uniqueTaskQueue, withWorker } from './temporal';
 
@@ -35,7 +36,13 @@ export interface RunbookHarness {
  * server: a run left open by one test must not block the next.
  */
 export async function runbookHarness(
-  options: { edit?: (yaml: string) => string; label?: string; address?: string } = {},
+  options: {
+    edit?: (yaml: string) => string;
+    label?: string;
+    address?: string;
+    /** A signed estate: signs each start as its initiator (unless the test gives a signature of its own). */
+    signStart?: (statement: Omit<Statement, 'time'>) => Promise<SignaturePart>;
+  } = {},
 ): Promise<RunbookHarness> {
   const taskQueue = uniqueTaskQueue(options.label ?? 'runbook');
   const fqdn = `${taskQueue.toLowerCase()}.sim.local`;
@@ -60,9 +67,12 @@ export async function runbookHarness(
         options: runOptions ?? {},
         ...rest,
       };
+      const id = workflowId ?? `${taskQueue}-${runbook}-${++runs}`;
+      if (options.signStart && !input.signature)
+        input.signature = await options.signStart(startStatementOf(runbook, input, 'default', id));
       const handle = await client.workflow.start(WORKFLOW_TYPES[runbook], {
         taskQueue,
-        workflowId: workflowId ?? `${taskQueue}-${runbook}-${++runs}`,
+        workflowId: id,
         args: [input],
       });
       started.push(handle);

@@ -60,6 +60,17 @@ export async function takeLogBackups(
   return files;
 }
 
+/** The Agent jobs on these instances stop running on their schedules (any run in progress finishes first). */
+export async function pauseJobs(env: TestEstate, instances: string[]): Promise<void> {
+  const jobsOf = (name: string) => env.estate.snapshot().instances.find((instance) => instance.name === name)!.jobs;
+  for (const name of instances) for (const job of jobsOf(name)) env.estate.setJobEnabled(name, job.name, false);
+  await eventually(
+    () => instances.every((name) => jobsOf(name).every((job) => !job.running)),
+    15_000,
+    `the jobs on ${instances.join(', ')} to finish`,
+  );
+}
+
 /** DC1 is lost: both its SQL Server instances stop (chat clients then fail to post). */
 export async function loseDc1(env: TestEstate): Promise<void> {
   await Promise.all(['dc1-sql-a', 'dc1-sql-b'].map((name) => env.estate.stopInstance(name)));

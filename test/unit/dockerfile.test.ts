@@ -1,7 +1,8 @@
 /**
  * The Dockerfile cannot be built on the build machines (no Docker engine), so its structure is checked here: the
- * image builds on the project's Node line, runs the build, starts the worker as a non-root user, installs every
- * package the worker, the CLI and the stand-in Management Shell load, and keeps local state out of its context.
+ * image builds on the project's Node line, runs the build, starts the worker as a non-root user on the estates of a
+ * read-only mount, checks its health, installs every package the worker, the CLI and the stand-in Management Shell
+ * load, and keeps local state out of its context.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -47,6 +48,27 @@ describe('Dockerfile', () => {
     expect(finalOf('USER').at(-1)?.args, 'runs as a non-root user').toMatch(/^(?!root\b|0\b)\S+/);
     expect(finalOf('STOPSIGNAL').at(-1)?.args).toBe('SIGTERM');
     expect(finalOf('EXPOSE').flatMap((instruction) => instruction.args.split(/\s+/))).toContain('9464');
+  });
+
+  it('checks its health as Temporal sees the worker, and serves the estates folder of the read-only mount', () => {
+    // HEALTHCHECK [options] CMD ["pchat-dr", "health", "--this-host"]: the worker of this container polls its queue.
+    const health = finalOf('HEALTHCHECK').at(-1)?.args ?? '';
+    const command = /\bCMD\s+(\[.*\])\s*$/.exec(health)?.[1];
+    expect(JSON.parse(command ?? 'null'), 'HEALTHCHECK CMD in exec form').toEqual([
+      'pchat-dr',
+      'health',
+      '--this-host',
+    ]);
+    for (const option of ['--interval', '--timeout', '--start-period', '--retries'])
+      expect(health, option).toContain(option);
+    // The worker's default estates are the folder docker-compose.yml and docs/deployment.md mount read-only.
+    const estates = finalOf('ENV')
+      .map((instruction) => /^PCHAT_DR_ESTATES[= ](\S+)$/.exec(instruction.args)?.[1])
+      .find(Boolean);
+    expect(estates).toBe('/etc/pchat-dr/estates');
+    expect(finalOf('RUN').some((run) => run.args.includes(`mkdir -p`) && run.args.includes(estates!))).toBe(true);
+    expect(readFileSync(path.join(PROJECT_ROOT, 'docker-compose.yml'), 'utf8')).toContain(`./estates:${estates}:ro`);
+    expect(readFileSync(path.join(PROJECT_ROOT, 'docs', 'deployment.md'), 'utf8')).toContain(`:${estates}:ro`);
   });
 
   it("skips install scripts where the package's prepare script would run a build without its tools", () => {

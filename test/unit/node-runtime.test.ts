@@ -38,7 +38,11 @@ describe('the supported Node.js', () => {
   it('runs the CLI on the Node running the tests', async () => {
     const result = await runCli(['--version']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    // The version, the Temporal SDK's and the Node.js it runs on: what a bug report needs.
+    expect(result.stdout.trim()).toMatch(
+      /^pchat-dr \d+\.\d+\.\d+ \(Temporal TypeScript SDK \d+\.\d+\.\d+, Node\.js v[\d.]+\)$/,
+    );
+    expect(result.stdout).toContain(`Node.js ${process.version})`);
   });
 
   it(

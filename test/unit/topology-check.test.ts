@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../runtime/package';
 import { runCli } from '../helpers/cli';
+import { makeKey, signerLine } from '../helpers/ssh-keys';
 
 const SIMULATED = readFileSync(path.join(PROJECT_ROOT, 'examples', 'simulated.yaml'), 'utf8');
 
@@ -37,6 +38,43 @@ describe('pchat-dr topology check', () => {
     expect(production.code).toBe(0);
     expect(production.stdout).toMatch(/backup\s+dc2-sql-a\s+sql-a\.dc2\.contoso\.com\\PCHAT/);
     expect(production.stdout).toMatch(/approve-mirror-failover\s+waived/);
+  });
+
+  it('shows the signature policy, the signers, approvers without a key and a key several people hold', async () => {
+    const production = await runCli(['topology', 'check', '-f', 'examples/production.yaml']);
+    expect(production.stdout).toMatch(
+      /^Signatures: required; signers \/etc\/pchat-dr\/allowed_signers \(not readable here: .*no such file\)$/m,
+    );
+    const simulated = await runCli(['topology', 'check', '-f', 'examples/simulated.yaml']);
+    expect(simulated.stdout).toMatch(/^Signatures: none \(answers are claims; see docs\/operations\.md/m);
+
+    // An estate beside its signers file: alice has a key, bob and carol share one, dave has none.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pchat-topology-signers-'));
+    const alice = await makeKey(dir, 'alice');
+    const shared = await makeKey(dir, 'shared');
+    writeFileSync(
+      path.join(dir, 'allowed_signers'),
+      `${signerLine(alice)}${signerLine({ ...shared, name: 'bob,carol' })}`,
+    );
+    const file = path.join(dir, 'estate.yaml');
+    writeFileSync(
+      file,
+      SIMULATED.replace(
+        '\nobjectives:',
+        '\nsignatures:\n  allowedSigners: allowed_signers\n  policy: critical\n\nobjectives:',
+      ),
+    );
+    const signed = await runCli(['topology', 'check', '-f', file]);
+    expect(signed.code, signed.stderr).toBe(0);
+    const lines = signed.stdout.split('\n');
+    const at = lines.findIndex((line) => line.startsWith('Signatures:'));
+    expect(lines.slice(at, at + 3)).toEqual([
+      `Signatures: critical; signers ${path.join(dir, 'allowed_signers')}: alice, bob, carol (2 keys)`,
+      '  approvers with no key there (they cannot sign): dave',
+      expect.stringMatching(
+        /^  one key for several people \(it counts as one person at a gate\): bob, carol \(SHA256:\S+\)$/,
+      ),
+    ]);
   });
 
   it('prints the validated topology as JSON with -o json, relative paths made absolute', async () => {

@@ -313,6 +313,10 @@ describe('pchat-dr worker', () => {
     copyFileSync(twice, path.join(folder, 'again.yml'));
     const invalid = path.join(folder, 'invalid.yaml');
     writeFileSync(invalid, 'pool: [\n');
+    // A signed estate whose allowed_signers file has a line pchat-dr refuses: the worker cannot verify, so it does not start.
+    const signed = estateFileFor('pchat.signed.test', folder);
+    writeFileSync(path.join(folder, 'allowed_signers'), 'carol cert-authority ssh-ed25519 AAAA\n');
+    writeFileSync(signed, `${readFileSync(signed, 'utf8')}\nsignatures:\n  allowedSigners: allowed_signers\n`);
     const empty = mkdtempSync(path.join(os.tmpdir(), 'pchat-empty-'));
     const bad = await runCli(
       ['worker', '--metrics', 'off', '--estate', folder, '--estate', '/nonexistent/estate.yaml', '--estate', empty],
@@ -328,6 +332,9 @@ describe('pchat-dr worker', () => {
     expect(bad.stderr).toContain(invalid);
     expect(bad.stderr).toContain('/nonexistent/estate.yaml: no such file or folder');
     expect(bad.stderr).toContain(`${empty}: the folder holds no topology file`);
+    expect(bad.stderr).toContain(
+      `${signed}: ${path.join(folder, 'allowed_signers')}: line 1: cert-authority lines are not supported`,
+    );
     expect(bad.stdout).toBe('');
   });
 

@@ -56,7 +56,7 @@ describe('approval gates', () => {
         'BOB has already approved accept-data-loss; it needs 2 distinct people',
       );
       expect(await refusal(approve(handle, 'accept-data-loss', 'carol', { evidenceVersion: 'deadbeef' }))).toMatch(
-        /the evidence of accept-data-loss changed since you looked \(you saw deadbeef, it is now [0-9a-f]{8}\)/,
+        /the evidence of accept-data-loss changed since you looked \(you saw deadbeef, it is now [0-9a-f]{64}\)/,
       );
 
       // The same refusal through a signal is recorded in the run's log; an allowed signal counts like an update.

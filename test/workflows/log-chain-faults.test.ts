@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, type TestEstate } from '../helpers/estate';
 import { approve, gateOpen, progress, result, runbookHarness, stepOf, type RunbookHarness } from '../helpers/runbooks';
-import { loseDc1, lostMessages, mgcOn, setUpLogShipping, takeLogBackups } from '../helpers/story';
+import { loseDc1, lostMessages, mgcOn, pauseJobs, setUpLogShipping, takeLogBackups } from '../helpers/story';
 
 let harness: RunbookHarness;
 afterEach(async () => harness?.close());
@@ -19,8 +19,7 @@ const jobsOf = (env: TestEstate, instance: string) =>
 
 /** DC2 stops copying and restoring, three log backups are taken, and each is copied to the copy folder by hand. */
 async function shipThreeLogsByHand(env: TestEstate): Promise<{ share: string[]; copied: string[] }> {
-  for (const job of jobsOf(env, 'dc2-sql-a')) env.estate.setJobEnabled('dc2-sql-a', job.name, false);
-  await eventually(() => jobsOf(env, 'dc2-sql-a').every((job) => !job.running), 15_000, 'DC2 jobs to finish');
+  await pauseJobs(env, ['dc2-sql-a']);
   const names = (await takeLogBackups(env, 3, 4)).map((file) => path.basename(file));
   const share = names.map((name) => path.join(env.topology.backupShare.workerPath, name));
   const copied = names.map((name) => path.join(env.topology.copyFolder.workerPath, name));

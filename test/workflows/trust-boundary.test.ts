@@ -69,16 +69,19 @@ function expectUntouched(h: RunbookHarness): void {
 }
 
 /**
- * The workflow task failures in a run's history, each as its cause and message. A signal that arrives while a task
- * completes makes Temporal refuse that completion (cause UNHANDLED_COMMAND) and the worker simply runs the task again
- * with the signal: that is the protocol, not a failure of the run, so it is not counted.
+ * The workflow task failures in a run's history, each as its cause and message. Two are Temporal's protocol, not a
+ * failure of the run, and are not counted: a signal that arrives while a task completes makes the server refuse that
+ * completion (UNHANDLED_COMMAND), and signals buffered during a task beyond the server's limits (a flood of 1 MB
+ * payloads) make it close the task (FORCE_CLOSE_COMMAND); either way the worker runs the task again with the signals.
+ * Anything thrown by workflow code would be WORKFLOW_WORKER_UNHANDLED_FAILURE and is counted.
  */
 async function workflowTaskFailures(handle: WorkflowHandle): Promise<string[]> {
   const UNHANDLED_COMMAND = 1;
+  const FORCE_CLOSE_COMMAND = 17;
   const history = await handle.fetchHistory();
   return (history.events ?? [])
     .map((event) => event.workflowTaskFailedEventAttributes)
-    .filter((failed) => failed && failed.cause !== UNHANDLED_COMMAND)
+    .filter((failed) => failed && failed.cause !== UNHANDLED_COMMAND && failed.cause !== FORCE_CLOSE_COMMAND)
     .map((failed) => `${failed!.cause}: ${failed!.failure?.message}`);
 }
 

@@ -7,9 +7,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, type TestEstate } from '../helpers/estate';
+import type { TestEstate } from '../helpers/estate';
 import { approve, gateOpen, result, runbookHarness, stepOf, type RunbookHarness } from '../helpers/runbooks';
-import { loseDc1, lostMessages, mgcOn, setUpLogShipping, takeLogBackups } from '../helpers/story';
+import { loseDc1, lostMessages, mgcOn, pauseJobs, setUpLogShipping, takeLogBackups } from '../helpers/story';
 
 let harness: RunbookHarness;
 afterEach(async () => harness?.close());
@@ -17,12 +17,6 @@ afterEach(async () => harness?.close());
 const pool = () => harness.env.estate.snapshot().pool;
 const instanceOf = (env: TestEstate, name: string) =>
   env.estate.snapshot().instances.find((candidate) => candidate.name === name)!;
-
-/** DC2 stops restoring on its own, so the run has logs to apply (and a statement to fail). */
-async function pauseDc2Jobs(env: TestEstate): Promise<void> {
-  for (const job of instanceOf(env, 'dc2-sql-a').jobs) env.estate.setJobEnabled('dc2-sql-a', job.name, false);
-  await eventually(() => instanceOf(env, 'dc2-sql-a').jobs.every((job) => !job.running), 15_000, 'DC2 jobs to stop');
-}
 
 describe('the ways back', () => {
   it(
@@ -33,7 +27,7 @@ describe('the ways back', () => {
       const { env } = harness;
       await harness.withWorker(async () => {
         await setUpLogShipping(harness);
-        await pauseDc2Jobs(env);
+        await pauseJobs(env, ['dc2-sql-a']); // DC2 stops restoring on its own: the run has logs to apply
         await takeLogBackups(env, 2);
         env.estate.failNext('dc2-sql-a', 'RESTORE LOG', { number: 50000, message: 'injected: the disk is busy' });
         await loseDc1(env);
