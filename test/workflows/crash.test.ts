@@ -159,7 +159,8 @@ describe('a worker killed during a quick step', () => {
       env.estate.setLatency('dc1-sql-a', 2_000);
       await approve(handle, 'approve-mirror-failover', 'bob');
       await eventually(
-        async () => (await progress(handle)).steps.find((step) => step.name === 'planned-failover')?.status === 'running',
+        async () =>
+          (await progress(handle)).steps.find((step) => step.name === 'planned-failover')?.status === 'running',
         60_000,
         'the failover step to run',
       );

@@ -114,7 +114,7 @@ describe('the ways back', () => {
       const { env } = harness;
       await harness.withWorker(async () => {
         await setUpLogShipping(harness);
-        await pauseDc2Jobs(env);
+        await pauseJobs(env, ['dc2-sql-a']);
         await takeLogBackups(env, 2);
         for (let message = 0; message < 5; message++) await env.estate.chat.postOne();
         env.estate.failNext('dc2-sql-a', 'sp_delete_log_shipping_secondary', { number: 50000, message: 'injected' });
