@@ -7,7 +7,8 @@
 import { inject } from 'vitest';
 import { describe, expect, it } from 'vitest';
 import { connectClient } from '../helpers/temporal';
-import { formatMatrix, runCampaign } from './runner';
+import { formatMatrix } from './results';
+import { runCampaign } from './runner';
 
 const CELLS = [
   'failover-disaster/gather-evidence#4/statement-fails',

@@ -11,7 +11,7 @@
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../runtime/free-port';
-import { SimulatedEstate } from '../../simulator/estate';
+import { SimulatedEstate, type EstateSnapshot } from '../../simulator/estate';
 import type { ObservedStatement } from '../../simulator/engine/instance';
 import { writeSimulatedTopology } from '../../simulator/example-topology';
 import { loadTopology } from '../../topology/load';
@@ -110,4 +110,16 @@ export async function cloneEstate(template: Template, dir: string, fqdn: string)
   const file = path.join(dir, 'estate.yaml');
   writeFileSync(file, yaml);
   return open(dir, fqdn, file);
+}
+
+/** Which instances hold a mirroring session with which (by label), each pair once. */
+export function mirroringSessions(snapshot: EstateSnapshot): [string, string][] {
+  const labelOf = new Map(snapshot.instances.map((instance) => [instance.serverName, instance.name]));
+  const pairs = new Set<string>();
+  for (const instance of snapshot.instances)
+    for (const database of instance.databases) {
+      const partner = database.mirroring && labelOf.get(database.mirroring.partner);
+      if (partner) pairs.add([instance.name, partner].sort().join(' '));
+    }
+  return [...pairs].map((pair) => pair.split(' ') as [string, string]);
 }

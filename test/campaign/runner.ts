@@ -18,6 +18,8 @@ import { cloneEstate, freshEstate, saveTemplate, type Template, type TemplateFac
 import { ActiveFault, FAULT_KINDS, planFault, type FaultKind, type FaultPlan, type ReferenceStep } from './faults';
 import { checkInvariants, effectfulCounts, unknowable } from './invariants';
 import { Operator, sleep, withTimeout, type OperatorPolicy } from './operator';
+import { mirroringSessions } from './estates';
+import type { CampaignResult, CellResult } from './results';
 import { SCENARIOS, type Scenario, type ScenarioName } from './scenarios';
 import { CellWorker, HostPool } from './worker-control';
 import type { ActivityPause } from './worker-protocol';
@@ -39,34 +41,6 @@ export interface CampaignOptions {
   workDir?: string;
   keep?: boolean;
   log?: (line: string) => void;
-}
-
-export type CellStatus = 'held' | 'violated' | 'n/a';
-
-export interface CellResult {
-  scenario: ScenarioName;
-  step: string;
-  fault: FaultKind;
-  status: CellStatus;
-  /** n/a: why; held: how the run ended; violated: the first violation. */
-  reason: string;
-  violations: string[];
-  outcome?: string;
-  seconds?: number;
-  /** The step that ran when the fault was injected (the cell's step, unless the run never got there). */
-  injectedAt?: string | null;
-  actions?: string[];
-  /** The run's report, when kept (--json with --keep). */
-  report?: unknown;
-}
-
-export interface CampaignResult {
-  cells: CellResult[];
-  /** Per scenario, the clean run's steps. */
-  steps: Record<string, string[]>;
-  /** Per scenario, what each step of the clean run did (where the faults were aimed). */
-  references: Record<string, ReferenceStep[]>;
-  seconds: number;
 }
 
 interface Reference {
@@ -420,18 +394,6 @@ async function runCell(
   }
 }
 
-/** Which instances hold a mirroring session with which (by label), each pair once. */
-function mirroringSessions(snapshot: EstateSnapshot): [string, string][] {
-  const labelOf = new Map(snapshot.instances.map((instance) => [instance.serverName, instance.name]));
-  const pairs = new Set<string>();
-  for (const instance of snapshot.instances)
-    for (const database of instance.databases) {
-      const partner = database.mirroring && labelOf.get(database.mirroring.partner);
-      if (partner) pairs.add([instance.name, partner].sort().join(' '));
-    }
-  return [...pairs].map((pair) => pair.split(' ') as [string, string]);
-}
-
 /** The operator's judgement in this cell: what its fault destroyed, and how to undo it. */
 function policyFor(scenario: Scenario, fault: ActiveFault | null): OperatorPolicy {
   return {
@@ -455,46 +417,4 @@ function policyFor(scenario: Scenario, fault: ActiveFault | null): OperatorPolic
       await fault?.expire();
     },
   };
-}
-
-// ------------------------------------------------------------------------------------------------ the matrix
-
-const MARK: Record<CellStatus, string> = { held: 'held', violated: 'VIOLATED', 'n/a': 'n/a' };
-
-/** The matrix (runbook × step × fault), the violated cells with their reasons, and the totals. */
-export function formatMatrix(result: CampaignResult): string {
-  const lines: string[] = [];
-  const kinds = FAULT_KINDS.filter((kind) => result.cells.some((cell) => cell.fault === kind));
-  const width = Math.max(...result.cells.map((cell) => cell.step.length), 10);
-  for (const [scenario, steps] of Object.entries(result.steps)) {
-    lines.push('', `${scenario}`, `  ${'step'.padEnd(width)}  ${kinds.map((kind) => kind.padEnd(16)).join(' ')}`);
-    for (const step of steps) {
-      const row = kinds.map((kind) => {
-        const cell = result.cells.find(
-          (each) => each.scenario === scenario && each.step === step && each.fault === kind,
-        );
-        return (cell ? MARK[cell.status] : '-').padEnd(16);
-      });
-      if (row.some((mark) => mark.trim() !== '-')) lines.push(`  ${step.padEnd(width)}  ${row.join(' ')}`);
-    }
-  }
-  const violated = result.cells.filter((cell) => cell.status === 'violated');
-  if (violated.length > 0) {
-    lines.push('', 'violated:');
-    for (const cell of violated) lines.push(`  ${cell.scenario} × ${cell.step} × ${cell.fault}: ${cell.reason}`);
-  }
-  const notApplicable = result.cells.filter((cell) => cell.status === 'n/a');
-  const reasons = new Map<string, number>();
-  for (const cell of notApplicable)
-    reasons.set(`${cell.fault}: ${cell.reason}`, (reasons.get(`${cell.fault}: ${cell.reason}`) ?? 0) + 1);
-  if (reasons.size > 0) {
-    lines.push('', 'n/a, because:');
-    for (const [reason, count] of reasons) lines.push(`  ${count} × ${reason}`);
-  }
-  const count = (status: CellStatus) => result.cells.filter((cell) => cell.status === status).length;
-  lines.push(
-    '',
-    `cells: ${result.cells.length}; run: ${count('held') + count('violated')}; held: ${count('held')}; violated: ${count('violated')}; n/a: ${count('n/a')}; ${Math.floor(result.seconds / 60)} min ${result.seconds % 60} s`,
-  );
-  return lines.join('\n');
 }
