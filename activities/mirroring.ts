@@ -5,6 +5,7 @@
 import { Context } from '@temporalio/activity';
 import type { Instance } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
+import { heartbeat } from './heartbeat';
 import { stepFailure, type FailureDetails, type FailureType } from './failures';
 import { forceServiceAllowDataLoss, partnerFailover, partnerOff, partnerSafety, type Statement } from './statements';
 import { StepClock, type StepResult } from './step-result';
@@ -303,7 +304,7 @@ export function mirroringActivities(deps: ActivityDependencies) {
             details(state),
           );
         }
-        context.heartbeat({ mirroringState: state.mirroringState });
+        heartbeat({ mirroringState: state.mirroringState });
         await context.sleep(input.pollMs ?? 500);
         state = await readMirroring(deps, input.principal, input.database);
         requireReachable(input.principal, state);

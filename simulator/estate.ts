@@ -16,7 +16,7 @@ import { resolveSecret } from '../topology/secrets';
 import { ChatLoad, type ChatStats } from './chat-load';
 import { backupDatabase, backupLog, restoreDatabase, restoreLog } from './engine/backup-restore';
 import { LOGIN_REFUSALS } from './engine/errors';
-import { noFaults, SqlInstance, type InstanceData } from './engine/instance';
+import { noFaults, SqlInstance, type InstanceData, type ObservedStatement } from './engine/instance';
 import { setPartner, suspendMirroring } from './engine/mirroring';
 import type { Row } from './engine/msdb';
 import { Network } from './engine/network';
@@ -362,6 +362,11 @@ export class SimulatedEstate {
     }
     instance.changed();
     this.network.changed();
+  }
+
+  /** Every statement any instance runs, as it runs (null stops it): the fault campaign's statement log. */
+  observeStatements(observer: ((statement: ObservedStatement) => void) | null): void {
+    for (const instance of this.instances.values()) instance.statementObserver = observer;
   }
 
   clearFaults(name: string): void {

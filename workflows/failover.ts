@@ -56,18 +56,34 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
     const pool = poolTargetOf(topology);
     const declaredAt = rb.record.startedAt;
     const sightings = new Dc1Sightings();
+    // The newest log backup any evidence of this run listed: should it go (deleted, a share lost), the next
+    // evidence says so (missing, a break), instead of a shorter chain that looks complete.
+    let newestLog: { file: string; finishedAt: string } | null = null;
 
-    const gather = async (title: string, includePool = true): Promise<EstateEvidence> => {
+    /** `act`: the run acts on this evidence (applies its logs), so what it cannot read fails the step. `pool`: read
+     *  the pool too (not needed where the run only applies logs). */
+    const gather = async (title: string, { act = false, pool: includePool = true } = {}): Promise<EstateEvidence> => {
       const found = (
         await rb.read({
           name: 'gather-evidence',
           title,
           target: backup.name,
           activity: 'gatherEvidence',
-          input: { topology, database: 'mgc', ...(includePool ? {} : { includePool }) },
+          input: {
+            topology,
+            database: 'mgc',
+            ...(newestLog ? { knownLogs: [newestLog.file] } : {}),
+            ...(act ? { complete: true } : {}),
+            ...(includePool ? {} : { includePool }),
+          },
         })
       ).found;
       sightings.record(found);
+      if (
+        found.lastLogBackup &&
+        (!newestLog || Date.parse(found.lastLogBackup.finishedAt) > Date.parse(newestLog.finishedAt))
+      )
+        newestLog = found.lastLogBackup;
       return found;
     };
 
@@ -170,7 +186,7 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
           // BACKUP LOG WITH NORECOVERY needs the database to itself (3101): sessions the stopped service did not
           // close, the compliance service's or an administrator's, are ended first.
           if (patched(END_SESSIONS_BEFORE_FENCE)) await rb.act(endSessions('end-dc1-sessions', principal, database));
-          await rb.act({
+          const tail = await rb.act({
             name: 'tail-log-backup',
             title: `Back up the tail of the log of ${database} on ${principal.name} WITH NORECOVERY (fences DC1)`,
             target: principal.name,
@@ -183,6 +199,9 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
             },
           });
           fencedBy = principal.name;
+          // The run's own tail carries every last write: known from here, whatever becomes of the file (rule 9).
+          if (tail.kind === 'done')
+            newestLog = { file: tail.result.figures.file, finishedAt: tail.result.figures.backupFinish };
         }
 
         // Step 5: log shipping off on the backup (this deletes its copy and restore jobs).
@@ -211,7 +230,7 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
 
         // Step 7: apply every log not yet applied, in LSN order, in one heartbeating activity.
         rb.setPhase('applying-logs');
-        evidence = await gather('Read the headers of the log backups to apply', false);
+        evidence = await gather('Read the headers of the log backups to apply', { act: true, pool: false });
         newestLogBackup = latest(newestLogBackup, evidence.lastLogBackup?.finishedAt);
         recoveredAt = evidence.backupDatabase?.restoredUpTo ?? recoveredAt;
         const applied = await rb.act({

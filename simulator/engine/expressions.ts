@@ -49,6 +49,11 @@ export class Variables {
     const variable = this.get(name);
     variable.value = value.value === null ? null : castValue(value, variable.type);
   }
+
+  /** Every variable's value now, by its lower-case name. */
+  snapshot(): Record<string, SqlValue> {
+    return Object.fromEntries([...this.values].map(([name, variable]) => [name, variable.value]));
+  }
 }
 
 /** A table bound in a FROM clause, with the row being looked at (null: the unmatched side of a LEFT JOIN). */
