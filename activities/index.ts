@@ -6,7 +6,7 @@ import { agentJobActivities } from './agent-jobs';
 import { chatStoreActivities } from './chat-store';
 import type { ActivityDependencies } from './dependencies';
 import { drillActivities } from './drill';
-import { estateActivities } from './estates';
+import { estateActivities } from './estate-steps';
 import { evidenceActivities } from './evidence';
 import { filesActivities } from './files';
 import { keepAlive } from './heartbeat';
