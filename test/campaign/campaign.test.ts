@@ -11,7 +11,7 @@ import { formatMatrix } from './results';
 import { runCampaign } from './runner';
 
 const CELLS = [
-  'failover-disaster/gather-evidence#4/statement-fails',
+  'failover-disaster/gather-evidence#3/statement-fails', // the read of the logs to apply
   'failover-disaster/gather-evidence#3/log-backup-lost',
   'failover-disaster/remove-log-shipping/agent-stopped',
   'failover-disaster/recover/instance-stopped',
