@@ -11,7 +11,8 @@
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../runtime/free-port';
-import { SimulatedEstate, type EstateSnapshot } from '../../simulator/estate';
+import { SimulatedEstate } from '../../simulator/estate';
+import type { EstateSnapshot } from '../../simulator/estate-snapshot';
 import type { ObservedStatement } from '../../simulator/engine/instance';
 import { writeSimulatedTopology } from '../../simulator/example-topology';
 import { loadTopology } from '../../topology/load';

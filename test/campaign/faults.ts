@@ -7,7 +7,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { EstateSnapshot } from '../../simulator/estate';
+import type { EstateSnapshot } from '../../simulator/estate-snapshot';
 import type { Topology } from '../../topology/schema';
 import type { CampaignEstate } from './estates';
 import type { ScenarioName } from './scenarios';

@@ -17,7 +17,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { incidentLockId } from '../../contracts/runbooks';
 import type { Progress, RunbookReport } from '../../contracts/run-record';
 import type { Row } from '../../simulator/engine/msdb';
-import type { EstateSnapshot } from '../../simulator/estate';
+import type { EstateSnapshot } from '../../simulator/estate-snapshot';
 import type { CampaignEstate } from './estates';
 import type { ActiveFault } from './faults';
 import { isActing } from './faults';

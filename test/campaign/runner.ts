@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { progressQuery } from '../../contracts/messages';
 import { WORKFLOW_TYPES, type RunbookInput, type RunbookName } from '../../contracts/runbooks';
-import type { EstateSnapshot } from '../../simulator/estate';
+import type { EstateSnapshot } from '../../simulator/estate-snapshot';
 import type { Topology } from '../../topology/schema';
 import { cloneEstate, freshEstate, saveTemplate, type Template, type TemplateFacts } from './estates';
 import { ActiveFault, FAULT_KINDS, planFault, type FaultKind, type FaultPlan, type ReferenceStep } from './faults';

@@ -9,7 +9,7 @@ import sql from 'mssql';
 import { isLogBackupOf, logBackupName } from '../../contracts/log-shipping';
 import type { RunbookReport } from '../../contracts/run-record';
 import type { RunbookName } from '../../contracts/runbooks';
-import type { DatabaseSnapshot, EstateSnapshot } from '../../simulator/estate';
+import type { DatabaseSnapshot, EstateSnapshot } from '../../simulator/estate-snapshot';
 import { driverEncryption } from '../../topology/encryption';
 import { resolveSecret } from '../../topology/secrets';
 import type { CampaignEstate, TemplateFacts } from './estates';
