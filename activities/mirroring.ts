@@ -153,10 +153,19 @@ export interface PartnersInput {
 export function mirroringActivities(deps: ActivityDependencies) {
   const run = (instance: Instance, statement: Statement) => deps.sql.execute(instance, statement, 'change');
   return {
-    /** Runbook 1 step 1: one partner's view (an unreachable partner is evidence, not an error). */
-    async readMirroringState(input: { instance: Instance; database: string }): Promise<StepResult<MirroringState>> {
+    /**
+     * Runbook 1 step 1: one partner's view (an unreachable partner is evidence, not an error). With `mustAnswer` (a
+     * verification after a change), an instance that does not answer fails the step instead, so it is retried and
+     * then put to people, rather than read as a database that is not there.
+     */
+    async readMirroringState(input: {
+      instance: Instance;
+      database: string;
+      mustAnswer?: boolean;
+    }): Promise<StepResult<MirroringState>> {
       const clock = new StepClock(deps.clock);
       const state = await readMirroring(deps, input.instance, input.database);
+      if (input.mustAnswer) requireReachable(input.instance, state);
       const summary = state.reachable
         ? `${input.instance.name}: ${input.database} is ${state.state ?? 'absent'}${state.role ? `, ${state.role} ${state.mirroringState} (safety ${state.safety})` : ', not mirrored'}`
         : `${input.instance.name} cannot be reached`;

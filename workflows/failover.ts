@@ -16,7 +16,15 @@ import { tailLogBackupName } from '../contracts/log-shipping';
 import { dataLossEvidence, failoverEvidence, gapLine, onlinePrincipals } from './gate-evidence';
 import { recoveryPoint, recoveryTime, serviceInterruption, type LossFacts } from './measures';
 import type { RunbookReport } from '../contracts/run-record';
-import { endSessions, readDatabase, readPool, removeMirroring, setActiveServers, setPoolState } from './step-specs';
+import {
+  endSessions,
+  readDatabase,
+  readPool,
+  removeMirroring,
+  setActiveServers,
+  setPoolState,
+  verifyDatabase,
+} from './step-specs';
 import { Runbook, type StepOutcome } from './runbook';
 import type { ActivityResult } from './activity-kinds';
 import type { RunbookInput, FailoverOptions } from '../contracts/runbooks';
@@ -329,8 +337,11 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
       poolNow.poolState === 'FailedOver' && sameServers(poolNow.activeServers, topology.pool.servers.dc2),
       `the pool is ${poolNow.poolState} with ${poolNow.activeServers.join(', ') || 'no'} active servers after the failover`,
     );
-    const served = (await rb.read(readDatabase('verify-database', backup, database))).found;
-    rb.require(served.state === 'ONLINE', `${database} on ${backup.name} is ${served.state} after the failover`);
+    const served = (await rb.read(verifyDatabase('verify-database', backup, database))).found;
+    rb.require(
+      served.state === 'ONLINE',
+      `${database} on ${backup.name} is ${served.state ?? 'absent'} after the failover`,
+    );
     rb.record.measures.rto = recoveryTime(topology, declaredAt, restoredAt);
     rb.record.measures.rpo = recoveryPoint(topology, {
       point: recoveredAt,
