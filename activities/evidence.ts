@@ -173,6 +173,24 @@ async function attempt<T>(problems: string[], what: string, read: () => Promise<
   }
 }
 
+/** What a gathering of evidence reads, and how strictly. */
+interface GatherInput {
+  topology: Topology;
+  database: DatabaseKind;
+  /** Read the pool too (the default); a run that only applies logs does not need it. */
+  includePool?: boolean;
+  /**
+   * Log backups an earlier evidence of the same run listed (the newest is enough: a middle one that goes
+   * breaks the chain by LSN). One that neither folder holds any more is missing, a break (rule 9).
+   */
+  knownLogs?: string[];
+  /**
+   * The run acts on this evidence (applies its pending logs): what it needs and could not read (the backup
+   * instance, its redo point, the share, the copy folder) fails the step instead of reading as "no logs".
+   */
+  complete?: boolean;
+}
+
 export function evidenceActivities(deps: ActivityDependencies) {
   /**
    * Headers already verified by this worker, by instance, file, size and modification time: a runbook gathers
@@ -189,33 +207,13 @@ export function evidenceActivities(deps: ActivityDependencies) {
   };
 
   return {
-    async gatherEvidence(input: {
-      topology: Topology;
-      database: DatabaseKind;
-      includePool?: boolean;
-      /**
-       * Log backups an earlier evidence of the same run listed (the newest is enough: a middle one that goes
-       * breaks the chain by LSN). One that neither folder holds any more is missing, a break (rule 9).
-       */
-      knownLogs?: string[];
-      /**
-       * The run acts on this evidence (applies its pending logs): what it needs and could not read (the backup
-       * instance, its redo point, the share, the copy folder) fails the step instead of reading as "no logs".
-       */
-      complete?: boolean;
-    }): Promise<StepResult<EstateEvidence>> {
+    async gatherEvidence(input: GatherInput): Promise<StepResult<EstateEvidence>> {
       // Unreachable instances and a slow Management Shell take time: keep telling Temporal this worker is alive.
       return heartbeatWhile(gather(input));
     },
   };
 
-  async function gather(input: {
-    topology: Topology;
-    database: DatabaseKind;
-    includePool?: boolean;
-    knownLogs?: string[];
-    complete?: boolean;
-  }): Promise<StepResult<EstateEvidence>> {
+  async function gather(input: GatherInput): Promise<StepResult<EstateEvidence>> {
     const clock = new StepClock(deps.clock);
     const { topology } = input;
     const roles = topology.databases[input.database]!;
