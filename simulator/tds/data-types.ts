@@ -6,7 +6,7 @@
  * Columns use the nullable N-forms real SQL Server sends for catalog columns (INTN, BITN, DATETIMN, NUMERICN ...).
  * numeric values travel as exact decimal strings and bigint values as JS bigint, never through a JS number.
  */
-import type { SqlType, SqlValue } from './session';
+import { typeName, type SqlType, type SqlValue } from './session';
 
 /** TDS protocol versions as LOGIN7 and LOGINACK carry them. */
 export const TdsVersion = {
@@ -127,21 +127,6 @@ export function usVarChar(text: string): Buffer {
 /** B_VARBYTE: 1-byte length + bytes. */
 export function bVarByte(bytes: Buffer): Buffer {
   return Buffer.concat([Buffer.from([bytes.length]), bytes]);
-}
-
-function describeSqlType(type: SqlType): string {
-  switch (type.kind) {
-    case 'nvarchar':
-    case 'varchar':
-    case 'varbinary':
-      return `${type.kind}(${type.length})`;
-    case 'numeric':
-      return `numeric(${type.precision},${type.scale})`;
-    case 'datetime2':
-      return `datetime2(${type.scale})`;
-    default:
-      return type.kind;
-  }
 }
 
 /** TYPE_INFO type bytes ([MS-TDS] 2.2.5.4). */
@@ -372,7 +357,7 @@ function encodeLegacyLob(type: VariableLengthType, value: SqlValue): Buffer {
 
 function valueMismatch(type: SqlType, value: SqlValue, expected: string): TypeError {
   const actual = Buffer.isBuffer(value) ? 'Buffer' : value instanceof Date ? 'Date' : typeof value;
-  return new TypeError(`a ${describeSqlType(type)} value must be ${expected}, got ${actual} ${String(value)}`);
+  return new TypeError(`a ${typeName(type)} value must be ${expected}, got ${actual} ${String(value)}`);
 }
 
 function expectInteger(type: SqlType, value: SqlValue): number {
@@ -412,7 +397,7 @@ function encodeNumeric(type: Extract<SqlType, { kind: 'numeric' }>, value: SqlVa
   // SQL Server rounds extra fractional digits half away from zero.
   if (fraction.length > type.scale && fraction.charCodeAt(type.scale) >= '5'.charCodeAt(0)) magnitude += 1n;
   if (magnitude >= 10n ** BigInt(type.precision)) {
-    throw new RangeError(`${text} overflows ${describeSqlType(type)}`);
+    throw new RangeError(`${text} overflows ${typeName(type)}`);
   }
   const data = Buffer.alloc(1 + numericMagnitudeBytes(type.precision));
   data[0] = sign === '-' && magnitude !== 0n ? 0 : 1;
