@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { SqlValue } from '../tds/session';
 import { errors, infos, SqlError } from './errors';
 import type { SqlInstance } from './instance';
-import { runLogShippingCommand } from './log-shipping';
+import { runLogShippingCommand } from './log-shipping-jobs';
 import type { Row } from './msdb';
 import type { ProcedureCall, ProcedureDefinition } from './procedures';
 import { sleep } from './sleep';
