@@ -9,7 +9,8 @@ import { backupLog, restoreLog, type Actor } from './backup-restore';
 import { readBackupFile } from './backup-file';
 import { SqlError } from './errors';
 import type { SqlInstance } from './instance';
-import { AGENT_TYPE, sameText, type AgentType } from './log-shipping-tables';
+import { AGENT_TYPE, type AgentType } from './log-shipping-tables';
+import { sameText } from './msdb';
 
 const AGENT: Actor = { userName: 'NT SERVICE\\SQLSERVERAGENT' };
 

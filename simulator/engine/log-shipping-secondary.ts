@@ -11,9 +11,8 @@ import {
   overwrite,
   removeSecondaryPrimary,
   SQLLOGSHIP,
-  sameText,
 } from './log-shipping-tables';
-import type { Row } from './msdb';
+import { sameText, type Row } from './msdb';
 import type { ProcedureDefinition } from './procedures';
 import { BIT, GUID, INT, nvarchar, NVARCHAR_128 } from './values';
 

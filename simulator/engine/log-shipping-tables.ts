@@ -4,7 +4,7 @@
  * Agent jobs, and the parameters the add procedures have in common.
  */
 import type { SqlInstance } from './instance';
-import type { Row } from './msdb';
+import { sameText, type Row } from './msdb';
 import { BIT, NVARCHAR_128 } from './values';
 
 export const SQLLOGSHIP = '"C:\\Program Files\\Microsoft SQL Server\\160\\Tools\\Binn\\sqllogship.exe"';
@@ -13,11 +13,6 @@ export const DEFAULT_MINUTES = 14420;
 
 export type AgentType = 0 | 1 | 2;
 export const AGENT_TYPE = { backup: 0, copy: 1, restore: 2 } as const;
-
-/** Whether a msdb value is this name, compared as SQL Server's case-insensitive collation does. */
-export function sameText(value: unknown, text: string | null): boolean {
-  return text !== null && typeof value === 'string' && value.toLowerCase() === text.toLowerCase();
-}
 
 export function primaryRow(instance: SqlInstance, database: string): Row | undefined {
   return instance.msdb.find('log_shipping_primary_databases', (row) => sameText(row.primary_database, database));

@@ -7,7 +7,7 @@
  */
 import type { SqlType, SqlValue } from '../tds/session';
 import { parseBatch, parseParameterDeclarations } from '../tsql/parser';
-import { AGENT_PROCEDURES } from './agent';
+import { AGENT_PROCEDURES } from './agent-procedures';
 import { postChatMessage } from './chat';
 import { errors, SqlError } from './errors';
 import { Variables } from './expressions';
