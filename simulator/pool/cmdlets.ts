@@ -33,7 +33,7 @@ import {
   type ParameterType,
 } from './parameter-binding';
 import { POOL_STATES, readPoolState, writePoolState, type PoolState } from './pool-state';
-import type { PlainValue, PsCommand, PsValue } from './powershell';
+import type { PlainValue, PsCommand, PsValue } from './powershell-ast';
 
 export interface CmdletContext {
   poolStateFile: string;
