@@ -16,15 +16,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../runtime/package';
 import { loadTopology } from '../../topology/load';
 import type { Topology } from '../../topology/schema';
-import {
-  currentStore,
-  databaseKind,
-  mirroringEndpoint,
-  mirrorSeedFiles,
-  planFailover,
-  resolveMirrorPair,
-  type PartnerState,
-} from '../../simulator/pool/database-mirroring';
+import { currentStore, databaseKind, planFailover, resolveMirrorPair } from '../../simulator/pool/database-mirroring';
+import { mirroringEndpoint, mirrorSeedFiles } from '../../simulator/pool/install-mirror';
+import type { PartnerState } from '../../simulator/pool/partner-connections';
 import { initialPoolState, readPoolState, writePoolState, type PoolState } from '../../simulator/pool/pool-state';
 
 const SHELL = path.join(PROJECT_ROOT, 'dist', 'simulator', 'pool', 'management-shell.js');
