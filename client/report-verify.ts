@@ -18,7 +18,7 @@ import { CRITICAL_GATES } from '../topology/gates';
 import type { AllowedSigners } from '../signatures/allowed-signers';
 import { parseSshSignature, verifySshSignature } from '../signatures/sshsig';
 import { verifyStatementSignature } from '../signatures/verify';
-import { describeSigned } from './report-view';
+import { describeSigned } from './report-markdown';
 
 export interface SignatureCheckResult {
   /** What was checked: "approve declare-disaster by carol", or an unsigned answer the policy required signed. */

@@ -12,12 +12,13 @@ import type { LoadedTopology } from '../topology/load';
 import {
   defaultWorkflowId,
   INCIDENT_RUNBOOK_NAMES,
+  startStatementOf,
   WORKFLOW_TYPES,
   type RunbookName,
   type RunbookInput,
 } from '../contracts/runbooks';
 import { progressQuery } from '../contracts/messages';
-import { startStatementOf, type SignaturePart, type Statement } from '../contracts/statements';
+import type { SignaturePart, Statement } from '../contracts/statements';
 import { POOL, RUNBOOK } from '../contracts/search-attributes';
 import { CliError, EXIT } from '../runtime/exit';
 

@@ -11,21 +11,10 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
+import { NAME_LIMIT, optionalText, personName, TEXT_LIMIT } from './fields';
 import type { PendingGate, Progress, RunbookReport } from './run-record';
 import { signaturePart } from './statements';
 
-/** The longest person name, gate id or evidence version a message may carry. */
-export const NAME_LIMIT = 128;
-/** The longest comment or reason. */
-export const TEXT_LIMIT = 2_000;
-
-/** A person, as the approval policy names them: printable, trimmed, at most NAME_LIMIT characters. */
-export const personName = z
-  .string({ error: 'must be text (a person)' })
-  .trim()
-  .min(1, 'must name a person')
-  .max(NAME_LIMIT, `must be at most ${NAME_LIMIT} characters`)
-  .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters');
 const gateId = z
   .string({ error: 'must be text (a gate name or id)' })
   .trim()
@@ -36,7 +25,6 @@ const text = (what: string) =>
     .string({ error: `must be text (${what})` })
     .max(TEXT_LIMIT, `must be at most ${TEXT_LIMIT} characters`)
     .refine((value) => value.trim().length > 0, `must not be empty (${what})`);
-const optionalText = z.string({ error: 'must be text' }).max(TEXT_LIMIT, `must be at most ${TEXT_LIMIT} characters`);
 
 export const approveMessage = z.strictObject({
   /** Gate name (declare-disaster) or id (declare-disaster#2). */

@@ -4,8 +4,8 @@
  * runbook takes, and how runs are named.
  */
 import { z } from 'zod';
-import { NAME_LIMIT, personName, TEXT_LIMIT } from './messages';
-import { signaturePart, type SignaturePart } from './statements';
+import { NAME_LIMIT, optionalText, personName } from './fields';
+import { signaturePart, stableJson, type SignaturePart, type Statement } from './statements';
 
 export type RunbookName =
   'mirror-failover' | 'setup-log-shipping' | 'setup-mirror-log-shipping' | 'failover' | 'failback' | 'drill';
@@ -128,7 +128,7 @@ export function runInputSchema<R extends RunbookName>(runbook: R) {
   return z.strictObject({
     pool: z.string({ error: "must be the pool's FQDN" }).regex(POOL_NAME, "must be the pool's FQDN"),
     initiator: personName,
-    reason: z.string({ error: 'must be text' }).max(TEXT_LIMIT, `must be at most ${TEXT_LIMIT} characters`),
+    reason: optionalText,
     options: RUNBOOK_OPTIONS[runbook].optional(),
     dryRun: z.boolean({ error: 'must be true or false' }).optional(),
     estateDigest: z
@@ -171,4 +171,33 @@ export const SCRATCH_MARKER = '_drill_';
 
 export function scratchDatabaseName(database: string, at: Date): string {
   return `${database}${SCRATCH_MARKER}${compactTimestamp(at).toLowerCase()}`;
+}
+
+/**
+ * The statement that starts a run: everything its input says (pool, runbook, the digest of the estate file the
+ * signer looked at, options, dry run, reason, initiator) and the workflow id, since no run id exists before the
+ * start. The CLI signs it; the run rebuilds it from its own input to compare.
+ */
+export function startStatementOf(
+  runbook: RunbookName,
+  input: Pick<
+    RunbookInput<object>,
+    'pool' | 'estateDigest' | 'options' | 'dryRun' | 'useWorkerEstate' | 'reason' | 'initiator'
+  >,
+  namespace: string,
+  workflowId: string,
+): Omit<Statement, 'time'> {
+  return {
+    action: 'start',
+    temporalNamespace: namespace,
+    workflowId,
+    runbook,
+    pool: input.pool,
+    estate: input.estateDigest ?? '',
+    options: stableJson(input.options ?? {}),
+    dryRun: input.dryRun === true,
+    useWorkerEstate: input.useWorkerEstate === true,
+    reason: input.reason,
+    signer: input.initiator,
+  };
 }

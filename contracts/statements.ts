@@ -15,7 +15,6 @@
 import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils';
 import { z } from 'zod';
-import type { RunbookInput, RunbookName } from './runbooks';
 
 /** The SSHSIG namespace of every pchat-dr signature (`ssh-keygen -Y sign -n pchat-dr`): git's or others never pass. */
 export const SIGNATURE_NAMESPACE = 'pchat-dr';
@@ -215,35 +214,6 @@ export function stableJson(value: unknown): string {
  */
 export function evidenceDigest(material: Record<string, unknown>): string {
   return bytesToHex(sha256(utf8ToBytes(stableJson(material))));
-}
-
-/**
- * The statement that starts a run: everything its input says (pool, runbook, the digest of the estate file the
- * signer looked at, options, dry run, reason, initiator) and the workflow id, since no run id exists before the
- * start. The CLI signs it; the run rebuilds it from its own input to compare.
- */
-export function startStatementOf(
-  runbook: RunbookName,
-  input: Pick<
-    RunbookInput<object>,
-    'pool' | 'estateDigest' | 'options' | 'dryRun' | 'useWorkerEstate' | 'reason' | 'initiator'
-  >,
-  namespace: string,
-  workflowId: string,
-): Omit<Statement, 'time'> {
-  return {
-    action: 'start',
-    temporalNamespace: namespace,
-    workflowId,
-    runbook,
-    pool: input.pool,
-    estate: input.estateDigest ?? '',
-    options: stableJson(input.options ?? {}),
-    dryRun: input.dryRun === true,
-    useWorkerEstate: input.useWorkerEstate === true,
-    reason: input.reason,
-    signer: input.initiator,
-  };
 }
 
 /** Whether a signature is required for this message under the estate's policy. */

@@ -6,7 +6,8 @@ import type { DrillCheck } from '../contracts/drill-report';
 import type { DrillOptions } from '../contracts/runbooks';
 import { formatDuration } from '../topology/durations';
 import type { ActivityName, ActivityResult } from './activity-kinds';
-import type { ActSpec, Runbook } from './runbook';
+import type { Runbook } from './runbook';
+import type { ActSpec } from './step-runner';
 
 export type Rb = Runbook<DrillOptions>;
 

@@ -25,7 +25,8 @@ import {
   setPoolState,
   verifyDatabase,
 } from './step-specs';
-import { Runbook, type StepOutcome } from './runbook';
+import { Runbook } from './runbook';
+import type { StepOutcome } from './step-runner';
 import type { ActivityResult } from './activity-kinds';
 import type { RunbookInput, FailoverOptions } from '../contracts/runbooks';
 import { offerSwitchoverRollBack, type SwitchoverProgress } from './switchover-rollback';

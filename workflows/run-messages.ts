@@ -40,7 +40,7 @@ import {
   type Parsed,
   type RejectMessage,
 } from '../contracts/messages';
-import { pendingGate, progressOf, reportOf } from '../contracts/run-record';
+import { pendingGate, progressOf, reportOf, type GateRecord } from '../contracts/run-record';
 import { signatureRequired, type SignaturePart, type SignedAction, type SignedMessage } from '../contracts/statements';
 import type { SignatureCheck, SignatureVerdict } from '../activities/signatures';
 import { DEFAULT_GATE_TIMEOUT, decisionMakers, expandPeople, gatePolicy, type Approvals } from '../topology/approvals';
@@ -187,24 +187,32 @@ export function installMessageHandlers(state: RunState): void {
     runId: record.runId,
     signer: by,
   });
+  /**
+   * What a signed answer at an approval gate must say (the open gate it answers, and `fields` of that gate), how old
+   * it may be (the gate's timeout), and whether the gate is critical.
+   */
+  const atApprovalGate = (
+    message: { gate: string; by: string },
+    action: SignedAction,
+    fields: (gate: GateRecord | undefined) => Pick<Expectation['statement'], 'evidence' | 'comment' | 'reason'>,
+  ): Expectation & { critical: boolean } => {
+    const gate = findOpenGate(record.gates, message.gate, 'approval');
+    return {
+      statement: { ...base(action, message.by), gate: gate?.id ?? message.gate, ...fields(gate) },
+      timeout: gate?.timeout ?? defaultTimeout(),
+      critical: gate ? isCriticalGate(gate.gate as GateName) : false,
+    };
+  };
   const approval = kind({
     what: 'approval',
     action: 'approve',
     schema: approveMessage,
     refuse: (message) => refuseApproval(record.gates, message, record.initiator),
-    expect: (message) => {
-      const gate = findOpenGate(record.gates, message.gate, 'approval');
-      return {
-        statement: {
-          ...base('approve', message.by),
-          gate: gate?.id ?? message.gate,
-          evidence: gate?.evidence?.version ?? '',
-          ...(message.comment ? { comment: message.comment } : {}),
-        },
-        timeout: gate?.timeout ?? defaultTimeout(),
-        critical: gate ? isCriticalGate(gate.gate as GateName) : false,
-      };
-    },
+    expect: (message) =>
+      atApprovalGate(message, 'approve', (gate) => ({
+        evidence: gate?.evidence?.version ?? '',
+        ...(message.comment ? { comment: message.comment } : {}),
+      })),
     refuseKey: (message, key) => refuseApprovalKey(state, message, key),
     apply: (message, signed) => approveGate(state, message, signed),
   });
@@ -213,14 +221,7 @@ export function installMessageHandlers(state: RunState): void {
     action: 'reject',
     schema: rejectMessage,
     refuse: (message) => refuseRejection(record.gates, message),
-    expect: (message) => {
-      const gate = findOpenGate(record.gates, message.gate, 'approval');
-      return {
-        statement: { ...base('reject', message.by), gate: gate?.id ?? message.gate, reason: message.reason },
-        timeout: gate?.timeout ?? defaultTimeout(),
-        critical: gate ? isCriticalGate(gate.gate as GateName) : false,
-      };
-    },
+    expect: (message) => atApprovalGate(message, 'reject', () => ({ reason: message.reason })),
     apply: (message, signed) => rejectGate(state, message, signed),
   });
   const decision = kind({

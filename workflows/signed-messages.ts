@@ -7,13 +7,12 @@
  */
 import {
   parseStatement,
-  startStatementOf,
   STATEMENT_CLOCK_SKEW_MS,
   statementTime,
   type SignaturePolicy,
   type Statement,
 } from '../contracts/statements';
-import type { RunbookInput, RunbookName } from '../contracts/runbooks';
+import { startStatementOf, type RunbookInput, type RunbookName } from '../contracts/runbooks';
 import { durationMs } from '../topology/durations';
 import type { Topology } from '../topology/schema';
 

@@ -7,7 +7,7 @@ import type { Folder } from '../activities/files';
 import type { PoolTarget, PoolView } from '../contracts/estate';
 import type { Instance } from '../topology/schema';
 import type { ActivityName } from './activity-kinds';
-import type { ActSpec } from './runbook';
+import type { ActSpec } from './step-runner';
 
 /** Steps whose input is one database on one instance. */
 type OnDatabase =

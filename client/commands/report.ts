@@ -10,7 +10,7 @@ import { CliError, EXIT } from '../../runtime/exit';
 import { AllowedSignersError, loadAllowedSigners } from '../../signatures/allowed-signers';
 import { printJson, printLine } from '../output';
 import { verifyReport } from '../report-verify';
-import { reportMarkdown } from '../report-view';
+import { reportMarkdown } from '../report-markdown';
 import { findRun, reportOfRun, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
 
 type ReportFormat = 'md' | 'json';

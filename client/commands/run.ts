@@ -19,7 +19,8 @@ import { followRun } from '../follow';
 import { CliError, EXIT } from '../../runtime/exit';
 import { runnableTopologyFile } from '../../runtime/state-dirs';
 import { exitCodeOf, outputOption, printJson, printLine, type OutputFormat } from '../output';
-import { planJson, planLines, stampOf } from '../report-view';
+import { planJson, planLines } from '../plan-view';
+import { stampOf } from '../report-view';
 import { answerTimeoutMs, taskQueueOf, withClient, withTemporalOptions, type TemporalFlags } from '../run-access';
 import { signNow } from '../signing';
 

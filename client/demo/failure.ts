@@ -1,2 +1,2 @@
-/** A story step that went wrong: the demo ends with this reason, naming the step. */
+/** How the demo fails: a step of its story (or its set-up) that went wrong ends the demo with this reason. */
 export class DemoFailure extends Error {}

@@ -5,7 +5,8 @@
 import { PROJECT_ROOT } from '../../runtime/package';
 import { CLI_COMMAND, FROM_CHECKOUT, shownPath } from '../../runtime/state-dirs';
 import { formatDuration, formatSeconds } from '../../topology/durations';
-import { rpoVerdict, rpoWindow, stampOf } from '../report-view';
+import { rpoVerdict, rpoWindow } from '../report-markdown';
+import { stampOf } from '../report-view';
 import { DEMO_TASK_QUEUE, ON_CALL, type DemoStage } from './stage';
 import type { DemoStory } from './story';
 

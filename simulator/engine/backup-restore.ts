@@ -1,19 +1,18 @@
 /**
- * BACKUP DATABASE/LOG and RESTORE DATABASE/LOG/HEADERONLY/FILELISTONLY with SQL Server's documented rules:
+ * BACKUP DATABASE/LOG and RESTORE DATABASE/LOG with SQL Server's documented rules:
  * the log chain (4305 too recent, 4326 too early), recovery forks (4330),
  * exclusive access (3101/3102), the tail-log rule (3159), REPLACE, MOVE, NORECOVERY/RECOVERY/STANDBY, msdb
- * history. Statements and the Agent's log-shipping jobs both come through here, so both follow the same rules.
+ * history (backup-history.ts). Statements (backup-statements.ts) and the Agent's log-shipping jobs both come through
+ * here, so both follow the same rules.
  */
 import { randomUUID } from 'node:crypto';
-import type { Column, SqlMessage, SqlValue } from '../tds/session';
-import type { Statement } from '../tsql/ast';
+import type { SqlMessage } from '../tds/session';
 import { readBackupFile, writeBackupSet, type BackupHeader, type BackupSet } from './backup-file';
+import { recordBackup, recordRestore } from './backup-history';
 import { Database, type DatabaseFile } from './database';
 import { errors, infos, SqlError } from './errors';
 import type { SqlInstance } from './instance';
-import type { Execution, Session } from './session';
-import type { SelectResult } from './select';
-import { BIGINT, BIT, castValue, DATETIME, GUID, INT, LSN, nvarchar, NVARCHAR_128 } from './values';
+import type { Session } from './session';
 
 /** Who runs the operation: a session (exclusive-access checks apply) or SQL Server Agent. */
 export interface Actor {
@@ -36,105 +35,6 @@ export interface RestoreRequest {
   replace?: boolean;
   move?: { logicalName: string; to: string }[];
   position?: number;
-}
-
-// ------------------------------------------------------------------------------------------------ statements
-
-export async function backup(statement: Extract<Statement, { kind: 'backup' }>, execution: Execution): Promise<void> {
-  const options = statement.options;
-  const name = databaseName(statement.database, execution);
-  const request: BackupRequest = {
-    init: options.init,
-    copyOnly: options.copyOnly,
-    norecovery: options.norecovery,
-    checksum: options.checksum,
-    compression: options.compression,
-    name: options.name ? execution.text(options.name) : null,
-    description: options.description ? execution.text(options.description) : null,
-  };
-  const actor = { userName: execution.session.login, session: execution.session };
-  const device = execution.text(statement.devices[0]);
-  const messages =
-    statement.target === 'DATABASE'
-      ? backupDatabase(execution.instance, name, device, request, actor).messages
-      : backupLog(execution.instance, name, device, request, actor).messages;
-  messages.forEach((message) => execution.out.info(message));
-}
-
-export async function restore(statement: Extract<Statement, { kind: 'restore' }>, execution: Execution): Promise<void> {
-  const options = statement.options;
-  const name = databaseName(statement.database, execution);
-  const actor = { userName: execution.session.login, session: execution.session };
-  const recovery = options.recovery ?? 'RECOVERY';
-  let messages: SqlMessage[];
-  if (statement.devices.length === 0) {
-    if (recovery !== 'RECOVERY') throw errors.incorrectSyntax(name, statement.line);
-    messages = recoverDatabase(execution.instance, name, actor);
-  } else {
-    const device = execution.text(statement.devices[0]);
-    const request: RestoreRequest = {
-      recovery,
-      replace: options.replace,
-      move: options.move.map((move) => ({
-        logicalName: execution.text(move.logicalName),
-        to: execution.text(move.to),
-      })),
-      position: options.file ? Number(castValue(execution.evaluate(options.file), INT)) : 1,
-    };
-    messages =
-      statement.target === 'DATABASE'
-        ? restoreDatabase(execution.instance, name, device, request, actor)
-        : restoreLog(execution.instance, name, device, request, actor).messages;
-  }
-  messages.forEach((message) => execution.out.info(message));
-}
-
-/** HEADERONLY and FILELISTONLY return rows; VERIFYONLY checks the set (and with LOADHISTORY records it in msdb). */
-export function restoreInfo(
-  statement: Extract<Statement, { kind: 'restoreInfo' }>,
-  execution: Execution,
-): SelectResult | null {
-  const device = execution.text(statement.devices[0]);
-  const sets = readBackupFile(device);
-  if (statement.what === 'VERIFYONLY') {
-    const position = statement.file ? Number(castValue(execution.evaluate(statement.file), INT)) : 1;
-    const set = sets[position - 1];
-    if (!set) throw new SqlError(4038, `Cannot find file ID ${position} on device '${device}'.`, 16, 1);
-    if (statement.loadHistory) recordBackup(execution.instance, set.header, device);
-    execution.out.info({ number: 3262, state: 1, class: 0, message: `The backup set on file ${position} is valid.` });
-    return null;
-  }
-  if (statement.what === 'HEADERONLY') {
-    return {
-      columns: HEADER_COLUMNS,
-      rows: sets.map((set) => HEADER_COLUMNS.map((column) => headerValue(set.header, column.name))),
-    };
-  }
-  const set = sets[0];
-  return {
-    columns: FILELIST_COLUMNS,
-    rows: set.files.map((file) => [
-      file.LogicalName,
-      file.PhysicalName,
-      file.Type,
-      file.Type === 'D' ? 'PRIMARY' : null,
-      String(file.SizePages * 8192),
-      '35184372080640',
-      BigInt(file.FileId),
-      '0',
-      null,
-      randomUUID().toUpperCase(),
-      null,
-      null,
-      BigInt(file.SizePages * 8192),
-      512,
-      file.Type === 'D' ? 1 : 0,
-    ]),
-  };
-}
-
-function databaseName(target: { name: string } | { variable: string }, execution: Execution): string {
-  return 'name' in target ? target.name : execution.text({ kind: 'variable', name: target.variable });
 }
 
 // ------------------------------------------------------------------------------------------------ BACKUP
@@ -475,85 +375,6 @@ function finishRestore(database: Database, recovery: RestoreRequest['recovery'])
   }
 }
 
-// ------------------------------------------------------------------------------------------------ msdb history
-
-function recordBackup(instance: SqlInstance, header: BackupHeader, device: string): number {
-  const msdb = instance.msdb;
-  const mediaSetId = msdb.nextId('media_set_id');
-  const backupSetId = msdb.nextId('backup_set_id');
-  msdb.insert('backupmediafamily', {
-    media_set_id: mediaSetId,
-    family_sequence_number: 1,
-    media_family_id: randomUUID().toUpperCase(),
-    media_count: 1,
-    physical_device_name: device,
-    device_type: 2,
-    physical_block_size: 512,
-    mirror: 0,
-  });
-  msdb.insert('backupset', {
-    backup_set_id: backupSetId,
-    backup_set_uuid: header.BackupSetGUID,
-    media_set_id: mediaSetId,
-    position: header.Position,
-    name: header.BackupName,
-    description: header.BackupDescription,
-    user_name: header.UserName,
-    software_major_version: header.SoftwareVersionMajor,
-    first_lsn: header.FirstLSN,
-    last_lsn: header.LastLSN,
-    checkpoint_lsn: header.CheckpointLSN,
-    database_backup_lsn: header.DatabaseBackupLSN,
-    database_creation_date: new Date(header.DatabaseCreationDate),
-    backup_start_date: new Date(header.BackupStartDate),
-    backup_finish_date: new Date(header.BackupFinishDate),
-    type: header.BackupType === 1 ? 'D' : 'L',
-    backup_size: header.BackupSize,
-    database_name: header.DatabaseName,
-    server_name: header.ServerName,
-    machine_name: header.MachineName,
-    recovery_model: header.RecoveryModel,
-    has_backup_checksums: header.HasBackupChecksums,
-    is_damaged: false,
-    begins_log_chain: header.BeginsLogChain,
-    is_force_offline: header.IsForceOffline,
-    is_copy_only: header.IsCopyOnly,
-    first_recovery_fork_guid: header.FirstRecoveryForkID,
-    last_recovery_fork_guid: header.RecoveryForkID,
-    fork_point_lsn: header.ForkPointLSN,
-    family_guid: header.FamilyGUID,
-    database_guid: header.FamilyGUID,
-    compressed_backup_size: header.CompressedBackupSize,
-  });
-  return backupSetId;
-}
-
-/** A restore writes restorehistory and, as SQL Server does, a local copy of the backup set it used. */
-function recordRestore(
-  instance: SqlInstance,
-  header: BackupHeader,
-  device: string,
-  database: string,
-  type: 'D' | 'L',
-  request: RestoreRequest,
-  actor: Actor,
-): void {
-  const backupSetId = recordBackup(instance, header, device);
-  instance.msdb.insert('restorehistory', {
-    restore_history_id: instance.msdb.nextId('restore_history_id'),
-    restore_date: new Date(),
-    destination_database_name: database,
-    user_name: actor.userName,
-    backup_set_id: backupSetId,
-    restore_type: type,
-    replace: request.replace ?? false,
-    recovery: request.recovery === 'RECOVERY',
-    restart: false,
-    device_count: 1,
-    stop_before: false,
-  });
-}
-
 // ------------------------------------------------------------------------------------------------ helpers
 
 function rowsOf(messages: Database['messages']): BackupSet['messages'] {
@@ -574,104 +395,4 @@ function dataPagesOf(set: BackupSet): number {
 
 function elapsedSeconds(since: Date): number {
   return Math.max(0.001, (Date.now() - since.getTime()) / 1000);
-}
-
-const TINYINT = { kind: 'tinyint' } as const;
-const SMALLINT = { kind: 'smallint' } as const;
-const NUMERIC20 = { kind: 'numeric', precision: 20, scale: 0 } as const;
-
-const HEADER_COLUMNS: Column[] = [
-  ['BackupName', NVARCHAR_128],
-  ['BackupDescription', nvarchar(255)],
-  ['BackupType', SMALLINT],
-  ['ExpirationDate', DATETIME],
-  ['Compressed', BIT],
-  ['Position', SMALLINT],
-  ['DeviceType', TINYINT],
-  ['UserName', NVARCHAR_128],
-  ['ServerName', NVARCHAR_128],
-  ['DatabaseName', NVARCHAR_128],
-  ['DatabaseVersion', INT],
-  ['DatabaseCreationDate', DATETIME],
-  ['BackupSize', NUMERIC20],
-  ['FirstLSN', LSN],
-  ['LastLSN', LSN],
-  ['CheckpointLSN', LSN],
-  ['DatabaseBackupLSN', LSN],
-  ['BackupStartDate', DATETIME],
-  ['BackupFinishDate', DATETIME],
-  ['SortOrder', SMALLINT],
-  ['CodePage', SMALLINT],
-  ['UnicodeLocaleId', INT],
-  ['UnicodeComparisonStyle', INT],
-  ['CompatibilityLevel', TINYINT],
-  ['SoftwareVendorId', INT],
-  ['SoftwareVersionMajor', INT],
-  ['SoftwareVersionMinor', INT],
-  ['SoftwareVersionBuild', INT],
-  ['MachineName', NVARCHAR_128],
-  ['Flags', INT],
-  ['BindingID', GUID],
-  ['RecoveryForkID', GUID],
-  ['Collation', NVARCHAR_128],
-  ['FamilyGUID', GUID],
-  ['HasBulkLoggedData', BIT],
-  ['IsSnapshot', BIT],
-  ['IsReadOnly', BIT],
-  ['IsSingleUser', BIT],
-  ['HasBackupChecksums', BIT],
-  ['IsDamaged', BIT],
-  ['BeginsLogChain', BIT],
-  ['HasIncompleteMetaData', BIT],
-  ['IsForceOffline', BIT],
-  ['IsCopyOnly', BIT],
-  ['FirstRecoveryForkID', GUID],
-  ['ForkPointLSN', LSN],
-  ['RecoveryModel', nvarchar(60)],
-  ['DifferentialBaseLSN', LSN],
-  ['DifferentialBaseGUID', GUID],
-  ['BackupTypeDescription', nvarchar(60)],
-  ['BackupSetGUID', GUID],
-  ['CompressedBackupSize', BIGINT],
-].map(([name, type]) => ({ name: name as string, type: type as Column['type'] }));
-
-const FILELIST_COLUMNS: Column[] = [
-  ['LogicalName', NVARCHAR_128],
-  ['PhysicalName', nvarchar(260)],
-  ['Type', { kind: 'varchar', length: 1 }],
-  ['FileGroupName', NVARCHAR_128],
-  ['Size', NUMERIC20],
-  ['MaxSize', NUMERIC20],
-  ['FileID', BIGINT],
-  ['CreateLSN', LSN],
-  ['DropLSN', LSN],
-  ['UniqueID', GUID],
-  ['ReadOnlyLSN', LSN],
-  ['ReadWriteLSN', LSN],
-  ['BackupSizeInBytes', BIGINT],
-  ['SourceBlockSize', INT],
-  ['FileGroupID', INT],
-].map(([name, type]) => ({ name: name as string, type: type as Column['type'] }));
-
-function headerValue(header: BackupHeader, column: string): SqlValue {
-  const fixed: Record<string, SqlValue> = {
-    ExpirationDate: null,
-    SortOrder: 52,
-    CodePage: 0,
-    UnicodeLocaleId: 1033,
-    UnicodeComparisonStyle: 196609,
-    CompatibilityLevel: 160,
-    HasBulkLoggedData: false,
-    IsSnapshot: false,
-    IsReadOnly: false,
-    IsSingleUser: false,
-    HasIncompleteMetaData: false,
-    DifferentialBaseLSN: null,
-    DifferentialBaseGUID: null,
-  };
-  if (column in fixed) return fixed[column];
-  const value = header[column as keyof BackupHeader];
-  if (column.endsWith('Date') && typeof value === 'string') return new Date(value);
-  if (column === 'CompressedBackupSize') return BigInt(value as string);
-  return value as SqlValue;
 }

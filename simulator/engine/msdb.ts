@@ -8,6 +8,11 @@ import { BIT, DATETIME, GUID, INT, LSN, nvarchar, NVARCHAR_128 } from './values'
 
 export type Row = Record<string, SqlValue>;
 
+/** Whether a msdb value is this name, compared as the server's case-insensitive collation compares names. */
+export function sameText(value: SqlValue, text: string | null): boolean {
+  return text !== null && typeof value === 'string' && value.toLowerCase() === text.toLowerCase();
+}
+
 const TINYINT = { kind: 'tinyint' } as const;
 const CHAR1 = { kind: 'varchar', length: 1 } as const;
 const NUMERIC20 = { kind: 'numeric', precision: 20, scale: 0 } as const;

@@ -7,12 +7,12 @@
  */
 import type { SqlType, SqlValue } from '../tds/session';
 import { parseBatch, parseParameterDeclarations } from '../tsql/parser';
-import { AGENT_PROCEDURES } from './agent';
+import { AGENT_PROCEDURES } from './agent-procedures';
 import { postChatMessage } from './chat';
 import { errors, SqlError } from './errors';
 import { Variables } from './expressions';
 import { LOG_SHIPPING_PROCEDURES } from './log-shipping';
-import { processes } from './catalog';
+import { processes } from './system-views';
 import { Execution } from './session';
 import { BIGINT, castValue, INT, nvarchar, NVARCHAR_128, type Typed } from './values';
 

@@ -4,7 +4,7 @@
  * procedures.ts; the small ones (USE, DECLARE, KILL, WAITFOR ...) are here.
  */
 import type { AlterDatabaseAction, Statement } from '../tsql/ast';
-import { backup, restore, restoreInfo } from './backup-restore';
+import { backup, restore, restoreInfo } from './backup-statements';
 import { errors, infos, SqlError } from './errors';
 import { alterPartner } from './mirroring';
 import { callProcedure } from './procedures';

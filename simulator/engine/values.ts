@@ -28,21 +28,6 @@ export function isStringType(type: SqlType): boolean {
   return type.kind === 'nvarchar' || type.kind === 'varchar';
 }
 
-export function typeName(type: SqlType): string {
-  switch (type.kind) {
-    case 'nvarchar':
-    case 'varchar':
-    case 'varbinary':
-      return `${type.kind}(${type.length})`;
-    case 'numeric':
-      return `numeric(${type.precision},${type.scale})`;
-    case 'datetime2':
-      return `datetime2(${type.scale})`;
-    default:
-      return type.kind;
-  }
-}
-
 /** SQL Server's 'yyyy-mm-dd hh:mi:ss.mmm' (CONVERT style 121), the form casts of dates to strings produce. */
 export function formatDateTime(date: Date): string {
   return date.toISOString().replace('T', ' ').replace('Z', '');

@@ -2,7 +2,7 @@
  * The cmdlets the stand-in management shell understands: the few the runbooks use, with the parameters the cmdlet
  * reference documents (office-docs-powershell, Lync 2013 / Skype for Business 2015) and the pool state behind them.
  * Get-/Set-CsPersistentChatState, Set-CsPersistentChatActiveServer and Get-CsService work on the pool-state file;
- * Invoke-CsDatabaseFailover and Install-CsMirrorDatabase act on SQL Server (database-mirroring.ts).
+ * Invoke-CsDatabaseFailover and Install-CsMirrorDatabase act on SQL Server (database-mirroring.ts, install-mirror.ts).
  *
  * Where PowerShell would quietly accept something surprising (a Replace mixed with Add, an empty list), the
  * stand-in refuses it: an adapter that passes here must also work against the real shell.
@@ -13,11 +13,11 @@ import {
   DATABASE_NAME_TYPES,
   databaseKind,
   failOverDatabase,
-  installMirror,
   MIRROR_ROLES,
   resolveMirrorPair,
 } from './database-mirroring';
 import { CmdletError } from './error-records';
+import { installMirror } from './install-mirror';
 import type { OutputObject } from './output-formatting';
 import {
   bindParameters,
@@ -33,7 +33,7 @@ import {
   type ParameterType,
 } from './parameter-binding';
 import { POOL_STATES, readPoolState, writePoolState, type PoolState } from './pool-state';
-import type { PlainValue, PsCommand, PsValue } from './powershell';
+import type { PlainValue, PsCommand, PsValue } from './powershell-ast';
 
 export interface CmdletContext {
   poolStateFile: string;

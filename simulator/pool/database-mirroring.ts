@@ -3,14 +3,22 @@
  * the pool's current store (the topology's roles, read through the pool state: Normal uses primary + mirror,
  * FailedOver backup + backupMirror), what to run on which partner, and the T-SQL itself — through mssql and TDS
  * like every other client of the simulated estate, so the SQL engine sees what a real management shell would make
- * it do. Deciding is kept apart from acting: the pure functions here are unit-tested without a SQL Server.
+ * it do (partner-connections.ts); Install-CsMirrorDatabase's steps are in install-mirror.ts. Deciding is kept apart
+ * from acting: the pure functions here are unit-tested without a SQL Server.
  */
-import type { ConnectionPool, RequestError } from 'mssql';
 import { ROLES, type DatabaseKind, type Instance, type Role, type Topology } from '../../topology/schema';
-import { driverEncryption } from '../../topology/encryption';
-import { resolveSecret } from '../../topology/secrets';
 import { serverIdentity, ServerIdentityUnknown } from '../server-identity';
 import { CmdletError } from './error-records';
+import {
+  bracketQuote,
+  closeAll,
+  connect,
+  describeInstance,
+  execute,
+  readPartnerState,
+  type OpenConnection,
+  type PartnerState,
+} from './partner-connections';
 import type { PersistentChatPoolState } from './pool-state';
 
 /** DatabaseNameType, as documented for Skype for Business Server 2015; the stand-in hosts the last two. */
@@ -186,16 +194,6 @@ function instanceNameKey(name: string | undefined): string {
   return key === 'mssqlserver' ? '' : key;
 }
 
-function describeInstance(instance: Instance): string {
-  const where = `${instance.host}${instance.instanceName ? `\\${instance.instanceName}` : ''}${instance.port ? `:${instance.port}` : ''}`;
-  return `${instance.name} (${where})`;
-}
-
-/** What one partner says about the database; an unreachable partner is evidence, not an error. */
-export type PartnerState =
-  | { reachable: false; reason: string }
-  | { reachable: true; exists: boolean; role: string | null; state: string | null };
-
 export type FailoverPlan =
   | { action: 'none'; reason: string }
   /** ALTER DATABASE … SET PARTNER FAILOVER on the current principal. */
@@ -298,190 +296,4 @@ function summarise(state: PartnerState): string {
   if (!state.reachable) return `unreachable (${state.reason})`;
   if (!state.exists) return 'database missing';
   return state.role ? `${state.role}, ${state.state ?? 'state unknown'}` : 'not mirrored';
-}
-
-export interface MirrorSeedFiles {
-  full: string;
-  log: string;
-}
-
-/** Files on the share (as SQL Server sees it) that seed the mirror; a UNC share gets backslashes. */
-export function mirrorSeedFiles(fileShare: string, database: string, at: Date): MirrorSeedFiles {
-  const stamp = at
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  const separator = fileShare.includes('\\') && !fileShare.includes('/') ? '\\' : '/';
-  const base = `${fileShare.replace(/[\\/]+$/, '')}${separator}${database}_mirror_${stamp}`;
-  return { full: `${base}.bak`, log: `${base}.trn` };
-}
-
-const PARTNER_ADDRESS = /^TCP:\/\/[A-Za-z0-9_.-]+:\d+$/;
-/** The simulator's instances listen for mirroring on the default endpoint port. */
-const MIRRORING_PORT = 5022;
-
-/** SET PARTNER takes the address as a T-SQL string literal, so it must be a plain address before it is written in. */
-export function mirroringEndpoint(dnsName: string): string {
-  const address = `TCP://${dnsName}:${MIRRORING_PORT}`;
-  if (!PARTNER_ADDRESS.test(address)) {
-    throw new CmdletError(
-      `The SQL Server's DNS name ${JSON.stringify(dnsName)} does not make a mirroring endpoint address of the form TCP://host:port.`,
-      'InvalidData',
-      'InvalidMirroringEndpoint',
-    );
-  }
-  return address;
-}
-
-export interface InstallMirrorOptions {
-  fileShare: string;
-  dropExistingDatabasesOnMirror: boolean;
-  now: Date;
-}
-
-/**
- * Install-CsMirrorDatabase for one database: back up the principal (full, then log) to the share, restore both on
- * the mirror WITH NORECOVERY, then SET PARTNER on the mirror first and the principal second, the order SQL Server
- * requires. Everything is checked before the first backup, so a refusal leaves nothing half done.
- */
-export async function installMirror(
-  pair: MirrorPair,
-  options: InstallMirrorOptions,
-  progress: Progress,
-): Promise<void> {
-  const connections = await Promise.all([connect(pair.principal.instance), connect(pair.mirror.instance)]);
-  try {
-    const [principal, mirror] = connections.map((connection, index) => {
-      if (!connection.reachable) {
-        const which = index === 0 ? 'principal' : 'mirror';
-        throw new CmdletError(
-          `Cannot reach the ${which} ${describeInstance(connection.instance)}: ${connection.reason}`,
-          'ConnectionError',
-          'SqlServerUnreachable',
-        );
-      }
-      return connection;
-    });
-    const database = bracketQuote(pair.database);
-    const principalName = describeInstance(principal.instance);
-    const mirrorName = describeInstance(mirror.instance);
-
-    const principalState = await readDatabaseState(principal, pair.database);
-    if (principalState !== 'ONLINE') {
-      throw new CmdletError(
-        `${pair.database} on ${principalName} is ${principalState ?? 'missing'}; it must be ONLINE to be mirrored.`,
-        'InvalidOperation',
-        'PrincipalNotOnline',
-      );
-    }
-    const mirrorState = await readDatabaseState(mirror, pair.database);
-    if (mirrorState !== null && !options.dropExistingDatabasesOnMirror) {
-      throw new CmdletError(
-        `${pair.database} already exists on the mirror ${mirrorName} (${mirrorState}). Run again with -DropExistingDatabasesOnMirror to replace it.`,
-        'InvalidOperation',
-        'DatabaseExistsOnMirror',
-      );
-    }
-    const principalEndpoint = mirroringEndpoint(pair.principal.fqdn);
-    const mirrorEndpoint = mirroringEndpoint(pair.mirror.fqdn);
-    const files = mirrorSeedFiles(options.fileShare, pair.database, options.now);
-
-    progress.verbose(`Backing up ${pair.database} on ${principalName} to ${files.full} and ${files.log}.`);
-    await execute(principal, `BACKUP DATABASE ${database} TO DISK = @path WITH INIT`, { path: files.full });
-    await execute(principal, `BACKUP LOG ${database} TO DISK = @path WITH INIT`, { path: files.log });
-    progress.verbose(`Restoring ${pair.database} on ${mirrorName} WITH NORECOVERY.`);
-    await execute(mirror, `RESTORE DATABASE ${database} FROM DISK = @path WITH NORECOVERY, REPLACE`, {
-      path: files.full,
-    });
-    await execute(mirror, `RESTORE LOG ${database} FROM DISK = @path WITH NORECOVERY`, { path: files.log });
-    progress.verbose(
-      `Starting the mirroring session: ${mirrorEndpoint} (mirror) with ${principalEndpoint} (principal).`,
-    );
-    await execute(mirror, `ALTER DATABASE ${database} SET PARTNER = '${principalEndpoint}'`);
-    await execute(principal, `ALTER DATABASE ${database} SET PARTNER = '${mirrorEndpoint}'`);
-  } finally {
-    await closeAll(connections);
-  }
-}
-
-/** Database names come from the validated topology (plain identifiers); quoting still doubles a `]`. */
-function bracketQuote(name: string): string {
-  return `[${name.replace(/]/g, ']]')}]`;
-}
-
-type SqlDriver = typeof import('mssql');
-type OpenConnection = { reachable: true; instance: Instance; driver: SqlDriver; pool: ConnectionPool };
-type Connection = OpenConnection | { reachable: false; instance: Instance; reason: string };
-
-/** One named pool per instance (never mssql's global connection); a failure to connect means unreachable. */
-async function connect(instance: Instance): Promise<Connection> {
-  // mssql takes longer to load than the rest of the shell together: only the two SQL cmdlets pay for it. Its ESM
-  // view carries the CommonJS exports on `default` only.
-  const driver = (await import('mssql')).default;
-  try {
-    const pool = new driver.ConnectionPool({
-      server: instance.host,
-      port: instance.port,
-      user: instance.login,
-      password: resolveSecret(instance.password),
-      database: 'master',
-      // An unreachable partner must be reported within the pool-control timeout, not after a long TCP wait.
-      connectionTimeout: 10_000,
-      options: { ...driverEncryption(instance), instanceName: instance.instanceName },
-      pool: { max: 1 },
-    });
-    await pool.connect();
-    return { reachable: true, instance, driver, pool };
-  } catch (err) {
-    return { reachable: false, instance, reason: (err as Error).message };
-  }
-}
-
-async function closeAll(connections: Connection[]): Promise<void> {
-  await Promise.all(connections.map((connection) => (connection.reachable ? connection.pool.close() : undefined)));
-}
-
-/** Runs one statement in master; a SQL Server error becomes the cmdlet's error, with its number and text. */
-async function execute(
-  connection: OpenConnection,
-  statement: string,
-  parameters: Record<string, string> = {},
-): Promise<Record<string, unknown>[]> {
-  const request = connection.pool.request();
-  for (const [name, value] of Object.entries(parameters)) request.input(name, connection.driver.NVarChar(4000), value);
-  try {
-    const result = await request.query(statement);
-    return result.recordset ?? [];
-  } catch (err) {
-    const number = (err as RequestError).number;
-    const source = describeInstance(connection.instance);
-    const message =
-      number === undefined
-        ? `${source} failed: ${(err as Error).message}`
-        : `SQL Server error ${number} on ${source}: ${(err as Error).message}`;
-    throw new CmdletError(message, 'InvalidOperation', 'SqlServerError', 'SqlException');
-  }
-}
-
-async function readPartnerState(connection: Connection, database: string): Promise<PartnerState> {
-  if (!connection.reachable) return { reachable: false, reason: connection.reason };
-  const rows = await execute(
-    connection,
-    'SELECT mirroring_role_desc, mirroring_state_desc FROM sys.database_mirroring m JOIN sys.databases d ON d.database_id = m.database_id WHERE d.name = @db',
-    { db: database },
-  );
-  const row = rows[0];
-  if (!row) return { reachable: true, exists: false, role: null, state: null };
-  return {
-    reachable: true,
-    exists: true,
-    role: (row.mirroring_role_desc as string | null) ?? null,
-    state: (row.mirroring_state_desc as string | null) ?? null,
-  };
-}
-
-/** sys.databases.state_desc, or null when the database does not exist there. */
-async function readDatabaseState(connection: OpenConnection, database: string): Promise<string | null> {
-  const rows = await execute(connection, 'SELECT state_desc FROM sys.databases WHERE name = @db', { db: database });
-  return rows[0] ? (rows[0].state_desc as string) : null;
 }

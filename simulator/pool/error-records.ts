@@ -4,7 +4,7 @@
  * underlined statement, CategoryInfo, FullyQualifiedErrorId), so a failed pool-control step reads the same in a
  * rehearsal as in production.
  */
-import type { SourceExtent } from './powershell';
+import type { SourceExtent } from './powershell-ast';
 
 /** The PowerShell ErrorCategory values the stand-in uses. */
 export type ErrorCategory =

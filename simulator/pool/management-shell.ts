@@ -24,7 +24,8 @@ import {
   type JsonOptions,
 } from './output-formatting';
 import { bindParameters } from './parameter-binding';
-import { parsePowerShell, PowerShellParseError, type PlainValue, type PsCommand, type PsPipeline } from './powershell';
+import { parsePowerShell } from './powershell';
+import { PowerShellParseError, type PlainValue, type PsCommand, type PsPipeline } from './powershell-ast';
 
 const USAGE = 'usage: management-shell.js --pool-state FILE [-NoProfile] [-NonInteractive] -Command <text...>';
 

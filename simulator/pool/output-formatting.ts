@@ -5,7 +5,7 @@
  * indentation unless -Compress, and anything nested deeper than -Depth (default 2) written as its text.
  */
 import { integerParameter, optional, switchParameter } from './parameter-binding';
-import type { PlainValue } from './powershell';
+import type { PlainValue } from './powershell-ast';
 
 /** A cmdlet's output object: property names in PowerShell's order, plain values. */
 export type OutputObject = Record<string, PlainValue>;

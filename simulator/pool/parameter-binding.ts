@@ -6,7 +6,7 @@
  * prompt: the shell is -NonInteractive.
  */
 import { ParameterBindingError } from './error-records';
-import { plainValue, type PlainValue, type PsCommand, type PsValue } from './powershell';
+import { plainValue, type PlainValue, type PsCommand, type PsValue } from './powershell-ast';
 
 export interface ParameterType<T> {
   /** The type PowerShell names in its messages, e.g. XdsIdentity. */

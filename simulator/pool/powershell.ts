@@ -12,119 +12,34 @@
  * not pass a test as a literal. The stand-in may be stricter than PowerShell; it is never more lenient.
  */
 
-/** Offsets into the script text, end exclusive. */
-export interface SourceExtent {
-  start: number;
-  end: number;
-}
+import {
+  PowerShellParseError,
+  type PsCommand,
+  type PsCommandElement,
+  type PsHashtableEntry,
+  type PsPipeline,
+  type PsScript,
+  type PsValue,
+} from './powershell-ast';
+import {
+  DASHES,
+  describeCharacter,
+  DOUBLE_QUOTES,
+  endsBareWord,
+  endsValue,
+  isNewline,
+  Scanner,
+  SINGLE_QUOTES,
+  VARIABLE_START,
+} from './powershell-scanner';
 
-export type PsValue =
-  | { kind: 'string'; value: string; extent: SourceExtent }
-  | { kind: 'number'; value: number; extent: SourceExtent }
-  | { kind: 'boolean'; value: boolean; extent: SourceExtent }
-  | { kind: 'null'; extent: SourceExtent }
-  | { kind: 'array'; items: PsValue[]; extent: SourceExtent }
-  | { kind: 'hashtable'; entries: PsHashtableEntry[]; extent: SourceExtent };
-
-export interface PsHashtableEntry {
-  key: string;
-  value: PsValue;
-}
-
-/** `-Name`, `-Name:value` (argument attached), or a value; which parameter a value binds to is the binder's business. */
-export type PsCommandElement =
-  | { kind: 'parameter'; name: string; argument?: PsValue; extent: SourceExtent }
-  | { kind: 'argument'; value: PsValue; extent: SourceExtent };
-
-export interface PsCommand {
-  name: string;
-  elements: PsCommandElement[];
-  extent: SourceExtent;
-}
-
-export interface PsPipeline {
-  commands: PsCommand[];
-  extent: SourceExtent;
-}
-
-export interface PsScript {
-  text: string;
-  statements: PsPipeline[];
-}
-
-/** A value as plain JSON: what the invocation log records and what cmdlets convert from. */
-export type PlainValue = string | number | boolean | null | PlainValue[] | { [key: string]: PlainValue };
-
-export class PowerShellParseError extends Error {
-  constructor(
-    /** PowerShell's FullyQualifiedErrorId where PowerShell has one, e.g. TerminatorExpectedAtEndOfString. */
-    readonly errorId: string,
-    message: string,
-    readonly extent: SourceExtent,
-  ) {
-    super(message);
-    this.name = 'PowerShellParseError';
-  }
-}
+const HASH_KEY = /^[\p{L}\p{Nd}_][\p{L}\p{Nd}_.:-]*$/u;
 
 export function parsePowerShell(text: string): PsScript {
   return { text, statements: new Parser(text).parseScript() };
 }
 
-export function plainValue(value: PsValue): PlainValue {
-  switch (value.kind) {
-    case 'string':
-    case 'number':
-    case 'boolean':
-      return value.value;
-    case 'null':
-      return null;
-    case 'array':
-      return value.items.map(plainValue);
-    case 'hashtable':
-      return Object.fromEntries(value.entries.map((entry) => [entry.key, plainValue(entry.value)]));
-  }
-}
-
-// PowerShell's tokenizer treats these exactly like ' " and - (CharExtensions.IsSingleQuote / IsDoubleQuote / IsDash).
-const SINGLE_QUOTES = new Set(["'", '\u2018', '\u2019', '\u201a', '\u201b']);
-const DOUBLE_QUOTES = new Set(['"', '\u201c', '\u201d', '\u201e']);
-const DASHES = new Set(['-', '\u2013', '\u2014', '\u2015']);
-/** Characters that end a bare word whatever comes before them (CharTraits.ForceStartNewToken). */
-const TOKEN_BREAKERS = new Set(['{', '}', '(', ')', ';', ',', '|', '&', '\0']);
-/** What may follow `$` to make it a variable (or `${...}`): PowerShell would expand it. */
-const VARIABLE_START = /[\p{L}\p{Nd}_?:^${]/u;
-const VARIABLE_CHAR = /[\p{L}\p{Nd}_?:]/u;
-const DECIMAL_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
-const HASH_KEY = /^[\p{L}\p{Nd}_][\p{L}\p{Nd}_.:-]*$/u;
-
-function isNewline(c: string | undefined): boolean {
-  return c === '\n' || c === '\r';
-}
-
-/** PowerShell's IsWhitespace: blanks and Unicode separators, but not newlines. */
-function isBlank(c: string | undefined): boolean {
-  return c !== undefined && !isNewline(c) && /[\p{Z}\t\f\v\u0085]/u.test(c);
-}
-
-function endsBareWord(c: string): boolean {
-  return isBlank(c) || isNewline(c) || TOKEN_BREAKERS.has(c);
-}
-
-/** What may directly follow a complete value: anything else (`'a'b`, `$null.x`) is refused rather than guessed. */
-function endsValue(c: string | undefined): boolean {
-  return c === undefined || isBlank(c) || isNewline(c) || [';', '|', ',', ')', '}'].includes(c);
-}
-
-function describeCharacter(c: string): string {
-  return isNewline(c) ? 'a newline' : `'${c}'`;
-}
-
-class Parser {
-  private pos = 0;
-
-  constructor(private readonly text: string) {}
-
+class Parser extends Scanner {
   parseScript(): PsPipeline[] {
     const statements: PsPipeline[] = [];
     for (;;) {
@@ -345,35 +260,6 @@ class Parser {
     return value;
   }
 
-  private number(text: string, extent: SourceExtent): PsValue {
-    const normalised = text.replace(/^[\u2013\u2014\u2015]/, '-');
-    if (!DECIMAL_NUMBER.test(normalised)) {
-      throw new PowerShellParseError(
-        'NumberFormNotSupported',
-        `The stand-in management shell reads plain decimal numbers only, not '${text}': quote a value that starts with a digit.`,
-        extent,
-      );
-    }
-    return { kind: 'number', value: Number(normalised), extent };
-  }
-
-  private scanConstant(): PsValue {
-    const start = this.pos;
-    const match = /^\$(null|true|false)/i.exec(this.text.slice(start, start + 6));
-    if (match && !VARIABLE_CHAR.test(this.peekAt(match[0].length) ?? '')) {
-      this.pos += match[0].length;
-      const extent = { start, end: this.pos };
-      const word = match[1].toLowerCase();
-      return word === 'null' ? { kind: 'null', extent } : { kind: 'boolean', value: word === 'true', extent };
-    }
-    this.refuseExpansion();
-    throw new PowerShellParseError(
-      'VariableNotSupported',
-      "A '$' that does not start $null, $true or $false: the stand-in management shell does not evaluate variables.",
-      { start, end: start + 1 },
-    );
-  }
-
   private parseAt(): PsValue {
     const start = this.pos;
     const next = this.peekAt(1);
@@ -466,195 +352,5 @@ class Parser {
       );
     }
     return key;
-  }
-
-  /** An unquoted word; quoted parts inside it are joined as PowerShell does. `plain`: no quotes or escapes. */
-  private scanBareWord(): { text: string; plain: boolean } {
-    let text = '';
-    let plain = true;
-    while (this.pos < this.text.length) {
-      const start = this.pos;
-      const c = this.text[start];
-      if (endsBareWord(c)) break;
-      if (c === '`') {
-        plain = false;
-        text += this.scanBacktick();
-      } else if (SINGLE_QUOTES.has(c) || DOUBLE_QUOTES.has(c)) {
-        plain = false;
-        this.pos++;
-        text += SINGLE_QUOTES.has(c) ? this.scanSingleQuoted(start) : this.scanDoubleQuoted(start);
-      } else if (c === '>' || c === '<') {
-        throw this.redirection(start);
-      } else {
-        if (c === '$') this.refuseExpansion();
-        text += c;
-        this.pos++;
-      }
-    }
-    return { text, plain };
-  }
-
-  /** After the opening quote. No escapes but a doubled quote; nothing is expanded. */
-  private scanSingleQuoted(start: number): string {
-    let value = '';
-    for (;;) {
-      const c = this.peek();
-      if (c === undefined)
-        throw new PowerShellParseError('TerminatorExpectedAtEndOfString', "The string is missing the terminator: '.", {
-          start,
-          end: this.pos,
-        });
-      this.pos++;
-      if (SINGLE_QUOTES.has(c)) {
-        const next = this.peek();
-        if (next === undefined || !SINGLE_QUOTES.has(next)) return value;
-        this.pos++;
-        value += next;
-      } else {
-        value += c;
-      }
-    }
-  }
-
-  /** After the opening quote. Backtick escapes and doubled quotes; an expansion is refused. */
-  private scanDoubleQuoted(start: number): string {
-    let value = '';
-    for (;;) {
-      const c = this.peek();
-      if (c === undefined)
-        throw new PowerShellParseError('TerminatorExpectedAtEndOfString', 'The string is missing the terminator: ".', {
-          start,
-          end: this.pos,
-        });
-      if (DOUBLE_QUOTES.has(c)) {
-        this.pos++;
-        const next = this.peek();
-        if (next === undefined || !DOUBLE_QUOTES.has(next)) return value;
-        this.pos++;
-        value += next;
-      } else if (c === '`') {
-        value += this.scanBacktick();
-      } else {
-        if (c === '$') this.refuseExpansion();
-        value += c;
-        this.pos++;
-      }
-    }
-  }
-
-  /** `$(` or `$name` at the current position would be expanded by PowerShell; a lone `$` is text. */
-  private refuseExpansion(): void {
-    const next = this.peekAt(1);
-    if (next === '(') {
-      throw new PowerShellParseError(
-        'SubExpressionNotSupported',
-        'The stand-in management shell does not evaluate subexpressions $(...); pass literal values in single quotes.',
-        { start: this.pos, end: this.pos + 2 },
-      );
-    }
-    if (next !== undefined && VARIABLE_START.test(next)) {
-      throw new PowerShellParseError(
-        'VariableNotSupported',
-        'The stand-in management shell does not evaluate variables ($name); pass literal values in single quotes.',
-        { start: this.pos, end: this.pos + 2 },
-      );
-    }
-  }
-
-  /** At a backtick: the escaped character (Tokenizer.Backtick); a backtick at the very end is itself. */
-  private scanBacktick(): string {
-    const c = this.peekAt(1);
-    if (c === undefined) {
-      this.pos++;
-      return '`';
-    }
-    this.pos += 2;
-    const escapes: Record<string, string> = {
-      '0': '\0',
-      a: '\x07',
-      b: '\b',
-      e: '\x1b',
-      f: '\f',
-      n: '\n',
-      r: '\r',
-      t: '\t',
-      v: '\v',
-    };
-    if (c === 'u') return this.scanUnicodeEscape();
-    return escapes[c] ?? c;
-  }
-
-  /** After `u: {1 to 6 hex digits}. */
-  private scanUnicodeEscape(): string {
-    const start = this.pos - 2;
-    const match = /^\{([0-9A-Fa-f]{1,6})\}/.exec(this.text.slice(this.pos, this.pos + 9));
-    const codePoint = match ? parseInt(match[1], 16) : NaN;
-    if (!match || codePoint > 0x10ffff) {
-      throw new PowerShellParseError(
-        'InvalidUnicodeEscapeSequence',
-        "The Unicode escape sequence is not valid. A valid sequence is `u{ followed by 1 to 6 hex digits and a closing '}'.",
-        { start, end: this.pos },
-      );
-    }
-    this.pos += match[0].length;
-    return String.fromCodePoint(codePoint);
-  }
-
-  /** Blanks, line continuations (backtick + newline) and # comments; not newlines, which end statements. */
-  private skipBlanks(): void {
-    for (;;) {
-      const c = this.peek();
-      if (isBlank(c)) {
-        this.pos++;
-      } else if (c === '`' && isNewline(this.peekAt(1))) {
-        this.pos += this.peekAt(1) === '\r' && this.peekAt(2) === '\n' ? 3 : 2;
-      } else if (c === '#') {
-        while (this.pos < this.text.length && !isNewline(this.peek())) this.pos++;
-      } else {
-        return;
-      }
-    }
-  }
-
-  private skipBlanksAndNewlines(): void {
-    for (;;) {
-      this.skipBlanks();
-      if (!isNewline(this.peek())) return;
-      this.pos++;
-    }
-  }
-
-  private redirection(at: number): PowerShellParseError {
-    if (this.text[at] === '<')
-      return new PowerShellParseError('RedirectionNotSupported', "The '<' operator is reserved for future use.", {
-        start: at,
-        end: at + 1,
-      });
-    return this.unsupported('redirection', { start: at, end: at + 1 });
-  }
-
-  private unsupported(what: string, extent: SourceExtent): PowerShellParseError {
-    return new PowerShellParseError(
-      'NotSupportedByStandInShell',
-      `The stand-in management shell does not support ${what}.`,
-      extent,
-    );
-  }
-
-  private unexpectedToken(extent: SourceExtent): PowerShellParseError {
-    const token = this.text.slice(extent.start, extent.end);
-    return new PowerShellParseError(
-      'UnexpectedToken',
-      `Unexpected token '${token}' in expression or statement.`,
-      extent,
-    );
-  }
-
-  private peek(): string | undefined {
-    return this.text[this.pos];
-  }
-
-  private peekAt(offset: number): string | undefined {
-    return this.text[this.pos + offset];
   }
 }

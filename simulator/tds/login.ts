@@ -3,7 +3,8 @@
  * LOGIN7 parsing (2.2.6.4) with TDS version and packet size negotiation, and the login response token streams
  * (2.2.2.2) for success and refusal.
  */
-import { bVarByte, bVarChar, MalformedPayload, SERVER_COLLATION, TdsVersion } from './data-types';
+import { SERVER_COLLATION, TdsVersion } from './data-types';
+import { bVarByte, bVarChar, MalformedPayload } from './payload';
 import { DEFAULT_PACKET_SIZE } from './packets';
 import type { LoginRequest, SqlMessage, SqlServerModel } from './session';
 import {

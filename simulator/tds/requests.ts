@@ -3,13 +3,9 @@
  * ALL_HEADERS from TDS 7.2 on (2.2.5.3). mssql's request.query() arrives as RPC ProcID 10 (sp_executesql),
  * request.execute() as an RPC by name, request.batch() as SQL_BATCH.
  */
-import {
-  MalformedPayload,
-  PayloadReader,
-  readTypedValue,
-  UnsupportedParameterType,
-  isTds72OrLater,
-} from './data-types';
+import { isTds72OrLater } from './data-types';
+import { readTypedValue, UnsupportedParameterType } from './parameters';
+import { MalformedPayload, PayloadReader } from './payload';
 import type { RpcCall, RpcParameter } from './session';
 
 /** Well-known procedures an RPC may name by ProcID instead of by name. */

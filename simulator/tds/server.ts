@@ -7,7 +7,8 @@
  * close() stops listening and drops every open connection: that is how the simulator stops an instance.
  */
 import net from 'node:net';
-import { MalformedPayload, TdsVersion } from './data-types';
+import { TdsVersion } from './data-types';
+import { MalformedPayload } from './payload';
 import { serverTls, TdsEncryption, type ServerTls, type TlsCredentials } from './encryption';
 import {
   answerPrelogin,

@@ -22,6 +22,22 @@ export type SqlType =
   | { kind: 'uniqueidentifier' }
   | { kind: 'varbinary'; length: number | 'max' };
 
+/** A type as T-SQL writes it: nvarchar(128), numeric(25,0), datetime2(7), int. */
+export function typeName(type: SqlType): string {
+  switch (type.kind) {
+    case 'nvarchar':
+    case 'varchar':
+    case 'varbinary':
+      return `${type.kind}(${type.length})`;
+    case 'numeric':
+      return `numeric(${type.precision},${type.scale})`;
+    case 'datetime2':
+      return `datetime2(${type.scale})`;
+    default:
+      return type.kind;
+  }
+}
+
 /**
  * A value as the model handles it. int/smallint/tinyint/float: number; bigint: bigint; bit: boolean;
  * nvarchar/varchar: string; numeric: string holding the exact decimal (LSNs do not fit a JS number);

@@ -4,7 +4,8 @@
  * (DONE_MORE on all but the last DONE, DONE_ERROR after an ERROR, DONE_COUNT when a row count is known, DONEINPROC
  * inside an RPC and a closing DONEPROC).
  */
-import { bVarChar, columnTypeInfo, encodeValue, isTds72OrLater, typeInfo, usVarChar } from './data-types';
+import { columnTypeInfo, encodeValue, isTds72OrLater, typeInfo } from './data-types';
+import { bVarChar, usVarChar } from './payload';
 import type { Column, ResponseWriter, RpcParameter, SqlMessage, SqlType, SqlValue } from './session';
 
 const TokenId = {

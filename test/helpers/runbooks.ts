@@ -9,10 +9,10 @@ import { createActivities } from '../../activities';
 import { realDependencies } from '../../activities/dependencies';
 import { EstateRegistry } from '../../activities/estates';
 import { resolveSecret } from '../../topology/secrets';
-import { WORKFLOW_TYPES, type RunbookName, type RunbookInput } from '../../contracts/runbooks';
+import { startStatementOf, WORKFLOW_TYPES, type RunbookName, type RunbookInput } from '../../contracts/runbooks';
 import { approveUpdate, pendingGatesQuery, progressQuery, type ApproveMessage } from '../../contracts/messages';
 import type { PendingGate, Progress, RunbookReport } from '../../contracts/run-record';
-import { startStatementOf, type SignaturePart, type Statement } from '../../contracts/statements';
+import type { SignaturePart, Statement } from '../../contracts/statements';
 import { eventually, startTestEstate, type TestEstate } from './estate';
 import { connectClient, uniqueTaskQueue, withWorker } from './temporal';
 

@@ -4,13 +4,13 @@
  * would evaluate, so a test can never pass with a value production would expand.
  */
 import { describe, expect, it } from 'vitest';
+import { parsePowerShell } from '../../simulator/pool/powershell';
 import {
-  parsePowerShell,
   plainValue,
   PowerShellParseError,
   type PsCommand,
   type PsCommandElement,
-} from '../../simulator/pool/powershell';
+} from '../../simulator/pool/powershell-ast';
 
 /** Statements as plain data: [cmdlet, elements] with values as plain JSON. */
 function statementsOf(text: string) {

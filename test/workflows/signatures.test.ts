@@ -17,13 +17,8 @@ import {
   reportQuery,
   type ApproveMessage,
 } from '../../contracts/messages';
-import {
-  startStatementOf,
-  statementText,
-  statementTime,
-  type SignaturePart,
-  type Statement,
-} from '../../contracts/statements';
+import { startStatementOf } from '../../contracts/runbooks';
+import { statementText, statementTime, type SignaturePart, type Statement } from '../../contracts/statements';
 import { eventually } from '../helpers/estate';
 import { gateOpen, refusal, result, runbookHarness, type RunbookHarness } from '../helpers/runbooks';
 import { makeKey, makeSigners, signerLine, sshSign, type SshPerson } from '../helpers/ssh-keys';
