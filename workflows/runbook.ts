@@ -42,7 +42,7 @@ import { Gates } from './gates';
 import { poolLock, releaseLockSignal } from './pool-lock';
 import { installMessageHandlers } from './run-messages';
 import { failureOf, RunEnded, RunState } from './run-state';
-import { signingOf, startExpectation, statementMismatch } from './signed-messages';
+import { signatureOf, signingOf, startExpectation, statementMismatch } from './signed-messages';
 
 export interface ActSpec<K extends ActivityName> {
   /** Stable identifier in the record (numbered when a runbook repeats a step). */
@@ -490,7 +490,7 @@ export class Runbook<Options extends object = Record<string, unknown>> {
       input: {
         pool: this.record.pool,
         statement: signature.statement,
-        sshsig: signature.sshsig,
+        ...(signature.webauthn ? { webauthn: signature.webauthn } : { sshsig: signature.sshsig }),
         signer: this.record.initiator,
         firstRunOf: {
           workflowId: info.workflowId,
@@ -506,7 +506,7 @@ export class Runbook<Options extends object = Record<string, unknown>> {
       by: this.record.initiator,
       at: this.now(),
       statement: signature.statement,
-      sshsig: signature.sshsig,
+      ...signatureOf(signature, verdict),
       key: verdict.key,
       allowedSigners: { file: verdict.allowedSigners.file, digest: verdict.allowedSigners.digest },
     });
