@@ -69,6 +69,7 @@ export function passkeyAlgorithm(publicKey: Uint8Array<ArrayBuffer>): string {
   } catch (error) {
     throw new Error(`the public key is not a COSE key: ${(error as Error).message}`);
   }
+  if (!(decoded instanceof Map)) throw new Error('the public key is not a COSE key (not a CBOR map)');
   const alg = decoded.get(cose.COSEKEYS.alg) as number | undefined;
   const name = alg === undefined ? undefined : ALGORITHMS[alg];
   if (!name) throw new Error(`the public key's algorithm ${alg ?? '(none)'} is not ES256, RS256 or EdDSA`);

@@ -14,7 +14,7 @@ export function layout(title: string, body: Html, options: { liveReading?: boole
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
+        <meta name="referrer" content="same-origin" />
         <title>${title} · pchat-dr console</title>
         <link rel="stylesheet" href="/assets/console.css" />
         <script type="module" src="/assets/console.js"></script>

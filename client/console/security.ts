@@ -1,6 +1,6 @@
 /**
  * What keeps the console safe to open: security headers on every answer (a strict CSP with no inline script, no
- * framing, no sniffing, no referrer), and CSRF protection on every form: a random cookie per browser (SameSite=Strict,
+ * framing, no sniffing, no referrer to other sites), and CSRF protection on every form: a random cookie per browser (SameSite=Strict,
  * HttpOnly) and, in each form, a token derived from it with a key only this process knows; a POST passes only with
  * both, and from the console's own origin when the browser says where it comes from.
  */
@@ -25,7 +25,8 @@ export function securityHeaders(): MiddlewareHandler {
       baseUri: ["'none'"],
     },
     xFrameOptions: 'DENY',
-    referrerPolicy: 'no-referrer',
+    // same-origin, not no-referrer: with no-referrer a form's POST says Origin: null, and the CSRF check reads it.
+    referrerPolicy: 'same-origin',
     xContentTypeOptions: 'nosniff',
     crossOriginOpenerPolicy: 'same-origin',
     crossOriginResourcePolicy: 'same-origin',

@@ -17,7 +17,7 @@ import { runCli } from '../helpers/cli';
 import { gateOpen, refusal, result, runbookHarness, type RunbookHarness } from '../helpers/runbooks';
 import { makeSigners, sshSign } from '../helpers/ssh-keys';
 import { loseDc1, setUpLogShipping, takeLogBackups } from '../helpers/story';
-import { cliEnv } from '../cli/cli-env';
+import { cliEnv, simulatedSecret } from '../cli/cli-env';
 
 const SHOTS = path.join(PROJECT_ROOT, 'docs', 'console');
 
@@ -45,6 +45,17 @@ const SIGN_IN_PAGE = `async (text) => {
     clientDataJSON: b64(credential.response.clientDataJSON),
     signature: b64(credential.response.signature),
   };
+}`;
+
+/** In the page: asks the console for the statement to sign with the gate form's fields, some replaced. */
+const ISSUE_IN_PAGE = `async (extra) => {
+  const form = document.querySelector('article.gate form');
+  const fields = new URLSearchParams(new FormData(form));
+  fields.set('action', 'approve');
+  fields.set('as', 'dave');
+  for (const [key, value] of Object.entries(extra)) fields.set(key, value);
+  const response = await fetch(form.dataset.statement, { method: 'POST', body: fields, headers: { Accept: 'application/json' } });
+  return response.json();
 }`;
 
 /** Creates a passkey for `person` on the page's authenticator; the line the page prints. */
@@ -184,8 +195,32 @@ describe('the approval console', () => {
         await phone.locator('article.gate form').scrollIntoViewIfNeeded();
         await phone.screenshot({ path: path.join(SHOTS, 'phone.png') });
 
-        // A passkey the estate does not list: refused by the worker, nothing changes.
+        // Without JavaScript the page reads (and shows no secret); an unsigned answer lands on its outcome.
+        const plain = await (await browser!.newContext({ javaScriptEnabled: false })).newPage();
+        await plain.goto(`${base}runs/${id}`);
+        expect(await plain.locator('article.gate h2').textContent()).toBe(gate.question);
+        expect(await plain.content()).not.toContain(simulatedSecret(h));
+        await plain.fill('article.gate input[name=as]', 'dave');
+        await plain.uncheck('article.gate input[name=sign]');
+        await plain.click('article.gate button[value=approve]');
+        expect(await plain.locator('h1').textContent(), (await plain.locator('main').textContent()) ?? '').toBe(
+          'Your answer did not count',
+        );
+        expect(await plain.locator('p[role=status]').textContent()).toMatch(
+          /^approval must be signed: .* requires signed approvals at critical gates/,
+        );
+        // The console refuses a gate that is not open and evidence that is not the gate's before anything is signed.
         await stranger.page.goto(`${base}runs/${id}`);
+        const issue = (extra: Record<string, string>) =>
+          stranger.page.evaluate(`(${ISSUE_IN_PAGE})(${JSON.stringify(extra)})`) as Promise<{ error?: string }>;
+        expect((await issue({ gate: 'accept-data-loss' })).error).toBe(
+          'gate accept-data-loss is not open (open: declare-disaster)',
+        );
+        expect((await issue({ evidenceVersion: 'e'.repeat(64) })).error).toMatch(
+          /^the evidence of declare-disaster changed since you looked \(you saw eeeeeeeeeeee, it is now [0-9a-f]{12}\)/,
+        );
+
+        // A passkey the estate does not list: refused by the worker, nothing changes.
         expect(await answer(stranger.page, 'dave', 'agreed')).toMatch(
           /^Did not count: the passkey \S+ is not one of dave's in .*passkeys \(nobody there has it/,
         );
