@@ -138,6 +138,21 @@ function plans(steps: StepRecord[]): Html {
   </section>`;
 }
 
+/** Asks for a dry run of this runbook: the exact statements its next steps will send. */
+function planForm(base: string, csrf: string): Html {
+  return html`<section id="next">
+    <h2>What the next steps will send</h2>
+    <form method="post" action="${base}/plan">
+      <input type="hidden" name="csrf" value="${csrf}" />
+      <p class="muted">
+        A dry run of this runbook with the same options, on the estate as it is now: every step, its server and the
+        exact T-SQL or cmdlet line. It changes nothing.
+      </p>
+      <button type="submit" name="plan" value="dry-run">Show what the next steps will send</button>
+    </form>
+  </section>`;
+}
+
 function statusPart(progress: Progress): Html {
   const ended = progress.outcome !== 'running';
   return html`<p class="status ${ended ? `outcome-${progress.outcome}` : ''}">
@@ -222,7 +237,7 @@ export function runPage(view: RunView, csrf: string): string {
       <h2>Steps</h2>
       <div id="steps" data-part="steps">${markup(live.parts.steps)}</div>
     </section>
-    ${plans(progress.steps)}
+    ${plans(progress.steps)} ${live.ended || progress.steps.some((step) => step.plan) ? '' : planForm(base, csrf)}
     <div id="report" data-part="report">${markup(live.parts.report)}</div>
     ${
       live.ended

@@ -17,6 +17,7 @@ import { firstLine } from '../run-access';
 import { AnswerRefused, issueStatement, IssuedStatements, parseAnswerFields, sendAnswer } from './answers';
 import { Enrolment } from './enrol';
 import { answerPage, enrolPage, errorPage, runLink, runsPage } from './pages';
+import { planNextSteps } from './plan';
 import { liveParts, runPage } from './run-page';
 import { openRuns, runView } from './runs';
 import { CsrfGuard, securityHeaders } from './security';
@@ -139,6 +140,11 @@ export function consoleApp(options: ConsoleOptions & { url: string }) {
     }
     return wantsJson(c) ? c.json(outcome) : c.html(answerPage(workflowId, outcome), outcome.counted ? 200 : 409);
   });
+
+  // A dry run of the same runbook: what its next steps will send (the plan is on the dry run's own page).
+  app.post('/runs/:id/plan', async (c) =>
+    c.redirect(runLink(await planNextSteps(client, workflowIdOf(c), taskQueue)), 303),
+  );
 
   app.get('/enrol', (c) => c.html(enrolPage(csrf.token(c), relyingParty)));
   app.post('/enrol/options', async (c) => c.json(await enrolment.options(form(c))));

@@ -209,6 +209,16 @@ describe('the approval console', () => {
         expect(await plain.locator('p[role=status]').textContent()).toMatch(
           /^approval must be signed: .* requires signed approvals at critical gates/,
         );
+        // What the next steps will send: a dry run of the same runbook, its plan rendered by the dry-run renderer.
+        await stranger.page.goto(`${base}runs/${id}`);
+        await stranger.page.click('#next button');
+        await stranger.page.waitForURL(/\/runs\/dry-run-failover-/, { timeout: 90_000 });
+        await stranger.page.locator('#plan').waitFor();
+        expect(await stranger.page.locator('#plan').textContent()).toMatch(
+          /recover on dc2-sql-a[\s\S]*RESTORE DATABASE \[mgc\] WITH RECOVERY/,
+        );
+        await stranger.page.screenshot({ path: path.join(SHOTS, 'plan.png'), fullPage: true });
+
         // The console refuses a gate that is not open and evidence that is not the gate's before anything is signed.
         await stranger.page.goto(`${base}runs/${id}`);
         const issue = (extra: Record<string, string>) =>
