@@ -3,12 +3,17 @@
  * forms with unknown or bad fields refused with what to fix, an unknown run a 404; loopback unless told otherwise;
  * the estate's passkeys file read with clear errors; notifications of a gate carry its console link.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
 import { consoleLinkOf } from '../../activities/notify';
 import { DEFAULT_CONSOLE_LISTEN, parseListen } from '../../client/commands/console';
 import { startConsole, type RunningConsole } from '../../client/console/server';
 import { parsePasskeys, PasskeysError } from '../../signatures/passkeys';
+import { loadTopology } from '../../topology/load';
+import { writeSimulatedTopology } from '../helpers/estate';
 import { connectClient, uniqueTaskQueue } from '../helpers/temporal';
 
 let running: RunningConsole | undefined;
@@ -138,6 +143,29 @@ describe('the console, safe by default', () => {
       'line 4: the second word must be "passkey", not "sshkey"',
       expect.stringMatching(/^line 5: the public key is not a COSE key/),
     ]);
+  });
+
+  it('needs console.url beside a passkeys file, an http(s) address without credentials', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pchat-console-topology-'));
+    writeFileSync(path.join(dir, 'allowed_signers'), '');
+    writeFileSync(path.join(dir, 'passkeys'), '');
+    const check = async (extra: string) => {
+      const file = await writeSimulatedTopology(dir, (yaml) => `${yaml}${extra}`);
+      try {
+        loadTopology(file);
+        return null;
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    const signatures = '\nsignatures:\n  allowedSigners: allowed_signers\n  passkeys: passkeys\n';
+    expect(await check(signatures)).toMatch(
+      /signatures\.passkeys: passkeys sign for the console's address: set console\.url/,
+    );
+    expect(await check(`${signatures}console:\n  url: https://user:pw@dr.example.com\n`)).toMatch(
+      /console\.url: must be an http\(s\) address without user or password/,
+    );
+    expect(await check(`${signatures}console:\n  url: https://dr.example.com\n`)).toBeNull();
   });
 
   it("links an opened or escalated gate's notification to its page in the console", () => {
