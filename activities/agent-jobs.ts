@@ -7,6 +7,7 @@ import sql from 'mssql';
 import type { JobInfo } from '../contracts/log-shipping';
 import type { Instance } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
+import { heartbeat } from './heartbeat';
 import { stepFailure } from './failures';
 import { startJob } from './statements';
 import { StepClock, type StepResult } from './step-result';
@@ -113,7 +114,7 @@ export async function waitForJobsToFinish(
         { instance: instance.name },
       );
     }
-    context.heartbeat({ waitingFor: running.map((job) => job.name) });
+    heartbeat({ waitingFor: running.map((job) => job.name) });
     await context.sleep(500);
   }
 }
@@ -200,7 +201,7 @@ export function agentJobActivities(deps: ActivityDependencies) {
             { instance: input.instance.name, job: input.jobName },
           );
         }
-        context.heartbeat({ job: input.jobName });
+        heartbeat({ job: input.jobName });
         await context.sleep(250);
       }
     },

@@ -13,6 +13,7 @@ import { SCRATCH_MARKER } from '../contracts/runbooks';
 import type { RunbookReport } from '../contracts/run-record';
 import { POOL, RUNBOOK } from '../contracts/search-attributes';
 import type { ActivityDependencies } from './dependencies';
+import { heartbeat } from './heartbeat';
 import { stepFailure } from './failures';
 import { sqlPathIn, type Folder } from './files';
 import { dropDatabase } from './statements';
@@ -66,13 +67,12 @@ export function drillActivities(deps: ActivityDependencies) {
       database: string;
     }): Promise<StepResult<BackupHeaderFacts | null>> {
       const clock = new StepClock(deps.clock);
-      const context = Context.current();
       const pattern = new RegExp(`^${input.database}_.*\\.bak$`, 'i');
       const candidates = (await deps.files.list(input.folder.workerPath)).filter((file) => pattern.test(file.name));
       let newest: BackupHeaderFacts | null = null;
       for (const file of candidates) {
         const header = await readBackupHeader(deps, input.instance, sqlPathIn(input.folder.sqlPath, file.name));
-        context.heartbeat({ read: file.name });
+        heartbeat({ read: file.name });
         if (
           header.type === 'Database' &&
           header.database.toLowerCase() === input.database.toLowerCase() &&

@@ -27,9 +27,11 @@ import {
   partnerFailover,
   partnerOff,
   partnerSafety,
+  readPoolScript,
   recoverDatabase,
   restoreDatabase,
   restoreLog,
+  scriptOf,
   setPersistentChatActiveServer,
   setPersistentChatState,
   startJob,
@@ -70,8 +72,10 @@ export function renderStatement(statement: Statement | PlannedStatement): string
   ];
 }
 
-function renderCmdlet(pool: PoolTarget, line: CmdletLine): string[] {
-  return [`# Management Shell: ${pool.poolControl.command.join(' ')}`, line.text];
+/** The script as one shell runs it; a change to the pool is read back in the same shell (pool-control.ts). */
+function renderCmdlet(pool: PoolTarget, line: CmdletLine, readBack = false): string[] {
+  const lines = readBack ? [line, ...readPoolScript(pool.identity, pool.fqdn)] : [line];
+  return [`# Management Shell: ${pool.poolControl.command.join(' ')}`, scriptOf(lines)];
 }
 
 const note = (text: string) => `-- ${text}`;
@@ -279,9 +283,9 @@ const DESCRIBERS: { [K in ActivityName]: (input: Parameters<Activities[K]>[0]) =
   copyPendingBackups: (input) => [
     `# copies every log backup of ${input.database} in ${input.from.workerPath} that ${input.to.workerPath} lacks (or holds at another size), checking each copy's size`,
   ],
-  setPoolState: (input) => renderCmdlet(input.pool, setPersistentChatState(input.pool.identity, input.state)),
+  setPoolState: (input) => renderCmdlet(input.pool, setPersistentChatState(input.pool.identity, input.state), true),
   setActiveServers: (input) =>
-    renderCmdlet(input.pool, setPersistentChatActiveServer(input.pool.identity, input.servers)),
+    renderCmdlet(input.pool, setPersistentChatActiveServer(input.pool.identity, input.servers), true),
   invokeDatabaseFailover: (input) =>
     renderCmdlet(
       input.pool,

@@ -4,7 +4,6 @@
  * applied, the chain check from the backup database's redo point, and the pool's state. What cannot be read is
  * recorded as a problem, not thrown: unreachable DC1 instances are the normal case in a disaster.
  */
-import { Context } from '@temporalio/activity';
 import path from 'node:path';
 import { type DatabaseKind, type Instance, type Role, type Topology, ROLES } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
@@ -14,8 +13,9 @@ import type { PrimaryConfiguration, SecondaryConfiguration, PendingLog } from '.
 import { readMirroring, type MirroringState } from './mirroring';
 import { readPool } from './pool-control';
 import { type PoolView } from '../contracts/estate';
-import { heartbeatWhile } from './heartbeat';
+import { heartbeat, heartbeatWhile } from './heartbeat';
 import { readBackupHeader, readRedoPoint, type BackupHeaderFacts, type RedoPoint } from './restore';
+import { stepFailure } from './failures';
 import { StepClock, type StepResult } from './step-result';
 
 /** A log backup listed on the share or in the copy folder that no copy of could be read and verified. */
@@ -146,7 +146,8 @@ export function checkChain(redoLsn: string | null, pending: PendingLog[], facts:
       expectedLsn: redo.toString(),
       foundLsn: null,
       file: name,
-      detail: 'log shipping recorded it, but neither the share nor the copy folder holds it',
+      detail:
+        'log shipping recorded it (or this run saw it listed), but neither the share nor the copy folder holds it',
     })),
   ]
     .filter((gap) => nameOf(gap.file) > reached)
@@ -172,6 +173,24 @@ async function attempt<T>(problems: string[], what: string, read: () => Promise<
   }
 }
 
+/** What a gathering of evidence reads, and how strictly. */
+interface GatherInput {
+  topology: Topology;
+  database: DatabaseKind;
+  /** Read the pool too (the default); a run that only applies logs does not need it. */
+  includePool?: boolean;
+  /**
+   * Log backups an earlier evidence of the same run listed (the newest is enough: a middle one that goes
+   * breaks the chain by LSN). One that neither folder holds any more is missing, a break (rule 9).
+   */
+  knownLogs?: string[];
+  /**
+   * The run acts on this evidence (applies its pending logs): what it needs and could not read (the backup
+   * instance, its redo point, the share, the copy folder) fails the step instead of reading as "no logs".
+   */
+  complete?: boolean;
+}
+
 export function evidenceActivities(deps: ActivityDependencies) {
   /**
    * Headers already verified by this worker, by instance, file, size and modification time: a runbook gathers
@@ -188,23 +207,14 @@ export function evidenceActivities(deps: ActivityDependencies) {
   };
 
   return {
-    async gatherEvidence(input: {
-      topology: Topology;
-      database: DatabaseKind;
-      includePool?: boolean;
-    }): Promise<StepResult<EstateEvidence>> {
+    async gatherEvidence(input: GatherInput): Promise<StepResult<EstateEvidence>> {
       // Unreachable instances and a slow Management Shell take time: keep telling Temporal this worker is alive.
       return heartbeatWhile(gather(input));
     },
   };
 
-  async function gather(input: {
-    topology: Topology;
-    database: DatabaseKind;
-    includePool?: boolean;
-  }): Promise<StepResult<EstateEvidence>> {
+  async function gather(input: GatherInput): Promise<StepResult<EstateEvidence>> {
     const clock = new StepClock(deps.clock);
-    const context = Context.current();
     const { topology } = input;
     const roles = topology.databases[input.database]!;
     const database = roles.name ?? input.database;
@@ -232,21 +242,30 @@ export function evidenceActivities(deps: ActivityDependencies) {
       : null;
     const backup = instance('backup')!;
     const backupReachable = partners.backup?.reachable ?? false;
+    // Evidence the run acts on: what it needs and cannot read fails the step (and is retried, or decided on).
+    const essential = <T>(what: string, read: () => Promise<T>) =>
+      input.complete ? read() : attempt(problems, what, read);
+    if (input.complete && !backupReachable)
+      throw stepFailure(
+        partners.backup?.unreachableType ?? 'NotReachable',
+        `${backup.name} cannot be read, so the logs to apply are not known: ${partners.backup?.unreachableReason ?? 'no answer'}`,
+        { instance: backup.name },
+      );
     const secondary = backupReachable
       ? await attempt(problems, `log shipping on ${backup.name}`, () =>
           readSecondaryConfiguration(deps, backup, database),
         )
       : null;
     const backupDatabase = backupReachable
-      ? await attempt(problems, `redo point on ${backup.name}`, () => readRedoPoint(deps, backup, database))
+      ? await essential(`redo point on ${backup.name}`, () => readRedoPoint(deps, backup, database))
       : null;
 
-    const share =
-      (await attempt(problems, 'backup share', () => listLogBackups(deps, topology.backupShare, database))) ?? [];
-    const copyFolder =
-      (await attempt(problems, 'copy folder', () => listLogBackups(deps, topology.copyFolder, database))) ?? [];
-    const copied = new Set(copyFolder.map((file) => file.name));
-    const notCopied = share.filter((file) => !copied.has(file.name)).map((file) => file.name);
+    const share = await essential('backup share', () => listLogBackups(deps, topology.backupShare, database));
+    const copyFolder = await essential('copy folder', () => listLogBackups(deps, topology.copyFolder, database));
+    const shareFiles = share ?? [];
+    const copyFolderFiles = copyFolder ?? [];
+    const copied = new Set(copyFolderFiles.map((file) => file.name));
+    const notCopied = shareFiles.filter((file) => !copied.has(file.name)).map((file) => file.name);
 
     // Headers of every log not yet restored (by name after the last restored file, when known), read on the backup
     // instance: the copy folder's copy first (the one it restores from), then the share's. A file no copy of which
@@ -254,8 +273,8 @@ export function evidenceActivities(deps: ActivityDependencies) {
     const lastRestored = secondary?.lastRestoredFile ? nameOf(secondary.lastRestoredFile) : '';
     const copies = new Map<string, { copyFolder?: BackupFile; share?: BackupFile }>();
     const copiesOf = (name: string) => copies.get(name) ?? copies.set(name, {}).get(name)!;
-    for (const file of copyFolder) if (file.name > lastRestored) copiesOf(file.name).copyFolder = file;
-    for (const file of share) if (file.name > lastRestored) copiesOf(file.name).share = file;
+    for (const file of copyFolderFiles) if (file.name > lastRestored) copiesOf(file.name).copyFolder = file;
+    for (const file of shareFiles) if (file.name > lastRestored) copiesOf(file.name).share = file;
     const headers: BackupHeaderFacts[] = [];
     const unreadable: UnreadableLog[] = [];
     const recopy: string[] = [];
@@ -271,6 +290,9 @@ export function evidenceActivities(deps: ActivityDependencies) {
           try {
             header = await verifiedHeader(backup, file);
           } catch (error) {
+            // Only a file that is missing or damaged says something about the file; another error (the instance
+            // failing the read) does not make it unreadable, and evidence the run acts on cannot do without it.
+            if (input.complete && (error as { type?: string }).type !== 'BackupFileUnavailable') throw error;
             reasons.push(`${where}: ${(error as Error).message}`);
           }
         }
@@ -279,7 +301,7 @@ export function evidenceActivities(deps: ActivityDependencies) {
           headers.push(header);
           if (reasons.length > 0 && found.copyFolder) recopy.push(name);
         }
-        context.heartbeat({ headers: headers.length, of: copies.size });
+        heartbeat({ headers: headers.length, of: copies.size });
       }
     } else if (copies.size > 0) {
       problems.push(`${copies.size} log backup(s) not read: ${backup.name} cannot be reached`);
@@ -297,9 +319,10 @@ export function evidenceActivities(deps: ActivityDependencies) {
         backupFinish: header.backupFinish,
       }))
       .sort(byLsn);
-    // Files log shipping recorded (backed up on the primary, copied to the backup) that neither folder holds now.
-    const listed = new Set([...share, ...copyFolder].map((file) => file.name));
-    const missing = [primary?.lastBackupFile, secondary?.lastCopiedFile]
+    // Files log shipping recorded (backed up on the primary, copied to the backup), or that this run saw listed
+    // before, that neither folder holds now: with DC1 gone, nothing else would tell that the newest log existed.
+    const listed = new Set([...shareFiles, ...copyFolderFiles].map((file) => file.name));
+    const missing = [primary?.lastBackupFile, secondary?.lastCopiedFile, ...(input.knownLogs ?? [])]
       .filter((file): file is string => !!file)
       .map(nameOf)
       .filter((name, index, all) => all.indexOf(name) === index && !listed.has(name) && name > lastRestored);
@@ -336,7 +359,7 @@ export function evidenceActivities(deps: ActivityDependencies) {
       database,
       partners,
       logShipping: { primaryInstance: primaryRole ? roles[primaryRole]! : null, primary, secondary },
-      files: { share: share.length, copyFolder: copyFolder.length, notCopied },
+      files: { share: shareFiles.length, copyFolder: copyFolderFiles.length, notCopied },
       backupDatabase,
       pending,
       unreadable,

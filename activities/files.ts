@@ -2,11 +2,10 @@
  * The backup share and the copy folder (runbook 4 step 6): listing log backups, and copying the ones not yet copied,
  * each verified by size. A folder has two names: the path SQL Server uses, and the path the worker uses.
  */
-import { Context } from '@temporalio/activity';
 import path from 'node:path';
 import type { ActivityDependencies, FileInfo } from './dependencies';
 import { stepFailure } from './failures';
-import { heartbeatWhile } from './heartbeat';
+import { heartbeat, heartbeatWhile } from './heartbeat';
 import { StepClock, type StepResult } from './step-result';
 import { isLogBackupOf } from '../contracts/log-shipping';
 
@@ -72,7 +71,6 @@ export function filesActivities(deps: ActivityDependencies) {
       recopy?: string[];
     }): Promise<StepResult<{ pending: string[] }, { copied: string[]; bytes: number; alreadyThere: number }>> {
       const clock = new StepClock(deps.clock);
-      const context = Context.current();
       const source = await listLogBackups(deps, input.from, input.database);
       const target = new Map(
         (await listLogBackups(deps, input.to, input.database)).map((file) => [file.name, file.size]),
@@ -102,7 +100,7 @@ export function filesActivities(deps: ActivityDependencies) {
         }
         copied.push(file.name);
         bytes += file.size;
-        context.heartbeat({ copied: copied.length, of: pending.length });
+        heartbeat({ copied: copied.length, of: pending.length });
       }
       const found = { pending: pending.map((file) => file.name) };
       const figures = { copied, bytes, alreadyThere: source.length - pending.length };

@@ -6,9 +6,10 @@ import { agentJobActivities } from './agent-jobs';
 import { chatStoreActivities } from './chat-store';
 import type { ActivityDependencies } from './dependencies';
 import { drillActivities } from './drill';
-import { estateActivities } from './estates';
+import { estateActivities } from './estate-steps';
 import { evidenceActivities } from './evidence';
 import { filesActivities } from './files';
+import { keepAlive } from './heartbeat';
 import { incidentActivities } from './incidents';
 import { logShippingActivities } from './log-shipping';
 import { mirroringActivities } from './mirroring';
@@ -18,7 +19,7 @@ import { restoreActivities } from './restore';
 import { signatureActivities } from './signatures';
 
 export function createActivities(deps: ActivityDependencies) {
-  return {
+  const activities = {
     ...estateActivities(deps),
     ...mirroringActivities(deps),
     ...logShippingActivities(deps),
@@ -33,6 +34,13 @@ export function createActivities(deps: ActivityDependencies) {
     ...signatureActivities(deps),
     ...chatStoreActivities(deps),
   };
+  // Every step heartbeats while it runs: a dead worker is noticed within the heartbeat timeout (activities/heartbeat.ts).
+  return Object.fromEntries(
+    Object.entries(activities).map(([name, activity]) => [
+      name,
+      keepAlive(activity as (...input: unknown[]) => Promise<unknown>),
+    ]),
+  ) as typeof activities;
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -5,6 +5,7 @@
 import { Context } from '@temporalio/activity';
 import type { Instance } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
+import { heartbeat } from './heartbeat';
 import { stepFailure, type FailureDetails, type FailureType } from './failures';
 import { forceServiceAllowDataLoss, partnerFailover, partnerOff, partnerSafety, type Statement } from './statements';
 import { StepClock, type StepResult } from './step-result';
@@ -152,10 +153,19 @@ export interface PartnersInput {
 export function mirroringActivities(deps: ActivityDependencies) {
   const run = (instance: Instance, statement: Statement) => deps.sql.execute(instance, statement, 'change');
   return {
-    /** Runbook 1 step 1: one partner's view (an unreachable partner is evidence, not an error). */
-    async readMirroringState(input: { instance: Instance; database: string }): Promise<StepResult<MirroringState>> {
+    /**
+     * Runbook 1 step 1: one partner's view (an unreachable partner is evidence, not an error). With `mustAnswer` (a
+     * verification after a change), an instance that does not answer fails the step instead, so it is retried and
+     * then put to people, rather than read as a database that is not there.
+     */
+    async readMirroringState(input: {
+      instance: Instance;
+      database: string;
+      mustAnswer?: boolean;
+    }): Promise<StepResult<MirroringState>> {
       const clock = new StepClock(deps.clock);
       const state = await readMirroring(deps, input.instance, input.database);
+      if (input.mustAnswer) requireReachable(input.instance, state);
       const summary = state.reachable
         ? `${input.instance.name}: ${input.database} is ${state.state ?? 'absent'}${state.role ? `, ${state.role} ${state.mirroringState} (safety ${state.safety})` : ', not mirrored'}`
         : `${input.instance.name} cannot be reached`;
@@ -303,7 +313,7 @@ export function mirroringActivities(deps: ActivityDependencies) {
             details(state),
           );
         }
-        context.heartbeat({ mirroringState: state.mirroringState });
+        heartbeat({ mirroringState: state.mirroringState });
         await context.sleep(input.pollMs ?? 500);
         state = await readMirroring(deps, input.principal, input.database);
         requireReachable(input.principal, state);

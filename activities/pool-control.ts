@@ -1,8 +1,8 @@
 /**
  * The Persistent Chat pool through the Lync / Skype for Business Management Shell (runbook 4 steps 9-11, runbook 5
- * steps 3, 8, 9): the topology's pool-control command runs one cmdlet line, passed as a single argument without a
- * shell, every value single-quoted for PowerShell. Reads go through `| ConvertTo-Json`; changes are verified by
- * reading back.
+ * steps 3, 8, 9): the topology's pool-control command runs a script of cmdlet lines, passed as a single argument
+ * without a shell, every value single-quoted for PowerShell. Reads go through `| ConvertTo-Json`; a change is verified
+ * by reading back, in the same shell.
  */
 import { sameServers, type PoolTarget, type PoolView } from '../contracts/estate';
 import type { Instance } from '../topology/schema';
@@ -12,10 +12,10 @@ import { stepFailure } from './failures';
 import { heartbeatWhile } from './heartbeat';
 import { readMirroring } from './mirroring';
 import {
-  getPersistentChatService,
-  getPersistentChatState,
   installMirrorDatabase,
   invokeDatabaseFailover,
+  readPoolScript,
+  scriptOf,
   setPersistentChatActiveServer,
   setPersistentChatState,
   type CmdletLine,
@@ -24,9 +24,12 @@ import { StepClock, type StepResult } from './step-result';
 
 export { powershellQuote } from './statements';
 
-/** Runs one cmdlet line; a non-zero exit is the cmdlet's error, surfaced with its message. */
-async function runCmdlet(deps: ActivityDependencies, target: PoolTarget, cmdlet: CmdletLine): Promise<string> {
-  const line = cmdlet.text;
+/**
+ * Runs cmdlet lines as one script in one shell (a Management Shell takes seconds to start). pwsh runs every statement
+ * and exits with the last one's status, so with several an error record on stderr fails the script too.
+ */
+async function runCmdlets(deps: ActivityDependencies, target: PoolTarget, cmdlets: CmdletLine[]): Promise<string> {
+  const line = scriptOf(cmdlets);
   const [program] = target.poolControl.command;
   let result;
   try {
@@ -42,16 +45,22 @@ async function runCmdlet(deps: ActivityDependencies, target: PoolTarget, cmdlet:
       { program },
     );
   }
+  const names = cmdlets.map((cmdlet) => cmdlet.cmdlet);
   if (result.timedOut)
     throw stepFailure(
       'NotReachable',
       `the Management Shell did not answer within ${target.poolControl.timeout}: ${line}`,
-      { cmdlet: cmdlet.cmdlet },
+      {
+        cmdlet: names.join('; '),
+      },
     );
-  if (result.exitCode !== 0) {
-    const message = result.stderr.trim().split('\n').slice(0, 6).join('\n') || `exit code ${result.exitCode}`;
-    throw stepFailure('PoolControlFailed', `${cmdlet.cmdlet} failed: ${message}`, {
-      cmdlet: cmdlet.cmdlet,
+  const stderr = result.stderr.trim();
+  if (result.exitCode !== 0 || (cmdlets.length > 1 && stderr)) {
+    // An error record starts with the name of the cmdlet that failed.
+    const failed = names.find((name) => stderr.startsWith(name)) ?? names[names.length - 1];
+    const message = stderr.split('\n').slice(0, 6).join('\n') || `exit code ${result.exitCode}`;
+    throw stepFailure('PoolControlFailed', `${failed} failed: ${message}`, {
+      cmdlet: failed,
       exitCode: result.exitCode,
     });
   }
@@ -66,14 +75,22 @@ function parseJson<T>(text: string, cmdlet: string): T {
   }
 }
 
-export async function readPool(deps: ActivityDependencies, target: PoolTarget): Promise<PoolView> {
+/**
+ * The pool's state and active servers, read in one shell; `change`, when given, runs first in the same shell, so a
+ * change and its read-back cost one Management Shell start.
+ */
+export async function readPool(deps: ActivityDependencies, target: PoolTarget, change?: CmdletLine): Promise<PoolView> {
+  const reads = readPoolScript(target.identity, target.fqdn);
+  const output = await runCmdlets(deps, target, change ? [change, ...reads] : reads);
+  // ConvertTo-Json -Compress prints each answer on one line; a change's own output is never a JSON line.
+  const [stateLine, serviceLine] = output.split('\n').filter((text) => /^\s*[[{]/.test(text));
   const state = parseJson<{ PoolState?: string } | { PoolState?: string }[]>(
-    await runCmdlet(deps, target, getPersistentChatState(target.identity)),
+    stateLine ?? '',
     'Get-CsPersistentChatState',
   );
   const service = parseJson<
     { ActiveServers?: string[] | string | null } | { ActiveServers?: string[] | string | null }[]
-  >(await runCmdlet(deps, target, getPersistentChatService(target.fqdn)), 'Get-CsService');
+  >(serviceLine ?? '', 'Get-CsService');
   const first = <T>(value: T | T[]) => (Array.isArray(value) ? value[0] : value);
   const poolState = first(state)?.PoolState;
   if (poolState !== 'Normal' && poolState !== 'FailedOver')
@@ -103,8 +120,7 @@ export function poolControlActivities(deps: ActivityDependencies) {
       const before = await readPool(deps, input.pool);
       if (before.poolState === input.state)
         return clock.skipped(`pool ${input.pool.fqdn} is already ${input.state}`, before);
-      await runCmdlet(deps, input.pool, setPersistentChatState(input.pool.identity, input.state));
-      const after = await readPool(deps, input.pool);
+      const after = await readPool(deps, input.pool, setPersistentChatState(input.pool.identity, input.state));
       if (after.poolState !== input.state)
         throw stepFailure(
           'PoolControlFailed',
@@ -114,17 +130,23 @@ export function poolControlActivities(deps: ActivityDependencies) {
       return clock.acted(`pool ${input.pool.fqdn} set from ${before.poolState} to ${input.state}`, before);
     },
 
-    /** Runbook 4 step 11 / runbook 5 steps 3 and 8: the active servers become exactly `servers` (none: $Null). */
-    async setActiveServers(input: { pool: PoolTarget; servers: string[] }): Promise<StepResult<PoolView>> {
+    /**
+     * Runbook 4 step 11 / runbook 5 steps 3 and 8: the active servers become exactly `servers` (none: $Null). The
+     * figures hold the pool as it is now (read back, or as found): a runbook's final check needs no other read.
+     */
+    async setActiveServers(input: {
+      pool: PoolTarget;
+      servers: string[];
+    }): Promise<StepResult<PoolView, { pool: PoolView }>> {
       const clock = new StepClock(deps.clock);
       const before = await readPool(deps, input.pool);
       if (sameServers(before.activeServers, input.servers))
         return clock.skipped(
           `active servers of ${input.pool.fqdn} are already ${input.servers.join(', ') || 'none'}`,
           before,
+          { pool: before },
         );
-      await runCmdlet(deps, input.pool, setPersistentChatActiveServer(input.pool.identity, input.servers));
-      const after = await readPool(deps, input.pool);
+      const after = await readPool(deps, input.pool, setPersistentChatActiveServer(input.pool.identity, input.servers));
       if (!sameServers(after.activeServers, input.servers))
         throw stepFailure(
           'PoolControlFailed',
@@ -134,6 +156,7 @@ export function poolControlActivities(deps: ActivityDependencies) {
       return clock.acted(
         `active servers of ${input.pool.fqdn}: ${before.activeServers.join(', ') || 'none'} → ${input.servers.join(', ') || 'none'}`,
         before,
+        { pool: after },
       );
     },
 
@@ -150,11 +173,9 @@ export function poolControlActivities(deps: ActivityDependencies) {
       const target = await readMirroring(deps, input.target, input.database);
       if (target.role === 'PRINCIPAL' && target.state === 'ONLINE')
         return clock.skipped(`${input.target.name} is already the principal of ${input.database}`, { target });
-      await runCmdlet(
-        deps,
-        input.pool,
+      await runCmdlets(deps, input.pool, [
         invokeDatabaseFailover(input.pool.fqdn, input.databaseType, input.newPrincipal, input.force),
-      );
+      ]);
       await deps.sql.evict(input.target);
       return clock.acted(
         `Invoke-CsDatabaseFailover made the ${input.newPrincipal.toLowerCase()} (${input.target.name}) principal of ${input.database}`,
@@ -185,11 +206,9 @@ export function poolControlActivities(deps: ActivityDependencies) {
           { principal },
         );
       }
-      await runCmdlet(
-        deps,
-        input.pool,
+      await runCmdlets(deps, input.pool, [
         installMirrorDatabase(input.databaseType, input.principal.host, input.principal.instanceName, input.fileShare),
-      );
+      ]);
       const after = await readMirroring(deps, input.principal, input.database);
       if (after.role !== 'PRINCIPAL')
         throw stepFailure(

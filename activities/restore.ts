@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Instance } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
 import { stepFailure } from './failures';
-import { heartbeatWhile } from './heartbeat';
+import { heartbeat, heartbeatWhile } from './heartbeat';
 import { sqlPathIn, type Folder } from './files';
 import {
   backupDatabase,
@@ -153,11 +153,10 @@ export function restoreActivities(deps: ActivityDependencies) {
     /** Exact header of each file (verified), for evidence and for ordering logs by LSN. */
     async readBackupHeaders(input: { instance: Instance; files: string[] }): Promise<StepResult<BackupHeaderFacts[]>> {
       const clock = new StepClock(deps.clock);
-      const context = Context.current();
       const headers: BackupHeaderFacts[] = [];
       for (const file of input.files) {
         headers.push(await readBackupHeader(deps, input.instance, file));
-        context.heartbeat({ read: headers.length, of: input.files.length });
+        heartbeat({ read: headers.length, of: input.files.length });
       }
       return clock.observed(`read ${headers.length} backup header(s) on ${input.instance.name}`, headers);
     },
@@ -350,7 +349,7 @@ export function restoreActivities(deps: ActivityDependencies) {
         redo = log.lastLsn;
         applied.push(log.file);
         lastAppliedBackupFinish = log.backupFinish;
-        context.heartbeat({
+        heartbeat({
           applied: (resumed?.applied ?? 0) + applied.length,
           lastFile: log.file,
           redoLsn: redo,

@@ -337,6 +337,16 @@ export function getPersistentChatService(poolFqdn: string): CmdletLine {
   };
 }
 
+/** The pool as the runbooks read it, in one script: its state, then its active servers, one JSON line each. */
+export function readPoolScript(identity: string, poolFqdn: string): CmdletLine[] {
+  return [getPersistentChatState(identity), getPersistentChatService(poolFqdn)];
+}
+
+/** Cmdlet lines run by one shell, in order: one script, its statements separated by `; `. */
+export function scriptOf(lines: CmdletLine[]): string {
+  return lines.map((line) => line.text).join('; ');
+}
+
 export function setPersistentChatState(identity: string, state: 'Normal' | 'FailedOver'): CmdletLine {
   return {
     cmdlet: 'Set-CsPersistentChatState',

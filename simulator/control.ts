@@ -7,7 +7,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { EstateSnapshot, FaultDatabaseState, SimulatedEstate } from './estate';
+import type { FaultDatabaseState, SimulatedEstate } from './estate';
+import type { EstateSnapshot } from './estate-snapshot';
 
 /** Every fault the simulator can inject, as the CLI and the HTTP API name them. */
 export type Fault =

@@ -13,16 +13,16 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Topology } from '../topology/schema';
 import { resolveSecret } from '../topology/secrets';
-import { ChatLoad, type ChatStats } from './chat-load';
+import { ChatLoad } from './chat-load';
 import { backupDatabase, backupLog, restoreDatabase, restoreLog } from './engine/backup-restore';
 import { LOGIN_REFUSALS } from './engine/errors';
-import { noFaults, SqlInstance, type InstanceData } from './engine/instance';
+import { noFaults, SqlInstance, type InstanceData, type ObservedStatement } from './engine/instance';
 import { setPartner, suspendMirroring } from './engine/mirroring';
-import type { Row } from './engine/msdb';
 import { Network } from './engine/network';
+import { instanceSnapshot, type EstateSnapshot } from './estate-snapshot';
 import { caFileOf, certificateNamesOf, ensureCertificates, type KeyAndCertificate } from './certificates';
 import { serverIdentity, ServerIdentityUnknown, type ServerIdentity } from './server-identity';
-import { initialPoolState, readPoolState, writePoolState, type PoolState } from './pool/pool-state';
+import { initialPoolState, readPoolState, writePoolState } from './pool/pool-state';
 
 export interface EstateOptions {
   topology: Topology;
@@ -34,54 +34,6 @@ export interface EstateOptions {
   fresh?: boolean;
   /** Time a mirror takes to become SYNCHRONIZED after catching up; 500 ms by default. */
   synchronizeAfterMs?: number;
-}
-
-export interface DatabaseSnapshot {
-  name: string;
-  state: string;
-  recoveryModel: string;
-  isInStandby: boolean;
-  /** Next LSN: end of log when ONLINE, redo point when RESTORING. */
-  nextLsn: string;
-  logChainStart: string | null;
-  messages: number;
-  lastMessageId: number | null;
-  mirroring: { role: string; state: string; safety: string; partner: string } | null;
-}
-
-export interface InstanceSnapshot {
-  /** The topology's label. */
-  name: string;
-  /** @@SERVERNAME. */
-  serverName: string;
-  /** The computer's DNS name (mirroring endpoints). */
-  fqdn: string;
-  host: string;
-  port: number;
-  running: boolean;
-  agentRunning: boolean;
-  sessions: number;
-  databases: DatabaseSnapshot[];
-  jobs: {
-    name: string;
-    enabled: boolean;
-    running: boolean;
-    lastOutcome: 'succeeded' | 'failed' | null;
-    lastMessage: string | null;
-  }[];
-  logShipping: {
-    primaries: Row[];
-    secondaries: Row[];
-    monitorPrimary: Row[];
-    monitorSecondary: Row[];
-  };
-}
-
-export interface EstateSnapshot {
-  instances: InstanceSnapshot[];
-  partitions: [string, string][];
-  pool: PoolState;
-  chat: ChatStats;
 }
 
 interface SavedEstate {
@@ -364,6 +316,11 @@ export class SimulatedEstate {
     this.network.changed();
   }
 
+  /** Every statement any instance runs, as it runs (null stops it): the fault campaign's statement log. */
+  observeStatements(observer: ((statement: ObservedStatement) => void) | null): void {
+    for (const instance of this.instances.values()) instance.statementObserver = observer;
+  }
+
   clearFaults(name: string): void {
     this.instance(name).faults = noFaults();
   }
@@ -405,61 +362,10 @@ export class SimulatedEstate {
 
   snapshot(): EstateSnapshot {
     return {
-      instances: [...this.instances.values()].map((instance) => this.instanceSnapshot(instance)),
+      instances: [...this.instances.values()].map((instance) => instanceSnapshot(instance)),
       partitions: this.network.partitioned(),
       pool: readPoolState(this.poolStateFile),
       chat: this.chat.snapshot(),
-    };
-  }
-
-  private instanceSnapshot(instance: SqlInstance): InstanceSnapshot {
-    const msdb = instance.msdb;
-    return {
-      name: instance.label,
-      serverName: instance.serverName,
-      fqdn: instance.fqdn,
-      host: instance.host,
-      port: instance.port,
-      running: instance.running,
-      agentRunning: instance.agent.serviceRunning,
-      sessions: instance.sessions.size,
-      databases: [...instance.databases.values()]
-        .filter((database) => database.id > 4)
-        .map((database) => ({
-          name: database.name,
-          state: database.state,
-          recoveryModel: database.recoveryModel,
-          isInStandby: database.isInStandby,
-          nextLsn: database.nextLsn.toString(),
-          logChainStart: database.logChainStart?.toString() ?? null,
-          messages: database.messages.length,
-          lastMessageId: database.messages[database.messages.length - 1]?.id ?? null,
-          mirroring: database.mirroring && {
-            role: database.mirroring.role,
-            state: database.mirroring.state,
-            safety: database.mirroring.safety,
-            partner: database.mirroring.partnerInstance,
-          },
-        })),
-      jobs: msdb.rows('sysjobs').map((job) => {
-        const outcome = msdb
-          .rows('sysjobhistory')
-          .filter((row) => row.job_id === job.job_id && row.step_id === 0)
-          .pop();
-        return {
-          name: String(job.name),
-          enabled: job.enabled === 1,
-          running: instance.agent.isRunning(String(job.job_id)),
-          lastOutcome: outcome ? (outcome.run_status === 1 ? 'succeeded' : 'failed') : null,
-          lastMessage: outcome ? String(outcome.message) : null,
-        };
-      }),
-      logShipping: {
-        primaries: msdb.rows('log_shipping_primary_databases'),
-        secondaries: msdb.rows('log_shipping_secondary_databases'),
-        monitorPrimary: msdb.rows('log_shipping_monitor_primary'),
-        monitorSecondary: msdb.rows('log_shipping_monitor_secondary'),
-      },
     };
   }
 

@@ -4,8 +4,9 @@
  * may take. A new activity without an entry here does not compile.
  *
  * Reads and quick changes retry a few times (only NotReachable is retryable); long steps (backup, restore, applying
- * logs, waiting on jobs or mirroring, the Management Shell) heartbeat, so a dead worker is noticed within 30 seconds
- * and the step resumes on another.
+ * logs, waiting on jobs or mirroring, the Management Shell) may take hours. Every step heartbeats (activities/
+ * heartbeat.ts), so a dead worker is noticed within 30 seconds and the step resumes on another: without it a step
+ * whose worker died waited out its whole timeout (10 minutes for a change, inside a switchover's chat-down window).
  */
 import * as wf from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -71,11 +72,12 @@ export function isReadOnly(activity: ActivityName): boolean {
 }
 
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 };
-const quick = wf.proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry });
-const change = wf.proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry });
+const heartbeatTimeout = '30 seconds';
+const quick = wf.proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', heartbeatTimeout, retry });
+const change = wf.proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout, retry });
 const long = wf.proxyActivities<Activities>({
   startToCloseTimeout: '24 hours',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout,
   retry: { ...retry, maximumAttempts: 10 },
 });
 const PROXIES: Record<ActivityKind, Activities> = { read: quick, 'long-read': long, change, long };
@@ -88,5 +90,6 @@ export function activityOf<K extends ActivityName>(activity: K): (input: unknown
 /** Notifications retry less: a webhook that is down must not hold a run up. */
 export const notifications = wf.proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout,
   retry: { ...retry, maximumAttempts: 3 },
 });

@@ -22,7 +22,15 @@ import { fullBackupName } from '../contracts/log-shipping';
 import { describePartner, mirroringEvidence } from './gate-evidence';
 import { serviceInterruption } from './measures';
 import type { RunbookReport } from '../contracts/run-record';
-import { endSessions, readDatabase, readPool, removeMirroring, setActiveServers, setPoolState } from './step-specs';
+import {
+  endSessions,
+  readDatabase,
+  readPool,
+  removeMirroring,
+  setActiveServers,
+  setPoolState,
+  verifyDatabase,
+} from './step-specs';
 import { Runbook } from './runbook';
 import type {
   RunbookInput,
@@ -175,7 +183,7 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
       input: { instance: primary, database, file, move: [], replace: true, recovery: 'RECOVERY' },
     });
     if (!rb.dryRun) {
-      const restored = await state(primary, database, 'verify-primary');
+      const restored = (await rb.read(verifyDatabase('verify-primary', primary, database))).found;
       rb.require(
         restored.state === 'ONLINE',
         `${database} on ${primary.name} is not ONLINE after the restore: ${describePartner(restored)}`,

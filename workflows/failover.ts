@@ -16,8 +16,17 @@ import { tailLogBackupName } from '../contracts/log-shipping';
 import { dataLossEvidence, failoverEvidence, gapLine, onlinePrincipals } from './gate-evidence';
 import { recoveryPoint, recoveryTime, serviceInterruption, type LossFacts } from './measures';
 import type { RunbookReport } from '../contracts/run-record';
-import { endSessions, readDatabase, readPool, removeMirroring, setActiveServers, setPoolState } from './step-specs';
-import { Runbook } from './runbook';
+import {
+  endSessions,
+  readDatabase,
+  readPool,
+  removeMirroring,
+  setActiveServers,
+  setPoolState,
+  verifyDatabase,
+} from './step-specs';
+import { Runbook, type StepOutcome } from './runbook';
+import type { ActivityResult } from './activity-kinds';
 import type { RunbookInput, FailoverOptions } from '../contracts/runbooks';
 import { offerSwitchoverRollBack, type SwitchoverProgress } from './switchover-rollback';
 
@@ -27,6 +36,8 @@ const RECHECK_SPLIT_BRAIN = 'recheck-split-brain-before-recovery';
 const ROLL_BACK_SWITCHOVER = 'roll-back-switchover';
 const COUNT_LOST_MESSAGES = 'count-lost-messages';
 const END_SESSIONS_BEFORE_FENCE = 'end-sessions-before-fence';
+const DECLARATION_ON_LATEST_EVIDENCE = 'declaration-on-latest-evidence';
+const VERIFY_POOL_FROM_ACTIVATION = 'verify-pool-from-activation';
 
 interface ApplyDetails {
   applied?: number;
@@ -53,18 +64,34 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
     const pool = poolTargetOf(topology);
     const declaredAt = rb.record.startedAt;
     const sightings = new Dc1Sightings();
+    // The newest log backup any evidence of this run listed: should it go (deleted, a share lost), the next
+    // evidence says so (missing, a break), instead of a shorter chain that looks complete.
+    let newestLog: { file: string; finishedAt: string } | null = null;
 
-    const gather = async (title: string): Promise<EstateEvidence> => {
+    /** `act`: the run acts on this evidence (applies its logs), so what it cannot read fails the step. `pool`: read
+     *  the pool too (not needed where the run only applies logs). */
+    const gather = async (title: string, { act = false, pool: includePool = true } = {}): Promise<EstateEvidence> => {
       const found = (
         await rb.read({
           name: 'gather-evidence',
           title,
           target: backup.name,
           activity: 'gatherEvidence',
-          input: { topology, database: 'mgc' },
+          input: {
+            topology,
+            database: 'mgc',
+            ...(newestLog ? { knownLogs: [newestLog.file] } : {}),
+            ...(act ? { complete: true } : {}),
+            ...(includePool ? {} : { includePool }),
+          },
         })
       ).found;
       sightings.record(found);
+      if (
+        found.lastLogBackup &&
+        (!newestLog || Date.parse(found.lastLogBackup.finishedAt) > Date.parse(newestLog.finishedAt))
+      )
+        newestLog = found.lastLogBackup;
       return found;
     };
 
@@ -119,7 +146,9 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
         `a planned switchover needs DC1 serving ${database} (principals found: ${principals.join(', ') || 'none'}); use --mode disaster`,
       );
 
-    // Step 3: the declaration.
+    // Step 3: the declaration. It opens on the evidence just read (nothing was changed since; the approval is checked
+    // against a fresh read all the same).
+    let onLatestEvidence = patched(DECLARATION_ON_LATEST_EVIDENCE);
     const window =
       evidence.chain.lastAppliableBackupFinish && newestLogBackup
         ? Math.max(0, Date.parse(newestLogBackup) - Date.parse(evidence.chain.lastAppliableBackupFinish))
@@ -129,7 +158,11 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
       mode === 'disaster'
         ? `Declare a disaster and fail Persistent Chat over to ${backup.name} (DC2)? Expected data loss: changes after ${evidence.chain.lastAppliableBackupFinish ?? evidence.backupDatabase?.restoredUpTo ?? 'the last restored log'}${window !== null ? ` (${formatDuration(window)} of shipped logs not appliable)` : ''}, plus whatever DC1 wrote after its last log backup.`
         : `Switch Persistent Chat over to ${backup.name} (DC2)? Chat stops from the fence to the switch; no data is lost.`,
-      async () => failoverEvidence(rb.now(), (evidence = await gather('Gather evidence for the declaration')), mode),
+      async () => {
+        if (!onLatestEvidence) evidence = await gather('Gather evidence for the declaration');
+        onLatestEvidence = false;
+        return failoverEvidence(rb.now(), evidence, mode);
+      },
     );
     newestLogBackup = latest(newestLogBackup, evidence.lastLogBackup?.finishedAt);
 
@@ -139,6 +172,7 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
     let fencedBy: string | null = null;
     // What the way back of a planned switchover needs to know (workflows/switchover-rollback.ts).
     const progress: SwitchoverProgress = { stopped: false, principal: null, dc2Serving: false };
+    let activated: StepOutcome<ActivityResult<'setActiveServers'>> | null = null;
     try {
       if (!alreadyOnline) {
         // Step 4 (planned): stop the service, fence DC1 with a tail-log backup (it stays RESTORING), ship it.
@@ -160,7 +194,7 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
           // BACKUP LOG WITH NORECOVERY needs the database to itself (3101): sessions the stopped service did not
           // close, the compliance service's or an administrator's, are ended first.
           if (patched(END_SESSIONS_BEFORE_FENCE)) await rb.act(endSessions('end-dc1-sessions', principal, database));
-          await rb.act({
+          const tail = await rb.act({
             name: 'tail-log-backup',
             title: `Back up the tail of the log of ${database} on ${principal.name} WITH NORECOVERY (fences DC1)`,
             target: principal.name,
@@ -173,6 +207,9 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
             },
           });
           fencedBy = principal.name;
+          // The run's own tail carries every last write: known from here, whatever becomes of the file (rule 9).
+          if (tail.kind === 'done')
+            newestLog = { file: tail.result.figures.file, finishedAt: tail.result.figures.backupFinish };
         }
 
         // Step 5: log shipping off on the backup (this deletes its copy and restore jobs).
@@ -201,7 +238,7 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
 
         // Step 7: apply every log not yet applied, in LSN order, in one heartbeating activity.
         rb.setPhase('applying-logs');
-        evidence = await gather('Read the headers of the log backups to apply');
+        evidence = await gather('Read the headers of the log backups to apply', { act: true, pool: false });
         newestLogBackup = latest(newestLogBackup, evidence.lastLogBackup?.finishedAt);
         recoveredAt = evidence.backupDatabase?.restoredUpTo ?? recoveredAt;
         const applied = await rb.act({
@@ -270,7 +307,9 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
           skippable: `the pool runs on ${backup.name} without a mirror until Install-CsMirrorDatabase is run again`,
         });
       }
-      await rb.act(setActiveServers('activate-dc2', 'Activate the DC2 servers', pool, topology.pool.servers.dc2));
+      activated = await rb.act(
+        setActiveServers('activate-dc2', 'Activate the DC2 servers', pool, topology.pool.servers.dc2),
+      );
       progress.dc2Serving = true;
     } catch (error) {
       if (mode === 'planned' && !rb.dryRun && progress.stopped && !progress.dc2Serving && patched(ROLL_BACK_SWITCHOVER))
@@ -289,13 +328,20 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
     // Step 13: verify, measure.
     rb.setPhase('verifying');
     if (rb.dryRun) return;
-    const poolNow = (await rb.read(readPool('verify-pool', pool))).found;
+    // The activation read the pool back in the same shell, just now: that read is the check.
+    const poolNow =
+      activated?.kind === 'done' && patched(VERIFY_POOL_FROM_ACTIVATION)
+        ? activated.result.figures.pool
+        : (await rb.read(readPool('verify-pool', pool))).found;
     rb.require(
       poolNow.poolState === 'FailedOver' && sameServers(poolNow.activeServers, topology.pool.servers.dc2),
       `the pool is ${poolNow.poolState} with ${poolNow.activeServers.join(', ') || 'no'} active servers after the failover`,
     );
-    const served = (await rb.read(readDatabase('verify-database', backup, database))).found;
-    rb.require(served.state === 'ONLINE', `${database} on ${backup.name} is ${served.state} after the failover`);
+    const served = (await rb.read(verifyDatabase('verify-database', backup, database))).found;
+    rb.require(
+      served.state === 'ONLINE',
+      `${database} on ${backup.name} is ${served.state ?? 'absent'} after the failover`,
+    );
     rb.record.measures.rto = recoveryTime(topology, declaredAt, restoredAt);
     rb.record.measures.rpo = recoveryPoint(topology, {
       point: recoveredAt,

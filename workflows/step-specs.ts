@@ -30,6 +30,10 @@ export const readDatabase = onDatabase(
   'readMirroringState',
   (instance, database) => `Read ${database} on ${instance.name}`,
 );
+/** The same read after a change, to check it: an instance that does not answer fails the step (retry or abort). */
+export function verifyDatabase(name: string, instance: Instance, database: string): ActSpec<'readMirroringState'> {
+  return { ...readDatabase(name, instance, database), input: { instance, database, mustAnswer: true } };
+}
 export const readPrimaryConfiguration = onDatabase(
   'readLogShippingPrimary',
   (instance) => `Read the log-shipping primary configuration on ${instance.name}`,

@@ -20,9 +20,9 @@ import {
   EstateNotStartable,
   FAULT_DATABASE_STATES,
   SimulatedEstate,
-  type EstateSnapshot,
   type FaultDatabaseState,
 } from '../../simulator/estate';
+import type { EstateSnapshot } from '../../simulator/estate-snapshot';
 import { CliError, EXIT } from '../../runtime/exit';
 import { PROJECT_ROOT } from '../../runtime/package';
 import { bundledExampleCopy, CLI_COMMAND, INSTALLED_BY_NPM, runnableTopologyFile } from '../../runtime/state-dirs';

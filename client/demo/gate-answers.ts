@@ -10,7 +10,8 @@ import { CLI_COMMAND, FROM_CHECKOUT } from '../../runtime/state-dirs';
 import { answerStatement } from '../gate-answers';
 import { findRun, innermostMessage, progressOfRun } from '../run-access';
 import { signNow } from '../signing';
-import { DEMO_TASK_QUEUE, DemoFailure, ON_CALL, type DemoStage } from './stage';
+import { DemoFailure } from './failure';
+import { DEMO_TASK_QUEUE, ON_CALL, type DemoStage } from './stage';
 
 /** Who answers which gate when the demo answers (examples/simulated.yaml: dba = alice, bob; incident-commanders = carol, dave). */
 const APPROVERS: Record<string, string[]> = {

@@ -10,7 +10,8 @@
  */
 import { CliError, EXIT, type ExitCode } from '../../runtime/exit';
 import { firstLine } from '../run-access';
-import { DemoFailure, DemoStage, ON_CALL, type DemoOptions } from './stage';
+import { DemoFailure } from './failure';
+import { DemoStage, ON_CALL, type DemoOptions } from './stage';
 import { DemoStory } from './story';
 import { printKeepInstructions, printSummary } from './summary';
 

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SIGNATURE_NAMESPACE } from '../../contracts/statements';
-import { DemoFailure } from './stage';
+import { DemoFailure } from './failure';
 
 const exec = promisify(execFile);
 

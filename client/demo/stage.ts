@@ -48,9 +48,6 @@ export interface DemoOptions {
   write?: (text: string) => void;
 }
 
-/** A story step that went wrong: the demo ends with this reason, naming the step. */
-export class DemoFailure extends Error {}
-
 /** What the demo has running, once start() resolved. */
 export interface Cast {
   server: DevServer;

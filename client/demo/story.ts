@@ -16,7 +16,8 @@ import { startRunbook } from '../runs';
 import { signNow } from '../signing';
 import { childWaits, findRun, progressOfRun } from '../run-access';
 import { answerAsApprovers, waitForPeople, type GateTarget } from './gate-answers';
-import { DemoFailure, ON_CALL, DEMO_TASK_QUEUE, type DemoStage } from './stage';
+import { DemoFailure } from './failure';
+import { ON_CALL, DEMO_TASK_QUEUE, type DemoStage } from './stage';
 
 /** A run of the story, as the summary shows it. */
 export interface StoryRun {

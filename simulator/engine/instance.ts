@@ -55,6 +55,20 @@ export interface InstanceFaults {
   refusedLogins: number | null;
 }
 
+/** A statement as it ran: the fault campaign's statement log (test/campaign/) compares what a run did with the estate. */
+export interface ObservedStatement {
+  /** The instance's label. */
+  instance: string;
+  /** The application that sent it, as its login named itself (the worker says pchat-dr, chat servers say so). */
+  appName: string;
+  text: string;
+  /** The batch's variables (sp_executesql parameters among them) when the statement ran. */
+  parameters: Record<string, unknown>;
+  /** The SQL Server error it failed with, or null. */
+  error: number | null;
+  at: Date;
+}
+
 export function noFaults(): InstanceFaults {
   return { latencyMs: 0, jobStepDelayMs: 0, statements: [], refusedLogins: null };
 }
@@ -86,6 +100,8 @@ export class SqlInstance implements SqlServerModel {
   readonly agent: Agent;
   msdb = new Msdb();
   faults: InstanceFaults = noFaults();
+  /** Told of every statement a session runs (null: nobody listens, the usual case). */
+  statementObserver: ((statement: ObservedStatement) => void) | null = null;
   running = false;
   startedAt = new Date();
   private logins: Record<string, string>;

@@ -245,6 +245,19 @@ export class Execution {
     return String(castValue(value, { kind: 'nvarchar', length: 'max' }));
   }
 
+  private observe(statement: Statement, error: number | null): void {
+    const observer = this.instance.statementObserver;
+    if (observer)
+      observer({
+        instance: this.instance.label,
+        appName: this.session.appName,
+        text: statement.text,
+        parameters: this.variables.snapshot(),
+        error,
+        at: new Date(),
+      });
+  }
+
   async run(statements: readonly Statement[]): Promise<void> {
     for (const statement of statements) {
       if (this.signal.aborted) return;
@@ -252,8 +265,10 @@ export class Execution {
         this.instance.checkStatementFault(statement.text);
         await runStatement(statement, this);
         this.session.lastError = 0;
+        this.observe(statement, null);
       } catch (err) {
         if (!(err instanceof SqlError)) throw err;
+        this.observe(statement, err.number);
         this.session.report(this.out, err, trailerFor(statement, err), statement.line);
         if (BATCH_ABORTING.has(err.number)) return;
       }

@@ -118,4 +118,15 @@ describe('reading an instance', () => {
     );
     expect(failed.type).toBe('LoginFailed');
   });
+
+  it('fails a verification read of an instance that does not answer (retried, then put to people), never reads it as absent', async () => {
+    await start();
+    await env.estate.stopInstance('dc2-sql-a');
+    const instance = harness.instance('dc2-sql-a');
+    const evidence = await harness.run('readMirroringState', { instance, database: 'mgc' });
+    expect(evidence.found).toMatchObject({ reachable: false, unreachableType: 'NotReachable' });
+    const failed = await failureOf(harness.run('readMirroringState', { instance, database: 'mgc', mustAnswer: true }));
+    expect(failed.type).toBe('NotReachable');
+    expect(failed.message).toMatch(/dc2-sql-a cannot be reached/);
+  });
 });

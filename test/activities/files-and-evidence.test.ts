@@ -98,6 +98,40 @@ describe('files and evidence', () => {
     expect(again.pending.find((log) => log.file === logs[2].file)!.firstLsn).toBe(logs[2].lastLsn);
   });
 
+  it('a log an earlier evidence listed that neither folder holds now is missing: a break in the chain', async () => {
+    await start();
+    const { logs } = await seedLogChain(env, 3);
+    await env.estate.stopInstance('dc1-sql-a');
+    await env.estate.stopInstance('dc1-sql-b');
+    // The newest log is deleted: with DC1 down, only what the run listed before says it existed.
+    const newest = path.basename(logs[2].file);
+    env.estate.deleteBackupFile(path.join(env.topology.backupShare.workerPath, newest));
+    const input = { topology: env.topology, database: 'mgc' as const };
+    expect((await harness.run('gatherEvidence', input)).found.chain).toMatchObject({ complete: true, appliable: 2 });
+    const evidence = (await harness.run('gatherEvidence', { ...input, knownLogs: [logs[2].file] })).found;
+    expect(evidence.chain).toMatchObject({ complete: false, appliable: 2, gap: { reason: 'missing', file: newest } });
+  });
+
+  it('evidence a run acts on fails when the backup cannot be read, instead of saying there is no log to apply', async () => {
+    await start();
+    await seedLogChain(env, 3);
+    await env.estate.stopInstance('dc1-sql-a');
+    await env.estate.stopInstance('dc1-sql-b');
+    env.estate.failNext(
+      'dc2-sql-a',
+      'sys\\.database_mirroring',
+      { number: 50000, message: 'injected: a read fails' },
+      2,
+    );
+    // For a gate, a backup that fails a read is a fact; to apply logs from, "no logs" would be a lie: the step fails.
+    const shown = (await harness.run('gatherEvidence', { topology: env.topology, database: 'mgc' })).found;
+    expect(shown.partners.backup).toMatchObject({ reachable: false });
+    expect(shown.pending).toEqual([]);
+    await expect(
+      harness.run('gatherEvidence', { topology: env.topology, database: 'mgc', complete: true }),
+    ).rejects.toThrow(/dc2-sql-a cannot be read, so the logs to apply are not known/);
+  });
+
   it('with DC1 down and a log missing: the unreachable partners and the gap are facts in the evidence', async () => {
     await start();
     const { logs } = await seedLogChain(env, 6);

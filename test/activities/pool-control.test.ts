@@ -52,7 +52,7 @@ describe('pool-control activities', () => {
     expect(powershellQuote('$(x); y`z')).toBe("'$(x); y`z'");
   });
 
-  it('reads the pool, sets its state and active servers once each, verifying by reading back', async () => {
+  it('reads the pool, sets its state and active servers once each, verifying by reading back in the same shell', async () => {
     await start();
     expect((await harness.run('readPoolState', { pool: pool() })).found).toEqual({
       poolState: 'Normal',
@@ -75,6 +75,8 @@ describe('pool-control activities', () => {
       'skipped',
     );
     expect(readPoolState(env.estate.poolStateFile)).toMatchObject({ poolState: 'FailedOver', activeServers: dc2 });
+    // One shell per read, and one per change with its read-back.
+    expect(invocations().map((entry) => entry.statements.length)).toEqual([2, 2, 3, 2, 2, 3, 2, 2, 3, 2]);
   });
 
   it("passes a server name or identity with ', ;, $() and a newline as one literal argument, and surfaces the cmdlet's refusal", async () => {
@@ -94,12 +96,15 @@ describe('pool-control activities', () => {
 
     const recorded = invocations();
     const setServers = recorded.find((entry) => entry.statements[0]?.cmdlet === 'Set-CsPersistentChatActiveServer')!;
-    expect(setServers.statements).toHaveLength(1);
     expect(setServers.statements[0].parameters).toMatchObject({ ActiveServers: { Replace: hostile } });
     const getState = recorded.filter((entry) => entry.statements[0]?.cmdlet === 'Get-CsPersistentChatState').pop()!;
     expect(getState.statements[0].parameters).toMatchObject({ Identity: hostile });
-    // Nothing ran but the one cmdlet of each line: the pool is untouched.
-    expect(recorded.every((entry) => entry.statements.length <= 2)).toBe(true);
+    // Nothing ran but the cmdlets of each script (a read; a change and its read-back): the pool is untouched.
+    const read = ['Get-CsPersistentChatState', 'Get-CsService'];
+    for (const entry of recorded)
+      expect([read, [entry.statements[0].cmdlet, ...read]]).toContainEqual(
+        entry.statements.map((statement) => statement.cmdlet),
+      );
     expect(readPoolState(env.estate.poolStateFile)).toMatchObject({
       poolState: 'Normal',
       activeServers: ['pchat-fe1.sim.local', 'pchat-fe2.sim.local'],

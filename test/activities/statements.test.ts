@@ -172,7 +172,10 @@ describe('describeStep', () => {
     );
     expect(describeStep('setActiveServers', INPUTS.setActiveServers)).toEqual([
       '# Management Shell: pwsh -NoProfile -Command',
-      "Set-CsPersistentChatActiveServer -Identity 'service:pchat.contoso.com' -ActiveServers $Null -Confirm:$false",
+      // The change and its read-back, in one shell.
+      "Set-CsPersistentChatActiveServer -Identity 'service:pchat.contoso.com' -ActiveServers $Null -Confirm:$false; " +
+        "Get-CsPersistentChatState -Identity 'service:pchat.contoso.com' | ConvertTo-Json -Compress; " +
+        "Get-CsService -PersistentChatServer -PoolFqdn 'pchat.contoso.com' | ConvertTo-Json -Compress",
     ]);
     expect(setPersistentChatActiveServer('service:p', ["fe'1"]).text).toBe(
       "Set-CsPersistentChatActiveServer -Identity 'service:p' -ActiveServers @{Replace='fe''1'} -Confirm:$false",

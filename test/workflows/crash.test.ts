@@ -1,8 +1,8 @@
 /**
  * Durability, as an operator would test it: the worker process is killed (SIGKILL) while a failover applies logs
  * and while it switches the pool, and a new worker finishes the run with the right end state and no step's effect
- * doubled; the Temporal server itself is restarted (its database file kept) while a run waits at a gate, and the
- * run continues after the approval.
+ * doubled; killed during a quick change, the step is taken over within the heartbeat timeout; the Temporal server
+ * itself is restarted (its database file kept) while a run waits at a gate, and the run continues after the approval.
  */
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -141,6 +141,37 @@ describe('a worker killed in the middle of a failover', () => {
       });
       expect(mgcOn(env, 'dc2-sql-a')).toMatchObject({ state: 'ONLINE', mirroring: { role: 'PRINCIPAL' } });
       expect(restoreCounts(logs)).toEqual(logs.map(() => 1));
+    },
+  );
+});
+
+describe('a worker killed during a quick step', () => {
+  it(
+    'is noticed within the heartbeat timeout: a new worker takes the step over, not after the step’s whole timeout',
+    { timeout: 180_000 },
+    async () => {
+      harness = await runbookHarness({ label: 'crash-change' });
+      const { env } = harness;
+      const first = await workerProcess(harness.taskQueue);
+      const handle = await harness.start('mirror-failover', { to: 'mirror' });
+      await gateOpen(handle, 'approve-mirror-failover');
+      // Every request to the principal takes 2 s: the failover (a change, 10 minutes to close) is caught running.
+      env.estate.setLatency('dc1-sql-a', 2_000);
+      await approve(handle, 'approve-mirror-failover', 'bob');
+      await eventually(
+        async () =>
+          (await progress(handle)).steps.find((step) => step.name === 'planned-failover')?.status === 'running',
+        60_000,
+        'the failover step to run',
+      );
+      await kill(first);
+      const killedAt = Date.now();
+      env.estate.setLatency('dc1-sql-a', 0);
+      await workerProcess(harness.taskQueue);
+      const report = await result(handle);
+      expect(report.outcome, report.outcomeReason).toBe('succeeded');
+      expect(Date.now() - killedAt).toBeLessThan(90_000);
+      expect(mgcOn(env, 'dc1-sql-b')).toMatchObject({ state: 'ONLINE', mirroring: { role: 'PRINCIPAL' } });
     },
   );
 });

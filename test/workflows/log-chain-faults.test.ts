@@ -1,7 +1,7 @@
 /**
  * A disaster failover on a bad night (docs/runbooks.md rule 9 and docs/reliability.md): the newest shipped log damaged
- * in both copies, damaged only in the copy folder, an Agent restarted while a restore job ran, and a DC1 that answers
- * but does not serve. Each ends where an operator needs it: at accept-data-loss with nothing recovered, or succeeded
+ * in both copies, deleted after the run listed it, damaged only in the copy folder, an Agent restarted while a restore
+ * job ran, and a DC1 that answers but does not serve. Each ends where an operator needs it: at accept-data-loss with nothing recovered, or succeeded
  * with nothing lost that the shipped logs carried.
  */
 import { copyFileSync, readFileSync } from 'node:fs';
@@ -66,6 +66,44 @@ describe('a disaster failover on a bad night', () => {
         expect(report.steps.some((step) => step.name === 'recover')).toBe(false);
         expect(mgcOn(env, 'dc2-sql-a')?.state).toBe('RESTORING');
         expect(env.estate.snapshot().pool.poolState).toBe('Normal');
+      });
+    },
+  );
+
+  it(
+    'stops at accept-data-loss when the newest log, listed by its evidence, is deleted before it is applied',
+    { timeout: 180_000 },
+    async () => {
+      harness = await runbookHarness({ label: 'newest-log-deleted' });
+      const { env } = harness;
+      await harness.withWorker(async () => {
+        await setUpLogShipping(harness);
+        for (const job of jobsOf(env, 'dc2-sql-a')) env.estate.setJobEnabled('dc2-sql-a', job.name, false);
+        await eventually(() => jobsOf(env, 'dc2-sql-a').every((job) => !job.running), 15_000, 'DC2 jobs to finish');
+        const logs = await takeLogBackups(env, 3, 2);
+        const newest = path.basename(logs[2]);
+        await loseDc1(env);
+
+        const handle = await harness.start('failover', { mode: 'disaster' });
+        const declaration = await gateOpen(handle, 'declare-disaster');
+        expect(declaration.evidence?.summary.join('\n')).toMatch(/the log chain is complete/);
+        // Gone after the run listed it: with DC1 lost, nothing else says it ever existed.
+        env.estate.deleteBackupFile(path.join(env.topology.backupShare.workerPath, newest));
+        await approve(handle, 'declare-disaster', 'carol');
+        await approve(handle, 'declare-disaster', 'dave');
+        const again = await gateOpen(handle, 'declare-disaster#2');
+        expect(again.evidence?.summary.join('\n')).toContain(`the log chain BREAKS at ${newest}`);
+        await approve(handle, 'declare-disaster#2', 'carol');
+        await approve(handle, 'declare-disaster#2', 'dave');
+        const dataLoss = await gateOpen(handle, 'accept-data-loss', 60_000);
+        expect(dataLoss.evidence!.summary.join('\n')).toContain(`the log chain BREAKS at ${newest}`);
+        expect(mgcOn(env, 'dc2-sql-a')?.state).toBe('RESTORING');
+
+        await handle.executeUpdate('abortRun', { args: [{ by: 'bob', reason: 'find the log first' }] });
+        const report = await result(handle);
+        expect(report.outcome).toBe('aborted');
+        expect(report.steps.some((step) => step.name === 'recover')).toBe(false);
+        expect(mgcOn(env, 'dc2-sql-a')?.state).toBe('RESTORING');
       });
     },
   );

@@ -4,7 +4,7 @@
  * disaster's RPO is reported as bounds that cover every lost message; the failback keeps DC1's diverged data in a
  * COPY_ONLY backup and says how many messages it holds that DC2 lacks.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TestEstate } from '../helpers/estate';
@@ -102,6 +102,44 @@ describe('the ways back', () => {
         expect(env.estate.instance('dc1-sql-a').database('mgc')!.messages.length).toBe(acknowledged);
         expect(lostMessages(env, 'dc1-sql-a')).toEqual([]);
         expect(await env.estate.chat.postOne()).toBeTruthy();
+      });
+    },
+  );
+
+  it(
+    'never recovers a switchover without its tail-log backup: the tail deleted is a gap, and the way back loses nothing',
+    { timeout: 240_000 },
+    async () => {
+      harness = await runbookHarness({ label: 'tail-deleted' });
+      const { env } = harness;
+      await harness.withWorker(async () => {
+        await setUpLogShipping(harness);
+        await pauseJobs(env, ['dc2-sql-a']);
+        await takeLogBackups(env, 2);
+        for (let message = 0; message < 5; message++) await env.estate.chat.postOne();
+        env.estate.failNext('dc2-sql-a', 'sp_delete_log_shipping_secondary', { number: 50000, message: 'injected' });
+
+        const handle = await harness.start('failover', { mode: 'planned' });
+        await gateOpen(handle, 'approve-switchover');
+        await approve(handle, 'approve-switchover', 'carol');
+        await gateOpen(handle, 'decision:remove-log-shipping', 60_000);
+        // Fenced: the tail holds DC1's last writes. It is deleted before anything listed it.
+        const tail = readdirSync(env.topology.backupShare.workerPath).find((name) => name.endsWith('_tail.trn'))!;
+        env.estate.deleteBackupFile(path.join(env.topology.backupShare.workerPath, tail));
+        await handle.executeUpdate('decideStep', { args: [{ choice: 'retry', by: 'alice', reason: 'fixed' }] });
+        const dataLoss = await gateOpen(handle, 'accept-data-loss', 60_000);
+        expect(dataLoss.evidence!.summary.join('\n')).toContain(`the log chain BREAKS at ${tail}`);
+        expect(mgcOn(env, 'dc2-sql-a')?.state).toBe('RESTORING');
+        await handle.executeUpdate('rejectGate', {
+          args: [{ gate: 'accept-data-loss', by: 'carol', reason: 'a switchover loses nothing: go back' }],
+        });
+        await gateOpen(handle, 'roll-back-switchover', 60_000);
+        await approve(handle, 'roll-back-switchover', 'bob');
+        const report = await result(handle);
+        expect(report.outcomeReason).toMatch(/rolled back: mgc serves on dc1-sql-a again with nothing lost/);
+        expect(report.steps.some((step) => step.name === 'recover')).toBe(false);
+        expect(mgcOn(env, 'dc1-sql-a')).toMatchObject({ state: 'ONLINE', mirroring: { role: 'PRINCIPAL' } });
+        expect(lostMessages(env, 'dc1-sql-a')).toEqual([]);
       });
     },
   );
