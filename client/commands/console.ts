@@ -16,7 +16,7 @@ interface ConsoleFlags extends TemporalFlags {
   estate?: string;
 }
 
-export const DEFAULT_CONSOLE_LISTEN = '127.0.0.1:8080';
+export const DEFAULT_CONSOLE_LISTEN = '127.0.0.1:8090';
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i;
 
 /** host:port (an IPv6 host in brackets); port 0 takes a free one. */
@@ -25,7 +25,7 @@ export function parseListen(value: string): { host: string; port: number } {
   const port = match ? Number(match[2]) : NaN;
   if (!match || port > 65_535)
     throw new CliError(
-      `--listen ${value}: give host:port, e.g. ${DEFAULT_CONSOLE_LISTEN} (0.0.0.0:8080 for every interface)`,
+      `--listen ${value}: give host:port, e.g. ${DEFAULT_CONSOLE_LISTEN} (0.0.0.0:8090 for every interface)`,
     );
   return { host: match[1].replace(/^\[|\]$/g, ''), port };
 }

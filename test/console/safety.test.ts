@@ -117,7 +117,7 @@ describe('the console, safe by default', () => {
   });
 
   it('listens on loopback unless told otherwise', () => {
-    expect(DEFAULT_CONSOLE_LISTEN).toBe('127.0.0.1:8080');
+    expect(DEFAULT_CONSOLE_LISTEN).toBe('127.0.0.1:8090');
     expect(parseListen('0.0.0.0:8080')).toEqual({ host: '0.0.0.0', port: 8080 });
     expect(parseListen('[::1]:0')).toEqual({ host: '::1', port: 0 });
     expect(() => parseListen('8080')).toThrow(/give host:port/);
