@@ -46,6 +46,8 @@ COPY package.json package-lock.json ./
 # --ignore-scripts again: "prepare" would run tsc, a devDependency that is not installed here.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The approval console's script and style sheet, served as they are (pchat-dr console).
+COPY client/console/assets ./client/console/assets
 # The topology examples: production.yaml (the template) and the rehearsal estates with their simulator secret.
 COPY examples ./examples
 

@@ -79,6 +79,8 @@ export default tseslint.config(
   floorRule('activities/**/*.ts', ['workflows', 'worker', 'client'], 'activities/'),
   floorRule('workflows/**/*.ts', ['worker', 'client'], 'workflows/'),
   floorRule('worker/**/*.ts', ['client'], 'worker/'),
+  // The approval console is a client like the CLI: it reads and answers runs through Temporal, never the worker.
+  floorRule('client/console/**/*.ts', ['worker'], 'the console (client/console/)'),
 );
 
 /** Forbids relative imports of the named top-level folders. */

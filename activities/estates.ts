@@ -7,6 +7,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { loadAllowedSigners } from '../signatures/allowed-signers';
+import { loadPasskeys } from '../signatures/passkeys';
 import { loadTopology, TopologyError, type LoadedTopology } from '../topology/load';
 import type { Topology } from '../topology/schema';
 import { stepFailure } from './failures';
@@ -69,6 +70,7 @@ export class EstateRegistry {
           const pool = topology.pool.fqdn.toLowerCase();
           // A signed estate's signers must load too: a worker that could verify no signature would refuse every run.
           if (topology.signatures) loadAllowedSigners(topology.signatures.allowedSigners);
+          if (topology.signatures?.passkeys) loadPasskeys(topology.signatures.passkeys);
           const other = files.get(pool);
           if (other) problems.push(`${file}: pool ${pool} is already served from ${other}; one file per pool`);
           else files.set(pool, file);
@@ -117,10 +119,11 @@ export class EstateRegistry {
     if (loaded.topology.signatures) {
       try {
         loadAllowedSigners(loaded.topology.signatures.allowedSigners);
+        if (loaded.topology.signatures.passkeys) loadPasskeys(loaded.topology.signatures.passkeys);
       } catch (error) {
         throw stepFailure('EstateUnavailable', `the signers of ${pool} do not load: ${(error as Error).message}`, {
           pool,
-          file: loaded.topology.signatures.allowedSigners,
+          file: (error as { file?: string }).file ?? loaded.topology.signatures.allowedSigners,
         });
       }
     }

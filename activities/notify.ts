@@ -48,6 +48,29 @@ function webhookUrl(deps: ActivityDependencies, reference: string): string {
   return url.href;
 }
 
+/**
+ * Where to answer an opened or escalated gate: its page in the approval console (the estate's console.url), so a
+ * chat message leads straight to the gate. Read from the worker's estate; none when the estate names no console.
+ */
+export function consoleLinkOf(
+  deps: Pick<ActivityDependencies, 'estates'>,
+  event: NotificationEvent,
+): { console?: string; summary?: string } {
+  if (!event.gate || (event.kind !== 'gate-opened' && event.kind !== 'gate-escalated')) return {};
+  let base: string | undefined;
+  try {
+    base = deps.estates.load(event.pool).topology.console?.url;
+  } catch {
+    return {};
+  }
+  if (!base) return {};
+  const link = new URL(
+    `runs/${encodeURIComponent(event.workflowId)}/gates/${encodeURIComponent(event.gate)}`,
+    base.endsWith('/') ? base : `${base}/`,
+  ).href;
+  return { console: link, summary: `${event.summary} (answer: ${link})` };
+}
+
 export function notifyActivities(deps: ActivityDependencies) {
   return {
     /**
@@ -67,7 +90,7 @@ export function notifyActivities(deps: ActivityDependencies) {
           { status: null, attempts: 0 },
         );
       const url = webhookUrl(deps, reference);
-      const body = { ...input.event, sentAt: deps.clock().toISOString() };
+      const body = { ...input.event, ...consoleLinkOf(deps, input.event), sentAt: deps.clock().toISOString() };
       let lastProblem = '';
       for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
         try {

@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { versionLine } from '../runtime/package';
 import { abortCommand } from './commands/abort';
 import { approveCommand } from './commands/approve';
+import { consoleCommand } from './commands/console';
 import { decideCommand } from './commands/decide';
 import { demoCommand } from './commands/demo';
 import { drillCommand } from './commands/drill';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   program.addCommand(abortCommand());
   program.addCommand(statementCommand());
   program.addCommand(reportCommand());
+  program.addCommand(consoleCommand());
   program.addCommand(demoCommand());
   program.addCommand(drillCommand());
   // Sub-commands inherit exitOverride only when added after it is set, so set it on every one.

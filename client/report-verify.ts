@@ -4,6 +4,9 @@
  * (this run, this gate, the evidence and its digest, the person, the comment or reason), and — given the estate's
  * allowed_signers file — that the key was the signer's, allowed for pchat-dr and valid when signed. Also: every
  * answer the report shows as signed has its statement, and where the run's policy required a signature there is one.
+ * A passkey's signature (the approval console) is checked the same way: its WebAuthn assertion with the public key
+ * and for the origin the report recorded, and — given the estate's passkeys file — that the credential was the
+ * signer's.
  */
 import {
   evidenceDigest,
@@ -16,9 +19,11 @@ import type { GateRecord, RunbookReport } from '../contracts/run-record';
 import type { SignedMessage, Statement } from '../contracts/statements';
 import { CRITICAL_GATES } from '../topology/gates';
 import type { AllowedSigners } from '../signatures/allowed-signers';
+import { verifyPasskeySignature } from '../signatures/passkey-verify';
+import type { Passkeys } from '../signatures/passkeys';
 import { parseSshSignature, verifySshSignature } from '../signatures/sshsig';
 import { verifyStatementSignature } from '../signatures/verify';
-import { describeSigned } from './report-markdown';
+import { describeSigned } from './report-signed';
 
 export interface SignatureCheckResult {
   /** What was checked: "approve declare-disaster by carol", or an unsigned answer the policy required signed. */
@@ -94,14 +99,72 @@ function disagreement(report: RunbookReport, signed: SignedMessage, statement: S
   return checks.find((check) => check !== null) ?? null;
 }
 
-function checkSigned(report: RunbookReport, signed: SignedMessage, signers?: AllowedSigners): SignatureCheckResult {
+/** What report --verify checks signatures against: the estate's allowed_signers file, its passkeys file. */
+export interface SignerFiles {
+  signers?: AllowedSigners;
+  passkeys?: Passkeys;
+}
+
+async function checkPasskey(
+  report: RunbookReport,
+  signed: SignedMessage & { webauthn: NonNullable<SignedMessage['webauthn']> },
+  statement: Statement,
+  passkeys?: Passkeys,
+): Promise<SignatureCheckResult> {
+  const message = describeSigned(signed);
+  const fail = (detail: string) => ({ message, ok: false, detail });
+  const { publicKey, origin, rpId, ...assertion } = signed.webauthn;
+  // First with the key the report recorded: the signature over the statement printed, for the console named.
+  const alone = await verifyPasskeySignature({
+    statement: signed.statement,
+    assertion,
+    signer: signed.by,
+    relyingParty: { origin, rpId },
+    publicKey,
+  });
+  if (!alone.ok) return fail(`${alone.reason} (the statement or the assertion was altered)`);
+  if (alone.key.fingerprint !== signed.key.fingerprint)
+    return fail(`signed by passkey ${alone.key.fingerprint}, the report says ${signed.key.fingerprint}`);
+  const differs = disagreement(report, signed, statement);
+  if (differs) return fail(`the statement does not match the report: ${differs}`);
+  const key = `passkey ${alone.key.fingerprint} at ${origin}`;
+  if (!passkeys)
+    return {
+      message,
+      ok: true,
+      detail: `good signature with ${key} (not checked against a passkeys file: give --passkeys)`,
+    };
+  const verified = await verifyPasskeySignature({
+    statement: signed.statement,
+    assertion,
+    signer: signed.by,
+    relyingParty: { origin, rpId },
+    passkeys,
+  });
+  return verified.ok
+    ? {
+        message,
+        ok: true,
+        detail: `good signature with ${key}, ${signed.by}'s in ${passkeys.file} line ${verified.line}`,
+      }
+    : fail(verified.reason);
+}
+
+async function checkSigned(
+  report: RunbookReport,
+  signed: SignedMessage,
+  files: SignerFiles,
+): Promise<SignatureCheckResult> {
+  const { signers } = files;
   const message = describeSigned(signed);
   const fail = (detail: string) => ({ message, ok: false, detail });
   const parsed = parseStatement(signed.statement);
   if (!parsed.ok) return fail(`the statement cannot be read: ${parsed.problem}`);
+  if (signed.webauthn)
+    return checkPasskey(report, { ...signed, webauthn: signed.webauthn }, parsed.statement, files.passkeys);
   let signature;
   try {
-    signature = parseSshSignature(signed.sshsig);
+    signature = parseSshSignature(signed.sshsig ?? '');
   } catch (error) {
     return fail(`the signature cannot be read: ${(error as Error).message}`);
   }
@@ -124,7 +187,7 @@ function checkSigned(report: RunbookReport, signed: SignedMessage, signers?: All
     };
   const verified = verifyStatementSignature({
     statement: signed.statement,
-    sshsig: signed.sshsig,
+    sshsig: signed.sshsig ?? '',
     signer: signed.by,
     signers,
     at: new Date(parsed.statement.time),
@@ -139,9 +202,10 @@ function checkSigned(report: RunbookReport, signed: SignedMessage, signers?: All
 }
 
 /** Every signed message of the report checked, then the answers shown as signed or required signed without one. */
-export function verifyReport(report: RunbookReport, signers?: AllowedSigners): SignatureCheckResult[] {
+export async function verifyReport(report: RunbookReport, files: SignerFiles = {}): Promise<SignatureCheckResult[]> {
   const signed = report.signed ?? [];
-  const results = signed.map((entry) => checkSigned(report, entry, signers));
+  const results: SignatureCheckResult[] = [];
+  for (const entry of signed) results.push(await checkSigned(report, entry, files));
   const has = (action: string, gate: string | undefined, by: string) =>
     signed.some((entry) => entry.action === action && entry.gate === gate && entry.by === by);
   const policy = report.signing?.policy ?? 'off';

@@ -35,17 +35,50 @@ export const SIGNED_ACTIONS: readonly SignedAction[] = ['start', 'approve', 'rej
  */
 export type SignaturePolicy = 'required' | 'critical' | 'off';
 
-/** What a message carries when it is signed: the exact statement and its SSH signature (armored, as ssh-keygen writes it). */
-export const signaturePart = z.strictObject({
-  statement: z
-    .string({ error: 'must be the signed statement (pchat-dr statement prints it)' })
-    .min(1, 'must be the signed statement (pchat-dr statement prints it)')
-    .max(STATEMENT_LIMIT, `must be at most ${STATEMENT_LIMIT} characters`),
-  sshsig: z
-    .string({ error: 'must be the SSH signature (-----BEGIN SSH SIGNATURE----- ...)' })
-    .min(1, 'must be the SSH signature (-----BEGIN SSH SIGNATURE----- ...)')
-    .max(SSHSIG_LIMIT, `must be at most ${SSHSIG_LIMIT} characters`),
+/** Base64url (RFC 4648 §5, no padding), as WebAuthn writes its binary fields. */
+const base64url = (what: string, limit: number) =>
+  z
+    .string({ error: `must be ${what} (base64url)` })
+    .min(1, `must be ${what} (base64url)`)
+    .max(limit, `must be at most ${limit} characters`)
+    .regex(/^[A-Za-z0-9_-]+$/, `must be ${what} in base64url (A-Z a-z 0-9 - _, no padding)`);
+
+/** The longest credential id WebAuthn allows is 1023 bytes: 1364 characters of base64url. */
+export const CREDENTIAL_ID_LIMIT = 1_364;
+
+/**
+ * A passkey's answer (WebAuthn's AuthenticatorAssertionResponse, base64url): the device signed its authenticator
+ * data and the hash of the client data, whose challenge is the statement's digest (passkeyChallenge).
+ */
+export const passkeyAssertion = z.strictObject({
+  credentialId: base64url('the credential id', CREDENTIAL_ID_LIMIT),
+  authenticatorData: base64url('the authenticator data', 4_000),
+  clientDataJSON: base64url('the client data', 4_000),
+  signature: base64url('the signature', 1_000),
+  userHandle: base64url('the user handle', 100).optional(),
 });
+export type PasskeyAssertion = z.infer<typeof passkeyAssertion>;
+
+/**
+ * What a message carries when it is signed: the exact statement and either its SSH signature (armored, as
+ * ssh-keygen writes it) or a passkey's WebAuthn assertion over its digest (the approval console).
+ */
+export const signaturePart = z
+  .strictObject({
+    statement: z
+      .string({ error: 'must be the signed statement (pchat-dr statement prints it)' })
+      .min(1, 'must be the signed statement (pchat-dr statement prints it)')
+      .max(STATEMENT_LIMIT, `must be at most ${STATEMENT_LIMIT} characters`),
+    sshsig: z
+      .string({ error: 'must be the SSH signature (-----BEGIN SSH SIGNATURE----- ...)' })
+      .min(1, 'must be the SSH signature (-----BEGIN SSH SIGNATURE----- ...)')
+      .max(SSHSIG_LIMIT, `must be at most ${SSHSIG_LIMIT} characters`)
+      .optional(),
+    webauthn: passkeyAssertion.optional(),
+  })
+  .refine((part) => (part.sshsig === undefined) !== (part.webauthn === undefined), {
+    message: 'must carry either an SSH signature (sshsig) or a passkey assertion (webauthn), exactly one',
+  });
 export type SignaturePart = z.infer<typeof signaturePart>;
 
 /** The fields of a statement; which of them an action has is STATEMENT_KEYS. */
@@ -216,6 +249,28 @@ export function evidenceDigest(material: Record<string, unknown>): string {
   return bytesToHex(sha256(utf8ToBytes(stableJson(material))));
 }
 
+/**
+ * The challenge a passkey signs for a statement: the SHA-256 of its canonical text, base64url. The device signs
+ * client data naming this challenge, so the assertion counts for this statement and nothing else.
+ */
+export function passkeyChallenge(statement: string): string {
+  return base64urlOf(sha256(utf8ToBytes(statement)));
+}
+
+/** Base64url without padding (no Buffer here: this file runs in the workflow sandbox too). */
+export function base64urlOf(bytes: Uint8Array): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 3) {
+    const [a, b = 0, c = 0] = [bytes[i], bytes[i + 1], bytes[i + 2]];
+    const n = (a << 16) | (b << 8) | c;
+    out += alphabet[(n >> 18) & 63] + alphabet[(n >> 12) & 63];
+    if (i + 1 < bytes.length) out += alphabet[(n >> 6) & 63];
+    if (i + 2 < bytes.length) out += alphabet[n & 63];
+  }
+  return out;
+}
+
 /** Whether a signature is required for this message under the estate's policy. */
 export function signatureRequired(policy: SignaturePolicy, action: SignedAction, criticalGate: boolean): boolean {
   if (policy === 'required') return true;
@@ -233,11 +288,25 @@ export interface SignedMessage {
   /** When the run accepted it. */
   at: string;
   statement: string;
-  sshsig: string;
-  /** The key that signed: its type (ED25519, ECDSA-P256, RSA ...) and SHA-256 fingerprint, as ssh-keygen shows them. */
+  /** An SSH signature: the armored SSHSIG. */
+  sshsig?: string;
+  /** A passkey's signature: the assertion, the credential's public key and the relying party it was made for. */
+  webauthn?: PasskeyAssertion & PasskeySigner;
+  /**
+   * The key that signed: its type (ED25519, ECDSA-P256, RSA ..., PASSKEY) and SHA-256 fingerprint, as ssh-keygen
+   * shows them (a passkey's: of its COSE public key).
+   */
   key: { type: string; fingerprint: string };
-  /** The allowed_signers file the worker verified it against, and that file's SHA-256 then. */
+  /** The file the worker verified it against (allowed_signers, or the passkeys file), and that file's SHA-256 then. */
   allowedSigners: { file: string; digest: string };
+}
+
+/** What a passkey signature is checked with again offline: the public key and the relying party (origin, RP id). */
+export interface PasskeySigner {
+  /** The credential's COSE public key, base64url (as the passkeys file lists it). */
+  publicKey: string;
+  origin: string;
+  rpId: string;
 }
 
 /** How a run is signed: the estate's policy and its signers file, recorded when the estate loads. */

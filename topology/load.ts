@@ -152,7 +152,7 @@ function locate(doc: Document, fieldPath: (string | number)[]): number | undefin
 const WINDOWS_ABSOLUTE = /^([A-Za-z]:[\\/]|\\\\)/;
 
 /**
- * Relative worker paths, secret files, CA files, the allowed_signers file and pool-control programs are taken from the topology file's folder,
+ * Relative worker paths, secret files, CA files, the allowed_signers and passkeys files and pool-control programs are taken from the topology file's folder,
  * so an estate can be described next to its own files. A relative sqlPath only makes sense for the simulator, which
  * writes to a local folder; real SQL Servers get UNC or drive paths, which are left alone.
  */
@@ -175,7 +175,13 @@ function anchorPaths(topology: Topology, baseDir: string): Topology {
     copyFolder: { sqlPath: local(topology.copyFolder.sqlPath), workerPath: local(topology.copyFolder.workerPath) },
     poolControl: { ...topology.poolControl, command: [program(command), ...args.map(program)] },
     ...(topology.signatures
-      ? { signatures: { ...topology.signatures, allowedSigners: local(topology.signatures.allowedSigners) } }
+      ? {
+          signatures: {
+            ...topology.signatures,
+            allowedSigners: local(topology.signatures.allowedSigners),
+            ...(topology.signatures.passkeys ? { passkeys: local(topology.signatures.passkeys) } : {}),
+          },
+        }
       : {}),
     drills: {
       ...topology.drills,

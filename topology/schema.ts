@@ -186,6 +186,26 @@ const signaturesSchema = strict({
   allowedSigners: nonEmpty,
   /** required: every start, approval, rejection, decision and abort; critical: the start and the critical gates; off. */
   policy: z.enum(['required', 'critical', 'off'], { error: 'must be required, critical or off' }).default('required'),
+  /**
+   * People's passkeys (WebAuthn credentials) for the approval console: a file beside allowed_signers, a line per
+   * credential (signatures/passkeys.ts). Its own file, so ssh-keygen -Y verify keeps reading allowed_signers as is.
+   */
+  passkeys: nonEmpty.optional(),
+});
+
+/**
+ * The approval console (docs/console.md): the address people open. Its origin and host are what a passkey signs for
+ * (WebAuthn's origin and relying-party id), and notifications link to it.
+ */
+const consoleSchema = strict({
+  url: z.string({ error: "must be the console's address, e.g. https://dr-console.example.com" }).refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'https:' || url.protocol === 'http:') && !url.username && !url.password;
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) address without user or password, e.g. https://dr-console.example.com'),
 });
 
 const topologyShape = strict({
@@ -212,6 +232,7 @@ const topologyShape = strict({
   }),
   approvals: approvalsSchema.default(() => approvalsSchema.parse({})),
   signatures: signaturesSchema.optional(),
+  console: consoleSchema.optional(),
   objectives: strict({ rpo: duration, rto: duration }),
   /** The webhook URL is a secret reference (it may carry a token): the worker reads it, history never holds it. */
   notifications: strict({ webhook: secretRef.optional() }).default({}),
@@ -315,6 +336,13 @@ function checkReferences(topology: Topology, ctx: Ctx): void {
   }
 
   checkApprovals(topology.approvals, ctx);
+  if (topology.signatures?.passkeys && !topology.console)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['signatures', 'passkeys'],
+      message:
+        "passkeys sign for the console's address: set console.url (e.g. https://dr-console.example.com) so the worker knows the origin to accept",
+    });
   if (topology.drills.rehearse && !topology.simulated) {
     ctx.addIssue({
       code: 'custom',

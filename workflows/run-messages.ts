@@ -48,7 +48,7 @@ import { GATE_NAMES, isCriticalGate, type GateName } from '../topology/gates';
 import { activityOf } from './activity-kinds';
 import { findOpenGate, isApproved, refuseApproval, refuseDecision, refuseRejection } from './gate-rules';
 import { failureOf, type RunState } from './run-state';
-import { signingOf, statementMismatch, type Expectation } from './signed-messages';
+import { signatureOf, signingOf, statementMismatch, type Expectation } from './signed-messages';
 
 /** How a refusal names the messages a policy requires signed. */
 const PLURAL: Record<SignedAction, string> = {
@@ -128,7 +128,7 @@ export function installMessageHandlers(state: RunState): void {
         const result = await activityOf('verifySignature')({
           pool: record.pool,
           statement: signature.statement,
-          sshsig: signature.sshsig,
+          ...(signature.webauthn ? { webauthn: signature.webauthn } : { sshsig: signature.sshsig }),
           signer: message.by,
         } satisfies SignatureCheck);
         verdict = result.found;
@@ -148,7 +148,7 @@ export function installMessageHandlers(state: RunState): void {
         by: message.by,
         at: state.now(),
         statement: signature.statement,
-        sshsig: signature.sshsig,
+        ...signatureOf(signature, verdict),
         key: verdict.key,
         allowedSigners: { file: verdict.allowedSigners.file, digest: verdict.allowedSigners.digest },
       };

@@ -10,7 +10,7 @@ import { parseStatement, signatureRequired } from '../contracts/statements';
 import { DEFAULT_GATE_TIMEOUT } from '../topology/approvals';
 import type { Topology } from '../topology/schema';
 import { RunEnded, type RunState } from './run-state';
-import { signingOf, startExpectation, statementMismatch } from './signed-messages';
+import { signatureOf, signingOf, startExpectation, statementMismatch } from './signed-messages';
 import type { StepRunner } from './step-runner';
 
 /** Patch id (workflow versioning): runs started before the worker owned the estates replay on their old path. */
@@ -176,7 +176,7 @@ async function verifyStart(state: RunState, input: RunbookInput<object>, steps: 
     input: {
       pool: record.pool,
       statement: signature.statement,
-      sshsig: signature.sshsig,
+      ...(signature.webauthn ? { webauthn: signature.webauthn } : { sshsig: signature.sshsig }),
       signer: record.initiator,
       firstRunOf: {
         workflowId: info.workflowId,
@@ -192,7 +192,7 @@ async function verifyStart(state: RunState, input: RunbookInput<object>, steps: 
     by: record.initiator,
     at: state.now(),
     statement: signature.statement,
-    sshsig: signature.sshsig,
+    ...signatureOf(signature, verdict),
     key: verdict.key,
     allowedSigners: { file: verdict.allowedSigners.file, digest: verdict.allowedSigners.digest },
   });

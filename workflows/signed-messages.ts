@@ -5,11 +5,14 @@
  * that says which; only a statement that matches goes to the worker, where the signature itself is verified
  * (activities/signatures.ts). Pure, apart from the run's clock.
  */
+import type { SignatureVerdict } from '../activities/signatures';
 import {
   parseStatement,
   STATEMENT_CLOCK_SKEW_MS,
   statementTime,
+  type SignaturePart,
   type SignaturePolicy,
+  type SignedMessage,
   type Statement,
 } from '../contracts/statements';
 import { startStatementOf, type RunbookInput, type RunbookName } from '../contracts/runbooks';
@@ -81,4 +84,13 @@ export function startExpectation(
   timeout: string,
 ): Expectation {
   return { statement: startStatementOf(runbook, input, namespace, workflowId), timeout };
+}
+
+/** What the run keeps of a verified signature: the SSHSIG, or the passkey's assertion and what checks it again. */
+export function signatureOf(
+  signature: SignaturePart,
+  verdict: Extract<SignatureVerdict, { verified: true }>,
+): Pick<SignedMessage, 'sshsig' | 'webauthn'> {
+  if (signature.webauthn && verdict.passkey) return { webauthn: { ...signature.webauthn, ...verdict.passkey } };
+  return { sshsig: signature.sshsig };
 }

@@ -1,13 +1,14 @@
 /**
  * `pchat-dr report ID`: the run's report (docs/runbooks.md rule 7) as Markdown or JSON: from its result once it ended, from
  * the report query while it runs. `--verify` checks every signed message of it again, offline (client/report-verify.ts),
- * of a run or of a JSON report kept in a file (`--from FILE`), against an allowed_signers file when given.
+ * of a run or of a JSON report kept in a file (`--from FILE`), against an allowed_signers file and a passkeys file when given.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { RunbookReport } from '../../contracts/run-record';
 import { CliError, EXIT } from '../../runtime/exit';
 import { AllowedSignersError, loadAllowedSigners } from '../../signatures/allowed-signers';
+import { loadPasskeys, PasskeysError } from '../../signatures/passkeys';
 import { printJson, printLine } from '../output';
 import { verifyReport } from '../report-verify';
 import { reportMarkdown } from '../report-markdown';
@@ -20,6 +21,7 @@ interface ReportFlags extends TemporalFlags {
   out?: string;
   verify?: boolean;
   allowedSigners?: string;
+  passkeys?: string;
   from?: string;
 }
 
@@ -43,12 +45,17 @@ export function reportCommand(): Command {
       "with --verify: the estate's allowed_signers file, to check each key was the signer's",
     )
     .option(
+      '--passkeys <file>',
+      "with --verify: the estate's passkeys file, to check each passkey was the signer's (signatures.passkeys)",
+    )
+    .option(
       '--from <file>',
       'with --verify: a JSON report kept in a file (pchat-dr report ID -o json --out FILE), not the run',
     );
   return withTemporalOptions(command).action(async (id: string | undefined, flags: ReportFlags) => {
     if (flags.from && !flags.verify) throw new CliError('--from FILE goes with --verify');
     if (flags.allowedSigners && !flags.verify) throw new CliError('--allowed-signers goes with --verify');
+    if (flags.passkeys && !flags.verify) throw new CliError('--passkeys goes with --verify');
     if (!id && !flags.from) throw new CliError("error: missing required argument 'id'");
     if (flags.verify) {
       const report = flags.from
@@ -87,7 +94,7 @@ function readReport(file: string): RunbookReport {
 }
 
 /** Prints one line per signed message checked; exit 3 when any fails (or nothing was signed to check). */
-function verifySignatures(report: RunbookReport, flags: ReportFlags): void {
+async function verifySignatures(report: RunbookReport, flags: ReportFlags): Promise<void> {
   let signers;
   if (flags.allowedSigners) {
     try {
@@ -97,7 +104,16 @@ function verifySignatures(report: RunbookReport, flags: ReportFlags): void {
       throw error;
     }
   }
-  const results = verifyReport(report, signers);
+  let passkeys;
+  if (flags.passkeys) {
+    try {
+      passkeys = loadPasskeys(flags.passkeys);
+    } catch (error) {
+      if (error instanceof PasskeysError) throw new CliError(`--passkeys ${error.message.split('\n')[0]}`);
+      throw error;
+    }
+  }
+  const results = await verifyReport(report, { signers, passkeys });
   const failed = results.filter((result) => !result.ok);
   if (flags.output === 'json')
     printJson({ workflowId: report.workflowId, verified: failed.length === 0 && results.length > 0, results });

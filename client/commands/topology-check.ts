@@ -4,6 +4,7 @@
  * says what answered (exit 3 when something did not).
  */
 import { Command, Option } from 'commander';
+import { loadPasskeys } from '../../signatures/passkeys';
 import { loadAllowedSigners, signerNames } from '../../signatures/allowed-signers';
 import { decisionMakers, gatePolicy } from '../../topology/approvals';
 import { GATE_NAMES } from '../../topology/gates';
@@ -161,7 +162,17 @@ function signatureLines(topology: Topology): string[] {
     ...decisionMakers(topology.approvals),
     ...GATE_NAMES.flatMap((gate) => gatePolicy(topology.approvals, gate).people),
   ]);
-  const keyless = [...approvers].filter((person) => !names.includes(person));
+  // A passkey signs too (the approval console): its holders are not keyless.
+  const passkeyHolders = (() => {
+    try {
+      return topology.signatures?.passkeys
+        ? loadPasskeys(topology.signatures.passkeys).passkeys.map((key) => key.person)
+        : [];
+    } catch {
+      return [];
+    }
+  })();
+  const keyless = [...approvers].filter((person) => !names.includes(person) && !passkeyHolders.includes(person));
   // A key several people hold counts as one of them at a gate (workflows/run-messages.ts): say which.
   const holders = new Map<string, Set<string>>();
   for (const signer of signers.signers) {
@@ -172,10 +183,27 @@ function signatureLines(topology: Topology): string[] {
   const shared = [...holders].filter(([, people]) => people.size > 1);
   return [
     `${head}: ${names.join(', ')} (${signers.signers.length} key${signers.signers.length === 1 ? '' : 's'})`,
+    ...passkeyLines(topology),
     ...(keyless.length > 0 ? [`  approvers with no key there (they cannot sign): ${keyless.join(', ')}`] : []),
     ...shared.map(
       ([fingerprint, people]) =>
         `  one key for several people (it counts as one person at a gate): ${[...people].join(', ')} (${fingerprint})`,
     ),
   ];
+}
+
+/** The passkeys of the approval console (docs/console.md): who has one, for which console, or why the file does not load. */
+function passkeyLines(topology: Topology): string[] {
+  const file = topology.signatures?.passkeys;
+  if (!file) return [];
+  const head = `  passkeys ${file}, for the console at ${topology.console?.url ?? '(no console.url)'}`;
+  try {
+    const { passkeys } = loadPasskeys(file);
+    const people = [...new Set(passkeys.map((passkey) => passkey.person))];
+    return [
+      `${head}: ${people.join(', ') || 'nobody yet'} (${passkeys.length} credential${passkeys.length === 1 ? '' : 's'})`,
+    ];
+  } catch (error) {
+    return [`${head} (not readable here: ${(error as Error).message.split('\n')[0]})`];
+  }
 }

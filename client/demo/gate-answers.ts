@@ -103,6 +103,9 @@ export async function waitForPeople(stage: DemoStage, targets: GateTarget[], pro
     );
   }
   stage.say(
+    `     or in the approval console: ${stage.cast.consoleUrl}runs/${encodeURIComponent(targets[0].workflowId)} (sign with a passkey you enrolled there)`,
+  );
+  stage.say(
     `     waiting until ${targets.map((target) => target.gate.id).join(', ')} ${targets.length === 1 ? 'is' : 'are'} answered (Ctrl+C stops the demo)...`,
   );
 

@@ -49,6 +49,10 @@ export async function makeDemoSigners(dir: string): Promise<DemoSigners> {
 }
 
 /** The topology's signatures section for them. */
-export function signaturesSection(signers: DemoSigners): string {
-  return `\n# Every start, approval, rejection, decision and abort is signed (pchat-dr ... --sign).\nsignatures:\n  allowedSigners: ${signers.file}\n  policy: required\n`;
+export function signaturesSection(signers: DemoSigners, console?: { url: string; passkeys: string }): string {
+  const passkeys = console ? `  passkeys: ${console.passkeys}\n` : '';
+  const link = console
+    ? `\n# The approval console the demo runs: passkeys sign for its address; notifications link to it.\nconsole:\n  url: ${console.url}\n`
+    : '';
+  return `\n# Every start, approval, rejection, decision and abort is signed (pchat-dr ... --sign, or a passkey in the console).\nsignatures:\n  allowedSigners: ${signers.file}\n${passkeys}  policy: required\n${link}`;
 }

@@ -5,6 +5,7 @@
  * wait at once. Everything started is stopped again, newest first, even when Ctrl+C came while it was starting.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
@@ -60,6 +61,8 @@ export interface Cast {
   signers: DemoSigners;
   connection: Connection;
   client: Client;
+  /** The approval console's address (pchat-dr console, in this process). */
+  consoleUrl: string;
 }
 
 export class DemoStage {
@@ -150,8 +153,17 @@ export class DemoStage {
       `  signers              ${DEMO_PEOPLE.join(', ')}: SSH keys in ${path.join(dir, 'keys')}, ${signers.file}`,
     );
 
+    // The approval console's address goes into the estate (what passkeys sign for): its port is taken first.
+    const consolePort = await this.guard(freeLoopbackPort());
+    const consoleUrl = `http://localhost:${consolePort}/`;
+    const passkeys = path.join(dir, 'passkeys');
+    writeFileSync(passkeys, '# Passkeys: the lines the approval console prints when you enrol (its Enrol page).\n');
+
     this.where = 'the start (the simulated estate)';
-    const topologyFile = await writeSimulatedTopology(dir, (yaml) => `${yaml}${signaturesSection(signers)}`);
+    const topologyFile = await writeSimulatedTopology(
+      dir,
+      (yaml) => `${yaml}${signaturesSection(signers, { url: consoleUrl, passkeys })}`,
+    );
     const loaded = loadTopology(topologyFile);
     const { topology } = loaded;
     const stateDir = path.join(dir, '.sim');
@@ -178,7 +190,28 @@ export class DemoStage {
       (open: Connection) => open.close(),
     );
     const client = new temporal.Client({ connection, namespace: 'default' });
-    this.started = { server, estate, loaded, topology, topologyFile, signers, connection, client };
+
+    this.where = 'the start (the approval console)';
+    const { startConsole } = require('../console/server') as typeof import('../console/server');
+    const approvalConsole = await this.own(
+      'the approval console',
+      startConsole({ client, taskQueue: DEMO_TASK_QUEUE, host: '127.0.0.1', port: consolePort, url: consoleUrl }),
+      (running) => running.close(),
+    );
+    this.say(
+      `  approval console     ${approvalConsole.url} (enrol a passkey there and add its line to ${passkeys} to sign with it)`,
+    );
+    this.started = {
+      server,
+      estate,
+      loaded,
+      topology,
+      topologyFile,
+      signers,
+      connection,
+      client,
+      consoleUrl: approvalConsole.url,
+    };
     return this.started;
   }
 
@@ -272,6 +305,18 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** A free loopback port (the console takes it a moment later). */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {

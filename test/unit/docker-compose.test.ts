@@ -35,7 +35,7 @@ interface Service {
   configs?: (string | { source: string; target?: string })[];
   secrets?: (string | { source: string; target?: string })[];
   ports?: (string | number | { target: number })[];
-  healthcheck?: { test?: string | string[] };
+  healthcheck?: { test?: string | string[]; disable?: boolean };
   stop_grace_period?: string;
   networks?: unknown;
 }
@@ -269,6 +269,18 @@ describe('docker-compose.yml', () => {
     // Docker must wait longer than the worker's own grace time (plus its 30 s force margin) before killing it.
     const grace = durationMs(env.PCHAT_DR_SHUTDOWN_GRACE ?? '5m');
     expect(durationMs(worker.stop_grace_period ?? '10s'), 'stop_grace_period').toBeGreaterThanOrEqual(grace + 30_000);
+  });
+
+  it("runs the approval console from the worker's image, on loopback of the host, with its own Temporal connection", () => {
+    const console = service('console');
+    expect(console.build).toEqual(service(WORKER).build);
+    expect(console.command).toEqual(['pchat-dr', 'console']);
+    const env = environmentOf(console);
+    expect(env.TEMPORAL_ADDRESS).toBe(temporalFrontend());
+    const port = /^0\.0\.0\.0:(\d+)$/.exec(env.PCHAT_DR_CONSOLE_LISTEN ?? '')?.[1];
+    expect(port, 'PCHAT_DR_CONSOLE_LISTEN').toBeDefined();
+    expect((console.ports ?? []).map(String)).toEqual([`127.0.0.1:${port}:${port}`]);
+    expect(env.PCHAT_DR_CONSOLE_URL).toContain(`localhost:${port}`);
   });
 
   it("serves the estates of a read-only folder, overridable for rehearsals with the simulator's topology", () => {

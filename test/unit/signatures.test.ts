@@ -266,7 +266,7 @@ describe('report --verify', () => {
       signing: { policy: 'critical', allowedSigners: 'allowed_signers' },
       signed: [await signedBy('bob'), await signedBy('carol')],
     } as unknown as RunbookReport;
-    const results = verifyReport(report, signers);
+    const results = await verifyReport(report, { signers });
     expect(results.map((result) => [result.message, result.ok])).toEqual([
       ['approve accept-data-loss by bob', true],
       ['approve accept-data-loss by carol', true],
