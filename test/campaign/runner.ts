@@ -67,7 +67,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       ? (cellFilter.map(([scenario]) => scenario) as ScenarioName[])
       : (options.scenarios ?? (Object.keys(SCENARIOS) as ScenarioName[])),
   );
-  const hosts = new HostPool(options.address, options.workflowBundle, 2);
+  const hosts = new HostPool(options.address, options.workflowBundle, options.client.options.namespace, 2);
   const context: Context = { ...options, workDir, log, hosts, cellTimeoutMs: options.cellTimeoutMs ?? 420_000 };
   try {
     // Templates, side by side where they do not build on each other; then each scenario's clean run.
@@ -193,6 +193,7 @@ async function buildTemplate(
   const worker = new CellWorker({
     cell: name,
     address: context.address,
+    namespace: context.client.options.namespace,
     taskQueue: name,
     estateFile: estate.topologyFile,
     workflowBundle: context.workflowBundle,
@@ -300,6 +301,7 @@ async function runCell(
   const worker = new CellWorker({
     cell: name,
     address: context.address,
+    namespace: context.client.options.namespace,
     taskQueue: name,
     estateFile: estate.topologyFile,
     workflowBundle: context.workflowBundle,

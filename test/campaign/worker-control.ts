@@ -25,6 +25,7 @@ export class WorkerHost {
   constructor(
     private readonly address: string,
     private readonly workflowBundle: string,
+    private readonly namespace: string,
   ) {}
 
   get size(): number {
@@ -37,7 +38,7 @@ export class WorkerHost {
 
   private async open(): Promise<ChildProcess> {
     if (this.alive) return this.child!;
-    const child = fork(WORKER_MAIN, [this.address, this.workflowBundle], {
+    const child = fork(WORKER_MAIN, [this.address, this.workflowBundle, this.namespace], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     this.child = child;
@@ -122,8 +123,8 @@ export class WorkerHost {
 export class HostPool {
   private readonly hosts: WorkerHost[];
 
-  constructor(address: string, workflowBundle: string, size: number) {
-    this.hosts = Array.from({ length: size }, () => new WorkerHost(address, workflowBundle));
+  constructor(address: string, workflowBundle: string, namespace: string, size: number) {
+    this.hosts = Array.from({ length: size }, () => new WorkerHost(address, workflowBundle, namespace));
   }
 
   take(): WorkerHost {
@@ -146,6 +147,7 @@ export class CellWorker {
     private readonly options: {
       cell: string;
       address: string;
+      namespace: string;
       taskQueue: string;
       estateFile: string;
       workflowBundle: string;
@@ -156,8 +158,8 @@ export class CellWorker {
   ) {}
 
   async start(): Promise<void> {
-    const { cell, address, taskQueue, estateFile, workflowBundle, pool } = this.options;
-    this.host = pool ? pool.take() : new WorkerHost(address, workflowBundle);
+    const { cell, address, namespace, taskQueue, estateFile, workflowBundle, pool } = this.options;
+    this.host = pool ? pool.take() : new WorkerHost(address, workflowBundle, namespace);
     await this.host.start(cell, taskQueue, estateFile, async (pause) => {
       const action = await this.options.onPause(pause);
       if (action === 'kill') {

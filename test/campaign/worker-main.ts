@@ -6,7 +6,7 @@
  * host asks the campaign (over the IPC channel of child_process.fork) whether to go on. That pause is where a cell
  * injects its fault at a step boundary, and where a worker is killed with a step's effect done but not reported.
  *
- *   node dist/test/campaign/worker-main.js <temporal address> <workflow bundle>
+ *   node dist/test/campaign/worker-main.js <temporal address> <workflow bundle> <namespace>
  */
 import { Context } from '@temporalio/activity';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
@@ -15,7 +15,7 @@ import { realDependencies } from '../../activities/dependencies';
 import { EstateRegistry } from '../../activities/estates';
 import type { CampaignMessage, HostMessage } from './worker-protocol';
 
-const [address, workflowBundle] = process.argv.slice(2);
+const [address, workflowBundle, namespace] = process.argv.slice(2);
 const waiting = new Map<number, () => void>();
 const cells = new Map<string, { worker: Worker; running: Promise<void>; close: () => Promise<void> }>();
 let next = 0;
@@ -71,6 +71,7 @@ async function main(): Promise<void> {
     const deps = realDependencies({ estates: EstateRegistry.open([estateFile]) });
     const worker = await Worker.create({
       connection,
+      namespace,
       taskQueue,
       workflowBundle: { codePath: workflowBundle },
       activities: paused(cell, createActivities(deps) as unknown as Record<string, AnyActivity>),
