@@ -56,21 +56,27 @@ export function innermostMessage(error: unknown): string {
   return firstLine(cause);
 }
 
-/** Connects, runs `use`, closes the connection (so the process can end). */
-export async function withClient<T>(flags: TemporalFlags, use: (client: Client) => Promise<T>): Promise<T> {
-  const temporal = temporalClient();
+/** A connection to Temporal by the flags and TEMPORAL_* settings; one that cannot be made says what to set. */
+export async function connectTemporal(
+  flags: TemporalFlags,
+): Promise<{ connection: Connection; namespace: string; address: string }> {
   const { namespace, ...connect } = temporalConnectionOptions({ address: flags.address, namespace: flags.namespace });
-  let connection: Connection;
   try {
-    connection = await temporal.Connection.connect({ ...connect, connectTimeout: '10s' });
+    const connection = await temporalClient().Connection.connect({ ...connect, connectTimeout: '10s' });
+    return { connection, namespace, address: connect.address };
   } catch (error) {
     throw new CliError(
       `cannot reach Temporal at ${connect.address}: ${firstLine(error)} (set TEMPORAL_ADDRESS or --address)`,
       EXIT.failed,
     );
   }
+}
+
+/** Connects, runs `use`, closes the connection (so the process can end). */
+export async function withClient<T>(flags: TemporalFlags, use: (client: Client) => Promise<T>): Promise<T> {
+  const { connection, namespace } = await connectTemporal(flags);
   try {
-    return await use(new temporal.Client({ connection, namespace }));
+    return await use(new (temporalClient().Client)({ connection, namespace }));
   } finally {
     await connection.close();
   }

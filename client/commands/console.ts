@@ -5,10 +5,16 @@
  */
 import { Command } from 'commander';
 import { loadTopology } from '../../topology/load';
-import { temporalConnectionOptions } from '../../runtime/temporal-connection';
 import { CliError, EXIT } from '../../runtime/exit';
 import { printLine } from '../output';
-import { firstLine, taskQueueOf, temporalClient, withTemporalOptions, type TemporalFlags } from '../run-access';
+import {
+  connectTemporal,
+  firstLine,
+  taskQueueOf,
+  temporalClient,
+  withTemporalOptions,
+  type TemporalFlags,
+} from '../run-access';
 
 interface ConsoleFlags extends TemporalFlags {
   listen?: string;
@@ -67,23 +73,13 @@ export function consoleCommand(): Command {
   return withTemporalOptions(command).action(async (flags: ConsoleFlags) => {
     const { host, port } = parseListen(flags.listen ?? (process.env.PCHAT_DR_CONSOLE_LISTEN || DEFAULT_CONSOLE_LISTEN));
     const url = consoleUrlOf(flags);
-    const temporal = temporalClient();
-    const { namespace, ...connect } = temporalConnectionOptions({ address: flags.address, namespace: flags.namespace });
-    let connection;
-    try {
-      connection = await temporal.Connection.connect({ ...connect, connectTimeout: '10s' });
-    } catch (error) {
-      throw new CliError(
-        `cannot reach Temporal at ${connect.address}: ${firstLine(error)} (set TEMPORAL_ADDRESS or --address)`,
-        EXIT.failed,
-      );
-    }
+    const { connection, namespace, address } = await connectTemporal(flags);
     const { startConsole } = require('../console/server') as typeof import('../console/server');
     const taskQueue = taskQueueOf(flags);
     let running;
     try {
       running = await startConsole({
-        client: new temporal.Client({ connection, namespace }),
+        client: new (temporalClient().Client)({ connection, namespace }),
         taskQueue,
         host,
         port,
@@ -94,7 +90,7 @@ export function consoleCommand(): Command {
       throw new CliError(`--listen ${host}:${port}: cannot listen there (${firstLine(error)})`, EXIT.failed);
     }
     printLine(
-      `pchat-dr console: ${running.url} (listening on ${running.listening}; Temporal ${connect.address}, namespace ${namespace}, task queue ${taskQueue})`,
+      `pchat-dr console: ${running.url} (listening on ${running.listening}; Temporal ${address}, namespace ${namespace}, task queue ${taskQueue})`,
     );
     if (!LOOPBACK.test(host))
       printLine(`listening beyond this machine (${host}): serve it to people over https (a reverse proxy with TLS)`);
