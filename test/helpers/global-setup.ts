@@ -1,6 +1,7 @@
 /**
  * Once per test run: a real Temporal dev server (with pchat-dr's search attributes) and the real workflow bundle.
- * Tests read both through inject() (see test/helpers/temporal.ts).
+ * Tests read both through inject() (see test/helpers/temporal.ts). Files run in parallel, each vitest worker in a
+ * namespace of its own (testNamespace()): runs, schedules and list queries of one file never meet another's.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import
 import { startDevServer } from '../../scripts/dev-server';
 import { PROJECT_ROOT } from '../../runtime/package';
 import { ensureTemporalCli } from '../../scripts/temporal-cli';
+import { testNamespaceOf } from './test-namespace';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -21,7 +23,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const scratch = path.join(PROJECT_ROOT, '.tmp', 'test');
   mkdirSync(scratch, { recursive: true });
   const cli = await ensureTemporalCli();
-  const server = await startDevServer({ cli, logFile: path.join(scratch, 'temporal-dev-server.log') });
+  const workers = Math.max(1, project.globalConfig.maxWorkers);
+  const server = await startDevServer({
+    cli,
+    logFile: path.join(scratch, 'temporal-dev-server.log'),
+    namespaces: Array.from({ length: workers }, (_, index) => testNamespaceOf(index + 1)),
+  });
   process.stderr.write(`Temporal dev server for this test run: ${server.address}\n`);
 
   const bundle = await bundleWorkflowCode({

@@ -27,6 +27,7 @@ import {
 import { eventually } from '../helpers/estate';
 import { gateOpen, refusal, result, runbookHarness, type RunbookHarness } from '../helpers/runbooks';
 import { makeKey, makeSigners, signerLine, sshSign, type SshPerson } from '../helpers/ssh-keys';
+import { testNamespace } from '../helpers/temporal';
 
 let harness: RunbookHarness | undefined;
 afterEach(async () => {
@@ -68,7 +69,7 @@ async function approvalStatement(handle: WorkflowHandle, gateName: string, by: s
     gate,
     statement: {
       action: 'approve',
-      temporalNamespace: 'default',
+      temporalNamespace: testNamespace(),
       workflowId: handle.workflowId,
       runId,
       gate: gate.id,
@@ -244,7 +245,7 @@ describe('signed approvals', () => {
         const pool = h.env.topology.pool.fqdn;
         const input = { pool, initiator: 'erin', reason: 'test signed start', options: { to: 'mirror' } };
         const statementFor = (workflowId: string, extra: object = {}) =>
-          startStatementOf('mirror-failover', { ...input, ...extra }, 'default', workflowId);
+          startStatementOf('mirror-failover', { ...input, ...extra }, testNamespace(), workflowId);
 
         // Unsigned: refused before any step acts.
         const bare = await h.client.workflow.start('mirrorFailover', {
@@ -345,7 +346,7 @@ describe('signed approvals', () => {
         const { runId } = await handle.describe();
         const statement: Omit<Statement, 'time'> = {
           action: 'reject',
-          temporalNamespace: 'default',
+          temporalNamespace: testNamespace(),
           workflowId: handle.workflowId,
           runId,
           gate: gate.id,
