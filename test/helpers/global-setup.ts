@@ -3,12 +3,15 @@
  * Tests read both through inject() (see test/helpers/temporal.ts). Files run in parallel, each vitest worker in a
  * namespace of its own (testNamespace()): runs, schedules and list queries of one file never meet another's.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { startDevServer } from '../../scripts/dev-server';
 import { PROJECT_ROOT } from '../../runtime/package';
+import { SimulatedEstate } from '../../simulator/estate';
+import { writeSimulatedTopology } from '../../simulator/example-topology';
+import { loadTopology } from '../../topology/load';
 import { ensureTemporalCli } from '../../scripts/temporal-cli';
 import { testNamespaceOf } from './test-namespace';
 
@@ -16,6 +19,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
     workflowBundlePath: string;
+    estateCertificates: string;
   }
 }
 
@@ -38,7 +42,21 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const bundlePath = path.join(scratch, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);
 
+  project.provide('estateCertificates', await estateCertificates(path.join(scratch, 'estate-certificates')));
   project.provide('temporalAddress', server.address);
   project.provide('workflowBundlePath', bundlePath);
   return () => server.stop();
+}
+
+/**
+ * The CA and instance certificates of the simulated example, made once for the run: test estates start with a copy
+ * (test/helpers/estate.ts), as making five RSA keys is most of an estate's start. Returns the tls/ folder.
+ */
+async function estateCertificates(dir: string): Promise<string> {
+  rmSync(dir, { recursive: true, force: true });
+  const { file, topology } = loadTopology(await writeSimulatedTopology(dir));
+  const stateDir = path.join(dir, '.sim');
+  const estate = await SimulatedEstate.start({ topology, topologyFile: file, stateDir });
+  await estate.close();
+  return path.join(stateDir, 'tls');
 }
