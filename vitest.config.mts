@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
@@ -16,6 +16,13 @@ const SLOWEST_FIRST = [
   'test/cli/drill-schedule.test.ts',
 ];
 
+/**
+ * Files that write into the checkout while they run: the packed test's `npm pack` rebuilds dist/ (which every other
+ * file runs the CLI, the worker and the workflow bundle from), and the determinism lint test writes probe files into
+ * the source folders (which that build would compile). They run first, one after the other, before the rest.
+ */
+const WRITE_THE_CHECKOUT = ['test/install/packed.test.ts', 'test/unit/determinism-lint.test.ts'];
+
 class SlowestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const rank = (file: TestSpecification) => {
@@ -29,7 +36,6 @@ class SlowestFirst extends BaseSequencer {
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     environment: 'node',
     // Temporal workers use a native runtime: one forked process per test file, never worker threads.
     pool: 'forks',
@@ -45,5 +51,20 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 180_000,
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'checkout', include: WRITE_THE_CHECKOUT, fileParallelism: false, sequence: { groupOrder: 0 } },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'suite',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...WRITE_THE_CHECKOUT],
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });
