@@ -19,7 +19,8 @@ const SLOWEST_FIRST = [
 /**
  * Files that write into the checkout while they run: the packed test's `npm pack` rebuilds dist/ (which every other
  * file runs the CLI, the worker and the workflow bundle from), and the determinism lint test writes probe files into
- * the source folders (which that build would compile). They run first, one after the other, before the rest.
+ * the source folders (which that build would compile). They run first, one after the other, before the rest (group 1
+ * before group 2: vitest would put a one-at-a-time project left in group 0 last).
  */
 const WRITE_THE_CHECKOUT = ['test/install/packed.test.ts', 'test/unit/determinism-lint.test.ts'];
 
@@ -29,8 +30,9 @@ class SlowestFirst extends BaseSequencer {
       const index = SLOWEST_FIRST.findIndex((slow) => file.moduleId.endsWith(slow));
       return index < 0 ? SLOWEST_FIRST.length : index;
     };
-    // A stable sort: the other files keep vitest's order.
-    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
+    const group = (file: TestSpecification) => file.project.config.sequence.groupOrder;
+    // A stable sort within each group of projects: the other files keep vitest's order.
+    return (await super.sort(files)).sort((a, b) => group(a) - group(b) || rank(a) - rank(b));
   }
 }
 
@@ -54,7 +56,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'checkout', include: WRITE_THE_CHECKOUT, fileParallelism: false, sequence: { groupOrder: 0 } },
+        test: { name: 'checkout', include: WRITE_THE_CHECKOUT, fileParallelism: false, sequence: { groupOrder: 1 } },
       },
       {
         extends: true,
@@ -62,7 +64,7 @@ export default defineConfig({
           name: 'suite',
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, ...WRITE_THE_CHECKOUT],
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
     ],
