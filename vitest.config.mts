@@ -50,7 +50,9 @@ export default defineConfig({
     sequence: { sequencer: SlowestFirst },
     // Starts the real Temporal dev server (with a namespace per worker) and bundles the real workflows once per run.
     globalSetup: ['test/helpers/global-setup.ts'],
-    testTimeout: 60_000,
+    // Four files share two cores: a test that runs a dozen CLI processes (each about a second of CPU) takes longer
+    // than it did alone, so the default allowance is two minutes, not one. Tests that set their own keep it.
+    testTimeout: 120_000,
     hookTimeout: 180_000,
     reporters: ['default'],
     projects: [
