@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { freePort } from '../runtime/free-port';
 import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes';
 
@@ -23,6 +24,8 @@ export interface DevServerOptions {
   logFile?: string;
   /** How long to wait for the server to answer. */
   startTimeoutMs?: number;
+  /** Namespaces to create besides `default`, each with the search attributes too (the test suite: one per worker). */
+  namespaces?: string[];
 }
 
 export interface DevServer {
@@ -51,6 +54,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     args.push('--db-filename', options.dbFile);
   }
   for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=Keyword`);
+  for (const namespace of options.namespaces ?? []) args.push('--namespace', namespace);
 
   const child = spawn(options.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let recentOutput = '';
@@ -86,6 +90,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       const connection = await Connection.connect({ address, connectTimeout: 2_000 });
       try {
         await connection.workflowService.getSystemInfo({});
+        for (const namespace of options.namespaces ?? []) await registerSearchAttributes(connection, namespace);
       } finally {
         await connection.close();
       }
@@ -99,4 +104,20 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   throw new Error(
     `the Temporal dev server on ${address} did not answer in time (${String(lastError)}):\n${recentOutput}`,
   );
+}
+
+/**
+ * Registers pchat-dr's search attributes on `namespace` where they are missing: the CLI registers --search-attribute
+ * on every --namespace it creates, but no release notes promise that of every supported version.
+ */
+async function registerSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  const missing = SEARCH_ATTRIBUTES.filter((key) => !customAttributes?.[key.name]);
+  if (missing.length === 0) return;
+  await connection.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(
+      missing.map((key) => [key.name, encodeSearchAttributeIndexedValueType(key.type)!]),
+    ),
+  });
 }

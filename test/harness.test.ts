@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectClient, uniqueTaskQueue, withWorker } from './helpers/temporal';
+import { connectClient, testNamespace, uniqueTaskQueue, withWorker } from './helpers/temporal';
 import { createProbeActivities } from './workflows/harness-probe-activities';
 import { harnessProbe, probeState, release, type ProbeState } from './workflows/harness-probe';
 import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes';
@@ -42,12 +42,14 @@ describe('test harness on a real Temporal dev server', () => {
     }
   });
 
-  it('has the project search attributes registered on the server', async () => {
+  it("has the project search attributes registered on the server: the default namespace and this file's", async () => {
     const { client, close } = await connectClient();
     try {
-      const response = await client.connection.operatorService.listSearchAttributes({ namespace: 'default' });
-      const custom = response.customAttributes ?? {};
-      for (const key of SEARCH_ATTRIBUTES) expect(Object.keys(custom)).toContain(key.name);
+      for (const namespace of ['default', testNamespace()]) {
+        const response = await client.connection.operatorService.listSearchAttributes({ namespace });
+        const custom = response.customAttributes ?? {};
+        for (const key of SEARCH_ATTRIBUTES) expect(Object.keys(custom), namespace).toContain(key.name);
+      }
     } finally {
       await close();
     }

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ApplyProgress } from '../../activities/restore';
 import { readPoolState, writePoolState } from '../../simulator/pool/pool-state';
 import { activityHarness, simulatedPassword, type ActivityHarness } from '../helpers/activities';
-import { startTestEstate, type TestEstate } from '../helpers/estate';
+import { eventually, startTestEstate, type TestEstate } from '../helpers/estate';
 import { seedLogChain } from '../helpers/log-chain';
 
 let env: TestEstate;
@@ -204,7 +204,9 @@ describe('other restore steps', () => {
   it('ends the sessions using a database once (the chat servers), listing who they were', async () => {
     await start();
     env.estate.chat.start(20);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Posts alternate between the two front ends: two acknowledged is a session from each (a fixed wait was too
+    // short on a busy machine).
+    await eventually(() => env.estate.chat.snapshot().acknowledged >= 2, 15_000, 'a message through each chat server');
     env.estate.chat.stop();
     const primary = harness.instance('dc1-sql-a');
     const ended = await harness.run('endSessions', { instance: primary, database: 'mgc' });

@@ -1,17 +1,18 @@
 /**
- * The built CLI against the suite's dev server and a harness's task queue, as an operator would run it.
+ * The built CLI against the suite's dev server (this file's namespace) and a harness's task queue, as an operator
+ * would run it.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli';
 import type { RunbookHarness } from '../helpers/runbooks';
-import { temporalAddress } from '../helpers/temporal';
+import { temporalAddress, testNamespace } from '../helpers/temporal';
 
 export function cliEnv(harness?: RunbookHarness): NodeJS.ProcessEnv {
   return {
     TEMPORAL_ADDRESS: temporalAddress(),
-    TEMPORAL_NAMESPACE: 'default',
+    TEMPORAL_NAMESPACE: testNamespace(),
     PCHAT_DR_TASK_QUEUE: harness?.taskQueue ?? 'pchat-dr-cli-test-unused',
   };
 }

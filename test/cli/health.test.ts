@@ -7,7 +7,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { runCli } from '../helpers/cli';
 import { eventually } from '../helpers/estate';
-import { temporalAddress, uniqueTaskQueue } from '../helpers/temporal';
+import { temporalAddress, testNamespace, uniqueTaskQueue } from '../helpers/temporal';
 import { isReady, startWorker, stopStartedWorkers, workerEnv } from '../helpers/worker-process';
 import { expectOneLineError } from './cli-env';
 
@@ -17,7 +17,7 @@ Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 const env = (taskQueue: string) => ({
   TEMPORAL_ADDRESS: temporalAddress(),
-  TEMPORAL_NAMESPACE: 'default',
+  TEMPORAL_NAMESPACE: testNamespace(),
   PCHAT_DR_TASK_QUEUE: taskQueue,
 });
 
@@ -63,6 +63,7 @@ describe('pchat-dr health', () => {
     try {
       const elsewhere = await Worker.create({
         connection,
+        namespace: testNamespace(),
         taskQueue,
         identity: '4242@another-host',
         workflowBundle: { codePath: inject('workflowBundlePath') },

@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RunbookReport } from '../../contracts/run-record';
 import { result, runbookHarness, type RunbookHarness } from '../helpers/runbooks';
 import { makeSigners } from '../helpers/ssh-keys';
+import { testNamespace } from '../helpers/temporal';
 import { cli, cliEnv, expectOneLineError } from './cli-env';
 import { runCli } from '../helpers/cli';
 
@@ -123,7 +124,7 @@ describe('pchat-dr with signatures', () => {
         const statement = readFileSync(statementFile, 'utf8');
         expect(statement).toMatch(
           new RegExp(
-            `^pchat-dr statement v1\naction: approve\ntemporal-namespace: default\nworkflow-id: ${id}\nrun-id: \\S+\ngate: accept-data-loss\nevidence: [0-9a-f]{64}\ncomment: "agreed with bob"\nsigner: carol\ntime: \\S+Z\n$`,
+            `^pchat-dr statement v1\naction: approve\ntemporal-namespace: ${testNamespace()}\nworkflow-id: ${id}\nrun-id: \\S+\ngate: accept-data-loss\nevidence: [0-9a-f]{64}\ncomment: "agreed with bob"\nsigner: carol\ntime: \\S+Z\n$`,
           ),
         );
         await exec('ssh-keygen', ['-Y', 'sign', '-f', signers.people.carol.key, '-n', 'pchat-dr', statementFile]);

@@ -13,12 +13,13 @@ import { POOL, RUNBOOK } from '../../contracts/search-attributes';
 import { PROJECT_ROOT } from '../../runtime/package';
 import { runCli } from '../helpers/cli';
 import { eventually } from '../helpers/estate';
-import { connectClient, temporalAddress, uniqueTaskQueue } from '../helpers/temporal';
+import { connectClient, temporalAddress, testNamespace, uniqueTaskQueue } from '../helpers/temporal';
 import { expectOneLineError } from './cli-env';
 
 const pool = `pchat-ui-${randomUUID().slice(0, 8)}.test.local`;
 const taskQueue = uniqueTaskQueue('web-ui');
-const env = { TEMPORAL_ADDRESS: temporalAddress(), TEMPORAL_NAMESPACE: 'default', PCHAT_DR_UI_URL: '' };
+const namespace = testNamespace();
+const env = { TEMPORAL_ADDRESS: temporalAddress(), TEMPORAL_NAMESPACE: namespace, PCHAT_DR_UI_URL: '' };
 let client: Client;
 let close: () => Promise<void>;
 let runbook: WorkflowHandleWithFirstExecutionRunId;
@@ -70,13 +71,13 @@ describe('the Web UI and pchat-dr list', () => {
     expect(lines).toHaveLength(3);
     expect(lines[1]).toMatch(
       new RegExp(
-        `^failover-${pool.replace(/\./g, '\\.')}-ui\\s+failover\\s.*\\shttp://127\\.0\\.0\\.1:8233/namespaces/default/workflows/failover-${pool.replace(/\./g, '\\.')}-ui/${runId}/history$`,
+        `^failover-${pool.replace(/\./g, '\\.')}-ui\\s+failover\\s.*\\shttp://127\\.0\\.0\\.1:8233/namespaces/${namespace}/workflows/failover-${pool.replace(/\./g, '\\.')}-ui/${runId}/history$`,
       ),
     );
     const footer = /^In the Web UI \(runbooks only, no lock workflows\): (\S+)$/.exec(lines[2]);
     expect(footer, lines[2]).not.toBeNull();
     const link = new URL(footer![1]);
-    expect(`${link.origin}${link.pathname}`).toBe('http://127.0.0.1:8233/namespaces/default/workflows');
+    expect(`${link.origin}${link.pathname}`).toBe(`http://127.0.0.1:8233/namespaces/${namespace}/workflows`);
     expect(link.searchParams.get('query')).toBe(listQuery({ pool }));
 
     // The same from PCHAT_DR_UI_URL, and in JSON; the lock is never listed.
@@ -87,7 +88,7 @@ describe('the Web UI and pchat-dr list', () => {
     expect(JSON.parse(json.stdout)).toEqual([
       expect.objectContaining({
         workflowId: runbook.workflowId,
-        uiUrl: `https://temporal-ui.example.net/ui/namespaces/default/workflows/${encodeURIComponent(runbook.workflowId)}/${runId}/history`,
+        uiUrl: `https://temporal-ui.example.net/ui/namespaces/${namespace}/workflows/${encodeURIComponent(runbook.workflowId)}/${runId}/history`,
       }),
     ]);
 

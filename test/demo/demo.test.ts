@@ -182,9 +182,10 @@ describe('pchat-dr demo', () => {
 
       // The summary: one block per run, with RTO, RPO, service interruption and messages lost.
       const summary = out.slice(out.indexOf('\nSummary: '));
+      // A run's time may have several parts ("1m 5s" on a busy machine): the rest of its line.
       const runs = [
         ...summary.matchAll(
-          /^ {2}\[(\d)\] (\S+)((?: --\S+ \S+)*) (\S+) (\S+) in \S+\n +RTO (.+?) \| RPO (.+?) \| service interruption (.+?) \| messages lost (\d+)$/gm,
+          /^ {2}\[(\d)\] (\S+)((?: --\S+ \S+)*) (\S+) (\S+) in [^\n]+\n +RTO (.+?) \| RPO (.+?) \| service interruption (.+?) \| messages lost (\d+)$/gm,
         ),
       ].map((match) => ({
         runbook: match[2],

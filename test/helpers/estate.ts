@@ -1,11 +1,13 @@
 /**
  * A simulated estate for one test: examples/simulated.yaml copied into a fresh folder (so its share, copy folder,
  * state and pool file are the test's own), on free loopback ports, with real mssql connections to its instances.
+ * Its CA and certificates are a copy of the run's (made once by global-setup) unless the test asks for its own.
  */
-import { mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sql from 'mssql';
+import { inject } from 'vitest';
 import { loadTopology } from '../../topology/load';
 import { driverEncryption } from '../../topology/encryption';
 import type { Topology } from '../../topology/schema';
@@ -33,14 +35,22 @@ export interface TestEstate {
 }
 
 export async function startTestEstate(
-  options: { edit?: (yaml: string) => string; synchronizeAfterMs?: number } = {},
+  options: {
+    edit?: (yaml: string) => string;
+    synchronizeAfterMs?: number;
+    /** A CA and certificates of its own, as a separate estate has (otherwise the run's shared ones). */
+    ownCertificates?: boolean;
+  } = {},
 ): Promise<TestEstate> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pchat-estate-'));
   const { file, topology } = loadTopology(await writeSimulatedTopology(dir, options.edit));
+  const stateDir = path.join(dir, '.sim');
+  // The simulator reuses certificates it finds in its state folder (and issues anew any whose names differ).
+  if (!options.ownCertificates) cpSync(inject('estateCertificates'), path.join(stateDir, 'tls'), { recursive: true });
   const estate = await SimulatedEstate.start({
     topology,
     topologyFile: file,
-    stateDir: path.join(dir, '.sim'),
+    stateDir,
     synchronizeAfterMs: options.synchronizeAfterMs ?? 300,
   });
   const pools: sql.ConnectionPool[] = [];

@@ -69,7 +69,7 @@ export async function runbookHarness(
       };
       const id = workflowId ?? `${taskQueue}-${runbook}-${++runs}`;
       if (options.signStart && !input.signature)
-        input.signature = await options.signStart(startStatementOf(runbook, input, 'default', id));
+        input.signature = await options.signStart(startStatementOf(runbook, input, client.options.namespace, id));
       const handle = await client.workflow.start(WORKFLOW_TYPES[runbook], {
         taskQueue,
         workflowId: id,

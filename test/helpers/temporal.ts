@@ -6,6 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { inject } from 'vitest';
+import { testNamespace } from './test-namespace';
+
+export { testNamespace };
 
 let runtimeInstalled = false;
 function quietRuntime(): void {
@@ -24,16 +27,18 @@ export function uniqueTaskQueue(label: string): string {
   return `test-${label.replace(/[^A-Za-z0-9-]+/g, '-')}-${randomUUID().slice(0, 8)}`;
 }
 
-/** A client of the run's dev server, or of the server at `address`. */
-export async function connectClient(
-  address = temporalAddress(),
-): Promise<{ client: Client; close: () => Promise<void> }> {
+/**
+ * A client of the run's dev server in this file's namespace, or of the server at `address` (a server of the test's
+ * own, which has only the default namespace).
+ */
+export async function connectClient(address?: string): Promise<{ client: Client; close: () => Promise<void> }> {
   // Tests read whole histories, some of them flooded with megabyte payloads on purpose: past gRPC's 4 MB default.
   const connection = await Connection.connect({
-    address,
+    address: address ?? temporalAddress(),
     channelArgs: { 'grpc.max_receive_message_length': 64 * 1024 * 1024 },
   });
-  return { client: new Client({ connection }), close: () => connection.close() };
+  const namespace = address ? 'default' : testNamespace();
+  return { client: new Client({ connection, namespace }), close: () => connection.close() };
 }
 
 export interface TestWorkerOptions {
@@ -51,6 +56,7 @@ export async function withWorker<T>(options: TestWorkerOptions, body: (worker: W
   try {
     const worker = await Worker.create({
       connection,
+      namespace: testNamespace(),
       taskQueue: options.taskQueue,
       activities: options.activities,
       ...(options.workflowsPath

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../runtime/package';
 import { CLI_PATH } from './cli';
-import { temporalAddress } from './temporal';
+import { temporalAddress, testNamespace } from './temporal';
 
 export type LogLine = Record<string, unknown> & { level: string; msg: string };
 
@@ -24,16 +24,18 @@ export interface WorkerProcess {
 const started: WorkerProcess[] = [];
 
 /**
- * The worker's environment (Temporal at `address`, default the run's dev server), no temporal.toml from this
- * machine, no inherited worker settings, and the simulated example as its estate unless `extra` names others.
+ * The worker's environment (Temporal at `address`, default the run's dev server in this file's namespace), no
+ * temporal.toml from this machine, no inherited worker settings, and the simulated example as its estate unless `extra` names others.
  */
-export function workerEnv(extra: Record<string, string> = {}, address = temporalAddress()): NodeJS.ProcessEnv {
+export function workerEnv(extra: Record<string, string> = {}, address?: string): NodeJS.ProcessEnv {
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => !name.startsWith('TEMPORAL_') && !name.startsWith('PCHAT_DR_')),
   );
   return {
     ...env,
-    TEMPORAL_ADDRESS: address,
+    TEMPORAL_ADDRESS: address ?? temporalAddress(),
+    // A server of the test's own (an address given) has only the default namespace.
+    TEMPORAL_NAMESPACE: address ? 'default' : testNamespace(),
     TEMPORAL_CONFIG_FILE: path.join(PROJECT_ROOT, '.tmp', 'test', 'no-temporal.toml'),
     PCHAT_DR_ESTATES: path.join(PROJECT_ROOT, 'examples', 'simulated.yaml'),
     ...extra,

@@ -26,7 +26,7 @@ import { PACKAGE_VERSION, PROJECT_ROOT, temporalSdkVersion } from '../../runtime
 import { freePort } from '../../runtime/free-port';
 import { ensureTemporalCli } from '../../scripts/temporal-cli';
 import { eventually } from '../helpers/estate';
-import { temporalAddress, uniqueTaskQueue } from '../helpers/temporal';
+import { temporalAddress, testNamespace, uniqueTaskQueue } from '../helpers/temporal';
 
 interface Finished {
   code: number | null;
@@ -226,7 +226,11 @@ describe('the packed pchat-dr, installed globally', () => {
     expect(status.stdout).toMatch(/^dc1-sql-a \(SQLDC1A\) .* up/m);
 
     const taskQueue = uniqueTaskQueue('packed');
-    const temporal = { TEMPORAL_ADDRESS: temporalAddress(), PCHAT_DR_TASK_QUEUE: taskQueue };
+    const temporal = {
+      TEMPORAL_ADDRESS: temporalAddress(),
+      TEMPORAL_NAMESPACE: testNamespace(),
+      PCHAT_DR_TASK_QUEUE: taskQueue,
+    };
     const worker = await start(
       ['worker', '--estate', bundled, '--metrics', 'off'],
       { ...env, ...temporal },

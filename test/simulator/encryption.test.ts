@@ -91,7 +91,7 @@ describe('encryption with FreeTDS', () => {
     expect(tsqlRows(full.stdout)[0]).toMatchObject({ encrypt_option: 'TRUE' });
 
     // Another estate's CA did not sign this certificate: FreeTDS refuses the server (why, only its TDSDUMP log says).
-    const other = await startTestEstate();
+    const other = await startTestEstate({ ownCertificates: true });
     try {
       const refused = await tsql(env, 'dc2-sql-a', {
         encryption: 'require',

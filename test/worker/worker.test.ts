@@ -14,7 +14,7 @@ import { freePort } from '../../runtime/free-port';
 import { PROJECT_ROOT } from '../../runtime/package';
 import { runCli } from '../helpers/cli';
 import { isReady, startWorker, stopStartedWorkers, workerEnv, type LogLine } from '../helpers/worker-process';
-import { connectClient, temporalAddress, uniqueTaskQueue, withWorker } from '../helpers/temporal';
+import { connectClient, temporalAddress, testNamespace, uniqueTaskQueue, withWorker } from '../helpers/temporal';
 import { runWorker, type WorkerReady } from '../../worker/main';
 import type { notifyProbe } from './notify-probe-workflow';
 
@@ -118,7 +118,7 @@ describe('the worker process (pchat-dr worker)', () => {
     expect(ready).toMatchObject({
       level: 'info',
       taskQueue,
-      namespace: 'default',
+      namespace: testNamespace(),
       address: temporalAddress(),
       metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
       apiKeyConfigured: false,
@@ -130,7 +130,7 @@ describe('the worker process (pchat-dr worker)', () => {
       for (const taskQueueType of [TASK_QUEUE_TYPE.workflow, TASK_QUEUE_TYPE.activity]) {
         const pollers = await until(`pollers on ${taskQueue}`, async () => {
           const described = await client.workflowService.describeTaskQueue({
-            namespace: 'default',
+            namespace: testNamespace(),
             taskQueue: { name: taskQueue },
             taskQueueType,
           });
@@ -371,10 +371,10 @@ describe('runWorker (in-process, as the demo uses it)', () => {
         onReady: (info) => (ready = info),
       });
       await until('the ready callback', async () => ready);
-      expect(ready).toEqual({ taskQueue, namespace: 'default', address: temporalAddress(), metricsUrl: null });
+      expect(ready).toEqual({ taskQueue, namespace: testNamespace(), address: temporalAddress(), metricsUrl: null });
       await until(`pollers on ${taskQueue}`, async () => {
         const described = await client.workflowService.describeTaskQueue({
-          namespace: 'default',
+          namespace: testNamespace(),
           taskQueue: { name: taskQueue },
           taskQueueType: TASK_QUEUE_TYPE.workflow,
         });

@@ -22,6 +22,7 @@ import { statementText, statementTime, type SignaturePart, type Statement } from
 import { eventually } from '../helpers/estate';
 import { gateOpen, refusal, result, runbookHarness, type RunbookHarness } from '../helpers/runbooks';
 import { makeKey, makeSigners, signerLine, sshSign, type SshPerson } from '../helpers/ssh-keys';
+import { testNamespace } from '../helpers/temporal';
 
 let harness: RunbookHarness | undefined;
 afterEach(async () => {
@@ -63,7 +64,7 @@ async function approvalStatement(handle: WorkflowHandle, gateName: string, by: s
     gate,
     statement: {
       action: 'approve',
-      temporalNamespace: 'default',
+      temporalNamespace: testNamespace(),
       workflowId: handle.workflowId,
       runId,
       gate: gate.id,
@@ -239,7 +240,7 @@ describe('signed approvals', () => {
         const pool = h.env.topology.pool.fqdn;
         const input = { pool, initiator: 'erin', reason: 'test signed start', options: { to: 'mirror' } };
         const statementFor = (workflowId: string, extra: object = {}) =>
-          startStatementOf('mirror-failover', { ...input, ...extra }, 'default', workflowId);
+          startStatementOf('mirror-failover', { ...input, ...extra }, testNamespace(), workflowId);
 
         // Unsigned: refused before any step acts.
         const bare = await h.client.workflow.start('mirrorFailover', {
@@ -340,7 +341,7 @@ describe('signed approvals', () => {
         const { runId } = await handle.describe();
         const statement: Omit<Statement, 'time'> = {
           action: 'reject',
-          temporalNamespace: 'default',
+          temporalNamespace: testNamespace(),
           workflowId: handle.workflowId,
           runId,
           gate: gate.id,

@@ -15,7 +15,7 @@ import { incidentLockId, WORKFLOW_TYPES } from '../../contracts/runbooks';
 import { ensureTemporalCli } from '../../scripts/temporal-cli';
 import { approve, gateOpen, result, runbookHarness, type RunbookHarness } from '../helpers/runbooks';
 import { loseDc1, mgcOn, setUpLogShipping, takeLogBackups } from '../helpers/story';
-import { temporalAddress } from '../helpers/temporal';
+import { temporalAddress, testNamespace } from '../helpers/temporal';
 
 const run = promisify(execFile);
 let temporal: string;
@@ -33,6 +33,8 @@ async function startByHand(type: string, workflowId: string, input: unknown, tas
     'start',
     '--address',
     temporalAddress(),
+    '--namespace',
+    testNamespace(),
     '--type',
     type,
     '--task-queue',
@@ -51,6 +53,8 @@ async function signalByHand(workflowId: string, name: string, input: string): Pr
     'signal',
     '--address',
     temporalAddress(),
+    '--namespace',
+    testNamespace(),
     '--workflow-id',
     workflowId,
     '--name',
