@@ -7,6 +7,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * by, so this list says it; the other files keep vitest's order (the last run's durations, else file size).
  */
 const SLOWEST_FIRST = [
+  'test/campaign/campaign.test.ts',
   'test/workflows/crash.test.ts',
   'test/demo/demo.test.ts',
   'test/cli/runbooks.test.ts',
@@ -14,6 +15,7 @@ const SLOWEST_FIRST = [
   'test/workflows/failover.test.ts',
   'test/workflows/history-size.test.ts',
   'test/cli/drill-schedule.test.ts',
+  'test/console/approve.test.ts',
 ];
 
 /**
