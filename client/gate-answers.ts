@@ -174,6 +174,9 @@ async function withinWorkerAnswer<T>(answer: Promise<T>, workflowId: string): Pr
       WORKER_ANSWER_MS,
     );
   });
+  // Once the wait is over the connection closes, and the update still in flight fails with "Channel has been shut
+  // down": that later failure is expected and already reported as the timeout, never an unhandled rejection.
+  answer.catch(() => undefined);
   try {
     return await Promise.race([answer, timeout]);
   } finally {
