@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../runtime/package';
 import type { RunbookReport } from '../../contracts/run-record';
-import { eventually } from '../helpers/estate';
+import { estateState, eventually } from '../helpers/estate';
 import { gateOpen, runbookHarness } from '../helpers/runbooks';
 import { connectClient } from '../helpers/temporal';
 import { cli, expectOneLineError } from './cli-env';
@@ -29,11 +29,7 @@ describe('pchat-dr drill trigger', () => {
         await gateOpen(run, 'approve-mirror-failover');
         return run;
       });
-      // What the drill could change: databases, jobs, log shipping, which instances run. Not the count of open
-      // sessions, which the worker's idle SQL connections change as they close on their own timer.
-      const estateState = () =>
-        JSON.stringify(h.env.estate.snapshot().instances.map((instance) => ({ ...instance, sessions: undefined })));
-      const before = estateState();
+      const before = estateState(h.env);
 
       drillTest.schedules.push(id);
       const created = await cli(h, [
@@ -83,7 +79,7 @@ describe('pchat-dr drill trigger', () => {
       expect(report.outcome).toBe('skipped');
       expect(report.drill!.skipped).toMatch(new RegExp(`^incident open: mirror-failover ${incident.workflowId}`));
       expect(report.steps.map((step) => step.name)).toEqual(['load-estate', 'find-open-incident']);
-      expect(estateState()).toBe(before);
+      expect(estateState(h.env)).toBe(before);
 
       const drills = await eventually(
         async () => {

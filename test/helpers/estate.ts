@@ -129,3 +129,11 @@ export function errorNumbers(err: unknown): number[] {
     ...(error.number !== undefined ? [error.number] : []),
   ];
 }
+
+/**
+ * What a run could change in an estate, as text to compare: databases, jobs, log shipping, which instances run. Not
+ * the count of open sessions, which a worker's idle SQL connections change as they close on their own timer.
+ */
+export function estateState(env: Pick<TestEstate, 'estate'>): string {
+  return JSON.stringify(env.estate.snapshot().instances.map((instance) => ({ ...instance, sessions: undefined })));
+}

@@ -11,7 +11,7 @@ import { writePoolState, readPoolState } from '../../simulator/pool/pool-state';
 import type { DrillFindings } from '../../contracts/drill-report';
 import type { RunbookReport } from '../../contracts/run-record';
 import { recordHistory } from '../helpers/histories';
-import { eventually } from '../helpers/estate';
+import { estateState, eventually } from '../helpers/estate';
 import { approve, gateOpen, result, runbookHarness, type RunbookHarness } from '../helpers/runbooks';
 import { mgcOn, setUpLogShipping, takeLogBackups } from '../helpers/story';
 import { webhookReceiver, type WebhookReceiver } from '../helpers/webhook';
@@ -105,12 +105,12 @@ describe('drill', () => {
     await harness.withWorker(async () => {
       const incident = await harness.start('mirror-failover', { to: 'mirror' });
       await gateOpen(incident, 'approve-mirror-failover');
-      const before = JSON.stringify(harness.env.estate.snapshot().instances);
+      const before = estateState(harness.env);
       const { report } = await runDrill();
       expect(report.outcome).toBe('skipped');
       expect(report.drill!.skipped).toMatch(new RegExp(`^incident open: mirror-failover ${incident.workflowId}`));
       expect(report.steps.map((step) => step.name)).toEqual(['load-estate', 'find-open-incident']);
-      expect(JSON.stringify(harness.env.estate.snapshot().instances)).toBe(before);
+      expect(estateState(harness.env)).toBe(before);
       expect(existsSync(harness.env.topology.drills.reportFolder!)).toBe(false);
     });
   });
