@@ -16,6 +16,7 @@ import { freePort, launchChromium, pageWithAuthenticator, startConsoleCli } from
 import { runCli } from '../helpers/cli';
 import { gateOpen, refusal, result, runbookHarness, type RunbookHarness } from '../helpers/runbooks';
 import { makeSigners, sshSign } from '../helpers/ssh-keys';
+import { testNamespace } from '../helpers/temporal';
 import { loseDc1, setUpLogShipping, takeLogBackups } from '../helpers/story';
 import { cliEnv, simulatedSecret } from '../cli/cli-env';
 
@@ -267,7 +268,7 @@ describe('the approval console', () => {
         const statementFor = (overrides: Partial<Statement>) =>
           statementText({
             action: 'approve',
-            temporalNamespace: 'default',
+            temporalNamespace: testNamespace(),
             workflowId: id,
             runId,
             gate: 'declare-disaster',
