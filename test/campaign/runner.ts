@@ -190,16 +190,7 @@ async function buildTemplate(
   const fqdn = `${name}.sim.local`;
   const base = scenario.after ? templates.get(scenario.after)! : null;
   const estate = base ? await cloneEstate(base, dir, fqdn) : await freshEstate(dir, fqdn);
-  const worker = new CellWorker({
-    cell: name,
-    address: context.address,
-    namespace: context.client.options.namespace,
-    taskQueue: name,
-    estateFile: estate.topologyFile,
-    workflowBundle: context.workflowBundle,
-    pool: context.hosts,
-    onPause: async () => 'go',
-  });
+  const worker = cellWorker(context, name, estate.topologyFile, context.hosts, async () => 'go');
   let facts: TemplateFacts;
   try {
     await worker.start();
@@ -222,6 +213,26 @@ async function buildTemplate(
     await estate.close();
   }
   return saveTemplate(estate, facts);
+}
+
+/** A cell's worker on its own task queue (the cell's name), serving the campaign's namespace. */
+function cellWorker(
+  context: Context,
+  cell: string,
+  estateFile: string,
+  pool: HostPool | null,
+  onPause: ConstructorParameters<typeof CellWorker>[0]['onPause'],
+): CellWorker {
+  return new CellWorker({
+    cell,
+    address: context.address,
+    namespace: context.client.options.namespace,
+    taskQueue: cell,
+    estateFile,
+    workflowBundle: context.workflowBundle,
+    pool,
+    onPause,
+  });
 }
 
 function noFaults(): OperatorPolicy {
@@ -298,17 +309,14 @@ async function runCell(
     await fault!.inject();
     return plan.kind === 'worker-killed' ? 'kill' : 'go';
   };
-  const worker = new CellWorker({
-    cell: name,
-    address: context.address,
-    namespace: context.client.options.namespace,
-    taskQueue: name,
-    estateFile: estate.topologyFile,
-    workflowBundle: context.workflowBundle,
-    // A worker to be killed has a process of its own; the others share the hosts.
-    pool: plan?.kind === 'worker-killed' ? null : context.hosts,
+  // A worker to be killed has a process of its own; the others share the hosts.
+  const worker = cellWorker(
+    context,
+    name,
+    estate.topologyFile,
+    plan?.kind === 'worker-killed' ? null : context.hosts,
     onPause,
-  });
+  );
   const began = Date.now();
   try {
     await worker.start();

@@ -3,10 +3,10 @@
  * the runbooks that lead there), how it is started, and what its end state must be given what its report says
  * (the estate "as the report describes").
  */
-import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import sql from 'mssql';
-import { isLogBackupOf, logBackupName } from '../../contracts/log-shipping';
+import { logBackupName } from '../../contracts/log-shipping';
+import { nextLogBackupTime } from '../helpers/log-chain';
 import type { RunbookReport } from '../../contracts/run-record';
 import type { RunbookName } from '../../contracts/runbooks';
 import type { DatabaseSnapshot, EstateSnapshot } from '../../simulator/estate-snapshot';
@@ -62,16 +62,7 @@ async function takeLogBackups(estate: CampaignEstate, count: number, messagesBet
     estate.estate.setJobEnabled('dc1-sql-a', 'LSBackup_mgc', false);
     await until(() => !job()!.running, 'the backup job to finish');
   }
-  const newest = readdirSync(topology.backupShare.workerPath)
-    .filter((name) => isLogBackupOf(name, 'mgc'))
-    .sort()
-    .pop();
-  let at = Math.max(
-    Date.now(),
-    newest
-      ? Date.parse(newest.replace(/^mgc_(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2}).*$/, '$1-$2-$3T$4:$5:$6Z')) + 1_000
-      : 0,
-  );
+  let at = nextLogBackupTime(topology.backupShare.workerPath);
   const instance = estate.topology.instances.find((candidate) => candidate.name === 'dc1-sql-a')!;
   const connection = await new sql.ConnectionPool({
     server: instance.host,

@@ -7,6 +7,8 @@ import path from 'node:path';
 import type sql from 'mssql';
 import type { PendingLog } from '../../contracts/log-shipping';
 import type { TestEstate } from './estate';
+import { readdirSync } from 'node:fs';
+import { isLogBackupOf } from '../../contracts/log-shipping';
 
 /** yyyymmddhhmmss for `seconds` after 2026-01-01 00:00:00 UTC: distinct, sortable log backup names. */
 function stamp(seconds: number): string {
@@ -44,4 +46,20 @@ export async function seedLogChain(env: TestEstate, count: number): Promise<{ lo
       return { file, firstLsn: row.first_lsn, lastLsn: row.last_lsn, backupFinish: row.finished.toISOString() };
     }),
   };
+}
+
+/**
+ * When the next log backup of `database` taken by a test may be named: a second after the newest one in the share
+ * folder (or now), so no file of the same name ever replaces another and many can be taken quickly.
+ */
+export function nextLogBackupTime(shareFolder: string, database = 'mgc'): number {
+  const newest = readdirSync(shareFolder)
+    .filter((name) => isLogBackupOf(name, database))
+    .sort()
+    .pop();
+  const stamp = newest && /^.+_(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})/.exec(newest);
+  return Math.max(
+    Date.now(),
+    stamp ? Date.parse(`${stamp.slice(1, 4).join('-')}T${stamp.slice(4, 7).join(':')}Z`) + 1_000 : 0,
+  );
 }

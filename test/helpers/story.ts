@@ -3,10 +3,10 @@
  * primary with chat traffic in between, DC1 lost, and what an operator counts afterwards (messages lost, when they
  * were posted).
  */
-import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { isLogBackupOf, logBackupName } from '../../contracts/log-shipping';
+import { logBackupName } from '../../contracts/log-shipping';
+import { nextLogBackupTime } from './log-chain';
 import { eventually, type TestEstate } from './estate';
 import { result, type RunbookHarness } from './runbooks';
 
@@ -35,16 +35,7 @@ export async function takeLogBackups(
     env.estate.setJobEnabled(instance, 'LSBackup_mgc', false);
     await eventually(() => !job()!.running, 15_000, 'the backup job to finish');
   }
-  const newest = readdirSync(env.topology.backupShare.workerPath)
-    .filter((name) => isLogBackupOf(name, 'mgc'))
-    .sort()
-    .pop();
-  let at = Math.max(
-    Date.now(),
-    newest
-      ? Date.parse(newest.replace(/^mgc_(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2}).*$/, '$1-$2-$3T$4:$5:$6Z')) + 1_000
-      : 0,
-  );
+  let at = nextLogBackupTime(env.topology.backupShare.workerPath);
   const files: string[] = [];
   const connection = await env.connect(instance);
   try {
