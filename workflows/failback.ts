@@ -22,15 +22,7 @@ import { fullBackupName } from '../contracts/log-shipping';
 import { describePartner, mirroringEvidence } from './gate-evidence';
 import { serviceInterruption } from './measures';
 import type { RunbookReport } from '../contracts/run-record';
-import {
-  endSessions,
-  readDatabase,
-  readPool,
-  removeMirroring,
-  setActiveServers,
-  setPoolState,
-  verifyDatabase,
-} from './step-specs';
+import * as step from './step-specs';
 import { Runbook } from './runbook';
 import type {
   RunbookInput,
@@ -57,11 +49,11 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
     const pool = poolTargetOf(topology);
     const kinds = (['mgc', 'mgccomp'] as const).filter((kind) => topology.databases[kind]);
     const state = async (instance: Instance, name: string, kind = 'read-state') =>
-      (await rb.read(readDatabase(kind, instance, name))).found;
+      (await rb.read(step.readDatabase(kind, instance, name))).found;
 
     // Step 1: preflight — the pool runs on the backup, the primary answers again.
     const readEstate = async () => ({
-      pool: (await rb.read(readPool('read-pool', pool))).found,
+      pool: (await rb.read(step.readPool('read-pool', pool))).found,
       backup: await state(backup, database),
       primary: await state(primary, database),
     });
@@ -144,7 +136,9 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
 
     // Step 3: nothing may connect to mgc / mgccomp from here on.
     rb.setPhase('stopping-service');
-    await rb.act(setActiveServers('clear-active-servers', 'Stop Persistent Chat: clear the active servers', pool, []));
+    await rb.act(
+      step.setActiveServers('clear-active-servers', 'Stop Persistent Chat: clear the active servers', pool, []),
+    );
     const interruptedAt = rb.now();
 
     // Step 4: mirroring off on the backup side, for mgc and mgccomp.
@@ -154,7 +148,7 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
       const onBackup = instanceFor(topology, kind, 'backup')!;
       const current = kind === 'mgc' ? before.backup : await state(onBackup, name);
       if (current.exists && current.role) {
-        await rb.act(removeMirroring('remove-backup-mirroring', onBackup, name));
+        await rb.act(step.removeMirroring('remove-backup-mirroring', onBackup, name));
       }
     }
 
@@ -170,11 +164,11 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
 
     // Step 6: restore it over the primary's copy, ready to use.
     if (before.primary.role) {
-      await rb.act(removeMirroring('remove-stale-mirroring', primary, database));
+      await rb.act(step.removeMirroring('remove-stale-mirroring', primary, database));
     }
     const file = full.kind === 'done' ? full.result.figures.file : `${topology.backupShare.sqlPath}/${fileName}`;
     if (before.primary.state === 'ONLINE') {
-      await rb.act(endSessions('end-primary-sessions', primary, database));
+      await rb.act(step.endSessions('end-primary-sessions', primary, database));
     }
     await rb.act({
       name: 'restore-primary',
@@ -183,7 +177,7 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
       input: { instance: primary, database, file, move: [], replace: true, recovery: 'RECOVERY' },
     });
     if (!rb.dryRun) {
-      const restored = (await rb.read(verifyDatabase('verify-primary', primary, database))).found;
+      const restored = (await rb.read(step.verifyDatabase('verify-primary', primary, database))).found;
       rb.require(
         restored.state === 'ONLINE',
         `${database} on ${primary.name} is not ONLINE after the restore: ${describePartner(restored)}`,
@@ -193,7 +187,7 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
     // Step 8, first half: the pool uses the primary databases again (with no active server, nothing connects yet;
     // Install-CsMirrorDatabase below acts on the databases the pool uses).
     rb.setPhase('restoring-service');
-    await rb.act(setPoolState('pool-normal', pool, 'Normal'));
+    await rb.act(step.setPoolState('pool-normal', pool, 'Normal'));
 
     // Step 9a [beyond]: mirroring primary → mirror again, before log shipping (see above).
     if (mirroring) {
@@ -232,7 +226,7 @@ export async function failback(input: RunbookInput<FailbackOptions>): Promise<Ru
 
     // Step 8, second half: DC1's servers serve again.
     rb.setPhase('restoring-service');
-    await rb.act(setActiveServers('activate-dc1', 'Activate the DC1 servers', pool, topology.pool.servers.dc1));
+    await rb.act(step.setActiveServers('activate-dc1', 'Activate the DC1 servers', pool, topology.pool.servers.dc1));
     const restoredAt = rb.now();
     rb.record.measures.serviceInterruption = serviceInterruption(interruptedAt, restoredAt);
 
@@ -325,7 +319,7 @@ async function restoreMirrorLogShipping(
     'approve-failback-mirror-log-shipping',
     `Configure log shipping on ${mirror.name} again (runbook 3: two mirroring switches)?`,
     async () => {
-      const partner: MirroringState = (await rb.read(readDatabase('read-primary', primary, database))).found;
+      const partner: MirroringState = (await rb.read(step.readDatabase('read-primary', primary, database))).found;
       return makeEvidence(rb.now(), [describePartner(partner)], { role: partner.role, state: partner.state });
     },
     { optional: true },

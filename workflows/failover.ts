@@ -16,15 +16,7 @@ import { tailLogBackupName } from '../contracts/log-shipping';
 import { dataLossEvidence, failoverEvidence, gapLine, onlinePrincipals } from './gate-evidence';
 import { recoveryPoint, recoveryTime, serviceInterruption, type LossFacts } from './measures';
 import type { RunbookReport } from '../contracts/run-record';
-import {
-  endSessions,
-  readDatabase,
-  readPool,
-  removeMirroring,
-  setActiveServers,
-  setPoolState,
-  verifyDatabase,
-} from './step-specs';
+import * as step from './step-specs';
 import { Runbook } from './runbook';
 import type { StepOutcome } from './step-runner';
 import type { ActivityResult } from './activity-kinds';
@@ -183,18 +175,19 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
           const principal = requiredInstance(topology, 'mgc', principalRole);
           progress.principal = principal;
           await rb.act(
-            setActiveServers('clear-active-servers', 'Stop Persistent Chat: clear the active servers', pool, []),
+            step.setActiveServers('clear-active-servers', 'Stop Persistent Chat: clear the active servers', pool, []),
           );
           progress.stopped = true;
           interruptedAt = rb.now();
           const state = evidence.partners[principalRole] as MirroringState;
           if (state.role) {
             // A tail-log backup WITH NORECOVERY is refused on a mirrored database (1468).
-            await rb.act(removeMirroring('remove-dc1-mirroring', principal, database));
+            await rb.act(step.removeMirroring('remove-dc1-mirroring', principal, database));
           }
           // BACKUP LOG WITH NORECOVERY needs the database to itself (3101): sessions the stopped service did not
           // close, the compliance service's or an administrator's, are ended first.
-          if (patched(END_SESSIONS_BEFORE_FENCE)) await rb.act(endSessions('end-dc1-sessions', principal, database));
+          if (patched(END_SESSIONS_BEFORE_FENCE))
+            await rb.act(step.endSessions('end-dc1-sessions', principal, database));
           const tail = await rb.act({
             name: 'tail-log-backup',
             title: `Back up the tail of the log of ${database} on ${principal.name} WITH NORECOVERY (fences DC1)`,
@@ -279,7 +272,7 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
         rb.setPhase('recovering');
         // A dry run fenced nothing: DC1 serving then is the plan, not a split brain.
         if (!rb.dryRun && patched(RECHECK_SPLIT_BRAIN)) await recheckSplitBrain();
-        await rb.act(endSessions('end-sessions', backup, database));
+        await rb.act(step.endSessions('end-sessions', backup, database));
         await rb.act({
           name: 'recover',
           title: `RESTORE DATABASE ${database} WITH RECOVERY on ${backup.name}`,
@@ -290,7 +283,7 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
 
       // Steps 9-11: the pool uses the backup database, mirrored to backupMirror, served by DC2's servers.
       rb.setPhase('switching-pool');
-      await rb.act(setPoolState('pool-failed-over', pool, 'FailedOver'));
+      await rb.act(step.setPoolState('pool-failed-over', pool, 'FailedOver'));
       if (backupMirror) {
         await rb.act({
           name: 'install-mirror',
@@ -309,7 +302,7 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
         });
       }
       activated = await rb.act(
-        setActiveServers('activate-dc2', 'Activate the DC2 servers', pool, topology.pool.servers.dc2),
+        step.setActiveServers('activate-dc2', 'Activate the DC2 servers', pool, topology.pool.servers.dc2),
       );
       progress.dc2Serving = true;
     } catch (error) {
@@ -333,12 +326,12 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
     const poolNow =
       activated?.kind === 'done' && patched(VERIFY_POOL_FROM_ACTIVATION)
         ? activated.result.figures.pool
-        : (await rb.read(readPool('verify-pool', pool))).found;
+        : (await rb.read(step.readPool('verify-pool', pool))).found;
     rb.require(
       poolNow.poolState === 'FailedOver' && sameServers(poolNow.activeServers, topology.pool.servers.dc2),
       `the pool is ${poolNow.poolState} with ${poolNow.activeServers.join(', ') || 'no'} active servers after the failover`,
     );
-    const served = (await rb.read(verifyDatabase('verify-database', backup, database))).found;
+    const served = (await rb.read(step.verifyDatabase('verify-database', backup, database))).found;
     rb.require(
       served.state === 'ONLINE',
       `${database} on ${backup.name} is ${served.state ?? 'absent'} after the failover`,
@@ -358,7 +351,7 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
       const now: string[] = [];
       for (const role of ['primary', 'mirror'] as const) {
         const instance = requiredInstance(topology, 'mgc', role);
-        const state = (await rb.read(readDatabase(`recheck-${role}`, instance, database))).found;
+        const state = (await rb.read(step.readDatabase(`recheck-${role}`, instance, database))).found;
         if (state.reachable && state.role === 'PRINCIPAL' && state.state === 'ONLINE') now.push(instance.name);
       }
       if (now.length === 0) {
