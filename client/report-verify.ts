@@ -22,7 +22,7 @@ import type { AllowedSigners } from '../signatures/allowed-signers';
 import { verifyPasskeySignature } from '../signatures/passkey-verify';
 import type { Passkeys } from '../signatures/passkeys';
 import { parseSshSignature, verifySshSignature } from '../signatures/sshsig';
-import { verifyStatementSignature } from '../signatures/verify';
+import { verifyStatementSignature, type Verification } from '../signatures/verify';
 import { describeSigned } from './report-signed';
 
 export interface SignatureCheckResult {
@@ -105,6 +105,24 @@ export interface SignerFiles {
   passkeys?: Passkeys;
 }
 
+/**
+ * The verdict on a signature that verifies by itself and says what the report says: good — and, given the estate's
+ * list of signers (allowed_signers, passkeys), only if that list gives the key to the signer.
+ */
+async function vouchedFor(
+  message: string,
+  key: string,
+  signer: string,
+  signers: { missing: string; list?: { file: string; check: () => Verification | Promise<Verification> } },
+): Promise<SignatureCheckResult> {
+  const { list, missing } = signers;
+  if (!list) return { message, ok: true, detail: `good signature with ${key} (not checked against ${missing})` };
+  const verified = await list.check();
+  return verified.ok
+    ? { message, ok: true, detail: `good signature with ${key}, ${signer}'s in ${list.file} line ${verified.line}` }
+    : { message, ok: false, detail: verified.reason };
+}
+
 async function checkPasskey(
   report: RunbookReport,
   signed: SignedMessage & { webauthn: NonNullable<SignedMessage['webauthn']> },
@@ -127,27 +145,20 @@ async function checkPasskey(
     return fail(`signed by passkey ${alone.key.fingerprint}, the report says ${signed.key.fingerprint}`);
   const differs = disagreement(report, signed, statement);
   if (differs) return fail(`the statement does not match the report: ${differs}`);
-  const key = `passkey ${alone.key.fingerprint} at ${origin}`;
-  if (!passkeys)
-    return {
-      message,
-      ok: true,
-      detail: `good signature with ${key} (not checked against a passkeys file: give --passkeys)`,
-    };
-  const verified = await verifyPasskeySignature({
-    statement: signed.statement,
-    assertion,
-    signer: signed.by,
-    relyingParty: { origin, rpId },
-    passkeys,
+  return vouchedFor(message, `passkey ${alone.key.fingerprint} at ${origin}`, signed.by, {
+    missing: 'a passkeys file: give --passkeys',
+    list: passkeys && {
+      file: passkeys.file,
+      check: () =>
+        verifyPasskeySignature({
+          statement: signed.statement,
+          assertion,
+          signer: signed.by,
+          relyingParty: { origin, rpId },
+          passkeys,
+        }),
+    },
   });
-  return verified.ok
-    ? {
-        message,
-        ok: true,
-        detail: `good signature with ${key}, ${signed.by}'s in ${passkeys.file} line ${verified.line}`,
-      }
-    : fail(verified.reason);
 }
 
 async function checkSigned(
@@ -178,27 +189,20 @@ async function checkSigned(
     return fail(`signed by key ${signature.publicKey.fingerprint}, the report says ${signed.key.fingerprint}`);
   const differs = disagreement(report, signed, parsed.statement);
   if (differs) return fail(`the statement does not match the report: ${differs}`);
-  const key = `${signature.publicKey.label} key ${signature.publicKey.fingerprint}`;
-  if (!signers)
-    return {
-      message,
-      ok: true,
-      detail: `good signature with ${key} (not checked against an allowed_signers file: give --allowed-signers)`,
-    };
-  const verified = verifyStatementSignature({
-    statement: signed.statement,
-    sshsig: signed.sshsig ?? '',
-    signer: signed.by,
-    signers,
-    at: new Date(parsed.statement.time),
+  return vouchedFor(message, `${signature.publicKey.label} key ${signature.publicKey.fingerprint}`, signed.by, {
+    missing: 'an allowed_signers file: give --allowed-signers',
+    list: signers && {
+      file: signers.file,
+      check: () =>
+        verifyStatementSignature({
+          statement: signed.statement,
+          sshsig: signed.sshsig ?? '',
+          signer: signed.by,
+          signers,
+          at: new Date(parsed.statement.time),
+        }),
+    },
   });
-  return verified.ok
-    ? {
-        message,
-        ok: true,
-        detail: `good signature with ${key}, ${signed.by}'s in ${signers.file} line ${verified.line}`,
-      }
-    : fail(verified.reason);
 }
 
 /** Every signed message of the report checked, then the answers shown as signed or required signed without one. */
