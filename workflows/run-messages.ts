@@ -50,13 +50,13 @@ import { findOpenGate, isApproved, refuseApproval, refuseDecision, refuseRejecti
 import { failureOf, type RunState } from './run-state';
 import { signatureOf, signingOf, statementMismatch, type Expectation } from './signed-messages';
 
-/** How a refusal names the messages a policy requires signed. */
-const PLURAL: Record<SignedAction, string> = {
-  start: 'starts',
-  approve: 'approvals',
-  reject: 'rejections',
-  decide: 'decisions',
-  abort: 'aborts',
+/** How a refusal names a message of each kind ("approval: ...", "requires signed approvals"). */
+const MESSAGE_NOUN: Record<SignedAction, string> = {
+  start: 'start',
+  approve: 'approval',
+  reject: 'rejection',
+  decide: 'decision',
+  abort: 'abort',
 };
 
 export function installMessageHandlers(state: RunState): void {
@@ -72,7 +72,6 @@ export function installMessageHandlers(state: RunState): void {
    * it does when it counts.
    */
   const kind = <M extends { by: string; signature?: SignaturePart }>(spec: {
-    what: string;
     action: SignedAction;
     schema: z.ZodType<M>;
     refuse: (message: M) => string | null;
@@ -82,7 +81,7 @@ export function installMessageHandlers(state: RunState): void {
     refuseKey?: (message: M, key: SignedMessage['key']) => string | null;
     apply: (message: M, signed?: SignedMessage) => MessageOutcome;
   }) => {
-    const { what } = spec;
+    const what = MESSAGE_NOUN[spec.action];
     /** The message, or why it does not count, said to its sender (an update) or recorded (a signal). */
     const check = (payload: unknown): Parsed<M> => {
       const parsed = parsePayload(spec.schema, payload);
@@ -103,7 +102,7 @@ export function installMessageHandlers(state: RunState): void {
       const expected = spec.expect(message);
       if (!message.signature) {
         if (!signers || !signatureRequired(policy, spec.action, expected.critical)) return null;
-        return `${what} must be signed: ${record.pool} requires signed ${PLURAL[spec.action]}${expected.critical ? ' at critical gates' : ''} (signatures.policy ${policy}); sign it with your SSH key (pchat-dr ${spec.action} ... --sign)`;
+        return `${what} must be signed: ${record.pool} requires signed ${what}s${expected.critical ? ' at critical gates' : ''} (signatures.policy ${policy}); sign it with your SSH key (pchat-dr ${spec.action} ... --sign)`;
       }
       if (!signers)
         return `${record.pool} has no signers (signatures.allowedSigners in its topology): its messages are not signed, send it without a signature`;
@@ -147,10 +146,7 @@ export function installMessageHandlers(state: RunState): void {
         ...(spec.expect(message).statement.gate ? { gate: spec.expect(message).statement.gate } : {}),
         by: message.by,
         at: state.now(),
-        statement: signature.statement,
         ...signatureOf(signature, verdict),
-        key: verdict.key,
-        allowedSigners: { file: verdict.allowedSigners.file, digest: verdict.allowedSigners.digest },
       };
       (record.signed ??= []).push(signed);
       return spec.apply(again.ok ? again.value : message, signed);
@@ -204,7 +200,6 @@ export function installMessageHandlers(state: RunState): void {
     };
   };
   const approval = kind({
-    what: 'approval',
     action: 'approve',
     schema: approveMessage,
     refuse: (message) => refuseApproval(record.gates, message, record.initiator),
@@ -217,7 +212,6 @@ export function installMessageHandlers(state: RunState): void {
     apply: (message, signed) => approveGate(state, message, signed),
   });
   const rejection = kind({
-    what: 'rejection',
     action: 'reject',
     schema: rejectMessage,
     refuse: (message) => refuseRejection(record.gates, message),
@@ -225,7 +219,6 @@ export function installMessageHandlers(state: RunState): void {
     apply: (message, signed) => rejectGate(state, message, signed),
   });
   const decision = kind({
-    what: 'decision',
     action: 'decide',
     schema: decideMessage,
     refuse: (message) => refuseDecision(record.gates, message),
@@ -245,7 +238,6 @@ export function installMessageHandlers(state: RunState): void {
     apply: (message, signed) => decideStep(state, message, signed),
   });
   const abort = kind({
-    what: 'abort',
     action: 'abort',
     schema: abortMessage,
     refuse: (message) => refuseAbortOf(state, message),

@@ -191,9 +191,6 @@ async function verifyStart(state: RunState, input: RunbookInput<object>, steps: 
     action: 'start',
     by: record.initiator,
     at: state.now(),
-    statement: signature.statement,
     ...signatureOf(signature, verdict),
-    key: verdict.key,
-    allowedSigners: { file: verdict.allowedSigners.file, digest: verdict.allowedSigners.digest },
   });
 }

@@ -86,11 +86,22 @@ export function startExpectation(
   return { statement: startStatementOf(runbook, input, namespace, workflowId), timeout };
 }
 
-/** What the run keeps of a verified signature: the SSHSIG, or the passkey's assertion and what checks it again. */
+/**
+ * What the run keeps of a verified signature: the statement, the SSHSIG (or the passkey's assertion and what checks
+ * it again), the key and the allowed_signers file that vouched for it.
+ */
 export function signatureOf(
   signature: SignaturePart,
   verdict: Extract<SignatureVerdict, { verified: true }>,
-): Pick<SignedMessage, 'sshsig' | 'webauthn'> {
-  if (signature.webauthn && verdict.passkey) return { webauthn: { ...signature.webauthn, ...verdict.passkey } };
-  return { sshsig: signature.sshsig };
+): Pick<SignedMessage, 'statement' | 'sshsig' | 'webauthn' | 'key' | 'allowedSigners'> {
+  const proof =
+    signature.webauthn && verdict.passkey
+      ? { webauthn: { ...signature.webauthn, ...verdict.passkey } }
+      : { sshsig: signature.sshsig };
+  return {
+    statement: signature.statement,
+    ...proof,
+    key: verdict.key,
+    allowedSigners: { file: verdict.allowedSigners.file, digest: verdict.allowedSigners.digest },
+  };
 }
