@@ -18,22 +18,32 @@ import { poolControlActivities } from './pool-control';
 import { restoreActivities } from './restore';
 import { signatureActivities } from './signatures';
 
+/** The families of activities, each built over the same dependencies. */
+const FAMILIES = [
+  estateActivities,
+  mirroringActivities,
+  logShippingActivities,
+  agentJobActivities,
+  restoreActivities,
+  filesActivities,
+  evidenceActivities,
+  poolControlActivities,
+  notifyActivities,
+  incidentActivities,
+  drillActivities,
+  signatureActivities,
+  chatStoreActivities,
+] as const;
+
+/** Every family's activities in one object, typed as all of them at once. */
+type AllOf<Built> = (Built extends unknown ? (all: Built) => void : never) extends (all: infer Every) => void
+  ? Every
+  : never;
+
 export function createActivities(deps: ActivityDependencies) {
-  const activities = {
-    ...estateActivities(deps),
-    ...mirroringActivities(deps),
-    ...logShippingActivities(deps),
-    ...agentJobActivities(deps),
-    ...restoreActivities(deps),
-    ...filesActivities(deps),
-    ...evidenceActivities(deps),
-    ...poolControlActivities(deps),
-    ...notifyActivities(deps),
-    ...incidentActivities(deps),
-    ...drillActivities(deps),
-    ...signatureActivities(deps),
-    ...chatStoreActivities(deps),
-  };
+  const activities = Object.assign({}, ...FAMILIES.map((family) => family(deps))) as AllOf<
+    ReturnType<(typeof FAMILIES)[number]>
+  >;
   // Every step heartbeats while it runs: a dead worker is noticed within the heartbeat timeout (activities/heartbeat.ts).
   return Object.fromEntries(
     Object.entries(activities).map(([name, activity]) => [
