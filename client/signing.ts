@@ -113,19 +113,15 @@ export async function sshSign(text: string, flag: string | true): Promise<string
   const key = await signingKey(flag);
   try {
     return await new Promise<string>((resolve, reject) => {
-      const child = spawn('ssh-keygen', ['-Y', 'sign', '-f', key.file, '-n', SIGNATURE_NAMESPACE], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
+      const child = spawn('ssh-keygen', ['-Y', 'sign', '-f', key.file, '-n', SIGNATURE_NAMESPACE]);
       let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        // ssh-keygen says where it reads from; a security key's "Confirm user presence" must reach the person.
-        const lines = chunk
-          .toString()
-          .split('\n')
-          .filter((line) => line && !/^Signing data on standard input$/.test(line));
+      /** What ssh-keygen said on stderr, less the "Signing data on standard input" it always says. */
+      let said = '';
+      child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+      child.stderr.setEncoding('utf8').on('data', (text: string) => {
+        const lines = text.split('\n').filter((line) => line && !/^Signing data on standard input$/.test(line));
+        said += lines.map((line) => `${line}\n`).join('');
+        // A security key's "Confirm user presence" must reach the person.
         if (lines.some((line) => /presence|PIN|touch/i.test(line))) process.stderr.write(`${lines.join('\n')}\n`);
       });
       child.on('error', (error: NodeJS.ErrnoException) =>
@@ -142,7 +138,7 @@ export async function sshSign(text: string, flag: string | true): Promise<string
         else
           reject(
             new CliError(
-              `--sign: ssh-keygen -Y sign with ${key.file} (${key.from}) failed: ${stderr.replace(/Signing data on standard input\n?/, '').trim() || `exit ${code}`}`,
+              `--sign: ssh-keygen -Y sign with ${key.file} (${key.from}) failed: ${said.trim() || `exit ${code}`}`,
             ),
           );
       });

@@ -15,6 +15,7 @@ import {
   withTemporalOptions,
   type TemporalFlags,
 } from '../run-access';
+import { untilStopped } from '../until-stopped';
 
 interface ConsoleFlags extends TemporalFlags {
   listen?: string;
@@ -94,11 +95,7 @@ export function consoleCommand(): Command {
     );
     if (!LOOPBACK.test(host))
       printLine(`listening beyond this machine (${host}): serve it to people over https (a reverse proxy with TLS)`);
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    await untilStopped();
     await running.close();
     await connection.close();
   });

@@ -29,6 +29,7 @@ import { bundledExampleCopy, CLI_COMMAND, INSTALLED_BY_NPM, runnableTopologyFile
 import { writeSimulatedExample } from '../../simulator/example-topology';
 import { formatTable, parseOutputFormat, printJson, printLine, type OutputFormat } from '../output';
 import { positiveNumber, wholeNumber } from '../flag-values';
+import { untilStopped } from '../until-stopped';
 
 interface CommonOptions {
   file: string;
@@ -241,11 +242,7 @@ async function startSimulator(
     printLine('Running. Ctrl+C stops it.');
   }
 
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await untilStopped();
   await control.close();
   await estate.close();
   if (options.output === 'text') printLine('Simulator stopped; state saved.');
