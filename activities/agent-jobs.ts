@@ -3,13 +3,13 @@
  * settings, schedule, last outcome and whether it is running, running a job and waiting for its outcome.
  */
 import { Context } from '@temporalio/activity';
-import sql from 'mssql';
 import type { JobInfo } from '../contracts/log-shipping';
 import type { Instance } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
 import { heartbeat } from './heartbeat';
 import { stepFailure } from './failures';
-import { startJob } from './statements';
+import type { TypedParameter } from './sql/connections';
+import { startJob, uniqueIdentifier } from './statements';
 import { StepClock, type StepResult } from './step-result';
 
 const SUBDAY_SECONDS: Record<number, number> = { 2: 1, 4: 60, 8: 3600 };
@@ -20,7 +20,7 @@ export async function readJob(
   jobId: string | null,
 ): Promise<JobInfo | null> {
   if (!jobId) return null;
-  const id = { sqlType: sql.UniqueIdentifier, value: jobId };
+  const id = uniqueIdentifier(jobId);
   const job = await deps.sql.firstRow<{ name: string; enabled: number }>(
     instance,
     'SELECT name, enabled FROM msdb.dbo.sysjobs WHERE job_id = @id',
@@ -68,11 +68,7 @@ async function agentServiceStatus(deps: ActivityDependencies, instance: Instance
  * it stopped keeps its sysjobactivity row with no stop date for ever (each start of the Agent is a new session,
  * msdb.dbo.syssessions, with rows of its own).
  */
-async function isRunningNow(
-  deps: ActivityDependencies,
-  instance: Instance,
-  id: { sqlType: typeof sql.UniqueIdentifier; value: string },
-): Promise<boolean> {
+async function isRunningNow(deps: ActivityDependencies, instance: Instance, id: TypedParameter): Promise<boolean> {
   if ((await agentServiceStatus(deps, instance)) !== 'Running') return false;
   const current = await deps.sql.firstRow<{ session: number | null }>(
     instance,
@@ -150,7 +146,7 @@ export function agentJobActivities(deps: ActivityDependencies) {
         throw stepFailure('JobFailed', `there is no job named ${input.jobName} on ${input.instance.name}`, {
           instance: input.instance.name,
         });
-      const id = { sqlType: sql.UniqueIdentifier, value: row.job_id };
+      const id = uniqueIdentifier(row.job_id);
       const before = (await readJob(deps, input.instance, row.job_id))!;
       const lastBefore =
         (

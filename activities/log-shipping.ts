@@ -4,7 +4,6 @@
  * what is already there with the same settings, and refuses (ConfigurationDiffers) to overwrite different settings
  * unless asked to replace them.
  */
-import sql from 'mssql';
 import type { Instance } from '../topology/schema';
 import type { ActivityDependencies } from './dependencies';
 import {
@@ -27,6 +26,7 @@ import {
   deleteLogShippingPrimarySecondary,
   deleteLogShippingSecondaryDatabase,
   enableJob,
+  uniqueIdentifier,
 } from './statements';
 import { readJob, waitForJobsToFinish } from './agent-jobs';
 import { StepClock, type StepResult } from './step-result';
@@ -52,7 +52,7 @@ export const readPrimaryConfiguration: ConfigurationReader<PrimaryConfiguration>
   const secondaries = await deps.sql.rows<{ secondary_server: string; secondary_database: string }>(
     instance,
     'SELECT secondary_server, secondary_database FROM msdb.dbo.log_shipping_primary_secondaries WHERE primary_id = @id',
-    { id: { sqlType: sql.UniqueIdentifier, value: row.primary_id } },
+    { id: uniqueIdentifier(String(row.primary_id)) },
   );
   return {
     primaryId: String(row.primary_id),

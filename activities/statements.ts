@@ -7,7 +7,6 @@
  * for PowerShell, single-quoted (powershellQuote). A value only known when the step runs (a job id read from msdb,
  * the sessions to end, settings copied from another instance) is a `Later` in a plan: shown, never sent.
  */
-import sql from 'mssql';
 import type { PrimarySettings, SecondarySettings } from '../contracts/log-shipping';
 import type { Parameter, Statement, TypedParameter } from './sql/connections';
 
@@ -35,7 +34,8 @@ export function isLater(value: unknown): value is Later {
 
 type Plannable<T> = { [K in keyof T]: T[K] | Later };
 
-const uniqueIdentifier = (value: string | Later): TypedParameter => ({ sqlType: sql.UniqueIdentifier, value });
+/** A uniqueidentifier parameter (a job id, a log shipping primary id): mssql would send a string as nvarchar. */
+export const uniqueIdentifier = (value: string | Later): TypedParameter => ({ sqlType: 'uniqueidentifier', value });
 
 // ------------------------------------------------------------------------------------------------ mirroring
 

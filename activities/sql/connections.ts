@@ -19,11 +19,17 @@ export const STATEMENT_TIMEOUT_MS: Record<StatementKind, number> = {
 
 export type SecretResolver = (reference: string) => string;
 
-/** A query parameter with an explicit type, where mssql's inference (strings → nvarchar, numbers → int) is not enough. */
+/**
+ * A query parameter with an explicit type, where mssql's inference (strings → nvarchar, numbers → int) is not enough.
+ * The type is named, not an mssql object, so the statement builders (and the CLI's dry runs) do not load the driver.
+ */
 export interface TypedParameter {
-  sqlType: sql.ISqlType | (() => sql.ISqlType);
+  sqlType: keyof typeof SQL_TYPES;
   value: unknown;
 }
+
+/** The explicit parameter types statements use, as mssql knows them. */
+const SQL_TYPES = { uniqueidentifier: sql.UniqueIdentifier };
 export type Parameter = string | number | boolean | Date | null | TypedParameter;
 
 /** A T-SQL batch, run in master, and its parameters (activities/statements.ts builds them). */
@@ -134,7 +140,7 @@ export class SqlConnections {
     const pool = await this.pool(instance);
     const request = new RequestWithOverrides(pool, { requestTimeout: STATEMENT_TIMEOUT_MS[kind] });
     for (const [name, parameter] of Object.entries(parameters)) {
-      if (isTyped(parameter)) request.input(name, parameter.sqlType, parameter.value);
+      if (isTyped(parameter)) request.input(name, SQL_TYPES[parameter.sqlType], parameter.value);
       else request.input(name, parameter);
     }
     const cancel = () => request.cancel();
