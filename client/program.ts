@@ -5,48 +5,47 @@
  */
 import { Command, CommanderError } from 'commander';
 import { versionLine } from '../runtime/package';
-import { abortCommand } from './commands/abort';
-import { approveCommand } from './commands/approve';
-import { consoleCommand } from './commands/console';
-import { decideCommand } from './commands/decide';
-import { demoCommand } from './commands/demo';
-import { drillCommand } from './commands/drill';
-import { healthCommand } from './commands/health';
-import { listCommand } from './commands/list';
-import { rejectCommand } from './commands/reject';
-import { reportCommand } from './commands/report';
-import { runCommand } from './commands/run';
-import { simCommand } from './commands/sim';
-import { statementCommand } from './commands/statement';
-import { statusCommand } from './commands/status';
-import { topologyCommand } from './commands/topology-check';
-import { watchCommand } from './commands/watch';
-import { workerCommand } from './commands/worker';
 import { CliError, EXIT } from '../runtime/exit';
 
-export function buildProgram(): Command {
+/**
+ * Every command by the name typed, in the order --help lists them, and the module that builds it. Only the command
+ * run is loaded: each pulls in its own drivers (the SQL Server driver, the Temporal client, WebAuthn), and a CLI
+ * process that loads them all takes several times longer to start.
+ */
+const COMMANDS: Record<string, () => Command> = {
+  topology: () =>
+    (require('./commands/topology-check') as typeof import('./commands/topology-check')).topologyCommand(),
+  sim: () => (require('./commands/sim') as typeof import('./commands/sim')).simCommand(),
+  worker: () => (require('./commands/worker') as typeof import('./commands/worker')).workerCommand(),
+  health: () => (require('./commands/health') as typeof import('./commands/health')).healthCommand(),
+  run: () => (require('./commands/run') as typeof import('./commands/run')).runCommand(),
+  status: () => (require('./commands/status') as typeof import('./commands/status')).statusCommand(),
+  watch: () => (require('./commands/watch') as typeof import('./commands/watch')).watchCommand(),
+  list: () => (require('./commands/list') as typeof import('./commands/list')).listCommand(),
+  approve: () => (require('./commands/approve') as typeof import('./commands/approve')).approveCommand(),
+  reject: () => (require('./commands/reject') as typeof import('./commands/reject')).rejectCommand(),
+  decide: () => (require('./commands/decide') as typeof import('./commands/decide')).decideCommand(),
+  abort: () => (require('./commands/abort') as typeof import('./commands/abort')).abortCommand(),
+  statement: () => (require('./commands/statement') as typeof import('./commands/statement')).statementCommand(),
+  report: () => (require('./commands/report') as typeof import('./commands/report')).reportCommand(),
+  console: () => (require('./commands/console') as typeof import('./commands/console')).consoleCommand(),
+  demo: () => (require('./commands/demo') as typeof import('./commands/demo')).demoCommand(),
+  drill: () => (require('./commands/drill') as typeof import('./commands/drill')).drillCommand(),
+};
+
+/**
+ * The program for these arguments: with the one command they name, or — for --help, --version, `help` or a name
+ * that is no command (commander suggests the nearest) — with every command.
+ */
+export function buildProgram(argv: string[] = process.argv): Command {
   const program = new Command('pchat-dr')
     .description('Durable disaster-recovery runbooks for Persistent Chat SQL Server back ends, on Temporal')
     .version(versionLine(), '-V, --version', 'print the version of pchat-dr, of the Temporal SDK and of Node.js')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  program.addCommand(topologyCommand());
-  program.addCommand(simCommand());
-  program.addCommand(workerCommand());
-  program.addCommand(healthCommand());
-  program.addCommand(runCommand());
-  program.addCommand(statusCommand());
-  program.addCommand(watchCommand());
-  program.addCommand(listCommand());
-  program.addCommand(approveCommand());
-  program.addCommand(rejectCommand());
-  program.addCommand(decideCommand());
-  program.addCommand(abortCommand());
-  program.addCommand(statementCommand());
-  program.addCommand(reportCommand());
-  program.addCommand(consoleCommand());
-  program.addCommand(demoCommand());
-  program.addCommand(drillCommand());
+  const named = argv[2] ?? '';
+  const wanted = Object.hasOwn(COMMANDS, named) ? [named] : Object.keys(COMMANDS);
+  for (const name of wanted) program.addCommand(COMMANDS[name]());
   // Sub-commands inherit exitOverride only when added after it is set, so set it on every one.
   const overrideAll = (command: Command) => {
     command.exitOverride();
@@ -58,7 +57,7 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram(argv).parseAsync(argv);
     return EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
