@@ -1,4 +1,4 @@
-import { configDefaults, defineConfig } from 'vitest/config';
+import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
@@ -7,24 +7,21 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * by, so this list says it; the other files keep vitest's order (the last run's durations, else file size).
  */
 const SLOWEST_FIRST = [
-  'test/campaign/campaign.test.ts',
   'test/workflows/crash.test.ts',
+  'test/campaign/campaign.test.ts',
   'test/demo/demo.test.ts',
   'test/cli/runbooks.test.ts',
   'test/workflows/drill.test.ts',
   'test/workflows/failover.test.ts',
   'test/workflows/history-size.test.ts',
   'test/cli/drill-schedule.test.ts',
+  'test/workflows/way-back.test.ts',
+  'test/install/packed.test.ts',
+  'test/cli/drill-trigger.test.ts',
+  'test/cli/watch.test.ts',
+  'test/unit/determinism-lint.test.ts',
   'test/console/approve.test.ts',
 ];
-
-/**
- * Files that write into the checkout while they run: the packed test's `npm pack` rebuilds dist/ (which every other
- * file runs the CLI, the worker and the workflow bundle from), and the determinism lint test writes probe files into
- * the source folders (which that build would compile). They run first, one after the other, before the rest (group 1
- * before group 2: vitest would put a one-at-a-time project left in group 0 last).
- */
-const WRITE_THE_CHECKOUT = ['test/install/packed.test.ts', 'test/unit/determinism-lint.test.ts'];
 
 class SlowestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -32,9 +29,8 @@ class SlowestFirst extends BaseSequencer {
       const index = SLOWEST_FIRST.findIndex((slow) => file.moduleId.endsWith(slow));
       return index < 0 ? SLOWEST_FIRST.length : index;
     };
-    const group = (file: TestSpecification) => file.project.config.sequence.groupOrder;
-    // A stable sort within each group of projects: the other files keep vitest's order.
-    return (await super.sort(files)).sort((a, b) => group(a) - group(b) || rank(a) - rank(b));
+    // A stable sort: the other files keep vitest's order.
+    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
   }
 }
 
@@ -57,20 +53,5 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 180_000,
     reporters: ['default'],
-    projects: [
-      {
-        extends: true,
-        test: { name: 'checkout', include: WRITE_THE_CHECKOUT, fileParallelism: false, sequence: { groupOrder: 1 } },
-      },
-      {
-        extends: true,
-        test: {
-          name: 'suite',
-          include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, ...WRITE_THE_CHECKOUT],
-          sequence: { groupOrder: 2 },
-        },
-      },
-    ],
   },
 });

@@ -1,5 +1,5 @@
 /**
- * pchat-dr installed the way users install it: `npm pack` in the checkout, `npm install -g --prefix <tmp>` of the
+ * pchat-dr installed the way users install it: `npm pack` in (a copy of) the checkout, `npm install -g --prefix <tmp>` of the
  * tarball, then the installed `pchat-dr` run from a folder outside the checkout, with a HOME of its own, no
  * TEMPORAL_CLI and no Go: `--version`, `--help`, `sim start` of its bundled example (which runs as a copy in the home
  * folder) and stop, a worker for it with its health check, and a short demo that finds the Temporal CLI on the PATH.
@@ -25,6 +25,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_VERSION, PROJECT_ROOT, temporalSdkVersion } from '../../runtime/package';
 import { freePort } from '../../runtime/free-port';
 import { ensureTemporalCli } from '../../scripts/temporal-cli';
+import { copyOfCheckout } from '../helpers/checkout-copy';
 import { eventually } from '../helpers/estate';
 import { temporalAddress, testNamespace, uniqueTaskQueue } from '../helpers/temporal';
 
@@ -47,6 +48,8 @@ let installed: string;
 let bin: string;
 /** A folder holding only a copy of the Temporal CLI the suite uses: what a user's PATH would have. */
 let temporalDir: string;
+/** The folder the package was built and packed in (a copy of the checkout). */
+let builtIn: string;
 const running: Running[] = [];
 
 /** npm and the installed pchat-dr run on this Node (the one the suite runs on), first on the PATH. */
@@ -133,8 +136,13 @@ beforeAll(async () => {
     .find((candidate) => existsSync(candidate));
   if (sshKeygen) symlinkSync(sshKeygen, path.join(nodeOnly, 'ssh-keygen'));
   const npmEnv = { ...process.env, PATH: `${nodeDir}${path.delimiter}${process.env.PATH ?? ''}` };
-  // npm pack runs the package's prepare script (the build) as a maintainer's `npm pack` does.
-  const packed = await run('npm', ['pack', '--pack-destination', tmp], { cwd: PROJECT_ROOT, env: npmEnv });
+  // npm pack runs the package's prepare script (the build) as a maintainer's `npm pack` does: in a copy of the
+  // checkout, whose dist/ the other test files run from meanwhile.
+  const checkout = copyOfCheckout('copy');
+  builtIn = checkout.root;
+  const packed = await run('npm', ['pack', '--pack-destination', tmp], { cwd: checkout.root, env: npmEnv }).finally(
+    () => checkout.remove(),
+  );
   expect(packed.code, `${packed.stdout}\n${packed.stderr}`).toBe(0);
   tarball = path.join(tmp, `pchat-dr-${PACKAGE_VERSION}.tgz`);
   expect(existsSync(tarball), packed.stdout).toBe(true);
@@ -184,8 +192,11 @@ describe('the packed pchat-dr, installed globally', () => {
     expect(files.filter((file) => /^(dist\/(test|bench)\/|\.tools|\.tmp)|\/\.sim\/|\.map$|\.ts$/.test(file))).toEqual(
       [],
     );
-    // No path into the checkout it was built in, in any file it ships.
-    const pointingHome = packageFiles(installed).filter((file) => readFileSync(file, 'utf8').includes(PROJECT_ROOT));
+    // No path into the checkout it was built in (or the one it was copied from), in any file it ships.
+    const pointingHome = packageFiles(installed).filter((file) => {
+      const text = readFileSync(file, 'utf8');
+      return text.includes(builtIn) || text.includes(PROJECT_ROOT);
+    });
     expect(pointingHome).toEqual([]);
 
     const env = userEnv(path.join(tmp, 'home-version'), []);

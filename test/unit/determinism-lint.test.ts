@@ -1,29 +1,30 @@
 /**
  * The lint rules that keep workflow code deterministic, and the floors of the import plan, really bite: probe files
- * are written into workflows/, contracts/, activities/, worker/ (and client/), linted with the project's own ESLint
- * config, and removed.
+ * are written into workflows/, contracts/, activities/, worker/ (and client/) of a copy of the checkout (the
+ * checkout itself serves the other test files meanwhile) and linted with the project's own ESLint config.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../runtime/package';
+import { copyOfCheckout } from '../helpers/checkout-copy';
 
 const run = promisify(execFile);
 const ESLINT = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'eslint');
 const tag = randomUUID().slice(0, 8);
-const written: string[] = [];
+const checkout = copyOfCheckout();
+const ROOT = checkout.root;
 
 function probe(folder: string, name: string, code: string): string {
-  const file = path.join(PROJECT_ROOT, folder, `lint-probe-${tag}-${name}.ts`);
+  const file = path.join(ROOT, folder, `lint-probe-${tag}-${name}.ts`);
   writeFileSync(file, code);
-  written.push(file);
   return file;
 }
 
-afterAll(() => written.forEach((file) => rmSync(file, { force: true })));
+afterAll(() => checkout.remove());
 
 interface LintResult {
   filePath: string;
@@ -60,7 +61,7 @@ describe('determinism lint', () => {
         'async function later(): Promise<void> {}\nexport function go(): void {\n  later();\n}\n',
       ),
     };
-    const result = await run(ESLINT, ['--format', 'json', ...Object.values(files)], { cwd: PROJECT_ROOT }).then(
+    const result = await run(ESLINT, ['--format', 'json', ...Object.values(files)], { cwd: ROOT }).then(
       () => ({ code: 0, stdout: '' }),
       (err: { code: number; stdout: string }) => err,
     );
@@ -113,7 +114,7 @@ describe('determinism lint', () => {
         "import { durationMs } from '../topology/durations';\nexport const ms = durationMs('1m');\n",
       ),
     };
-    const result = await run(ESLINT, ['--format', 'json', ...Object.values(files)], { cwd: PROJECT_ROOT }).then(
+    const result = await run(ESLINT, ['--format', 'json', ...Object.values(files)], { cwd: ROOT }).then(
       () => ({ code: 0, stdout: '' }),
       (err: { code: number; stdout: string }) => err,
     );
@@ -143,7 +144,7 @@ describe('determinism lint', () => {
       'npm-run-lint',
       "import * as fs from 'fs';\nexport const exists = fs.existsSync;\n",
     );
-    const failure = await run('npm', ['run', 'lint'], { cwd: PROJECT_ROOT }).then(
+    const failure = await run('npm', ['run', 'lint'], { cwd: ROOT }).then(
       () => undefined,
       (err: { code: number; stdout: string }) => err,
     );
