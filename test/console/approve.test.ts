@@ -3,12 +3,14 @@
  * estate: carol and dave enrol passkeys, a disaster failover is started from the CLI, both approve declare-disaster
  * from the page and the steps advance to the end without a reload. A passkey not in the estate, a signature made for
  * another gate or evidence version, a tampered or replayed request are refused and change nothing. The page on a
- * phone shows the gate and its buttons without horizontal scrolling. Screenshots go to docs/console/.
+ * phone shows the gate and its buttons without horizontal scrolling. Screenshots go to a temporary folder, or with
+ * UPDATE_SCREENSHOTS=1 to docs/console/ (what docs/console.md shows): a test run leaves the checkout as it found it.
  */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { approveUpdate, pendingGatesQuery } from '../../contracts/messages';
 import { statementText, statementTime, type PasskeyAssertion, type Statement } from '../../contracts/statements';
 import { PROJECT_ROOT } from '../../runtime/package';
@@ -20,7 +22,12 @@ import { testNamespace } from '../helpers/temporal';
 import { loseDc1, setUpLogShipping, takeLogBackups } from '../helpers/story';
 import { cliEnv, simulatedSecret } from '../cli/cli-env';
 
-const SHOTS = path.join(PROJECT_ROOT, 'docs', 'console');
+const SHOTS = process.env.UPDATE_SCREENSHOTS
+  ? path.join(PROJECT_ROOT, 'docs', 'console')
+  : mkdtempSync(path.join(os.tmpdir(), 'pchat-console-shots-'));
+afterAll(() => {
+  if (!process.env.UPDATE_SCREENSHOTS) rmSync(SHOTS, { recursive: true, force: true });
+});
 
 let harness: RunbookHarness | undefined;
 let browser: Browser | undefined;
