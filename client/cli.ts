@@ -3,12 +3,10 @@
  * The `pchat-dr` executable. It refuses an unsupported Node.js in one line (exit 2) before loading the program,
  * whose libraries may not even load there; then it runs the command (client/program.ts).
  */
-import { enableCompileCache } from 'node:module';
+import '../runtime/compile-cache';
 import { requireSupportedNode } from '../runtime/node-version';
 
 requireSupportedNode();
-// Node keeps the compiled code of what the CLI loads (in the temporary folder): the next command starts faster.
-enableCompileCache?.();
 
 // `pchat-dr ... | head` closes the pipe early: that is not an error worth a stack trace.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

@@ -12,6 +12,7 @@
  * Every invocation is appended as one JSON line to `<pool-state file>.invocations.jsonl` — the exact argv, the
  * script, what each statement bound to — so tests can prove a hostile value arrived as one literal argument.
  */
+import '../../runtime/compile-cache';
 import { appendFileSync } from 'node:fs';
 import { findCmdlet, type CmdletContext } from './cmdlets';
 import { CmdletError, formatErrorRecord, type ErrorRecord } from './error-records';
