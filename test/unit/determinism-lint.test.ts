@@ -31,45 +31,83 @@ interface LintResult {
   messages: { ruleId: string | null; message: string }[];
 }
 
+/** Workflow code: what the determinism rules refuse and allow. */
+const WORKFLOW_PROBES = {
+  fs: probe('workflows', 'fs', "import { readFileSync } from 'fs';\nexport const read = () => readFileSync('x');\n"),
+  nodeFs: probe(
+    'workflows',
+    'node-fs',
+    "import { readFileSync } from 'node:fs';\nexport const read = () => readFileSync('x');\n",
+  ),
+  mssql: probe('workflows', 'mssql', "import sql from 'mssql';\nexport const driver = sql;\n"),
+  activityValue: probe(
+    'workflows',
+    'activity-value',
+    "import { createActivities } from '../activities';\nexport const made = createActivities;\n",
+  ),
+  activityType: probe(
+    'workflows',
+    'activity-type',
+    "import type { createActivities } from '../activities';\nexport type Made = typeof createActivities;\n",
+  ),
+  floating: probe(
+    'client',
+    'floating',
+    'async function later(): Promise<void> {}\nexport function go(): void {\n  later();\n}\n',
+  ),
+};
+
+/** The floors of the import plan. */
+const FLOOR_PROBES = {
+  contractsFs: probe('contracts', 'fs', "import { readFileSync } from 'node:fs';\nexport const read = readFileSync;\n"),
+  contractsActivityType: probe(
+    'contracts',
+    'activity-type',
+    "import type { Activities } from '../activities';\nexport type Known = keyof Activities;\n",
+  ),
+  contractsWorkflow: probe(
+    'contracts',
+    'workflow',
+    "import { Runbook } from '../workflows/runbook';\nexport const runner = Runbook;\n",
+  ),
+  activitiesUp: probe(
+    'activities',
+    'up',
+    "import { Runbook } from '../workflows/runbook';\nexport const runner = Runbook;\n",
+  ),
+  workerUp: probe('worker', 'up', "import { main } from '../client/program';\nexport const cli = main;\n"),
+  contractsDown: probe(
+    'contracts',
+    'down',
+    "import { durationMs } from '../topology/durations';\nexport const ms = durationMs('1m');\n",
+  ),
+};
+
+let linted: Promise<(file: string) => string[]> | undefined;
+/**
+ * Every probe linted in one ESLint run (building the typed program is most of a run's cost): each file's messages,
+ * as "rule: message".
+ */
+function lintedProbes(): Promise<(file: string) => string[]> {
+  linted ??= run(ESLINT, ['--format', 'json', ...Object.values(WORKFLOW_PROBES), ...Object.values(FLOOR_PROBES)], {
+    cwd: ROOT,
+  }).then(
+    () => {
+      throw new Error('ESLint passed every probe: the rules do not bite');
+    },
+    (err: { code: number; stdout: string }) => {
+      expect(err.code).toBe(1);
+      const byFile = new Map((JSON.parse(err.stdout) as LintResult[]).map((entry) => [entry.filePath, entry.messages]));
+      return (file: string) => (byFile.get(file) ?? []).map((message) => `${message.ruleId}: ${message.message}`);
+    },
+  );
+  return linted;
+}
+
 describe('determinism lint', () => {
   it('rejects Node built-ins, the SQL driver and activity values in workflows; allows activity types', async () => {
-    const files = {
-      fs: probe(
-        'workflows',
-        'fs',
-        "import { readFileSync } from 'fs';\nexport const read = () => readFileSync('x');\n",
-      ),
-      nodeFs: probe(
-        'workflows',
-        'node-fs',
-        "import { readFileSync } from 'node:fs';\nexport const read = () => readFileSync('x');\n",
-      ),
-      mssql: probe('workflows', 'mssql', "import sql from 'mssql';\nexport const driver = sql;\n"),
-      activityValue: probe(
-        'workflows',
-        'activity-value',
-        "import { createActivities } from '../activities';\nexport const made = createActivities;\n",
-      ),
-      activityType: probe(
-        'workflows',
-        'activity-type',
-        "import type { createActivities } from '../activities';\nexport type Made = typeof createActivities;\n",
-      ),
-      floating: probe(
-        'client',
-        'floating',
-        'async function later(): Promise<void> {}\nexport function go(): void {\n  later();\n}\n',
-      ),
-    };
-    const result = await run(ESLINT, ['--format', 'json', ...Object.values(files)], { cwd: ROOT }).then(
-      () => ({ code: 0, stdout: '' }),
-      (err: { code: number; stdout: string }) => err,
-    );
-    expect(result.code).toBe(1);
-    const byFile = new Map(
-      (JSON.parse(result.stdout) as LintResult[]).map((entry) => [entry.filePath, entry.messages]),
-    );
-    const rules = (file: string) => (byFile.get(file) ?? []).map((message) => `${message.ruleId}: ${message.message}`);
+    const files = WORKFLOW_PROBES;
+    const rules = await lintedProbes();
 
     expect(rules(files.fs)).toEqual([
       expect.stringMatching(/no-restricted-imports: 'fs' import is restricted.*no Node built-ins/),
@@ -86,43 +124,8 @@ describe('determinism lint', () => {
   });
 
   it('keeps the floors: contracts/ takes no Node built-in and nothing from activities/ or workflows/; no import goes up', async () => {
-    const files = {
-      contractsFs: probe(
-        'contracts',
-        'fs',
-        "import { readFileSync } from 'node:fs';\nexport const read = readFileSync;\n",
-      ),
-      contractsActivityType: probe(
-        'contracts',
-        'activity-type',
-        "import type { Activities } from '../activities';\nexport type Known = keyof Activities;\n",
-      ),
-      contractsWorkflow: probe(
-        'contracts',
-        'workflow',
-        "import { Runbook } from '../workflows/runbook';\nexport const runner = Runbook;\n",
-      ),
-      activitiesUp: probe(
-        'activities',
-        'up',
-        "import { Runbook } from '../workflows/runbook';\nexport const runner = Runbook;\n",
-      ),
-      workerUp: probe('worker', 'up', "import { main } from '../client/program';\nexport const cli = main;\n"),
-      contractsDown: probe(
-        'contracts',
-        'down',
-        "import { durationMs } from '../topology/durations';\nexport const ms = durationMs('1m');\n",
-      ),
-    };
-    const result = await run(ESLINT, ['--format', 'json', ...Object.values(files)], { cwd: ROOT }).then(
-      () => ({ code: 0, stdout: '' }),
-      (err: { code: number; stdout: string }) => err,
-    );
-    expect(result.code).toBe(1);
-    const byFile = new Map(
-      (JSON.parse(result.stdout) as LintResult[]).map((entry) => [entry.filePath, entry.messages]),
-    );
-    const rules = (file: string) => (byFile.get(file) ?? []).map((message) => message.message);
+    const files = FLOOR_PROBES;
+    const rules = await lintedProbes();
     expect(rules(files.contractsFs)).toEqual([
       expect.stringMatching(/'node:fs' import is restricted.*no Node built-ins/),
     ]);
