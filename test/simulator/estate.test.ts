@@ -25,7 +25,10 @@ afterEach(async () => {
   simulator = undefined;
 });
 
-/** Starts `pchat-dr sim start -o json` and resolves with the JSON it prints once every instance accepts connections. */
+/**
+ * Starts `pchat-dr sim start -o json` and resolves with the JSON it prints once every instance accepts connections.
+ * The process is the test's `simulator` from the moment it is spawned: one that never gets ready is stopped too.
+ */
 function startSimulatorProcess(
   file: string,
   extra: string[] = [],
@@ -34,6 +37,7 @@ function startSimulatorProcess(
     const child = spawn(process.execPath, [CLI_PATH, 'sim', 'start', '-f', file, '-o', 'json', ...extra], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    simulator = child;
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -54,7 +58,6 @@ describe('pchat-dr sim', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pchat-sim-'));
     const file = await writeSimulatedTopology(dir);
     const started = await startSimulatorProcess(file);
-    simulator = started.process;
     const instances = started.ready.instances as {
       name: string;
       serverName: string;
