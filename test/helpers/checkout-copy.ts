@@ -7,7 +7,7 @@
  * links (a plain copy where the temporary folder is on another filesystem).
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../runtime/package';
@@ -20,7 +20,14 @@ export interface CheckoutCopy {
   remove: () => void;
 }
 
-export function copyOfCheckout(nodeModules: 'link' | 'copy' = 'link'): CheckoutCopy {
+export function copyOfCheckout(
+  options: {
+    nodeModules?: 'link' | 'copy';
+    /** Only these folders of the sources (with every file at the root): a lint of the copy reads only them. */
+    folders?: string[];
+  } = {},
+): CheckoutCopy {
+  const { nodeModules = 'link', folders } = options;
   const parent = mkdtempSync(path.join(os.tmpdir(), 'pchat-checkout-'));
   // Named like the checkout's folder: nothing in the project may depend on it, but messages read the same.
   const root = path.join(parent, path.basename(PROJECT_ROOT));
@@ -29,7 +36,9 @@ export function copyOfCheckout(nodeModules: 'link' | 'copy' = 'link'): CheckoutC
     filter: (source) => {
       const relative = path.relative(PROJECT_ROOT, source);
       if (relative === '') return true;
-      return !LEFT_OUT_AT_THE_ROOT.has(relative.split(path.sep)[0]) && !LEFT_OUT_ANYWHERE.test(relative);
+      const [top, ...below] = relative.split(path.sep);
+      if (folders && below.length === 0 && statSync(source).isDirectory()) return folders.includes(top);
+      return !LEFT_OUT_AT_THE_ROOT.has(top) && !LEFT_OUT_ANYWHERE.test(relative);
     },
   });
   const modules = path.join(PROJECT_ROOT, 'node_modules');

@@ -138,7 +138,7 @@ beforeAll(async () => {
   const npmEnv = { ...process.env, PATH: `${nodeDir}${path.delimiter}${process.env.PATH ?? ''}` };
   // npm pack runs the package's prepare script (the build) as a maintainer's `npm pack` does: in a copy of the
   // checkout, whose dist/ the other test files run from meanwhile.
-  const checkout = copyOfCheckout('copy');
+  const checkout = copyOfCheckout({ nodeModules: 'copy' });
   builtIn = checkout.root;
   const packed = await run('npm', ['pack', '--pack-destination', tmp], { cwd: checkout.root, env: npmEnv }).finally(
     () => checkout.remove(),
