@@ -37,6 +37,8 @@ class SlowestFirst extends BaseSequencer {
 export default defineConfig({
   test: {
     environment: 'node',
+    // The sources' tests only: dist/test/ holds their compiled copies.
+    include: ['test/**/*.test.ts'],
     // Temporal workers use a native runtime: one forked process per test file, never worker threads.
     pool: 'forks',
     // Files run in parallel: most of their time is waiting (timers, Agent job schedules, worker start-up), not CPU,
