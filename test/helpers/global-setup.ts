@@ -28,19 +28,24 @@ export default async function setup(project: TestProject): Promise<() => Promise
   mkdirSync(scratch, { recursive: true });
   const cli = await ensureTemporalCli();
   const workers = Math.max(1, project.globalConfig.maxWorkers);
-  const server = await startDevServer({
+  // The server starts in its own process while this one bundles the workflows: the start before any test is shorter.
+  const starting = startDevServer({
     cli,
     logFile: path.join(scratch, 'temporal-dev-server.log'),
     namespaces: Array.from({ length: workers }, (_, index) => testNamespaceOf(index + 1)),
   });
-  process.stderr.write(`Temporal dev server for this test run: ${server.address}\n`);
-
+  starting.catch(() => undefined); // awaited below; a failure is reported there, not as an unhandled rejection
   const bundle = await bundleWorkflowCode({
     workflowsPath: path.join(PROJECT_ROOT, 'workflows', 'index.ts'),
     logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
+  }).catch(async (error: unknown) => {
+    await (await starting).stop();
+    throw error;
   });
   const bundlePath = path.join(scratch, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);
+  const server = await starting;
+  process.stderr.write(`Temporal dev server for this test run: ${server.address}\n`);
 
   project.provide('estateCertificates', await estateCertificates(path.join(scratch, 'estate-certificates')));
   project.provide('temporalAddress', server.address);
