@@ -32,7 +32,7 @@ export function chatStoreActivities(deps: ActivityDependencies) {
         const row = await deps.sql.firstRow<{ n: number; first: Date | null; last: Date | null }>(
           input.instance,
           `SELECT COUNT(*) AS n, MIN(${column}) AS first, MAX(${column}) AS last FROM ${where} WHERE ${column} > @since`,
-          { since: new Date(input.since) },
+          { since: { sqlType: 'datetime2', value: new Date(input.since) } },
         );
         const found: MessagesSince = {
           count: Number(row?.n ?? 0),

@@ -29,7 +29,11 @@ export interface TypedParameter {
 }
 
 /** The explicit parameter types statements use, as mssql knows them. */
-const SQL_TYPES = { uniqueidentifier: sql.UniqueIdentifier };
+const SQL_TYPES = {
+  uniqueidentifier: sql.UniqueIdentifier,
+  // mssql sends a Date as datetime, rounded to 1/300 s: a comparison with it could move by up to 1.7 ms.
+  datetime2: sql.DateTime2(3),
+};
 export type Parameter = string | number | boolean | Date | null | TypedParameter;
 
 /** A T-SQL batch, run in master, and its parameters (activities/statements.ts builds them). */
