@@ -179,6 +179,33 @@ export function tailLogBackupName(database: string, at: Date): string {
   return `${database}_${timestampOf(at)}_tail.trn`;
 }
 
+/** The time a log backup's name is stamped with (UTC, to the second) and whether it is a tail; null for no stamp. */
+export function logBackupStamp(file: string): { at: number; tail: boolean } | null {
+  const name = file.split(/[\\/]/).pop() ?? '';
+  const stamp = /_(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(_tail)?\.trn$/i.exec(name);
+  if (!stamp) return null;
+  const [, year, month, day, hour, minute, second, tail] = stamp;
+  const at = Date.parse(`${year}-${month}-${day}T${hour}:${minute}:${second}Z`);
+  return Number.isNaN(at) ? null : { at, tail: !!tail };
+}
+
+/**
+ * When to stamp a planned failover's tail-log backup: now, or — when a log backup of the chain (the newest seen, the
+ * last one backed up, copied or restored) is stamped later (the SQL Server host's clock ahead of the worker's) — that
+ * stamp, or a second after it for a tail. The tail must sort after all of them: log shipping and the evidence take the
+ * files after the last restored one by name, and miss one by name.
+ */
+export function tailLogBackupTime(now: Date, chain: (string | null | undefined)[]): Date {
+  const after = Math.max(
+    now.getTime(),
+    ...chain.map((file) => {
+      const stamp = file ? logBackupStamp(file) : null;
+      return stamp ? stamp.at + (stamp.tail ? 1_000 : 0) : 0;
+    }),
+  );
+  return after > now.getTime() ? new Date(after) : now;
+}
+
 /** A log backup of `database` as log shipping or a planned failover names it. */
 export function isLogBackupOf(name: string, database: string): boolean {
   return new RegExp(`^${database}_\\d{14}(_tail)?\\.trn$`, 'i').test(name);

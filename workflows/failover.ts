@@ -12,7 +12,7 @@ import type { MirroringState } from '../activities/mirroring';
 import { formatDuration } from '../topology/durations';
 import type { Instance } from '../topology/schema';
 import { databaseNameOf, databaseOf, poolTargetOf, requiredInstance, sameServers } from '../contracts/estate';
-import { tailLogBackupName } from '../contracts/log-shipping';
+import { tailLogBackupName, tailLogBackupTime } from '../contracts/log-shipping';
 import { dataLossEvidence, failoverEvidence, gapLine, onlinePrincipals } from './gate-evidence';
 import { recoveryPoint, recoveryTime, serviceInterruption, type LossFacts } from './measures';
 import type { RunbookReport } from '../contracts/run-record';
@@ -31,6 +31,7 @@ const COUNT_LOST_MESSAGES = 'count-lost-messages';
 const END_SESSIONS_BEFORE_FENCE = 'end-sessions-before-fence';
 const DECLARATION_ON_LATEST_EVIDENCE = 'declaration-on-latest-evidence';
 const VERIFY_POOL_FROM_ACTIVATION = 'verify-pool-from-activation';
+const TAIL_AFTER_NEWEST_LOG = 'tail-named-after-newest-log';
 
 interface ApplyDetails {
   applied?: number;
@@ -90,6 +91,13 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
 
     // Step 1: preflight and evidence.
     let evidence = await gather('Gather evidence: roles, log shipping, pending log backups, LSN chain, pool');
+    /** Every log backup of the chain the run has heard of, by name: a tail must sort after them all. */
+    const chainFiles = () => [
+      newestLog?.file,
+      evidence.logShipping.primary?.lastBackupFile,
+      evidence.logShipping.secondary?.lastCopiedFile,
+      evidence.logShipping.secondary?.lastRestoredFile,
+    ];
     let newestLogBackup = evidence.lastLogBackup?.finishedAt ?? null;
     rb.require(
       evidence.partners.backup?.reachable,
@@ -197,7 +205,10 @@ export async function failover(input: RunbookInput<FailoverOptions>): Promise<Ru
               instance: principal,
               database,
               folder: topology.backupShare,
-              fileName: tailLogBackupName(database, new Date()),
+              fileName: tailLogBackupName(
+                database,
+                patched(TAIL_AFTER_NEWEST_LOG) ? tailLogBackupTime(new Date(), chainFiles()) : new Date(),
+              ),
             },
           });
           fencedBy = principal.name;

@@ -8,7 +8,7 @@ import type sql from 'mssql';
 import type { PendingLog } from '../../contracts/log-shipping';
 import type { TestEstate } from './estate';
 import { readdirSync } from 'node:fs';
-import { isLogBackupOf } from '../../contracts/log-shipping';
+import { isLogBackupOf, logBackupStamp } from '../../contracts/log-shipping';
 
 /** yyyymmddhhmmss for `seconds` after 2026-01-01 00:00:00 UTC: distinct, sortable log backup names. */
 function stamp(seconds: number): string {
@@ -57,9 +57,6 @@ export function nextLogBackupTime(shareFolder: string, database = 'mgc'): number
     .filter((name) => isLogBackupOf(name, database))
     .sort()
     .pop();
-  const stamp = newest && /^.+_(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})/.exec(newest);
-  return Math.max(
-    Date.now(),
-    stamp ? Date.parse(`${stamp.slice(1, 4).join('-')}T${stamp.slice(4, 7).join(':')}Z`) + 1_000 : 0,
-  );
+  const stamp = newest ? logBackupStamp(newest) : null;
+  return Math.max(Date.now(), stamp ? stamp.at + 1_000 : 0);
 }

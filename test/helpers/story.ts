@@ -25,6 +25,8 @@ export async function takeLogBackups(
   count: number,
   messagesBetween = 3,
   instance = 'dc1-sql-a',
+  /** The stamp of the first file's name (the SQL Server host's clock); by default the next free second from now. */
+  stampedFrom?: number,
 ): Promise<string[]> {
   const job = () =>
     env.estate
@@ -35,7 +37,7 @@ export async function takeLogBackups(
     env.estate.setJobEnabled(instance, 'LSBackup_mgc', false);
     await eventually(() => !job()!.running, 15_000, 'the backup job to finish');
   }
-  let at = nextLogBackupTime(env.topology.backupShare.workerPath);
+  let at = stampedFrom ?? nextLogBackupTime(env.topology.backupShare.workerPath);
   const files: string[] = [];
   const connection = await env.connect(instance);
   try {

@@ -3,6 +3,7 @@
  * and the pool failed over to DC2 (every shipped message there, RPO and RTO in the report), DC1 rebuilt and the pool
  * failed back; a planned switchover loses nothing; the split-brain guard; a gap in the chain.
  */
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { recordHistory } from '../helpers/histories';
 import { eventually } from '../helpers/estate';
@@ -170,6 +171,44 @@ describe('failover and failback', () => {
       expect(pool()).toMatchObject({ poolState: 'FailedOver', activeServers: env.topology.pool.servers.dc2 });
     });
   });
+
+  it(
+    'names its tail after the newest log backup when the SQL Server host’s clock is ahead of the worker’s: the tail is applied, nothing lost',
+    { timeout: 120_000 },
+    async () => {
+      harness = await runbookHarness({ label: 'failover-clock-ahead' });
+      const { env } = harness;
+      await harness.withWorker(async () => {
+        await setUpLogShipping(harness);
+        // Log shipping names its files by the SQL Server host's clock, ten minutes ahead of the worker's here; the
+        // backup's restore job restores them, so its last restored file is stamped after the worker's now.
+        const files = await takeLogBackups(env, 2, 3, 'dc1-sql-a', Date.now() + 10 * 60_000);
+        const restored = () =>
+          String(
+            env.estate.snapshot().instances.find((instance) => instance.name === 'dc2-sql-a')!.logShipping
+              .monitorSecondary[0]?.last_restored_file ?? '',
+          );
+        await eventually(
+          () => path.basename(restored()) === path.basename(files[1]),
+          60_000,
+          'the restore job to restore the newest log',
+        );
+        await pauseJobs(env, ['dc2-sql-a']);
+        // Acknowledged after the newest log backup: only the tail carries them.
+        for (let message = 0; message < 4; message++) await env.estate.chat.postOne();
+
+        const handle = await harness.start('failover', { mode: 'planned' });
+        await gateOpen(handle, 'approve-switchover');
+        await approve(handle, 'approve-switchover', 'dave');
+        const report = await result(handle);
+        expect(report.outcome, report.outcomeReason).toBe('succeeded');
+        expect(lostMessages(env)).toEqual([]);
+        expect(stepOf(report, 'apply-logs').summary).toMatch(/^applied 1 log backup/);
+        const tail = path.basename(stepOf(report, 'tail-log-backup').figures!.file as string);
+        expect(tail > path.basename(files[1]), `${tail} sorts after ${path.basename(files[1])}`).toBe(true);
+      });
+    },
+  );
 
   it('stops before any change when a disaster is declared while DC1 still serves (split-brain guard)', async () => {
     harness = await runbookHarness({ label: 'split-brain' });
