@@ -196,14 +196,8 @@ export function logBackupStamp(file: string): { at: number; tail: boolean } | nu
  * files after the last restored one by name, and miss one by name.
  */
 export function tailLogBackupTime(now: Date, chain: (string | null | undefined)[]): Date {
-  const after = Math.max(
-    now.getTime(),
-    ...chain.map((file) => {
-      const stamp = file ? logBackupStamp(file) : null;
-      return stamp ? stamp.at + (stamp.tail ? 1_000 : 0) : 0;
-    }),
-  );
-  return after > now.getTime() ? new Date(after) : now;
+  const stamps = chain.map((file) => (file ? logBackupStamp(file) : null));
+  return new Date(Math.max(now.getTime(), ...stamps.map((stamp) => (stamp ? stamp.at + (stamp.tail ? 1_000 : 0) : 0))));
 }
 
 /** A log backup of `database` as log shipping or a planned failover names it. */
