@@ -38,7 +38,42 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Server settings (dynamic config) the dev server runs with, for the latency of one run's steps. The dev server has a
+ * single history shard, whose queues are read at most 20 times a second by default: every step a run takes (a task
+ * handed to a worker, a timer fired) waited for the next read, about 50 ms a hop, and a short timer fired up to a
+ * second late (the timer queue's default time shift). Eager activity execution: the server hands a worker the
+ * activity a workflow task has just scheduled in its reply to that task's completion, when the worker has a free slot
+ * (the SDK asks for it by default), instead of through the activity task queue. docs/operations.md says which of
+ * these a production cluster should set.
+ */
+const DEV_SERVER_SETTINGS: Record<string, string> = {
+  'system.enableActivityEagerExecution': 'true',
+  'history.transferProcessorMaxPollRPS': '1000',
+  'history.timerProcessorMaxPollRPS': '1000',
+  'history.visibilityProcessorMaxPollRPS': '1000',
+  'history.timerProcessorMaxTimeShift': '"50ms"',
+};
+
+/** The dev server process ended before it answered (as opposed to not answering in time). */
+class DevServerExited extends Error {}
+
+/**
+ * Starts the dev server and waits until it answers. It picks its own internal ports as it starts, and other
+ * processes on the host pick free ports too: a start that dies on a port taken in between is tried again (with new
+ * ports where the caller gave none), up to three times; the last failure is thrown with the server's own output.
+ */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      if (!(error instanceof DevServerExited) || attempt === 3) throw error;
+    }
+  }
+}
+
+async function startOnce(options: DevServerOptions): Promise<DevServer> {
   const port = options.port ?? (await freePort());
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
   let uiUrl: string | undefined;
@@ -55,6 +90,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   }
   for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=Keyword`);
   for (const namespace of options.namespaces ?? []) args.push('--namespace', namespace);
+  for (const [key, value] of Object.entries(DEV_SERVER_SETTINGS))
+    args.push('--dynamic-config-value', `${key}=${value}`);
 
   const child = spawn(options.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let recentOutput = '';
@@ -70,6 +107,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     child.stderr!.pipe(log);
   }
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close' comes after the last output: a server that died says why in the error, not in a log deleted with it.
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
 
   const address = `127.0.0.1:${port}`;
   const stop = async () => {
@@ -83,8 +122,11 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
   let lastError: unknown;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) {
-      throw new Error(`temporal server start-dev exited with code ${child.exitCode}:\n${recentOutput}`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await closed;
+      throw new DevServerExited(
+        `temporal server start-dev exited with ${child.exitCode ?? child.signalCode}:\n${recentOutput}`,
+      );
     }
     try {
       const connection = await Connection.connect({ address, connectTimeout: 2_000 });
