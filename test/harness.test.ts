@@ -1,5 +1,8 @@
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../runtime/package';
 import { connectClient, testNamespace, uniqueTaskQueue, withWorker } from './helpers/temporal';
 import { createProbeActivities } from './workflows/harness-probe-activities';
 import { harnessProbe, probeState, release, type ProbeState } from './workflows/harness-probe';
@@ -53,5 +56,15 @@ describe('test harness on a real Temporal dev server', () => {
     } finally {
       await close();
     }
+  });
+});
+
+describe('the benchmarks', () => {
+  it('load the test helpers they use without vitest (bench/ runs them with plain node)', async () => {
+    const helpers = ['test/helpers/estate', 'test/helpers/log-chain', 'bench/rig'].map((name) =>
+      path.join(PROJECT_ROOT, 'dist', `${name}.js`),
+    );
+    const script = helpers.map((file) => `require(${JSON.stringify(file)});`).join('');
+    await expect(promisify(execFile)(process.execPath, ['-e', script])).resolves.toBeDefined();
   });
 });

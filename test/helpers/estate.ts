@@ -2,12 +2,12 @@
  * A simulated estate for one test: examples/simulated.yaml copied into a fresh folder (so its share, copy folder,
  * state and pool file are the test's own), on free loopback ports, with real mssql connections to its instances.
  * Its CA and certificates are a copy of the run's (made once by global-setup) unless the test asks for its own.
+ * Benchmarks use it outside vitest too: it reads the run's certificates from the environment, not through vitest.
  */
 import { cpSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sql from 'mssql';
-import { inject } from 'vitest';
 import { loadTopology } from '../../topology/load';
 import { driverEncryption } from '../../topology/encryption';
 import type { Topology } from '../../topology/schema';
@@ -34,6 +34,9 @@ export interface TestEstate {
   close(): Promise<void>;
 }
 
+/** The folder of the run's certificates, set by global-setup; without it (a benchmark) each estate makes its own. */
+export const ESTATE_CERTIFICATES = 'PCHAT_DR_TEST_ESTATE_CERTIFICATES';
+
 export async function startTestEstate(
   options: {
     edit?: (yaml: string) => string;
@@ -46,7 +49,8 @@ export async function startTestEstate(
   const { file, topology } = loadTopology(await writeSimulatedTopology(dir, options.edit));
   const stateDir = path.join(dir, '.sim');
   // The simulator reuses certificates it finds in its state folder (and issues anew any whose names differ).
-  if (!options.ownCertificates) cpSync(inject('estateCertificates'), path.join(stateDir, 'tls'), { recursive: true });
+  const shared = process.env[ESTATE_CERTIFICATES];
+  if (shared && !options.ownCertificates) cpSync(shared, path.join(stateDir, 'tls'), { recursive: true });
   const estate = await SimulatedEstate.start({
     topology,
     topologyFile: file,

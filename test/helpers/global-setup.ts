@@ -13,13 +13,13 @@ import { SimulatedEstate } from '../../simulator/estate';
 import { writeSimulatedTopology } from '../../simulator/example-topology';
 import { loadTopology } from '../../topology/load';
 import { ensureTemporalCli } from '../../scripts/temporal-cli';
+import { ESTATE_CERTIFICATES } from './estate';
 import { testNamespaceOf } from './test-namespace';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
     workflowBundlePath: string;
-    estateCertificates: string;
   }
 }
 
@@ -47,7 +47,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const server = await starting;
   process.stderr.write(`Temporal dev server for this test run: ${server.address}\n`);
 
-  project.provide('estateCertificates', await estateCertificates(path.join(scratch, 'estate-certificates')));
+  // Through the environment, which the test processes inherit: benchmarks start estates outside vitest.
+  process.env[ESTATE_CERTIFICATES] = await estateCertificates(path.join(scratch, 'estate-certificates'));
   project.provide('temporalAddress', server.address);
   project.provide('workflowBundlePath', bundlePath);
   return () => server.stop();
