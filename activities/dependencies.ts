@@ -7,6 +7,7 @@ import { copyFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveSecret } from '../topology/secrets';
 import type { EstateRegistry } from './estates';
+import { ManagementShells } from './management-shell-sessions';
 import { SqlConnections, type SecretResolver } from './sql/connections';
 
 export interface FileInfo {
@@ -35,8 +36,17 @@ export interface ProcessResult {
 }
 
 export interface PoolControlRunner {
-  /** Runs the pool-control program with its arguments and the script as one last argument, without a shell. */
-  run(command: string[], script: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<ProcessResult>;
+  /**
+   * Runs the pool-control program with its arguments and the script as one last argument, without a shell; with
+   * `keepOpenMs`, in a shell kept open between scripts for that long (management-shell-sessions.ts).
+   */
+  run(
+    command: string[],
+    script: string,
+    options: { timeoutMs: number; keepOpenMs?: number; signal?: AbortSignal },
+  ): Promise<ProcessResult>;
+  /** Ends the shells kept open (the worker's shutdown). */
+  closeAll?(): void;
 }
 
 export interface Notifier {
@@ -144,7 +154,7 @@ export function realDependencies(options: {
     resolveSecret: secrets,
     sql: new SqlConnections(secrets, { onPoolError: options.onPoolError }),
     files: nodeFiles,
-    poolControl: processRunner,
+    poolControl: new ManagementShells(processRunner),
     notifier: fetchNotifier,
     clock: () => new Date(),
   };

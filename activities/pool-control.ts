@@ -25,8 +25,9 @@ import { StepClock, type StepResult } from './step-result';
 export { powershellQuote } from './statements';
 
 /**
- * Runs cmdlet lines as one script in one shell (a Management Shell takes seconds to start). pwsh runs every statement
- * and exits with the last one's status, so with several an error record on stderr fails the script too.
+ * Runs cmdlet lines as one script in one shell (a Management Shell takes seconds to start), a shell of its own or
+ * the pool's shell kept open (poolControl.keepOpen). pwsh runs every statement and exits with the last one's status,
+ * so with several an error record on stderr fails the script too.
  */
 async function runCmdlets(deps: ActivityDependencies, target: PoolTarget, cmdlets: CmdletLine[]): Promise<string> {
   const line = scriptOf(cmdlets);
@@ -35,7 +36,10 @@ async function runCmdlets(deps: ActivityDependencies, target: PoolTarget, cmdlet
   try {
     // The Management Shell can take minutes to load: heartbeat so a dead worker, not a slow shell, is what times out.
     result = await heartbeatWhile(
-      deps.poolControl.run(target.poolControl.command, line, { timeoutMs: durationMs(target.poolControl.timeout) }),
+      deps.poolControl.run(target.poolControl.command, line, {
+        timeoutMs: durationMs(target.poolControl.timeout),
+        keepOpenMs: target.poolControl.keepOpen ? durationMs(target.poolControl.keepOpen) : 0,
+      }),
     );
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;

@@ -229,6 +229,11 @@ const topologyShape = strict({
     /** Program and leading arguments; the cmdlet line is appended as the last argument. */
     command: z.array(nonEmpty).min(1, 'give the program to run, e.g. [pwsh, -NoProfile, -NonInteractive, -Command]'),
     timeout: duration.default('5m'),
+    /**
+     * Keep one shell open between scripts for this long idle (the command is run with `-` as its script, which pwsh
+     * reads from stdin); absent: a process per script. docs/topology.md says when to use it.
+     */
+    keepOpen: duration.optional(),
   }),
   approvals: approvalsSchema.default(() => approvalsSchema.parse({})),
   signatures: signaturesSchema.optional(),

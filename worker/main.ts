@@ -114,6 +114,7 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     throw new CliError(`worker failed: ${(err as Error).message}`, EXIT.failed);
   } finally {
     stop?.dispose();
+    deps.poolControl.closeAll?.();
     await deps.sql.closeAll();
     await connection.close();
   }

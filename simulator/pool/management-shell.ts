@@ -4,7 +4,8 @@
  *
  *   node dist/simulator/pool/management-shell.js --pool-state FILE [-NoProfile] [-NonInteractive] -Command <text...>
  *
- * Everything after -Command, joined with spaces, is the script. `--pool-state` is the stand-in's own option: the
+ * Everything after -Command, joined with spaces, is the script; `-Command -` reads scripts from stdin, one a line, as
+ * pwsh does (a shell kept open: poolControl.keepOpen). `--pool-state` is the stand-in's own option: the
  * pool-state file the cmdlets read and change. As in pwsh, a parse error runs nothing; otherwise every statement
  * runs, a failing one prints its error record on stderr and the next one still runs, and the exit code is 1 when
  * the last statement failed (0 otherwise). Output is PowerShell's list view, or JSON after `| ConvertTo-Json`.
@@ -14,6 +15,7 @@
  */
 import '../../runtime/compile-cache';
 import { appendFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { findCmdlet, type CmdletContext } from './cmdlets';
 import { CmdletError, formatErrorRecord, type ErrorRecord } from './error-records';
 import {
@@ -67,6 +69,8 @@ interface RecordedStatement extends RecordedCommand {
 
 interface InvocationRecord {
   time: string;
+  /** The shell's process: scripts of one kept-open shell share it. */
+  pid: number;
   /** process.argv after the script path, exactly. */
   argv: string[];
   script: string;
@@ -77,7 +81,6 @@ interface InvocationRecord {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const time = new Date().toISOString();
   let options: ShellArguments;
   try {
     options = parseShellArguments(argv);
@@ -85,16 +88,41 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
     return 1;
   }
-  const record: InvocationRecord = { time, argv, script: options.script, statements: [], exitCode: 0 };
+  if (options.script === '-') return runSession(argv, options.poolStateFile);
+  return runScript(argv, options.poolStateFile, options.script);
+}
+
+/**
+ * `-Command -`, as pwsh: each line of stdin is a script, run as it comes, until stdin ends. The two statements the
+ * pool-control adapter ends each script with (activities/management-shell-sessions.ts) are PowerShell's own: a
+ * string literal alone is output as it is, and [Console]::Error.WriteLine writes its literal to stderr. They are
+ * the only statements besides cmdlets the stand-in takes, and only as whole lines of literal text.
+ */
+async function runSession(argv: string[], poolStateFile: string): Promise<number> {
+  let exitCode = 0;
+  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    const literal = /^\s*'([^']*)'\s*$/.exec(line);
+    const toStderr = /^\s*\[Console\]::Error\.WriteLine\('([^']*)'\)\s*$/i.exec(line);
+    if (literal) process.stdout.write(`${literal[1]}\n`);
+    else if (toStderr) process.stderr.write(`${toStderr[1]}\n`);
+    else if (line.trim()) exitCode = await runScript(argv, poolStateFile, line);
+  }
+  return exitCode;
+}
+
+/** Runs one script (all of -Command's text, or one line of a session) and records it; returns its exit code. */
+async function runScript(argv: string[], poolStateFile: string, text: string): Promise<number> {
+  const time = new Date().toISOString();
+  const record: InvocationRecord = { time, pid: process.pid, argv, script: text, statements: [], exitCode: 0 };
   const errors: string[] = [];
   let lastSucceeded = true;
   try {
-    const script = parsePowerShell(options.script);
+    const script = parsePowerShell(text);
     for (const statement of script.statements) {
-      const outcome = await runStatement(statement, options.poolStateFile);
+      const outcome = await runStatement(statement, poolStateFile);
       record.statements.push(outcome.recorded);
       if (outcome.error) {
-        process.stderr.write(formatErrorRecord(options.script, outcome.error));
+        process.stderr.write(formatErrorRecord(text, outcome.error));
         errors.push(outcome.error.message);
       }
       lastSucceeded = outcome.error === undefined;
@@ -102,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (!(err instanceof PowerShellParseError)) throw err;
     process.stderr.write(
-      formatErrorRecord(options.script, {
+      formatErrorRecord(text, {
         message: err.message,
         extent: err.extent,
         isParseError: true,
@@ -115,7 +143,7 @@ async function main(argv: string[]): Promise<number> {
   }
   record.exitCode = lastSucceeded ? 0 : 1;
   if (errors.length > 0) record.error = errors.join('\n');
-  appendFileSync(`${options.poolStateFile}.invocations.jsonl`, `${JSON.stringify(record)}\n`);
+  appendFileSync(`${poolStateFile}.invocations.jsonl`, `${JSON.stringify(record)}\n`);
   return record.exitCode;
 }
 

@@ -71,7 +71,10 @@ export function activityHarness(env: TestEstate): ActivityHarness {
     },
     recorded: () => JSON.stringify(log),
     instance: (name) => env.topology.instances.find((candidate) => candidate.name === name)!,
-    close: () => deps.sql.closeAll(),
+    close: async () => {
+      deps.poolControl.closeAll?.();
+      await deps.sql.closeAll();
+    },
   };
 }
 

@@ -82,6 +82,7 @@ export async function runbookHarness(
     close: async () => {
       // A failed test may leave a run waiting at a gate: end it, so nothing of this test lingers on the server.
       await Promise.all(started.map((handle) => handle.terminate('test finished').catch(() => undefined)));
+      deps.poolControl.closeAll?.();
       await deps.sql.closeAll();
       await close();
       await env.close();

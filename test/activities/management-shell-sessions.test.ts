@@ -1,0 +1,188 @@
+/**
+ * The pool's Management Shell kept open between scripts (poolControl.keepOpen), against the simulator's stand-in
+ * shell: one process serves a pool's scripts in order, a script's answer ends at its own marker, and a shell that
+ * hangs, dies or is cancelled never answers for the next script.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManagementShells, MAX_OPEN_SESSIONS } from '../../activities/management-shell-sessions';
+import { processRunner } from '../../activities/dependencies';
+import { type PoolTarget } from '../../contracts/estate';
+import { readPoolState } from '../../simulator/pool/pool-state';
+import { activityHarness, type ActivityHarness } from '../helpers/activities';
+import { startTestEstate, type TestEstate } from '../helpers/estate';
+
+let env: TestEstate;
+let harness: ActivityHarness;
+const shells: ManagementShells[] = [];
+
+afterEach(async () => {
+  for (const runner of shells.splice(0)) runner.closeAll();
+  await harness?.close();
+  await env?.close();
+});
+
+async function start() {
+  env = await startTestEstate();
+  harness = activityHarness(env);
+}
+
+function pool(overrides: Partial<PoolTarget['poolControl']> = {}): PoolTarget {
+  return {
+    poolControl: { ...env.topology.poolControl, ...overrides },
+    fqdn: env.topology.pool.fqdn,
+    identity: env.topology.pool.identity!,
+  };
+}
+
+function invocations(): { pid: number; argv: string[]; script: string; exitCode: number }[] {
+  return readFileSync(`${env.estate.poolStateFile}.invocations.jsonl`, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+}
+
+/** Where a stand-in shell of the test writes its process id: a folder of the test's own. */
+function pidFileOf(name: string): string {
+  return path.join(mkdtempSync(path.join(os.tmpdir(), 'pchat-shell-')), `${name}.pid`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let waited = 0; !check(); waited += 50) {
+    if (waited > 10_000) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('a Management Shell kept open (poolControl.keepOpen)', () => {
+  it("serves a failover's pool steps in one shell, each step's answer its own, and ends when the worker closes it", async () => {
+    await start();
+    expect(env.topology.poolControl.keepOpen).toBeDefined();
+    const dc2 = ['pchat-fe3.sim.local', 'pchat-fe4.sim.local'];
+    expect((await harness.run('readPoolState', { pool: pool() })).found.poolState).toBe('Normal');
+    expect((await harness.run('setActiveServers', { pool: pool(), servers: [] })).outcome).toBe('acted');
+    expect((await harness.run('setPoolState', { pool: pool(), state: 'FailedOver' })).outcome).toBe('acted');
+    const activated = await harness.run('setActiveServers', { pool: pool(), servers: dc2 });
+    expect(activated.figures).toEqual({ pool: { poolState: 'FailedOver', activeServers: dc2 } });
+    expect(readPoolState(env.estate.poolStateFile)).toMatchObject({ poolState: 'FailedOver', activeServers: dc2 });
+
+    const scripts = invocations();
+    expect(scripts).toHaveLength(7); // a read; then for each change, a read before it and the change with its read-back
+    expect(new Set(scripts.map((script) => script.pid)).size).toBe(1);
+    expect(scripts[0].argv.at(-1)).toBe('-'); // `-Command -`: the scripts came on stdin
+    expect(scripts.every((script) => script.exitCode === 0)).toBe(true);
+
+    // A cmdlet's error record fails its own script, and the shell goes on serving the next one.
+    await expect(
+      harness.run('setPoolState', {
+        pool: { ...pool(), identity: 'service:PersistentChatServer:nowhere' },
+        state: 'Normal',
+      }),
+    ).rejects.toMatchObject({ type: 'PoolControlFailed' });
+    expect((await harness.run('readPoolState', { pool: pool() })).found.poolState).toBe('FailedOver');
+    expect(new Set(invocations().map((script) => script.pid)).size).toBe(1);
+
+    const pid = scripts[0].pid;
+    expect(alive(pid)).toBe(true);
+    harness.deps.poolControl.closeAll!();
+    await until(() => !alive(pid), 'the shell to exit at the end of its input');
+  });
+
+  it('starts a new shell for the next script when the one kept open died in between', async () => {
+    await start();
+    await harness.run('readPoolState', { pool: pool() });
+    const [first] = invocations();
+    process.kill(first.pid, 'SIGKILL');
+    await until(() => !alive(first.pid), 'the shell to die');
+    expect((await harness.run('setPoolState', { pool: pool(), state: 'FailedOver' })).outcome).toBe('acted');
+    const later = invocations().slice(1);
+    expect(later.length).toBeGreaterThan(0);
+    expect(later.every((script) => script.pid !== first.pid)).toBe(true);
+    expect(readPoolState(env.estate.poolStateFile).poolState).toBe('FailedOver');
+  });
+
+  it('runs a script with a line break in a process of its own: to a shell reading stdin, a line is a script', async () => {
+    await start();
+    await harness.run('readPoolState', { pool: pool() });
+    await expect(
+      harness.run('setActiveServers', { pool: pool(), servers: ['fe1.sim.local\nSet-CsPersistentChatState'] }),
+    ).rejects.toMatchObject({ type: 'PoolControlFailed' });
+    const [kept, ...rest] = invocations();
+    const own = rest.find((script) => script.script.includes('\n'))!;
+    expect(own.pid).not.toBe(kept.pid);
+    expect(own.argv.at(-1)).toBe(own.script); // the whole script as one argument, as without keepOpen
+    expect(readPoolState(env.estate.poolStateFile).poolState).toBe('Normal');
+  });
+
+  it('kills a shell that does not answer within the timeout, and says so; the next script gets a new shell', async () => {
+    const runner = new ManagementShells(processRunner);
+    shells.push(runner);
+    // A shell that reads its input and never answers (a Management Shell stuck on a prompt, say).
+    const hung = [
+      'sh',
+      '-c',
+      'echo $$ > "$0"; exec sleep 60',
+      `${process.env.TMPDIR ?? '/tmp'}/pchat-hung-${process.pid}`,
+    ];
+    const result = await runner.run(hung, "Get-CsPersistentChatState -Identity 'x'", {
+      timeoutMs: 500,
+      keepOpenMs: 60_000,
+    });
+    expect(result).toMatchObject({ timedOut: true, exitCode: null });
+    const pid = Number(readFileSync(hung[3], 'utf8'));
+    await until(() => !alive(pid), 'the hung shell to be killed');
+    expect(runner.openSessions).toBe(0);
+  });
+
+  it('kills the shell when its step is cancelled, without waiting for the timeout', async () => {
+    const runner = new ManagementShells(processRunner);
+    shells.push(runner);
+    const pidFile = pidFileOf('cancelled');
+    const controller = new AbortController();
+    // The shell says when the script has reached it: the step is cancelled while its script runs.
+    const running = runner.run(
+      ['sh', '-c', 'read script; echo $$ > "$0"; exec sleep 60', pidFile],
+      "Get-CsService -Identity 'x'",
+      { timeoutMs: 60_000, keepOpenMs: 60_000, signal: controller.signal },
+    );
+    await until(() => {
+      try {
+        return Number(readFileSync(pidFile, 'utf8')) > 0;
+      } catch {
+        return false;
+      }
+    }, 'the script to reach the shell');
+    controller.abort();
+    expect(await running).toMatchObject({ timedOut: false, exitCode: null });
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    await until(() => !alive(pid), 'the cancelled shell to be killed');
+  });
+
+  it(`keeps at most ${MAX_OPEN_SESSIONS} shells open, closing the least recently used idle one`, async () => {
+    const runner = new ManagementShells(processRunner);
+    shells.push(runner);
+    // Each command is a shell of its own (its own pool-state file): more pools than the worker keeps shells for.
+    env = await startTestEstate();
+    const [program, script, ...rest] = env.topology.poolControl.command;
+    for (let index = 0; index <= MAX_OPEN_SESSIONS; index++) {
+      const command = [program, script, ...rest.map((arg) => (arg.endsWith('pool.json') ? `${arg}.${index}` : arg))];
+      const result = await runner.run(command, "Get-CsService -Identity 'x'", {
+        timeoutMs: 10_000,
+        keepOpenMs: 60_000,
+      });
+      expect(result.stdout + result.stderr).not.toBe('');
+    }
+    expect(runner.openSessions).toBe(MAX_OPEN_SESSIONS);
+  });
+});
