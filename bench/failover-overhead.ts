@@ -12,14 +12,16 @@
  * trips and the Management Shell processes those reads start. Both use one connection pool per instance with the
  * socket-only validation the worker uses. Targets: ≤ 1.5x at 0 logs, ≤ 1.1x at N = 100.
  *
- *   npm run build && node dist/bench/failover-overhead.js [rounds] [pending-logs] [disaster|planned]
+ *   npm run build && [BARE_SHELL=kept-open] node dist/bench/failover-overhead.js [rounds] [pending-logs] [disaster|planned]
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import sql from 'mssql';
 import { ACTIVITY_KINDS, type ActivityName } from '../workflows/activity-kinds';
 import { processRunner } from '../activities/dependencies';
+import { ManagementShells } from '../activities/management-shell-sessions';
 import { sqlPathIn } from '../activities/files';
 import {
   backupTailLog,
@@ -51,8 +53,11 @@ interface Run {
   sqlStatements: number;
   restoreLogMs: number;
   headerMs: number;
+  /** Management Shell scripts, and the time spent waiting for their answers. */
   spawns: number;
   spawnMs: number;
+  /** Management Shell processes that ran them (one per script, or one kept open: poolControl.keepOpen). */
+  shells?: number;
   /** Runbook only: time inside activities, split into read-only ones (evidence, checks) and acting ones. */
   readMs?: number;
   actMs?: number;
@@ -65,6 +70,14 @@ interface Run {
 // ------------------------------------------------------------------------------------------------ the bare script
 
 /** The failover as a script: the statements and cmdlets the runbook sends, in its order, and nothing else. */
+/**
+ * How the bare script runs its cmdlets: a process per cmdlet through the pool-control command (`process`, the
+ * default: what a script calling the command does), or in one shell kept open as the topology's keepOpen says
+ * (`kept-open`: the same adapter as the runbook's, so the ratio is the orchestration's alone).
+ */
+const BARE_SHELL = (process.env.BARE_SHELL ?? 'process') as 'process' | 'kept-open';
+const bareShells = new ManagementShells(processRunner);
+
 async function bareFailover(env: TestEstate, mode: Mode, meter: Meter): Promise<void> {
   const { topology } = env;
   const pools: sql.ConnectionPool[] = [];
@@ -88,8 +101,12 @@ async function bareFailover(env: TestEstate, mode: Mode, meter: Meter): Promise<
     return meter.sql(statement.text, request.query(statement.text));
   };
   const cmdlet = async (line: CmdletLine) => {
-    const options = { timeoutMs: durationMs(topology.poolControl.timeout) };
-    const result = await meter.spawn(processRunner.run(topology.poolControl.command, line.text, options));
+    const keepOpenMs = BARE_SHELL === 'kept-open' && topology.poolControl.keepOpen;
+    const options = {
+      timeoutMs: durationMs(topology.poolControl.timeout),
+      keepOpenMs: keepOpenMs ? durationMs(keepOpenMs) : 0,
+    };
+    const result = await meter.spawn(bareShells.run(topology.poolControl.command, line.text, options));
     if (result.exitCode !== 0) throw new Error(`${line.cmdlet} failed: ${result.stderr}`);
   };
   // Microsoft: sp_who2, then KILL each session using the database.
@@ -217,6 +234,14 @@ function checkFailedOver(env: TestEstate, topology: Topology, who: string): void
     throw new Error(`${who}: active servers ${snapshot.pool.activeServers.join(', ')}`);
 }
 
+/** The stand-in shell's processes that ran this estate's scripts: its invocation log records each one's pid. */
+function shellProcesses(env: TestEstate): number {
+  const log = `${env.estate.poolStateFile}.invocations.jsonl`;
+  if (!existsSync(log)) return 0;
+  const lines = readFileSync(log, 'utf8').trim().split('\n').filter(Boolean);
+  return new Set(lines.map((line) => (JSON.parse(line) as { pid: number }).pid)).size;
+}
+
 type Results = { runbook: Run[]; bare: Run[] };
 
 /**
@@ -233,7 +258,8 @@ async function measure(rig: Rig, mode: Mode, pending: number, rounds: number): P
       estates.push(forRunbook, forBare);
       const into = results.get(logs)!;
       runs.push(async () => {
-        into.runbook.push(await runbookFailover(rig, forRunbook, mode));
+        const run = await runbookFailover(rig, forRunbook, mode);
+        into.runbook.push({ ...run, shells: shellProcesses(forRunbook) });
         checkFailedOver(forRunbook, forRunbook.topology, 'the runbook');
       });
       runs.push(async () => {
@@ -241,7 +267,8 @@ async function measure(rig: Rig, mode: Mode, pending: number, rounds: number): P
         const started = performance.now();
         await bareFailover(forBare, mode, rig.meter);
         const { sqlStatements, restoreLogMs, headerMs, spawns, spawnMs } = rig.meter;
-        into.bare.push({ ms: performance.now() - started, sqlStatements, restoreLogMs, headerMs, spawns, spawnMs });
+        const ms = performance.now() - started;
+        into.bare.push({ ms, sqlStatements, restoreLogMs, headerMs, spawns, spawnMs, shells: shellProcesses(forBare) });
         checkFailedOver(forBare, forBare.topology, 'the bare script');
       });
     }
@@ -272,7 +299,7 @@ function print(mode: Mode, logs: number, { runbook, bare }: Results, target: num
     `  SQL statements        ${String(m(runbook, 'sqlStatements')).padStart(5)} vs ${m(bare, 'sqlStatements')}`,
   );
   console.log(
-    `  Management Shell      ${String(m(runbook, 'spawns')).padStart(5)} vs ${m(bare, 'spawns')} processes (${s(m(runbook, 'spawnMs'))} vs ${s(m(bare, 'spawnMs'))} in them)`,
+    `  Management Shell      ${String(m(runbook, 'spawns')).padStart(5)} vs ${m(bare, 'spawns')} scripts in ${m(runbook, 'shells')} vs ${m(bare, 'shells')} processes (${s(m(runbook, 'spawnMs'))} vs ${s(m(bare, 'spawnMs'))} waiting for them)`,
   );
   console.log(
     `  activities            ${String(m(runbook, 'activities')).padStart(5)}, workflow tasks ${m(runbook, 'workflowTasks')}`,
@@ -304,6 +331,7 @@ async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 3);
   const pending = Number(process.argv[3] ?? 100);
   const modes = (process.argv[4] ? [process.argv[4]] : ['disaster', 'planned']) as Mode[];
+  console.log(`the bare script's cmdlets: ${BARE_SHELL === 'process' ? 'a process each' : 'in one shell kept open'}`);
   const first = await freshEstate('bench-warm-up');
   const rig = await startRig(first);
   try {
@@ -320,6 +348,7 @@ async function main(): Promise<void> {
       perLog(mode, pending, results.get(0)!, results.get(pending)!);
     }
   } finally {
+    bareShells.closeAll();
     await rig.close();
   }
 }

@@ -245,8 +245,10 @@ function print(samples: Sample[], sizes: number[], rounds: number, flags: string
   };
   const [few, many] = [byStep(smallest), byStep(largest)];
   console.log(`  p50 by step, N = ${smallest} → N = ${largest}:`);
+  // A step the runs at one size did not take (the mirror already synchronized: no wait) shows as a dash.
+  const p50 = (values: number[] | undefined) => (values?.length ? ms(median(values)) : '—');
   for (const [name, values] of few)
-    console.log(`    ${name.padEnd(24)} ${ms(median(values)).padStart(8)} → ${ms(median(many.get(name) ?? []))}`);
+    console.log(`    ${name.padEnd(24)} ${p50(values).padStart(8)} → ${p50(many.get(name))}`);
   const p95 = (n: number) =>
     percentile(
       all(n, (sample) => sample.stepMs),

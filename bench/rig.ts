@@ -67,7 +67,10 @@ export function meteredDependencies(meter: Meter, estates: EstateRegistry): Acti
   const query = deps.sql.query.bind(deps.sql);
   deps.sql.query = ((...args: Parameters<typeof query>) => meter.sql(args[1], query(...args))) as typeof deps.sql.query;
   const runner = deps.poolControl;
-  deps.poolControl = { run: (command, script, options) => meter.spawn(runner.run(command, script, options)) };
+  deps.poolControl = {
+    run: (command, script, options) => meter.spawn(runner.run(command, script, options)),
+    closeAll: () => runner.closeAll?.(),
+  };
   return deps;
 }
 

@@ -26,6 +26,8 @@ export interface DevServerOptions {
   startTimeoutMs?: number;
   /** Namespaces to create besides `default`, each with the search attributes too (the test suite: one per worker). */
   namespaces?: string[];
+  /** Run with the server's own defaults instead of DEV_SERVER_SETTINGS (bench/step-latency.ts compares both). */
+  serverDefaults?: boolean;
 }
 
 export interface DevServer {
@@ -90,8 +92,8 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
   }
   for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=Keyword`);
   for (const namespace of options.namespaces ?? []) args.push('--namespace', namespace);
-  for (const [key, value] of Object.entries(DEV_SERVER_SETTINGS))
-    args.push('--dynamic-config-value', `${key}=${value}`);
+  const settings = options.serverDefaults ? {} : DEV_SERVER_SETTINGS;
+  for (const [key, value] of Object.entries(settings)) args.push('--dynamic-config-value', `${key}=${value}`);
 
   const child = spawn(options.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let recentOutput = '';
