@@ -70,7 +70,7 @@ class ShellSession {
       this.pending = undefined;
       const stderr = this.stderr.trim();
       pending.settle({
-        exitCode: code ?? 1,
+        exitCode: code || 1, // even a shell that exits 0 has not answered its script
         stdout: this.stdout,
         stderr: `${stderr ? `${stderr}\n` : ''}the Management Shell ended (${code ?? signal}) before its script's end`,
         timedOut: false,
@@ -80,8 +80,14 @@ class ShellSession {
     this.unref();
   }
 
-  /** Runs one script after those already queued on this session. */
-  run(script: string, options: { timeoutMs: number; keepOpenMs: number; signal?: AbortSignal }) {
+  /**
+   * Runs one script after those already queued on this session; undefined when the session had ended before the
+   * script was sent (nothing of it ran: it may go to another shell).
+   */
+  run(
+    script: string,
+    options: { timeoutMs: number; keepOpenMs: number; signal?: AbortSignal },
+  ): Promise<ProcessResult | undefined> {
     this.scripts++;
     const result = this.queue.then(() => this.runNow(script, options)).finally(() => this.scripts--);
     this.queue = result.catch(() => undefined);
@@ -91,17 +97,18 @@ class ShellSession {
   private async runNow(
     script: string,
     { timeoutMs, keepOpenMs, signal }: { timeoutMs: number; keepOpenMs: number; signal?: AbortSignal },
-  ): Promise<ProcessResult> {
+  ): Promise<ProcessResult | undefined> {
     await this.started;
-    if (this.ended) {
-      return { exitCode: 1, stdout: '', stderr: 'the Management Shell session had ended', timedOut: false };
-    }
+    if (this.ended) return undefined;
     // A step cancelled while its script waited for the shell: the script is not sent.
     if (signal?.aborted) return { exitCode: null, stdout: '', stderr: 'cancelled', timedOut: false };
     clearTimeout(this.idleTimer);
     this.lastUsed = Date.now();
     this.ref();
     const marker = `pchat-dr-end-${randomBytes(12).toString('hex')}`;
+    // Whatever the shell printed between scripts (a late warning) is no part of this script's answer.
+    this.stdout = '';
+    this.stderr = '';
     try {
       return await new Promise<ProcessResult>((resolve) => {
         const timer = setTimeout(() => {
@@ -153,6 +160,7 @@ class ShellSession {
   close(): void {
     if (this.ended) return;
     clearTimeout(this.idleTimer);
+    this.end(); // no script is sent to a shell that is closing: the next one starts a new shell
     this.child.stdin.end();
     const timer = setTimeout(() => this.kill(), 10_000);
     timer.unref();
@@ -213,15 +221,23 @@ export class ManagementShells implements PoolControlRunner {
     const keepOpenMs = options.keepOpenMs ?? 0;
     if (keepOpenMs <= 0 || /[\r\n]/.test(script)) return this.runProcess.run(command, script, options);
     const key = JSON.stringify(command);
-    let session = this.sessions.get(key);
-    if (!session || session.ended) {
-      if (!this.makeRoom()) return this.runProcess.run(command, script, options);
-      session = new ShellSession(command, (ended) => {
-        if (this.sessions.get(key) === ended) this.sessions.delete(key);
-      });
-      this.sessions.set(key, session);
+    for (let attempt = 1; ; attempt++) {
+      let session = this.sessions.get(key);
+      if (session?.ended) this.sessions.delete(key);
+      if (!session || session.ended) {
+        if (!this.makeRoom()) return this.runProcess.run(command, script, options);
+        session = new ShellSession(command, (ended) => {
+          if (this.sessions.get(key) === ended) this.sessions.delete(key);
+        });
+        this.sessions.set(key, session);
+      }
+      const result = await session.run(script, { timeoutMs: options.timeoutMs, keepOpenMs, signal: options.signal });
+      if (result) return result;
+      // The shell had ended before the script was sent (it died, or was closed): a new one gets the script, once; a
+      // shell that ends as soon as it starts is not started again and again.
+      if (attempt === 2)
+        return { exitCode: 1, stdout: '', stderr: 'the Management Shell ended as soon as it started', timedOut: false };
     }
-    return session.run(script, { timeoutMs: options.timeoutMs, keepOpenMs, signal: options.signal });
   }
 
   /** Closes the least recently used idle session when the worker has as many as it keeps; false when all are busy. */

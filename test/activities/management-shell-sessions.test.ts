@@ -169,6 +169,19 @@ describe('a Management Shell kept open (poolControl.keepOpen)', () => {
     await until(() => !alive(pid), 'the cancelled shell to be killed');
   });
 
+  it('fails the script of a command that ends at once instead of reading it, without starting it again and again', async () => {
+    const runner = new ManagementShells(processRunner);
+    shells.push(runner);
+    const starts = pidFileOf('starts');
+    const result = await runner.run(['sh', '-c', 'echo started >> "$0"', starts], "Get-CsService -Identity 'x'", {
+      timeoutMs: 10_000,
+      keepOpenMs: 60_000,
+    });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toMatch(/the Management Shell ended/);
+    expect(readFileSync(starts, 'utf8').trim().split('\n').length).toBeLessThanOrEqual(2);
+  });
+
   it(`keeps at most ${MAX_OPEN_SESSIONS} shells open, closing the least recently used idle one`, async () => {
     const runner = new ManagementShells(processRunner);
     shells.push(runner);
