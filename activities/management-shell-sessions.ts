@@ -111,25 +111,22 @@ class ShellSession {
     this.stderr = '';
     try {
       return await new Promise<ProcessResult>((resolve) => {
-        const timer = setTimeout(() => {
+        const finish = (result: ProcessResult) => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', abort);
           this.pending = undefined;
+          resolve(result);
+        };
+        const timer = setTimeout(() => {
           this.kill();
-          resolve({ exitCode: null, stdout: this.stdout, stderr: this.stderr, timedOut: true });
+          finish({ exitCode: null, stdout: this.stdout, stderr: this.stderr, timedOut: true });
         }, timeoutMs);
         const abort = () => {
-          this.pending = undefined;
           this.kill();
-          resolve({ exitCode: null, stdout: this.stdout, stderr: 'cancelled', timedOut: false });
+          finish({ exitCode: null, stdout: this.stdout, stderr: 'cancelled', timedOut: false });
         };
         signal?.addEventListener('abort', abort, { once: true });
-        this.pending = {
-          marker,
-          settle: (result) => {
-            clearTimeout(timer);
-            signal?.removeEventListener('abort', abort);
-            resolve(result);
-          },
-        };
+        this.pending = { marker, settle: finish };
         this.child.stdin.write(`${script}\n'${marker}'\n[Console]::Error.WriteLine('${marker}')\n`);
       });
     } finally {

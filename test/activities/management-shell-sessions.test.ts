@@ -169,6 +169,15 @@ describe('a Management Shell kept open (poolControl.keepOpen)', () => {
     await until(() => !alive(pid), 'the cancelled shell to be killed');
   });
 
+  it('says the kept-open command is not found, as a process of its own would', async () => {
+    await start();
+    const missing = pool({ command: ['/nonexistent/pwsh', '-Command'] });
+    await expect(harness.run('readPoolState', { pool: missing })).rejects.toMatchObject({
+      type: 'PoolControlUnavailable',
+      message: expect.stringContaining('cannot run the pool-control command /nonexistent/pwsh: not found'),
+    });
+  });
+
   it('fails the script of a command that ends at once instead of reading it, without starting it again and again', async () => {
     const runner = new ManagementShells(processRunner);
     shells.push(runner);
