@@ -38,12 +38,13 @@ export interface ProcessResult {
 export interface PoolControlRunner {
   /**
    * Runs the pool-control program with its arguments and the script as one last argument, without a shell; with
-   * `keepOpenMs`, in a shell kept open between scripts for that long (management-shell-sessions.ts).
+   * `keepOpenMs`, in the pool's shell kept open between scripts for that long (management-shell-sessions.ts). The
+   * signal (the step's cancellation) kills the shell.
    */
   run(
     command: string[],
     script: string,
-    options: { timeoutMs: number; keepOpenMs?: number; signal?: AbortSignal },
+    options: { timeoutMs: number; keepOpenMs?: number; pool?: string; signal?: AbortSignal },
   ): Promise<ProcessResult>;
   /** Ends the shells kept open (the worker's shutdown). */
   closeAll?(): void;

@@ -6,13 +6,16 @@
  * A session is the pool-control command with `-` as its script: `pwsh ... -Command -` reads its script from standard
  * input and runs each line as it comes. After each script the runner writes two literal statements holding a marker
  * of random hex, one printing it on stdout, one on stderr; the answer to the script is what each stream carried
- * before its marker. The marker is new for every script, so nothing a script prints can end its answer early. As
- * with one process per script, an error record on stderr fails the script.
+ * before its marker. The marker is new for every script, so nothing a script prints can end its answer early. An
+ * error record on stderr fails the script.
  *
- * One script at a time per session; a session whose script outlives the timeout, or whose activity is cancelled, is
- * killed (the next script starts a new one), and one that dies answers its script with a failure rather than a retry
- * here: whether the script's change happened is for the activity's read-back to find out. A script with a line break
- * in it (a value that holds one) runs in a process of its own, as without keepOpen: a line is a script to the shell.
+ * One session per pool (and command), one script at a time: a script for a pool whose shell is busy runs in a process
+ * of its own rather than waiting behind another step's, so the timeout bounds every script from the moment it is
+ * asked for, and nothing waits in a queue to run after its step was cancelled. A script that outlives the timeout, or
+ * whose step is cancelled, kills its shell; a shell that dies fails its script (whether the change happened is for the
+ * step's read-back to find out, on its retry). Only printable ASCII goes through stdin: a script holding anything else
+ * (a line break, which ends a script; a letter outside ASCII, which a shell decodes from stdin in its console's code
+ * page, not as sent) runs in a process of its own, its text an argument as without keepOpen.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +23,12 @@ import type { PoolControlRunner, ProcessResult } from './dependencies';
 
 /** Open sessions one worker keeps at most (each a shell process): the least recently used idle one makes room. */
 export const MAX_OPEN_SESSIONS = 8;
+
+/** How long a dead shell's last output may trail its exit (a child of it may hold its pipes open longer). */
+const OUTPUT_GRACE_MS = 200;
+
+/** What may be sent to a shell on stdin: one line of printable ASCII (see the file comment). */
+const SENDABLE = /^[\x20-\x7e]*$/;
 
 interface PendingScript {
   marker: string;
@@ -31,24 +40,23 @@ class ShellSession {
   private stdout = '';
   private stderr = '';
   private pending?: PendingScript;
-  private queue: Promise<unknown> = Promise.resolve();
   private idleTimer?: NodeJS.Timeout;
+  /** No script is sent any more: the shell died, was killed, or is closing. */
   ended = false;
+  /** A script is running (or its shell is starting for it). */
+  busy = false;
   lastUsed = Date.now();
-  /** Scripts running or waiting on this session: one with any is not closed to make room. */
-  scripts = 0;
   /** Rejects when the program cannot be started at all (ENOENT): as a process run would. */
   readonly started: Promise<void>;
 
-  constructor(command: string[], onEnd: (session: ShellSession) => void) {
+  constructor(command: string[]) {
     const [program, ...args] = command;
     // No shell: `-` is the script argument; the scripts come on stdin, each value quoted by pool-control.ts.
     this.child = spawn(program, [...args, '-'], { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
     this.started = new Promise((resolve, reject) => {
       this.child.once('spawn', () => resolve());
       this.child.once('error', (error) => {
-        this.end();
-        onEnd(this);
+        this.ended = true;
         reject(error);
       });
     });
@@ -61,55 +69,34 @@ class ShellSession {
       this.stderr += chunk.toString();
       this.answerIfComplete();
     });
-    this.child.stdin.on('error', () => undefined); // a dead shell's stdin: its 'close' below answers the script
-    this.child.once('close', (code, signal) => {
+    this.child.stdin.on('error', () => undefined); // a dead shell's stdin: its exit below answers the script
+    // 'exit', not 'close': a child of the shell may hold its pipes open long after the shell itself has died.
+    this.child.once('exit', (code, signal) => {
       this.ended = true;
-      onEnd(this);
-      const pending = this.pending;
-      if (!pending) return;
-      this.pending = undefined;
-      const stderr = this.stderr.trim();
-      pending.settle({
-        exitCode: code || 1, // even a shell that exits 0 has not answered its script
-        stdout: this.stdout,
-        stderr: `${stderr ? `${stderr}\n` : ''}the Management Shell ended (${code ?? signal}) before its script's end`,
-        timedOut: false,
-      });
+      clearTimeout(this.idleTimer);
+      setTimeout(() => this.answerDead(code, signal), OUTPUT_GRACE_MS).unref();
     });
     // An idle session does not keep the worker's process alive.
     this.unref();
   }
 
-  /**
-   * Runs one script after those already queued on this session; undefined when the session had ended before the
-   * script was sent (nothing of it ran: it may go to another shell).
-   */
-  run(
-    script: string,
-    options: { timeoutMs: number; keepOpenMs: number; signal?: AbortSignal },
-  ): Promise<ProcessResult | undefined> {
-    this.scripts++;
-    const result = this.queue.then(() => this.runNow(script, options)).finally(() => this.scripts--);
-    this.queue = result.catch(() => undefined);
-    return result;
-  }
-
-  private async runNow(
+  /** Runs one script; undefined when the shell had ended before the script was sent (nothing of it ran). */
+  async run(
     script: string,
     { timeoutMs, keepOpenMs, signal }: { timeoutMs: number; keepOpenMs: number; signal?: AbortSignal },
   ): Promise<ProcessResult | undefined> {
-    await this.started;
-    if (this.ended) return undefined;
-    // A step cancelled while its script waited for the shell: the script is not sent.
-    if (signal?.aborted) return { exitCode: null, stdout: '', stderr: 'cancelled', timedOut: false };
+    this.busy = true;
     clearTimeout(this.idleTimer);
-    this.lastUsed = Date.now();
-    this.ref();
-    const marker = `pchat-dr-end-${randomBytes(12).toString('hex')}`;
-    // Whatever the shell printed between scripts (a late warning) is no part of this script's answer.
-    this.stdout = '';
-    this.stderr = '';
     try {
+      await this.started;
+      if (this.ended) return undefined;
+      // A step cancelled while its shell was starting: the script is not sent.
+      if (signal?.aborted) return { exitCode: null, stdout: '', stderr: 'cancelled', timedOut: false };
+      this.ref();
+      const marker = `pchat-dr-end-${randomBytes(12).toString('hex')}`;
+      // Whatever the shell printed between scripts (a late warning) is no part of this script's answer.
+      this.stdout = '';
+      this.stderr = '';
       return await new Promise<ProcessResult>((resolve) => {
         const finish = (result: ProcessResult) => {
           clearTimeout(timer);
@@ -130,6 +117,7 @@ class ShellSession {
         this.child.stdin.write(`${script}\n'${marker}'\n[Console]::Error.WriteLine('${marker}')\n`);
       });
     } finally {
+      this.busy = false;
       this.lastUsed = Date.now();
       if (!this.ended) {
         this.idleTimer = setTimeout(() => this.close(), keepOpenMs);
@@ -142,35 +130,51 @@ class ShellSession {
   private answerIfComplete(): void {
     const pending = this.pending;
     if (!pending) return;
-    const out = lineIndex(this.stdout, pending.marker);
-    const err = lineIndex(this.stderr, pending.marker);
+    const out = markerIn(this.stdout, pending.marker);
+    const err = markerIn(this.stderr, pending.marker);
     if (out === undefined || err === undefined) return;
     const stdout = this.stdout.slice(0, out.start);
     const stderr = this.stderr.slice(0, err.start);
     this.stdout = this.stdout.slice(out.end);
     this.stderr = this.stderr.slice(err.end);
-    this.pending = undefined;
     pending.settle({ exitCode: stderr.trim() ? 1 : 0, stdout, stderr, timedOut: false });
   }
 
-  /** Ends the session: the shell exits at the end of its input. */
+  /** The shell died with a script unanswered: the script fails, with what the shell said. */
+  private answerDead(code: number | null, signal: NodeJS.Signals | null): void {
+    const pending = this.pending;
+    if (!pending) return;
+    const stderr = this.stderr.trim();
+    pending.settle({
+      exitCode: code || 1, // even a shell that exits 0 has not answered its script
+      stdout: this.stdout,
+      stderr: `${stderr ? `${stderr}\n` : ''}the Management Shell ended (${code ?? signal}) before its script's end`,
+      timedOut: false,
+    });
+  }
+
+  /** Ends the session once it is idle: the shell exits at the end of its input; a running script is not cut short. */
   close(): void {
     if (this.ended) return;
+    this.ended = true; // no script is sent to a shell that is closing: the next one starts a new shell
     clearTimeout(this.idleTimer);
-    this.end(); // no script is sent to a shell that is closing: the next one starts a new shell
-    this.child.stdin.end();
-    const timer = setTimeout(() => this.kill(), 10_000);
-    timer.unref();
+    const endInput = () => {
+      this.child.stdin.end();
+      setTimeout(() => this.kill(), 10_000).unref();
+    };
+    if (!this.busy) return endInput();
+    const waitForScript = setInterval(() => {
+      if (this.busy) return;
+      clearInterval(waitForScript);
+      endInput();
+    }, 100);
+    waitForScript.unref();
   }
 
   kill(): void {
-    clearTimeout(this.idleTimer);
-    this.end();
-    this.child.kill('SIGKILL');
-  }
-
-  private end(): void {
     this.ended = true;
+    clearTimeout(this.idleTimer);
+    this.child.kill('SIGKILL');
   }
 
   private ref(): void {
@@ -192,56 +196,59 @@ function refOf(stream: object): { ref(): void; unref(): void } | undefined {
     : undefined;
 }
 
-/** Where the line holding only `marker` is (PowerShell may end it with \r\n), if it has come yet. */
-function lineIndex(text: string, marker: string): { start: number; end: number } | undefined {
-  const at = text.search(new RegExp(`(^|\\n)${marker}\\r?\\n`));
-  if (at < 0) return undefined;
-  const start = text[at] === '\n' ? at + 1 : at;
-  const newline = text.indexOf('\n', start);
-  return { start, end: newline + 1 };
+/**
+ * Where the marker and its line end are, if they have come yet. Anywhere in the stream, not only at a line's start:
+ * output without a final line break (Write-Host -NoNewline) runs into it. The marker is random: nothing else holds it.
+ */
+function markerIn(text: string, marker: string): { start: number; end: number } | undefined {
+  const start = text.indexOf(marker);
+  if (start < 0) return undefined;
+  const newline = text.indexOf('\n', start + marker.length);
+  return newline < 0 ? undefined : { start, end: newline + 1 };
 }
 
 /**
  * The pool-control runner of a worker: one process per script, or, where the topology keeps the shell open, a
- * session per pool-control command.
+ * session per pool and pool-control command.
  */
 export class ManagementShells implements PoolControlRunner {
   private readonly sessions = new Map<string, ShellSession>();
+  /** The worker is shutting down: no shell is started or kept any more. */
+  private closed = false;
 
   constructor(private readonly runProcess: PoolControlRunner) {}
 
   async run(
     command: string[],
     script: string,
-    options: { timeoutMs: number; keepOpenMs?: number; signal?: AbortSignal },
+    options: { timeoutMs: number; keepOpenMs?: number; pool?: string; signal?: AbortSignal },
   ): Promise<ProcessResult> {
     const keepOpenMs = options.keepOpenMs ?? 0;
-    if (keepOpenMs <= 0 || /[\r\n]/.test(script)) return this.runProcess.run(command, script, options);
-    const key = JSON.stringify(command);
-    for (let attempt = 1; ; attempt++) {
-      let session = this.sessions.get(key);
-      if (session?.ended) this.sessions.delete(key);
-      if (!session || session.ended) {
-        if (!this.makeRoom()) return this.runProcess.run(command, script, options);
-        session = new ShellSession(command, (ended) => {
-          if (this.sessions.get(key) === ended) this.sessions.delete(key);
-        });
-        this.sessions.set(key, session);
-      }
-      const result = await session.run(script, { timeoutMs: options.timeoutMs, keepOpenMs, signal: options.signal });
-      if (result) return result;
-      // The shell had ended before the script was sent (it died, or was closed): a new one gets the script, once; a
-      // shell that ends as soon as it starts is not started again and again.
-      if (attempt === 2)
-        return { exitCode: 1, stdout: '', stderr: 'the Management Shell ended as soon as it started', timedOut: false };
+    if (keepOpenMs <= 0 || this.closed || !SENDABLE.test(script)) return this.runProcess.run(command, script, options);
+    const key = JSON.stringify([options.pool ?? '', ...command]);
+    let session = this.sessions.get(key);
+    if (session?.ended) {
+      this.sessions.delete(key);
+      session = undefined;
     }
+    // Another step's script is running in this pool's shell: this one does not wait behind it.
+    if (session?.busy) return this.runProcess.run(command, script, options);
+    if (!session) {
+      if (!this.makeRoom()) return this.runProcess.run(command, script, options);
+      session = new ShellSession(command);
+      this.sessions.set(key, session);
+    }
+    const result = await session.run(script, { timeoutMs: options.timeoutMs, keepOpenMs, signal: options.signal });
+    // The shell had ended before the script was sent (it died between scripts): nothing ran; a process of its own runs it.
+    return result ?? this.runProcess.run(command, script, options);
   }
 
   /** Closes the least recently used idle session when the worker has as many as it keeps; false when all are busy. */
   private makeRoom(): boolean {
+    for (const [key, session] of this.sessions) if (session.ended) this.sessions.delete(key);
     if (this.sessions.size < MAX_OPEN_SESSIONS) return true;
     const idle = [...this.sessions.entries()]
-      .filter(([, session]) => session.scripts === 0)
+      .filter(([, session]) => !session.busy)
       .sort(([, a], [, b]) => a.lastUsed - b.lastUsed)[0];
     if (!idle) return false;
     this.sessions.delete(idle[0]);
@@ -249,13 +256,14 @@ export class ManagementShells implements PoolControlRunner {
     return true;
   }
 
-  /** How many shells are open: for tests and the worker's shutdown. */
+  /** How many shells are open: for tests. */
   get openSessions(): number {
-    return this.sessions.size;
+    return [...this.sessions.values()].filter((session) => !session.ended).length;
   }
 
-  /** Ends every session (the worker's shutdown). */
+  /** Ends every session, each once its running script is done, and starts no other (the worker's shutdown). */
   closeAll(): void {
+    this.closed = true;
     for (const session of this.sessions.values()) session.close();
     this.sessions.clear();
   }

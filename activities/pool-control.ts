@@ -4,6 +4,7 @@
  * without a shell, every value single-quoted for PowerShell. Reads go through `| ConvertTo-Json`; a change is verified
  * by reading back, in the same shell.
  */
+import { Context } from '@temporalio/activity';
 import { sameServers, type PoolTarget, type PoolView } from '../contracts/estate';
 import type { Instance } from '../topology/schema';
 import { durationMs } from '../topology/durations';
@@ -39,6 +40,9 @@ async function runCmdlets(deps: ActivityDependencies, target: PoolTarget, cmdlet
       deps.poolControl.run(target.poolControl.command, line, {
         timeoutMs: durationMs(target.poolControl.timeout),
         keepOpenMs: target.poolControl.keepOpen ? durationMs(target.poolControl.keepOpen) : 0,
+        pool: target.fqdn,
+        // A cancelled step (its run aborted, its worker shutting down past the grace time) stops its shell.
+        signal: Context.current().cancellationSignal,
       }),
     );
   } catch (error) {

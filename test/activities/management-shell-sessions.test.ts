@@ -182,13 +182,69 @@ describe('a Management Shell kept open (poolControl.keepOpen)', () => {
     const runner = new ManagementShells(processRunner);
     shells.push(runner);
     const starts = pidFileOf('starts');
-    const result = await runner.run(['sh', '-c', 'echo started >> "$0"', starts], "Get-CsService -Identity 'x'", {
-      timeoutMs: 10_000,
+    const result = await runner.run(
+      ['sh', '-c', 'echo started >> "$0"; exit 3', starts],
+      "Get-CsService -Identity 'x'",
+      {
+        timeoutMs: 10_000,
+        keepOpenMs: 60_000,
+      },
+    );
+    expect(result.exitCode).toBe(3);
+    expect(readFileSync(starts, 'utf8').trim().split('\n').length).toBeLessThanOrEqual(2);
+  });
+
+  it("runs a step's script in a process of its own while another step's holds the pool's shell: none waits behind another", async () => {
+    await start();
+    await harness.run('readPoolState', { pool: pool() });
+    const [kept] = invocations();
+    await Promise.all([harness.run('readPoolState', { pool: pool() }), harness.run('readPoolState', { pool: pool() })]);
+    const both = invocations().slice(1);
+    expect(both).toHaveLength(2);
+    expect(both.map((script) => script.pid === kept.pid).sort()).toEqual([false, true]);
+  });
+
+  it('runs a script holding a letter outside ASCII in a process of its own: a shell decodes stdin in its own code page', async () => {
+    await start();
+    await harness.run('readPoolState', { pool: pool() });
+    await expect(
+      harness.run('setActiveServers', { pool: pool(), servers: ['pchat-fé1.sim.local'] }),
+    ).rejects.toMatchObject({
+      type: 'PoolControlFailed',
+    });
+    const [kept, ...rest] = invocations();
+    const own = rest.find((script) => script.script.includes('pchat-fé1'))!;
+    expect(own.pid).not.toBe(kept.pid);
+    expect(own.argv.at(-1)).toBe(own.script);
+    expect(readPoolState(env.estate.poolStateFile).activeServers).toEqual([
+      'pchat-fe1.sim.local',
+      'pchat-fe2.sim.local',
+    ]);
+  });
+
+  it('answers a script whose output ends without a line break, and a shell that dies while a child holds its pipes', async () => {
+    const runner = new ManagementShells(processRunner);
+    shells.push(runner);
+    // A shell that prints without a final line break, then the markers it is sent (as `'marker'` and the stderr line).
+    const noNewline = [
+      'sh',
+      '-c',
+      `read script; read out; read err; printf 'partial%s\\n' "$(echo "$out" | tr -d "'")"; echo "$err" | sed "s/.*('\\(.*\\)')/\\1/" >&2; exec sleep 60`,
+      'shell',
+    ];
+    const answered = await runner.run(noNewline, "Get-CsService -Identity 'x'", {
+      timeoutMs: 5_000,
       keepOpenMs: 60_000,
     });
-    expect(result.exitCode).not.toBe(0);
-    expect(result.stderr).toMatch(/the Management Shell ended/);
-    expect(readFileSync(starts, 'utf8').trim().split('\n').length).toBeLessThanOrEqual(2);
+    expect(answered).toMatchObject({ timedOut: false, exitCode: 0, stdout: 'partial', stderr: '' });
+
+    // A shell that dies at once, leaving a child that holds stdout and stderr open for a minute.
+    const dead = await runner.run(['sh', '-c', '(sleep 60 &) ; exit 4', 'shell'], "Get-CsService -Identity 'x'", {
+      timeoutMs: 30_000,
+      keepOpenMs: 60_000,
+    });
+    expect(dead).toMatchObject({ timedOut: false, exitCode: 4 }); // answered by the shell's exit, not the timeout
+    runner.closeAll();
   });
 
   it(`keeps at most ${MAX_OPEN_SESSIONS} shells open, closing the least recently used idle one`, async () => {
