@@ -119,11 +119,10 @@ class ShellSession {
     } finally {
       this.busy = false;
       this.lastUsed = Date.now();
-      if (!this.ended) {
-        this.idleTimer = setTimeout(() => this.close(), keepOpenMs);
-        this.idleTimer.unref();
-        this.unref();
-      }
+      this.unref();
+      // Closed while this script ran: its input ends now. Otherwise it closes after keepOpen idle.
+      if (this.ended) this.endInput();
+      else this.idleTimer = setTimeout(() => this.close(), keepOpenMs).unref();
     }
   }
 
@@ -158,17 +157,12 @@ class ShellSession {
     if (this.ended) return;
     this.ended = true; // no script is sent to a shell that is closing: the next one starts a new shell
     clearTimeout(this.idleTimer);
-    const endInput = () => {
-      this.child.stdin.end();
-      setTimeout(() => this.kill(), 10_000).unref();
-    };
-    if (!this.busy) return endInput();
-    const waitForScript = setInterval(() => {
-      if (this.busy) return;
-      clearInterval(waitForScript);
-      endInput();
-    }, 100);
-    waitForScript.unref();
+    if (!this.busy) this.endInput();
+  }
+
+  private endInput(): void {
+    this.child.stdin.end();
+    setTimeout(() => this.kill(), 10_000).unref();
   }
 
   kill(): void {
@@ -227,13 +221,9 @@ export class ManagementShells implements PoolControlRunner {
     if (keepOpenMs <= 0 || this.closed || !SENDABLE.test(script)) return this.runProcess.run(command, script, options);
     const key = JSON.stringify([options.pool ?? '', ...command]);
     let session = this.sessions.get(key);
-    if (session?.ended) {
-      this.sessions.delete(key);
-      session = undefined;
-    }
     // Another step's script is running in this pool's shell: this one does not wait behind it.
     if (session?.busy) return this.runProcess.run(command, script, options);
-    if (!session) {
+    if (!session || session.ended) {
       if (!this.makeRoom()) return this.runProcess.run(command, script, options);
       session = new ShellSession(command);
       this.sessions.set(key, session);

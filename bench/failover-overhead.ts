@@ -69,7 +69,6 @@ interface Run {
 
 // ------------------------------------------------------------------------------------------------ the bare script
 
-/** The failover as a script: the statements and cmdlets the runbook sends, in its order, and nothing else. */
 /**
  * How the bare script runs its cmdlets: a process per cmdlet through the pool-control command (`process`, the
  * default: what a script calling the command does), or in one shell kept open as the topology's keepOpen says
@@ -78,6 +77,7 @@ interface Run {
 const BARE_SHELL = (process.env.BARE_SHELL ?? 'process') as 'process' | 'kept-open';
 const bareShells = new ManagementShells(processRunner);
 
+/** The failover as a script: the statements and cmdlets the runbook sends, in its order, and nothing else. */
 async function bareFailover(env: TestEstate, mode: Mode, meter: Meter): Promise<void> {
   const { topology } = env;
   const pools: sql.ConnectionPool[] = [];
@@ -105,6 +105,7 @@ async function bareFailover(env: TestEstate, mode: Mode, meter: Meter): Promise<
     const options = {
       timeoutMs: durationMs(topology.poolControl.timeout),
       keepOpenMs: keepOpenMs ? durationMs(keepOpenMs) : 0,
+      pool: topology.pool.fqdn,
     };
     const result = await meter.spawn(bareShells.run(topology.poolControl.command, line.text, options));
     if (result.exitCode !== 0) throw new Error(`${line.cmdlet} failed: ${result.stderr}`);

@@ -37,6 +37,25 @@ function pool(overrides: Partial<PoolTarget['poolControl']> = {}): PoolTarget {
   };
 }
 
+/** A worker's pool-control runner of the test's own, closed after the test. */
+function newRunner(): ManagementShells {
+  const runner = new ManagementShells(processRunner);
+  shells.push(runner);
+  return runner;
+}
+
+/**
+ * The script that holds `text`, which must have run in a process of its own: not in the shell kept open (the first
+ * script's), and its whole text one argument, as without keepOpen.
+ */
+function ranInOwnProcess(text: string) {
+  const [kept, ...rest] = invocations();
+  const own = rest.find((script) => script.script.includes(text))!;
+  expect(own.pid).not.toBe(kept.pid);
+  expect(own.argv.at(-1)).toBe(own.script);
+  return own;
+}
+
 function invocations(): { pid: number; argv: string[]; script: string; exitCode: number }[] {
   return readFileSync(`${env.estate.poolStateFile}.invocations.jsonl`, 'utf8')
     .trim()
@@ -118,23 +137,14 @@ describe('a Management Shell kept open (poolControl.keepOpen)', () => {
     await expect(
       harness.run('setActiveServers', { pool: pool(), servers: ['fe1.sim.local\nSet-CsPersistentChatState'] }),
     ).rejects.toMatchObject({ type: 'PoolControlFailed' });
-    const [kept, ...rest] = invocations();
-    const own = rest.find((script) => script.script.includes('\n'))!;
-    expect(own.pid).not.toBe(kept.pid);
-    expect(own.argv.at(-1)).toBe(own.script); // the whole script as one argument, as without keepOpen
+    ranInOwnProcess('\n');
     expect(readPoolState(env.estate.poolStateFile).poolState).toBe('Normal');
   });
 
   it('kills a shell that does not answer within the timeout, and says so; the next script gets a new shell', async () => {
-    const runner = new ManagementShells(processRunner);
-    shells.push(runner);
+    const runner = newRunner();
     // A shell that reads its input and never answers (a Management Shell stuck on a prompt, say).
-    const hung = [
-      'sh',
-      '-c',
-      'echo $$ > "$0"; exec sleep 60',
-      `${process.env.TMPDIR ?? '/tmp'}/pchat-hung-${process.pid}`,
-    ];
+    const hung = ['sh', '-c', 'echo $$ > "$0"; exec sleep 60', pidFileOf('hung')];
     const result = await runner.run(hung, "Get-CsPersistentChatState -Identity 'x'", {
       timeoutMs: 500,
       keepOpenMs: 60_000,
@@ -146,8 +156,7 @@ describe('a Management Shell kept open (poolControl.keepOpen)', () => {
   });
 
   it('kills the shell when its step is cancelled, without waiting for the timeout', async () => {
-    const runner = new ManagementShells(processRunner);
-    shells.push(runner);
+    const runner = newRunner();
     const pidFile = pidFileOf('cancelled');
     const controller = new AbortController();
     // The shell says when the script has reached it: the step is cancelled while its script runs.
@@ -179,8 +188,7 @@ describe('a Management Shell kept open (poolControl.keepOpen)', () => {
   });
 
   it('fails the script of a command that ends at once instead of reading it, without starting it again and again', async () => {
-    const runner = new ManagementShells(processRunner);
-    shells.push(runner);
+    const runner = newRunner();
     const starts = pidFileOf('starts');
     const result = await runner.run(
       ['sh', '-c', 'echo started >> "$0"; exit 3', starts],
@@ -212,10 +220,7 @@ describe('a Management Shell kept open (poolControl.keepOpen)', () => {
     ).rejects.toMatchObject({
       type: 'PoolControlFailed',
     });
-    const [kept, ...rest] = invocations();
-    const own = rest.find((script) => script.script.includes('pchat-fé1'))!;
-    expect(own.pid).not.toBe(kept.pid);
-    expect(own.argv.at(-1)).toBe(own.script);
+    ranInOwnProcess('pchat-fé1');
     expect(readPoolState(env.estate.poolStateFile).activeServers).toEqual([
       'pchat-fe1.sim.local',
       'pchat-fe2.sim.local',
@@ -223,8 +228,7 @@ describe('a Management Shell kept open (poolControl.keepOpen)', () => {
   });
 
   it('answers a script whose output ends without a line break, and a shell that dies while a child holds its pipes', async () => {
-    const runner = new ManagementShells(processRunner);
-    shells.push(runner);
+    const runner = newRunner();
     // A shell that prints without a final line break, then the markers it is sent (as `'marker'` and the stderr line).
     const noNewline = [
       'sh',
@@ -248,8 +252,7 @@ describe('a Management Shell kept open (poolControl.keepOpen)', () => {
   });
 
   it(`keeps at most ${MAX_OPEN_SESSIONS} shells open, closing the least recently used idle one`, async () => {
-    const runner = new ManagementShells(processRunner);
-    shells.push(runner);
+    const runner = newRunner();
     // Each command is a shell of its own (its own pool-state file): more pools than the worker keeps shells for.
     env = await startTestEstate();
     const [program, script, ...rest] = env.topology.poolControl.command;
